@@ -1,0 +1,7 @@
+"""``python -m meshsim``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

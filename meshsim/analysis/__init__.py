@@ -1,0 +1,1 @@
+"""Pure analysis on scenarios and result tables (no state, no RNG)."""

@@ -1,0 +1,225 @@
+"""A caller proxy's view of one destination cluster (service, or one version of it).
+
+Each caller replica (and each workload's ingress) owns one :class:`Cluster` per
+destination, as every sidecar does: its own balancer, connection pool, retry
+limit or budget, outlier detector and breaker, with no coordination between proxies.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import simpy
+
+from ..distributions import UniformSource
+from ..policies.balancers import PeakEwma, make_balancer
+from ..policies.effective import EffectivePolicy
+from ..policies.limits import EnvoyRetryLimit, FailureAccrual, TokenBucket, TowerBudget, TraefikBreaker
+from .runtime import Replica
+
+__all__ = ["Cluster", "Proxy"]
+
+
+class Cluster:
+    """One caller proxy's state for calls to one destination (and version)."""
+
+    def __init__(self, env: simpy.Environment, proxy: "Proxy", service: str, version: str | None,
+                 endpoints: list[Replica], policy: EffectivePolicy, uniform: UniformSource) -> None:
+        self.env = env
+        self.proxy = proxy
+        self.service = service
+        self.version = version
+        self.endpoints = endpoints  # shared with the service: grows with autoscaling
+        self.policy = policy
+        self._u = uniform
+        n = len(endpoints)
+        self.active = [0] * n
+        self.rtt_estimate_s = [-1.0] * n
+        self.rtt_stamp_s = [0.0] * n
+        self._n = n
+        self.balancer = make_balancer(policy.load_balancer, uniform)
+        self.ewma = self.balancer if isinstance(self.balancer, PeakEwma) else None
+        self.total_active = 0
+        self.pending: deque[simpy.Event] = deque()
+        limit = [x for x in (policy.max_connections, policy.max_requests) if x is not None]
+        self.max_active = min(limit) if limit else None
+        self.max_pending = policy.max_pending
+        self.retry_limit: Any
+        if policy.budget_kind == "linkerd":
+            self.retry_limit = TowerBudget(policy.budget_ratio, policy.budget_min_per_second, policy.budget_ttl_s)
+        elif policy.budget_kind == "envoy":
+            self.retry_limit = EnvoyRetryLimit(None, policy.budget_percent, policy.budget_min_concurrency)
+        elif policy.max_retries is not None:
+            self.retry_limit = EnvoyRetryLimit(policy.max_retries, None, 0)
+        else:
+            self.retry_limit = None
+        from ..policies.limits import OutlierDetector
+
+        self.outlier = OutlierDetector(policy.outlier, n, uniform) if policy.outlier else None
+        fa = policy.failure_accrual
+        self.accrual = (
+            FailureAccrual(fa.max_failures, fa.min_penalty, fa.max_penalty, fa.jitter, n, uniform)
+            if fa else None
+        )
+        cb = policy.circuit_breaker
+        self.breaker = (
+            TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration, uniform)
+            if cb else None
+        )
+        self.locality = policy.locality
+        self.filtering = bool(self.outlier or self.accrual or self.locality)
+        self._all = list(range(n))
+
+    def _grow(self) -> None:
+        n = len(self.endpoints)
+        extra = n - self._n
+        self.active += [0] * extra
+        self.rtt_estimate_s += [-1.0] * extra
+        self.rtt_stamp_s += [0.0] * extra
+        if self.outlier:
+            self.outlier.grow(n)
+        if self.accrual:
+            self.accrual.grow(n)
+        self._all = list(range(n))
+        self._n = n
+
+    def pick(self, exclude: tuple[int, ...], key: int) -> int | None:
+        """Choose an endpoint index, or None when there is none (no_endpoint)."""
+        if len(self.endpoints) != self._n:
+            self._grow()
+        now = self.env.now
+        eps = self.endpoints
+        if not self.filtering:
+            known = [i for i in self._all if eps[i].known] if len(eps) else []
+            if len(known) != len(eps):
+                cands = known
+            else:
+                cands = self._all
+            if exclude and len(cands) > 1:
+                narrowed = [i for i in cands if i not in exclude]
+                cands = narrowed or cands
+            if not cands:
+                return None
+            return self.balancer.choose(cands, self, now, key)
+        known = [i for i in self._all if eps[i].known]
+        if not known:
+            return None
+        healthy = known
+        if self.outlier is not None:
+            healthy = [i for i in healthy if not self.outlier.is_ejected(i, now)]
+        if self.accrual is not None:
+            healthy = [i for i in healthy if self.accrual.available(i, now)]
+        if self.locality is not None:
+            healthy = self._by_priority(known, healthy)
+        elif self.outlier is not None and 100.0 * len(healthy) / len(known) < self.policy.panic_percent:
+            healthy = known  # panic: balance over every host, healthy or not [E7]
+        if not healthy:
+            return None
+        if exclude and len(healthy) > 1:
+            narrowed = [i for i in healthy if i not in exclude]
+            healthy = narrowed or healthy
+        choice = self.balancer.choose(healthy, self, now, key)
+        if self.accrual is not None:
+            self.accrual.on_pick(choice, now)
+        return choice
+
+    def _by_priority(self, known: list[int], healthy: list[int]) -> list[int]:
+        """Envoy priorities with the 1.4 overprovisioning factor [E8] (locality-aware routing)."""
+        assert self.locality is not None
+        zone = self.proxy.zone
+        if zone is None:
+            return healthy
+        region = "/".join(zone.split("/")[:2])
+        loc = self.locality
+        levels: list[list[int]] = []
+        same_zone = [i for i in known if self.endpoints[i].zone == zone]
+        same_region = [i for i in known if self.endpoints[i].zone != zone and self.endpoints[i].zone.startswith(region + "/")]
+        rest = [i for i in known if i not in set(same_zone) | set(same_region)]
+        if loc.prefer == "zone":
+            levels = [same_zone, same_region]
+        elif loc.prefer == "region":
+            levels = [same_zone + same_region]
+        else:
+            return healthy
+        remaining = rest
+        for target in loc.failover:
+            lvl = [i for i in remaining if self.endpoints[i].zone == target or self.endpoints[i].zone.startswith(target + "/")]
+            if lvl:
+                levels.append(lvl)
+                remaining = [i for i in remaining if i not in set(lvl)]
+        if loc.cross_zone and remaining:
+            levels.append(remaining)
+        levels = [lvl for lvl in levels if lvl]
+        if not levels:
+            return []
+        # without outlier detection Istio never marks hosts unhealthy, so there is
+        # no failover: dead hosts stay in priority 0 until discovery removes them [S5]
+        healthy_set = set(healthy)
+        healths = []
+        for lvl in levels:
+            h = sum(1 for i in lvl if i in healthy_set)
+            healths.append(min(100.0, 140.0 * h / len(lvl)))
+        total = sum(healths)
+        if total <= 0:
+            return healthy
+        u = self._u() * min(100.0, total)
+        acc = 0.0
+        budget = 100.0
+        for lvl, h in zip(levels, healths):
+            share = min(h, budget)
+            budget -= share
+            if total < 100.0:
+                share = h  # normalised health below 100: shares follow health
+            acc += share
+            if u < acc:
+                hl = [i for i in lvl if i in healthy_set]
+                if h < self.policy.panic_percent:
+                    return lvl  # panic in this priority
+                return hl or lvl
+        last = levels[-1]
+        return [i for i in last if i in healthy_set] or last
+
+    # ----- connection pool -----
+    def acquire(self) -> simpy.Event | bool:
+        """True when a request may go now; an event to wait on when pending; False on overflow."""
+        if self.max_active is None or self.total_active < self.max_active:
+            self.total_active += 1
+            return True
+        if self.max_pending is not None and len(self.pending) >= self.max_pending:
+            return False
+        ev = self.env.event()
+        self.pending.append(ev)
+        return ev
+
+    def release(self) -> None:
+        """A request finished: hand its slot to the oldest pending one."""
+        while self.pending:
+            ev = self.pending.popleft()
+            if not ev.triggered:
+                ev.succeed()
+                return
+        self.total_active -= 1
+
+    def abandon_pending(self, ev: simpy.Event) -> None:
+        """A pending request gave up (route timeout) before it got a slot."""
+        try:
+            self.pending.remove(ev)
+        except ValueError:
+            pass
+
+
+class Proxy:
+    """A caller's outbound proxy (a replica's sidecar, or a workload's ingress)."""
+
+    __slots__ = ("name", "zone", "clusters", "is_ingress", "replica")
+
+    def __init__(self, name: str, zone: str | None, is_ingress: bool, replica: Replica | None = None) -> None:
+        self.name = name
+        self.zone = zone
+        self.is_ingress = is_ingress
+        self.replica = replica
+        self.clusters: dict[tuple[str, str | None], Cluster] = {}
+
+
+_ = TokenBucket

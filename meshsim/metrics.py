@@ -1,0 +1,225 @@
+"""Streaming metrics: mergeable log-bucketed histograms and counters.
+
+Memory depends on the number of services, workloads and 1 s bins, never on the
+number of requests: each latency lands in a bucket of a geometric grid with
+ratio 1.02, so any quantile read back is within 1% of an observed value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+__all__ = ["LogHistogram", "Recorder", "CAUSES", "RELATIVE_ACCURACY"]
+
+GAMMA = 1.02
+RELATIVE_ACCURACY = (GAMMA - 1) / (GAMMA + 1)  # 0.0099: bound on a quantile's relative error
+_INV_LOG_GAMMA = 1.0 / math.log(GAMMA)
+_MIN_VALUE_S = 1e-9
+
+CAUSES = (
+    "error",
+    "timeout",
+    "overflow",
+    "no_endpoint",
+    "connect_failure",
+    "rate_limited",
+    "budget_exhausted",
+)
+
+
+class LogHistogram:
+    """Counts of values (seconds) in buckets (gamma^(i-1), gamma^i]; mergeable; O(log range) memory."""
+
+    __slots__ = ("counts", "zero", "n", "total", "min", "max")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.zero = 0
+        self.n = 0
+        self.total = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+
+    def add(self, value_s: float) -> None:
+        """Record one value in seconds."""
+        self.n += 1
+        self.total += value_s
+        if value_s < self.min:
+            self.min = value_s
+        if value_s > self.max:
+            self.max = value_s
+        if value_s <= _MIN_VALUE_S:
+            self.zero += 1
+            return
+        i = math.ceil(math.log(value_s) * _INV_LOG_GAMMA)
+        counts = self.counts
+        counts[i] = counts.get(i, 0) + 1
+
+    def merge(self, other: "LogHistogram") -> "LogHistogram":
+        """Add ``other``'s counts into this histogram; returns self."""
+        for i, c in other.counts.items():
+            self.counts[i] = self.counts.get(i, 0) + c
+        self.zero += other.zero
+        self.n += other.n
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        return self
+
+    def mean(self) -> float:
+        """Exact mean in seconds (NaN when empty)."""
+        return self.total / self.n if self.n else math.nan
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile in seconds, within 1% relative error (NaN when empty)."""
+        if self.n == 0:
+            return math.nan
+        rank = q * (self.n - 1)
+        if rank < self.zero:
+            return 0.0
+        seen = self.zero
+        for i in sorted(self.counts):
+            seen += self.counts[i]
+            if seen > rank:
+                # the bucket's representative value: 2 g^i / (g + 1) has relative
+                # error <= (g - 1) / (g + 1) for any value in the bucket
+                value = 2.0 * GAMMA**i / (GAMMA + 1.0)
+                return min(max(value, self.min), self.max)
+        return self.max
+
+    def quantiles(self, qs: Iterable[float]) -> list[float]:
+        """Several quantiles at once."""
+        return [self.quantile(q) for q in qs]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON- and pickle-friendly)."""
+        return {"counts": self.counts, "zero": self.zero, "n": self.n, "total": self.total,
+                "min": self.min, "max": self.max}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LogHistogram":
+        h = cls()
+        h.counts = {int(k): int(v) for k, v in d["counts"].items()}
+        h.zero, h.n, h.total, h.min, h.max = d["zero"], d["n"], d["total"], d["min"], d["max"]
+        return h
+
+
+def _causes() -> dict[str, int]:
+    return {}
+
+
+@dataclass
+class EntityStats:
+    """Counters and a latency histogram for one workload, service or edge."""
+
+    requests: int = 0
+    ok: int = 0
+    failed: dict[str, int] = field(default_factory=_causes)
+    latency: LogHistogram = field(default_factory=LogHistogram)
+    attempts: int = 0
+    received: int = 0
+    retries: int = 0
+    hedges: int = 0
+    original: int = 0
+    ejections: int = 0
+    budget_refusals: int = 0
+    overflow: int = 0
+    wasted_s: float = 0.0
+    busy_s: float = 0.0
+    capacity_s: float = 0.0
+    bytes_cross_zone: int = 0
+    bytes_cross_region: int = 0
+    bytes_cross_cloud: int = 0
+    egress_usd: float = 0.0
+
+    def fail(self, cause: str) -> None:
+        self.failed[cause] = self.failed.get(cause, 0) + 1
+
+
+@dataclass
+class Bin:
+    """One second of one entity: counts and a latency histogram."""
+
+    completed: int = 0
+    ok: int = 0
+    failed: dict[str, int] = field(default_factory=_causes)
+    attempts: int = 0
+    retries: int = 0
+    latency: LogHistogram = field(default_factory=LogHistogram)
+
+
+class Recorder:
+    """Collects everything one replication measures, after warm-up, in bounded memory."""
+
+    def __init__(self, warmup_s: float, bin_s: float = 1.0) -> None:
+        self.warmup_s = warmup_s
+        self.bin_s = bin_s
+        self.workloads: dict[str, EntityStats] = defaultdict(EntityStats)
+        self.services: dict[str, EntityStats] = defaultdict(EntityStats)
+        self.edges: dict[tuple[str, str], EntityStats] = defaultdict(EntityStats)
+        self.bins: dict[tuple[str, str, int], Bin] = {}
+        self.events: list[dict[str, Any]] = []
+
+    def _bin(self, scope: str, name: str, t_s: float) -> Bin:
+        key = (scope, name, int((t_s - self.warmup_s) // self.bin_s))
+        b = self.bins.get(key)
+        if b is None:
+            b = self.bins[key] = Bin()
+        return b
+
+    def workload_done(self, name: str, cause: str | None, latency_s: float, end_s: float) -> None:
+        """A counted end-user request ended (cause None = ok)."""
+        w = self.workloads[name]
+        w.latency.add(latency_s)
+        b = self._bin("workload", name, end_s)
+        b.completed += 1
+        b.latency.add(latency_s)
+        if cause is None:
+            w.ok += 1
+            b.ok += 1
+        else:
+            w.fail(cause)
+            b.failed[cause] = b.failed.get(cause, 0) + 1
+
+    def attempt_done(self, caller: str, service: str, cause: str | None, retry: bool, hedge: bool,
+                     original: bool, now_s: float) -> None:
+        """A caller's proxy finished one attempt to ``service`` (cause None = ok)."""
+        s = self.services[service]
+        e = self.edges[(caller, service)]
+        s.attempts += 1
+        e.attempts += 1
+        b = self._bin("service", service, now_s)
+        b.attempts += 1
+        if retry:
+            s.retries += 1
+            e.retries += 1
+            b.retries += 1
+        if hedge:
+            s.hedges += 1
+            e.hedges += 1
+        if original:
+            s.original += 1
+            e.original += 1
+        if cause is None:
+            s.ok += 1
+            e.ok += 1
+            b.ok += 1
+        else:
+            s.fail(cause)
+            e.fail(cause)
+            b.failed[cause] = b.failed.get(cause, 0) + 1
+
+    def served(self, service: str, response_s: float, now_s: float) -> None:
+        """A replica of ``service`` answered an attempt after ``response_s`` seconds."""
+        s = self.services[service]
+        s.received += 1
+        s.latency.add(response_s)
+        self._bin("service", service, now_s).latency.add(response_s)
+
+    def event(self, t_s: float, kind: str, **data: Any) -> None:
+        """A timeline event (fault start, ejection, rollout step); kept few by design."""
+        if len(self.events) < 10_000:
+            self.events.append({"t_s": round(t_s, 6), "kind": kind, **data})

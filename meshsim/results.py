@@ -1,0 +1,285 @@
+"""Results of one or more replications: SPEC 4 JSON, tidy DataFrames, confidence intervals."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .metrics import CAUSES, Bin, EntityStats, LogHistogram, Recorder
+
+__all__ = ["ReplicationResult", "Results", "mean_ci", "SLO_METRICS"]
+
+SLO_METRICS = ("latency_p50", "latency_p90", "latency_p99", "latency_p999", "latency_mean",
+               "error_rate", "availability", "throughput", "amplification", "cost_per_million")
+_Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
+
+
+def mean_ci(values: list[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t interval over replication values (NaN interval with one value)."""
+    arr = np.asarray([v for v in values if not (isinstance(v, float) and math.isnan(v))], dtype=float)
+    if arr.size == 0:
+        return math.nan, math.nan, math.nan
+    m = float(arr.mean())
+    if arr.size < 2:
+        return m, math.nan, math.nan
+    sem = float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    if sem == 0.0:
+        return m, m, m
+    h = sem * float(stats.t.ppf((1 + confidence) / 2, arr.size - 1))
+    return m, m - h, m + h
+
+
+def _r(x: float, digits: int = 6) -> float | None:
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return None
+    return round(float(x), digits)
+
+
+@dataclass
+class ReplicationResult:
+    """Everything one replication measured (picklable, so any executor can return it)."""
+
+    replication: int
+    seed_entropy: int
+    measured_s: float
+    workloads: dict[str, EntityStats]
+    services: dict[str, EntityStats]
+    edges: dict[tuple[str, str], EntityStats]
+    bins: dict[tuple[str, str, int], Bin]
+    events: list[dict[str, Any]]
+    spans: list[dict[str, Any]]
+    in_flight: dict[str, int]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_recorder(cls, rec: Recorder, replication: int, entropy: int, measured_s: float,
+                      spans: list[dict[str, Any]], extras: dict[str, Any] | None = None) -> "ReplicationResult":
+        in_flight = {}
+        for name, w in rec.workloads.items():
+            done = w.ok + sum(w.failed.values())
+            in_flight[name] = w.requests - done
+        return cls(replication, entropy, measured_s, dict(rec.workloads), dict(rec.services),
+                   dict(rec.edges), rec.bins, rec.events, spans, in_flight, extras or {})
+
+    def check_accounting(self) -> None:
+        """Every counted request ended in exactly one outcome or is in flight (SPEC 2)."""
+        for name, w in self.workloads.items():
+            total = w.ok + sum(w.failed.values()) + self.in_flight.get(name, 0)
+            if total != w.requests or self.in_flight.get(name, 0) < 0:
+                raise AssertionError(
+                    f"accounting broken for workload {name}: {w.requests} requests but "
+                    f"{w.ok} ok + {sum(w.failed.values())} failed + {self.in_flight.get(name, 0)} in flight"
+                )
+
+    # ----- per-replication metrics -----
+    def workload_metrics(self, name: str) -> dict[str, float]:
+        w = self.workloads[name]
+        done = w.ok + sum(w.failed.values())
+        out = {f"latency_{k}": w.latency.quantile(q) for k, q in _Q.items()}
+        out["latency_mean"] = w.latency.mean()
+        out["error_rate"] = (done - w.ok) / done if done else math.nan
+        out["availability"] = w.ok / done if done else math.nan
+        out["throughput"] = done / self.measured_s
+        out["requests"] = float(w.requests)
+        cost = sum(e.egress_usd for e in self.edges.values())
+        total_done = sum(x.ok + sum(x.failed.values()) for x in self.workloads.values())
+        out["cost_per_million"] = cost / total_done * 1e6 if total_done else math.nan
+        return out
+
+    def service_metrics(self, name: str) -> dict[str, float]:
+        s = self.services[name]
+        out = {f"latency_{k}": s.latency.quantile(q) for k, q in _Q.items()}
+        out["latency_mean"] = s.latency.mean()
+        out["error_rate"] = (s.attempts - s.ok) / s.attempts if s.attempts else math.nan
+        out["availability"] = s.ok / s.attempts if s.attempts else math.nan
+        out["throughput"] = s.attempts / self.measured_s
+        out["amplification"] = s.attempts / s.original if s.original else math.nan
+        out["utilization"] = s.busy_s / s.capacity_s if s.capacity_s else math.nan
+        out["attempts"] = float(s.attempts)
+        out["retries"] = float(s.retries)
+        cost = sum(e.egress_usd for (_, to), e in self.edges.items() if to == name)
+        out["cost_per_million"] = cost / s.attempts * 1e6 if s.attempts else math.nan
+        return out
+
+
+class Results:
+    """All replications of one scenario run, and the views users read."""
+
+    def __init__(self, scenario: Any, replications: list[ReplicationResult], meshsim_version: str) -> None:
+        self.scenario = scenario
+        self.replications = sorted(replications, key=lambda r: r.replication)
+        self.meshsim_version = meshsim_version
+        for r in self.replications:
+            r.check_accounting()
+
+    # ----- pooled views -----
+    def _pooled(self, kind: str) -> dict[Any, EntityStats]:
+        pooled: dict[Any, EntityStats] = {}
+        for r in self.replications:
+            for key, st in getattr(r, kind).items():
+                p = pooled.setdefault(key, EntityStats())
+                for f in ("requests", "ok", "attempts", "received", "retries", "hedges", "original", "ejections",
+                          "budget_refusals", "overflow", "wasted_s", "busy_s", "capacity_s", "bytes_cross_zone",
+                          "bytes_cross_region", "bytes_cross_cloud", "egress_usd"):
+                    setattr(p, f, getattr(p, f) + getattr(st, f))
+                for c, n in st.failed.items():
+                    p.failed[c] = p.failed.get(c, 0) + n
+                p.latency.merge(st.latency)
+        return pooled
+
+    def metrics_table(self) -> pd.DataFrame:
+        """Tidy per-replication metrics: replication, scope, name, metric, value (latencies in seconds)."""
+        rows = []
+        for r in self.replications:
+            for name in r.workloads:
+                for m, v in r.workload_metrics(name).items():
+                    rows.append((r.replication, "workload", name, m, v))
+            for name in r.services:
+                for m, v in r.service_metrics(name).items():
+                    rows.append((r.replication, "service", name, m, v))
+        return pd.DataFrame(rows, columns=["replication", "scope", "name", "metric", "value"])
+
+    def summary(self, confidence: float = 0.95) -> pd.DataFrame:
+        """One row per (scope, name, metric): mean over replications and its interval."""
+        table = self.metrics_table()
+        rows = []
+        for (scope, name, metric), grp in table.groupby(["scope", "name", "metric"], sort=True):
+            m, lo, hi = mean_ci(list(grp["value"]), confidence)
+            rows.append((scope, name, metric, m, lo, hi, len(grp)))
+        return pd.DataFrame(rows, columns=["scope", "name", "metric", "mean", "ci_low", "ci_high", "replications"])
+
+    def timeseries(self) -> pd.DataFrame:
+        """1 s bins pooled over replications: throughput, error rate, p50/p99, attempts, retries, causes."""
+        merged: dict[tuple[str, str, int], Bin] = {}
+        for r in self.replications:
+            for key, b in r.bins.items():
+                m = merged.get(key)
+                if m is None:
+                    m = merged[key] = Bin()
+                m.completed += b.completed
+                m.ok += b.ok
+                m.attempts += b.attempts
+                m.retries += b.retries
+                for c, n in b.failed.items():
+                    m.failed[c] = m.failed.get(c, 0) + n
+                m.latency.merge(b.latency)
+        n_rep = max(1, len(self.replications))
+        warm = self.scenario.warmup
+        rows = []
+        for (scope, name, idx), b in sorted(merged.items()):
+            count = b.completed if scope == "workload" else b.attempts
+            failed = sum(b.failed.values())
+            row = {
+                "scope": scope, "name": name, "t_s": warm + float(idx),
+                "throughput_rps": count / n_rep,
+                "error_rate": failed / count if count else math.nan,
+                "latency_p50_ms": b.latency.quantile(0.5) * 1e3,
+                "latency_p99_ms": b.latency.quantile(0.99) * 1e3,
+                "attempts": b.attempts / n_rep, "retries": b.retries / n_rep,
+            }
+            for c in CAUSES:
+                row[f"failed_{c}"] = b.failed.get(c, 0) / n_rep
+            rows.append(row)
+        cols = ["scope", "name", "t_s", "throughput_rps", "error_rate", "latency_p50_ms", "latency_p99_ms",
+                "attempts", "retries"] + [f"failed_{c}" for c in CAUSES]
+        return pd.DataFrame(rows, columns=cols)
+
+    def edges(self) -> pd.DataFrame:
+        """One row per caller -> callee edge (pooled over replications)."""
+        rows = []
+        for (src, dst), e in sorted(self._pooled("edges").items()):
+            rows.append({"from": src, "to": dst, "attempts": e.attempts, "retries": e.retries, "hedges": e.hedges,
+                         "ok": e.ok, **{f"failed_{c}": e.failed.get(c, 0) for c in CAUSES},
+                         "bytes_cross_zone": e.bytes_cross_zone, "bytes_cross_region": e.bytes_cross_region,
+                         "bytes_cross_cloud": e.bytes_cross_cloud, "egress_usd": e.egress_usd})
+        return pd.DataFrame(rows)
+
+    def spans(self) -> pd.DataFrame:
+        """Sampled per-request spans (when ``trace_sample`` > 0)."""
+        rows = [dict(s, replication=r.replication) for r in self.replications for s in r.spans]
+        return pd.DataFrame(rows)
+
+    def events(self) -> pd.DataFrame:
+        """Timeline events (ejections, faults, rollout steps)."""
+        return pd.DataFrame([dict(e, replication=r.replication) for r in self.replications for e in r.events])
+
+    # ----- SPEC 4 -----
+    def to_dict(self, confidence: float = 0.95) -> dict[str, Any]:
+        """The results JSON object of SPEC section 4."""
+        reps = self.replications
+        n = len(reps)
+        out: dict[str, Any] = {
+            "scenario": self.scenario.name, "seed": self.scenario.seed, "replications": n,
+            "meshsim_version": self.meshsim_version,
+        }
+        measured = sum(r.measured_s for r in reps)
+        workloads = {}
+        for name, w in sorted(self._pooled("workloads").items()):
+            done = w.ok + sum(w.failed.values())
+            in_flight = sum(r.in_flight.get(name, 0) for r in reps)
+            p99s = [r.workload_metrics(name)["latency_p99"] for r in reps if name in r.workloads]
+            _, lo, hi = mean_ci(p99s, confidence)
+            workloads[name] = {
+                "requests": w.requests, "ok": w.ok, "failed": {c: w.failed[c] for c in sorted(w.failed)},
+                "in_flight": in_flight,
+                "error_rate": _r((done - w.ok) / done if done else math.nan),
+                "throughput_rps": _r(done / measured if measured else math.nan),
+                "latency_ms": {"mean": _r(w.latency.mean() * 1e3),
+                               **{k: _r(w.latency.quantile(q) * 1e3) for k, q in _Q.items()}},
+                "latency_p99_ci_ms": [_r(lo * 1e3), _r(hi * 1e3)],
+            }
+        services = {}
+        for name, s in sorted(self._pooled("services").items()):
+            services[name] = {
+                "attempts": s.attempts, "retries": s.retries, "hedges": s.hedges, "ok": s.ok,
+                "failed": {c: s.failed[c] for c in sorted(s.failed)},
+                "utilization": _r(s.busy_s / s.capacity_s if s.capacity_s else math.nan),
+                "amplification": _r(s.attempts / s.original if s.original else math.nan),
+                "ejections": s.ejections, "budget_refusals": s.budget_refusals,
+                "wasted_work_s": _r(s.wasted_s),
+                "latency_ms": {k: _r(s.latency.quantile(q) * 1e3) for k, q in _Q.items()},
+            }
+        edges = []
+        total_usd = 0.0
+        total_bytes = 0
+        for (src, dst), e in sorted(self._pooled("edges").items()):
+            nbytes = e.bytes_cross_zone + e.bytes_cross_region + e.bytes_cross_cloud
+            total_usd += e.egress_usd
+            total_bytes += nbytes
+            edges.append({"from": src, "to": dst, "attempts": e.attempts, "retries": e.retries,
+                          "failed": {c: e.failed[c] for c in sorted(e.failed)},
+                          "egress_gb": _r(nbytes / 1e9, 9), "egress_usd": _r(e.egress_usd, 9)})
+        all_done = sum(w["ok"] + sum(w["failed"].values()) for w in workloads.values())
+        out["workloads"] = workloads
+        out["services"] = services
+        out["edges"] = edges
+        out["cost"] = {"egress_gb": _r(total_bytes / 1e9 / max(1, n), 9), "egress_usd": _r(total_usd / max(1, n), 9),
+                       "usd_per_million_requests": _r(total_usd / all_done * 1e6 if all_done else math.nan)}
+        for r in reps[:1]:
+            if "rollout" in r.extras:
+                out["rollout"] = r.extras["rollout"]
+        out["slos"] = [v for v in self.slo_verdicts(confidence)]
+        return out
+
+    def slo_verdicts(self, confidence: float = 0.95) -> list[dict[str, Any]]:
+        """SLOs of the scenario evaluated over the replications (SPEC 4 ``slos``)."""
+        if not self.scenario.slos:
+            return []
+        from .gate import evaluate_slos
+
+        verdicts = evaluate_slos(self.scenario.slos, self.metrics_table(), confidence=confidence)
+        return [{"name": v.name, "value": _r(v.value), "limit": _r(v.limit), "met": bool(v.met),
+                 "status": v.status, "ci": [_r(v.ci_low), _r(v.ci_high)]} for v in verdicts]
+
+    def to_json(self, confidence: float = 0.95) -> str:
+        """SPEC 4 JSON text; the same file and seed give byte-identical text."""
+        return json.dumps(self.to_dict(confidence), indent=2, allow_nan=False)
+
+
+_ = LogHistogram

@@ -1,0 +1,102 @@
+"""Run replications: seeds come from the scenario, never from the worker, so any executor
+(one process, a local process pool, a Dask cluster) gives identical results.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import MeshsimInputError
+from .results import ReplicationResult, Results
+from .scenario.models import Scenario
+
+__all__ = ["simulate", "run_replication", "map_replications", "MAX_REQUESTS"]
+
+MAX_REQUESTS = 50_000_000
+Progress = Callable[[int, int], None]
+
+
+def run_replication(scenario: Scenario, replication: int, trace_sample: float = 0.0) -> ReplicationResult:
+    """Simulate replication number ``replication`` of ``scenario`` (a pure function of its inputs)."""
+    from .engine import Simulation
+
+    seeds = np.random.SeedSequence(scenario.seed).spawn(replication + 1)
+    ss = seeds[replication]
+    sim = Simulation(scenario, ss, replication, trace_sample=trace_sample)
+    rec = sim.run()
+    result = ReplicationResult.from_recorder(rec, replication, int(scenario.seed), scenario.duration,
+                                             sim.spans, getattr(sim, "extras", {}))
+    result.check_accounting()
+    return result
+
+
+def _job(args: tuple[Scenario, int, float]) -> ReplicationResult:
+    return run_replication(*args)
+
+
+def map_replications(scenario: Scenario, replications: Sequence[int], *, workers: int | None = None,
+                     executor: str = "auto", trace_sample: float = 0.0,
+                     progress: Progress | None = None) -> list[ReplicationResult]:
+    """Run the given replications on ``executor``: ``serial``, ``process`` (default for several),
+    ``dask-local`` or a Dask scheduler address ``tcp://host:8786``."""
+    jobs = [(scenario, r, trace_sample) for r in replications]
+    total = len(jobs)
+    if executor == "auto":
+        executor = "process" if total > 1 and (workers or os.cpu_count() or 1) > 1 else "serial"
+    results: list[ReplicationResult] = []
+    if executor == "serial":
+        for i, job in enumerate(jobs):
+            results.append(_job(job))
+            if progress:
+                progress(i + 1, total)
+    elif executor == "process":
+        n = min(total, workers or os.cpu_count() or 1)
+        with ProcessPoolExecutor(max_workers=n) as pool:
+            futures = [pool.submit(_job, job) for job in jobs]
+            try:
+                for i, fut in enumerate(as_completed(futures)):
+                    results.append(fut.result())
+                    if progress:
+                        progress(i + 1, total)
+            except KeyboardInterrupt:
+                for f in futures:
+                    f.cancel()
+                raise
+    elif executor.startswith("dask") or executor.startswith("tcp://"):
+        from .executors import run_on_dask
+
+        results = run_on_dask(_job, jobs, executor, progress)
+    else:
+        raise MeshsimInputError(f"unknown executor '{executor}': use serial, process, dask-local or tcp://host:port")
+    return sorted(results, key=lambda r: r.replication)
+
+
+def simulate(scenario: Scenario | str | dict[str, Any], replications: int = 1, *, workers: int | None = None,
+             executor: str = "auto", trace_sample: float = 0.0, force: bool = False,
+             progress: Progress | None = None) -> Results:
+    """Simulate ``scenario`` ``replications`` times and return :class:`~meshsim.results.Results`.
+
+    Raises MeshsimInputError when the run would exceed 50 million simulated
+    requests, unless ``force`` is set.
+    """
+    from . import __version__
+    from .scenario import load_scenario
+
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if replications < 1:
+        raise MeshsimInputError("replications must be at least 1", field="replications")
+    expected = scenario.expected_requests() * replications
+    if expected > MAX_REQUESTS and not force:
+        raise MeshsimInputError(
+            f"this run would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
+            "shorten duration, lower the rate or replications, or pass --force",
+            file=scenario.source_file, field="duration",
+        )
+    reps = map_replications(scenario, list(range(replications)), workers=workers, executor=executor,
+                            trace_sample=trace_sample, progress=progress)
+    return Results(scenario, reps, __version__)

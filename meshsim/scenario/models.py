@@ -1,0 +1,322 @@
+"""The scenario file (SPEC section 2) as frozen pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..slo import SloSpec
+from .policies import ServicePolicySpec
+from .types import Bandwidth, DistSpec, Duration, Rate, Ratio, Size, Strict
+
+__all__ = [
+    "Scenario",
+    "Service",
+    "ServiceVersion",
+    "CallSpec",
+    "ParallelSpec",
+    "Workload",
+    "Network",
+    "Link",
+    "Mesh",
+    "Fault",
+    "Rollout",
+    "Autoscaling",
+    "ImportSpec",
+    "MESH_PRESETS",
+    "PROXIES",
+]
+
+MESH_PRESETS = ("istio", "linkerd", "consul", "appmesh", "kuma", "traefik")
+PROXIES = ("envoy", "linkerd2-proxy", "traefik", "none")
+
+
+class CallSpec(Strict):
+    """One downstream call: ``{to: cart, probability: 0.5, optional: true}``."""
+
+    to: str
+    probability: float = Field(default=1.0, ge=0, le=1)
+    optional: bool = False
+    count: int = Field(default=1, ge=1, description="calls made in sequence at this step")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"to": data}
+        return data
+
+
+class ParallelSpec(Strict):
+    """Calls made at the same time; the step ends when all have answered."""
+
+    parallel: list[CallSpec] = Field(min_length=1)
+
+
+def _parse_step(item: Any) -> Any:
+    if isinstance(item, dict) and "parallel" in item:
+        return ParallelSpec.model_validate(item)
+    return CallSpec.model_validate(item)
+
+
+class Autoscaling(Strict):
+    """Kubernetes HPA semantics for one service."""
+
+    target_utilization: Ratio = 0.7
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=10, ge=1)
+    sync_period: Duration = 15.0
+    scale_down_stabilization: Duration = 300.0
+    startup_delay: Duration = 30.0
+    tolerance: float = Field(default=0.1, ge=0)
+
+
+class ServiceFields(Strict):
+    """Fields a version may override."""
+
+    placement: dict[str, int] | None = None
+    replicas: int | None = Field(default=None, ge=0)
+    concurrency: int | None = Field(default=None, ge=1)
+    queue_limit: int | None = Field(default=None, ge=0)
+    holds_worker_during_calls: bool | None = None
+    service_time: DistSpec | None = None
+    error_rate: Ratio | None = None
+    request_size: Size | None = None
+    response_size: Size | None = None
+    calls: list[CallSpec | ParallelSpec] | None = None
+    cancel_on_timeout: bool | None = None
+
+    @field_validator("calls", mode="before")
+    @classmethod
+    def _steps(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [_parse_step(i) for i in v]
+        return v
+
+    @field_validator("placement")
+    @classmethod
+    def _counts(cls, v: dict[str, int] | None) -> dict[str, int] | None:
+        if v is not None and any(n < 0 for n in v.values()):
+            raise ValueError("replica counts cannot be negative")
+        return v
+
+
+class ServiceVersion(ServiceFields):
+    """A subset (``v2``) of a service; every field overrides the service's."""
+
+
+class Service(ServiceFields):
+    """A service: where its replicas run, how it serves, and whom it calls."""
+
+    versions: dict[str, ServiceVersion] = Field(default_factory=dict)
+    autoscaling: Autoscaling | None = None
+
+
+class Link(Strict):
+    """An explicit path between two locations, overriding the relation defaults."""
+
+    between: list[str] = Field(min_length=2, max_length=2)
+    latency: DistSpec | None = None
+    bandwidth: Bandwidth | None = None
+    loss: Ratio = 0.0
+    egress_cost_per_gb: float | None = Field(default=None, ge=0)
+
+
+class Network(Strict):
+    """One-way latency by the relation of two locations (SPEC 2 ``network``)."""
+
+    same_zone: DistSpec = Field(default_factory=lambda: DistSpec.model_validate("0.1ms"))
+    cross_zone: DistSpec = Field(
+        default_factory=lambda: DistSpec.model_validate(
+            {"dist": "lognormal", "median": "0.6ms", "p99": "2ms"}
+        )
+    )
+    cross_region: DistSpec | None = None
+    cross_cloud: DistSpec | None = None
+    links: list[Link] = Field(default_factory=list)
+    use_region_table: bool = True
+
+
+class ImportSpec(Strict):
+    """Policies from a real mesh's configuration files."""
+
+    format: Literal["istio", "linkerd", "consul", "appmesh", "kuma", "traefik", "kubernetes"]
+    path: str
+
+
+class Mesh(Strict):
+    """The data plane and the control plane's behaviour."""
+
+    proxy: Literal["envoy", "linkerd2-proxy", "traefik", "none"] | None = None
+    defaults: Literal["istio", "linkerd", "consul", "appmesh", "kuma", "traefik"] | None = None
+    proxy_overhead: DistSpec | None = None
+    mtls: bool = True
+    discovery_delay: Duration = 5.0
+    connect_timeout: Duration | None = None
+    import_: list[ImportSpec] = Field(default_factory=list, alias="import")
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+
+class ProfileStep(Strict):
+    """From ``at`` on, the workload runs at ``rate``."""
+
+    at: Duration
+    rate: Rate
+
+
+class ClientSpec(Strict):
+    """The end user's own timeout and retries (a browser, an SDK)."""
+
+    timeout: Duration | None = None
+    retries: int = Field(default=0, ge=0)
+    backoff: Duration = 0.0
+
+
+class Workload(Strict):
+    """Traffic entering the mesh at one service."""
+
+    name: str
+    entry: str
+    origin: str | None = None
+    rate: Rate
+    arrival: Literal["poisson", "constant"] = "poisson"
+    profile: list[ProfileStep] = Field(default_factory=list)
+    client: ClientSpec = Field(default_factory=ClientSpec)
+
+    @field_validator("rate")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("rate must be above zero (e.g. 100/s)")
+        return v
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_rates(cls, v: list[ProfileStep]) -> list[ProfileStep]:
+        for step in v:
+            if step.rate < 0:
+                raise ValueError("profile rates cannot be negative")
+        return v
+
+
+FaultKind = Literal["latency", "errors", "outage", "crash", "partition", "degrade", "load"]
+
+
+class Fault(Strict):
+    """A fault on the timeline (SPEC 2 ``faults``)."""
+
+    at: Duration
+    duration: Duration | None = None
+    kind: FaultKind
+    target: str | None = None
+    between: list[str] | None = Field(default=None, min_length=2, max_length=2)
+    add: DistSpec | None = None
+    rate: Ratio | None = None
+    instances: int | None = Field(default=None, ge=1)
+    restart: Duration | None = None
+    factor: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Fault":
+        need = {
+            "latency": ["add"],
+            "errors": ["target", "rate"],
+            "outage": ["target"],
+            "crash": ["target"],
+            "partition": ["between"],
+            "degrade": ["target", "factor"],
+            "load": ["factor"],
+        }[self.kind]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} fault needs {', '.join(missing)}")
+        if self.kind == "latency" and self.target is None and self.between is None:
+            raise ValueError("a latency fault needs a target (service, version or location) or between")
+        return self
+
+
+class RolloutChecks(Strict):
+    """What the controller checks on the canary each interval."""
+
+    success_rate_min: Ratio | None = 0.99
+    latency_p99_max: Duration | None = 0.5
+
+
+class ArgoStep(Strict):
+    """One Argo Rollouts step: ``setWeight`` or ``pause``."""
+
+    set_weight: float | None = Field(default=None, ge=0, le=100, alias="setWeight")
+    pause: Duration | None = None
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+
+class Rollout(Strict):
+    """Progressive delivery of ``canary`` next to ``baseline``, as Flagger or Argo Rollouts run it."""
+
+    service: str
+    style: Literal["flagger", "argo"] = "flagger"
+    at: Duration | None = None
+    baseline: str
+    canary: str
+    steps: list[float | ArgoStep] = Field(default_factory=lambda: [5, 10, 25, 50, 100])
+    interval: Duration = 60.0
+    max_failed_checks: int = Field(default=1, ge=1)
+    metrics_window: Duration | None = None
+    checks: RolloutChecks = Field(default_factory=RolloutChecks)
+    failure_limit: int = Field(default=0, ge=0)
+    analysis_interval: Duration | None = None
+    analysis_starting_step: int = Field(default=0, ge=0)
+
+
+class Scenario(Strict):
+    """A whole scenario file. Times are float seconds once loaded."""
+
+    name: str
+    seed: int = Field(default=1, ge=0)
+    duration: Duration = 60.0
+    warmup: Duration = 0.0
+    locations: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    network: Network = Field(default_factory=Network)
+    mesh: Mesh = Field(default_factory=Mesh)
+    services: dict[str, Service] = Field(min_length=1)
+    policies: dict[str, ServicePolicySpec] = Field(default_factory=dict)
+    workload: list[Workload] = Field(min_length=1)
+    faults: list[Fault] = Field(default_factory=list)
+    rollout: Rollout | None = None
+    slos: list[SloSpec] = Field(default_factory=list)
+    source_file: str | None = Field(default=None, exclude=True)
+
+    @field_validator("duration")
+    @classmethod
+    def _positive_duration(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("duration must be above zero (e.g. 60s)")
+        return v
+
+    def zones(self) -> list[str]:
+        """Every zone as ``cloud/region/zone``, in file order."""
+        return [
+            f"{cloud}/{region}/{zone}"
+            for cloud, regions in self.locations.items()
+            for region, zones in regions.items()
+            for zone in zones
+        ]
+
+    def expected_requests(self) -> float:
+        """Requests the workloads will offer over warm-up plus duration (for the size guard)."""
+        horizon = self.warmup + self.duration
+        total = 0.0
+        for w in self.workload:
+            rate, t, acc = w.rate, 0.0, 0.0
+            for step in sorted(w.profile, key=lambda s: s.at):
+                end = min(step.at, horizon)
+                if end > t:
+                    acc += rate * (end - t)
+                    t = end
+                rate = step.rate
+            acc += rate * max(0.0, horizon - t)
+            total += acc
+        return total
