@@ -16,8 +16,11 @@ __all__ = ["LogHistogram", "Recorder", "CAUSES", "RELATIVE_ACCURACY"]
 
 GAMMA = 1.02
 RELATIVE_ACCURACY = (GAMMA - 1) / (GAMMA + 1)  # 0.0099: bound on a quantile's relative error
-_INV_LOG_GAMMA = 1.0 / math.log(GAMMA)
+# per-second bins only feed charts: 5% buckets keep a long run's time series small
+BIN_GAMMA = 1.1
 _MIN_VALUE_S = 1e-9
+_log = math.log
+_ceil = math.ceil
 
 CAUSES = (
     "error",
@@ -33,9 +36,11 @@ CAUSES = (
 class LogHistogram:
     """Counts of values (seconds) in buckets (gamma^(i-1), gamma^i]; mergeable; O(log range) memory."""
 
-    __slots__ = ("counts", "zero", "n", "total", "min", "max")
+    __slots__ = ("counts", "zero", "n", "total", "min", "max", "gamma", "_k")
 
-    def __init__(self) -> None:
+    def __init__(self, gamma: float = GAMMA) -> None:
+        self.gamma = gamma
+        self._k = 1.0 / math.log(gamma)
         self.counts: dict[int, int] = {}
         self.zero = 0
         self.n = 0
@@ -54,12 +59,17 @@ class LogHistogram:
         if value_s <= _MIN_VALUE_S:
             self.zero += 1
             return
-        i = math.ceil(math.log(value_s) * _INV_LOG_GAMMA)
+        i = _ceil(_log(value_s) * self._k)
         counts = self.counts
-        counts[i] = counts.get(i, 0) + 1
+        if i in counts:
+            counts[i] += 1
+        else:
+            counts[i] = 1
 
     def merge(self, other: "LogHistogram") -> "LogHistogram":
         """Add ``other``'s counts into this histogram; returns self."""
+        if other.gamma != self.gamma:
+            raise ValueError("cannot merge histograms with different bucket widths")
         for i, c in other.counts.items():
             self.counts[i] = self.counts.get(i, 0) + c
         self.zero += other.zero
@@ -86,7 +96,8 @@ class LogHistogram:
             if seen > rank:
                 # the bucket's representative value: 2 g^i / (g + 1) has relative
                 # error <= (g - 1) / (g + 1) for any value in the bucket
-                value = 2.0 * GAMMA**i / (GAMMA + 1.0)
+                g = self.gamma
+                value = 2.0 * g**i / (g + 1.0)
                 return min(max(value, self.min), self.max)
         return self.max
 
@@ -97,11 +108,11 @@ class LogHistogram:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON- and pickle-friendly)."""
         return {"counts": self.counts, "zero": self.zero, "n": self.n, "total": self.total,
-                "min": self.min, "max": self.max}
+                "min": self.min, "max": self.max, "gamma": self.gamma}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LogHistogram":
-        h = cls()
+        h = cls(d.get("gamma", GAMMA))
         h.counts = {int(k): int(v) for k, v in d["counts"].items()}
         h.zero, h.n, h.total, h.min, h.max = d["zero"], d["n"], d["total"], d["min"], d["max"]
         return h
@@ -148,7 +159,7 @@ class Bin:
     failed: dict[str, int] = field(default_factory=_causes)
     attempts: int = 0
     retries: int = 0
-    latency: LogHistogram = field(default_factory=LogHistogram)
+    latency: LogHistogram = field(default_factory=lambda: LogHistogram(BIN_GAMMA))
 
 
 class Recorder:

@@ -64,8 +64,10 @@ class ReplicationResult:
         for name, w in rec.workloads.items():
             done = w.ok + sum(w.failed.values())
             in_flight[name] = w.requests - done
+        extras = dict(extras or {})
+        extras["bin_s"] = rec.bin_s
         return cls(replication, entropy, measured_s, dict(rec.workloads), dict(rec.services),
-                   dict(rec.edges), rec.bins, rec.events, spans, in_flight, extras or {})
+                   dict(rec.edges), rec.bins, rec.events, spans, in_flight, extras)
 
     def check_accounting(self) -> None:
         """Every counted request ended in exactly one outcome or is in flight (SPEC 2)."""
@@ -171,13 +173,14 @@ class Results:
                 m.latency.merge(b.latency)
         n_rep = max(1, len(self.replications))
         warm = self.scenario.warmup
+        bin_s = self.replications[0].extras.get("bin_s", 1.0) if self.replications else 1.0
         rows = []
         for (scope, name, idx), b in sorted(merged.items()):
             count = b.completed if scope == "workload" else b.attempts
             failed = sum(b.failed.values())
             row = {
-                "scope": scope, "name": name, "t_s": warm + float(idx),
-                "throughput_rps": count / n_rep,
+                "scope": scope, "name": name, "t_s": warm + float(idx) * bin_s,
+                "throughput_rps": count / n_rep / bin_s,
                 "error_rate": failed / count if count else math.nan,
                 "latency_p50_ms": b.latency.quantile(0.5) * 1e3,
                 "latency_p99_ms": b.latency.quantile(0.99) * 1e3,
@@ -271,11 +274,10 @@ class Results:
         """SLOs of the scenario evaluated over the replications (SPEC 4 ``slos``)."""
         if not self.scenario.slos:
             return []
-        from .gate import evaluate_slos
+        from .gate import evaluate_slos, verdicts_records
 
         verdicts = evaluate_slos(self.scenario.slos, self.metrics_table(), confidence=confidence)
-        return [{"name": v.name, "value": _r(v.value), "limit": _r(v.limit), "met": bool(v.met),
-                 "status": v.status, "ci": [_r(v.ci_low), _r(v.ci_high)]} for v in verdicts]
+        return verdicts_records(verdicts)
 
     def to_json(self, confidence: float = 0.95) -> str:
         """SPEC 4 JSON text; the same file and seed give byte-identical text."""

@@ -8,6 +8,7 @@ ratios in [0, 1].
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 __all__ = [
     "UnitError",
@@ -133,7 +134,7 @@ def parse_ratio(value: object, field: str = "ratio") -> float:
     elif isinstance(value, str):
         match = _PERCENT_RE.match(value)
         if match:
-            ratio = float(match.group(1)) / 100.0
+            ratio = float(Decimal(match.group(1)) / 100)  # exact: '99.9%' -> 0.999
         else:
             try:
                 ratio = float(value)

@@ -74,6 +74,8 @@ class NetworkModel:
         # fault state: location-prefix pairs that are cut, and added latency
         self.partitions: list[tuple[str, str]] = []
         self.extra: list[tuple[str, str, Sampler]] = []
+        # same-zone traffic costs nothing and takes no time: lets the engine skip the network
+        self.quiet = self._dists["same_zone"].is_zero if self._dists["same_zone"] else False
 
     def _link(self, a: str, b: str) -> Link | None:
         best, best_len = None, -1

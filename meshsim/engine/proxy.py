@@ -70,6 +70,12 @@ class Cluster:
         self.locality = policy.locality
         self.filtering = bool(self.outlier or self.accrual or self.locality)
         self._all = list(range(n))
+        # nothing to do but pick and send: the engine takes a shorter path (no timers, no limits)
+        self.trivial = (
+            policy.timeout_s is None and policy.retry_attempts == 0 and policy.per_try_timeout_s is None
+            and policy.hedging is None and self.max_active is None and self.breaker is None
+            and policy.fault is None and not self.filtering and self.ewma is None
+        )
 
     def _grow(self) -> None:
         n = len(self.endpoints)

@@ -70,8 +70,33 @@ class RetryMixin:
     def call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
         """One logical call from ``proxy`` to ``service``: all attempts; returns the final outcome."""
         env = self.env
-        version = self.choose_version(service)
-        cluster = self.cluster(proxy, service, version)
+        version = self.choose_version(service) if self.splits else None
+        cluster = proxy.clusters.get((service, version)) or self.cluster(proxy, service, version)
+        if cluster.trivial:
+            # the short path for a policy with nothing to enforce: pick, send, count
+            ep = cluster.pick((), parent.key)
+            if ep is None:
+                self._record(proxy, service, NO_ENDPOINT, 0, False, parent.original)
+                return NO_ENDPOINT
+            replica = cluster.endpoints[ep]
+            active = cluster.active
+            active[ep] += 1
+            t0 = env.now
+            # nothing can abandon this attempt (no timeouts), so the caller's context is reused
+            if self.overhead is None and replica.bucket is None and self.net.quiet and (
+                proxy.zone is None or proxy.zone == replica.zone
+            ) and not (replica.blackholed or replica.refusing or self.net.partitions or self.net.extra):
+                res = yield from self.serve(replica, parent)
+            else:
+                res = yield from self.exchange(proxy, cluster, replica, parent)
+            active[ep] -= 1
+            if self.on_attempt_end:
+                for hook in self.on_attempt_end:
+                    hook(cluster, ep, res, env.now - t0)
+            now = env.now
+            if now >= self.warmup_s:
+                self.rec.attempt_done(proxy.name, service, res.cause, False, False, parent.original, now)
+            return res
         pol = cluster.policy
         deadline = env.now + pol.timeout_s if pol.timeout_s else None
         tried: tuple[int, ...] = ()

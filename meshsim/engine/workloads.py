@@ -79,31 +79,35 @@ def _user_request(sim: "Simulation", w: Workload, ingress: Proxy) -> Gen:
     env = sim.env
     start = env.now
     counted = start >= sim.warmup_s
+    rec = sim.rec
     if counted:
-        sim.counted += 1
-        sim.rec.workloads[w.name].requests += 1
+        rec.workloads[w.name].requests += 1
     trace = None
     if sim.trace_sample > 0.0 and counted and sim.u_trace() < sim.trace_sample:
         trace = []
-    key = int(sim.u_keys() * 1_000_000)
+    # request keys only matter to ring-hash balancing; skip the draw otherwise
+    key = int(sim.u_keys() * 1_000_000) if sim.needs_keys else 0
     client = w.client
-    res: Outcome = ROUTE_TIMEOUT
-    for i in range(1 + client.retries):
-        ctx = Attempt(i == 0, trace, 0, key)
-        if client.timeout is not None:
-            proc = env.process(sim.call(ingress, w.entry, ctx))
-            timer = env.timeout(client.timeout)
-            yield proc | timer
-            res = proc.value if proc.triggered else ROUTE_TIMEOUT  # the user gave up; the mesh keeps working
-        else:
-            res = yield from sim.call(ingress, w.entry, ctx)
-        if res.cause is None:
-            break
-        if client.backoff > 0 and i < client.retries:
-            yield env.timeout(client.backoff)
+    if client.retries == 0 and client.timeout is None:
+        res: Outcome = yield from sim.call(ingress, w.entry, Attempt(True, trace, 0, key))
+    else:
+        res = ROUTE_TIMEOUT
+        for i in range(1 + client.retries):
+            ctx = Attempt(i == 0, trace, 0, key)
+            if client.timeout is not None:
+                proc = env.process(sim.call(ingress, w.entry, ctx))
+                timer = env.timeout(client.timeout)
+                yield proc | timer
+                res = proc.value if proc.triggered else ROUTE_TIMEOUT  # the user gave up; the mesh keeps working
+            else:
+                res = yield from sim.call(ingress, w.entry, ctx)
+            if res.cause is None:
+                break
+            if client.backoff > 0 and i < client.retries:
+                yield env.timeout(client.backoff)
     if counted:
-        sim.completed += 1
-        sim.rec.workload_done(w.name, res.cause, env.now - start, env.now)
+        now = env.now
+        rec.workload_done(w.name, res.cause, now - start, now)
         if trace:
             sim.traces_done += 1
             tid = f"{sim.replication:08x}{sim.traces_done:024x}"
