@@ -130,6 +130,8 @@ class EntityStats:
     ok: int = 0
     failed: dict[str, int] = field(default_factory=_causes)
     latency: LogHistogram = field(default_factory=LogHistogram)
+    queue_wait: LogHistogram = field(default_factory=LogHistogram)
+    in_system_s: float = 0.0
     attempts: int = 0
     received: int = 0
     retries: int = 0
@@ -223,11 +225,12 @@ class Recorder:
             e.fail(cause)
             b.failed[cause] = b.failed.get(cause, 0) + 1
 
-    def served(self, service: str, response_s: float, now_s: float) -> None:
-        """A replica of ``service`` answered an attempt after ``response_s`` seconds."""
+    def served(self, service: str, response_s: float, wait_s: float, now_s: float) -> None:
+        """A replica of ``service`` answered an attempt after ``response_s`` s, ``wait_s`` of it queued."""
         s = self.services[service]
         s.received += 1
         s.latency.add(response_s)
+        s.queue_wait.add(wait_s)
         self._bin("service", service, now_s).latency.add(response_s)
 
     def event(self, t_s: float, kind: str, **data: Any) -> None:

@@ -105,6 +105,13 @@ class ReplicationResult:
         out["utilization"] = s.busy_s / s.capacity_s if s.capacity_s else math.nan
         out["attempts"] = float(s.attempts)
         out["retries"] = float(s.retries)
+        out["queue_wait_mean"] = s.queue_wait.mean()
+        out["waited_fraction"] = 1.0 - s.queue_wait.zero / s.queue_wait.n if s.queue_wait.n else math.nan
+        out["mean_in_system"] = s.in_system_s / self.measured_s
+        out["ejections"] = float(s.ejections)
+        out["hedges"] = float(s.hedges)
+        out["budget_refusals"] = float(s.budget_refusals)
+        out["wasted_work_s"] = s.wasted_s
         cost = sum(e.egress_usd for (_, to), e in self.edges.items() if to == name)
         out["cost_per_million"] = cost / s.attempts * 1e6 if s.attempts else math.nan
         return out
@@ -126,13 +133,14 @@ class Results:
         for r in self.replications:
             for key, st in getattr(r, kind).items():
                 p = pooled.setdefault(key, EntityStats())
-                for f in ("requests", "ok", "attempts", "received", "retries", "hedges", "original", "ejections",
+                for f in ("in_system_s", "requests", "ok", "attempts", "received", "retries", "hedges", "original", "ejections",
                           "budget_refusals", "overflow", "wasted_s", "busy_s", "capacity_s", "bytes_cross_zone",
                           "bytes_cross_region", "bytes_cross_cloud", "egress_usd"):
                     setattr(p, f, getattr(p, f) + getattr(st, f))
                 for c, n in st.failed.items():
                     p.failed[c] = p.failed.get(c, 0) + n
                 p.latency.merge(st.latency)
+                p.queue_wait.merge(st.queue_wait)
         return pooled
 
     def metrics_table(self) -> pd.DataFrame:
@@ -247,6 +255,7 @@ class Results:
                 "ejections": s.ejections, "budget_refusals": s.budget_refusals,
                 "wasted_work_s": _r(s.wasted_s),
                 "latency_ms": {k: _r(s.latency.quantile(q) * 1e3) for k, q in _Q.items()},
+                "queue_wait_ms": {"mean": _r(s.queue_wait.mean() * 1e3), "p99": _r(s.queue_wait.quantile(0.99) * 1e3)},
             }
         edges = []
         total_usd = 0.0

@@ -75,6 +75,19 @@ def map_replications(scenario: Scenario, replications: Sequence[int], *, workers
     return sorted(results, key=lambda r: r.replication)
 
 
+def check_size(scenario: Scenario, replications: int = 1, force: bool = False) -> None:
+    """Refuse a run over 50 million simulated requests (unless forced), naming the duration line."""
+    from .scenario.loader import line_of
+
+    expected = scenario.expected_requests() * replications
+    if expected > MAX_REQUESTS and not force:
+        raise MeshsimInputError(
+            f"this run would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
+            "shorten duration, lower the rate or replications, or pass --force",
+            file=scenario.source_file, line=line_of(scenario.source_file, ("duration",)), field="duration",
+        )
+
+
 def simulate(scenario: Scenario | str | dict[str, Any], replications: int = 1, *, workers: int | None = None,
              executor: str = "auto", trace_sample: float = 0.0, force: bool = False,
              progress: Progress | None = None) -> Results:
@@ -90,13 +103,7 @@ def simulate(scenario: Scenario | str | dict[str, Any], replications: int = 1, *
         scenario = load_scenario(scenario)
     if replications < 1:
         raise MeshsimInputError("replications must be at least 1", field="replications")
-    expected = scenario.expected_requests() * replications
-    if expected > MAX_REQUESTS and not force:
-        raise MeshsimInputError(
-            f"this run would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
-            "shorten duration, lower the rate or replications, or pass --force",
-            file=scenario.source_file, field="duration",
-        )
+    check_size(scenario, replications, force)
     reps = map_replications(scenario, list(range(replications)), workers=workers, executor=executor,
                             trace_sample=trace_sample, progress=progress)
     return Results(scenario, reps, __version__)

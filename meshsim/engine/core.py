@@ -263,8 +263,8 @@ class Simulation(RetryMixin):
         attr = {"cross_zone": "bytes_cross_zone", "cross_region": "bytes_cross_region",
                 "cross_cloud": "bytes_cross_cloud"}[path.relation]
         setattr(edge, attr, getattr(edge, attr) + nbytes)
-        # priced at the sending side's rate, request and response alike
-        edge.egress_usd += nbytes / 1e9 * path.price_per_gb
+        # each direction is priced by its sender's provider (network.Path.back_price_per_gb)
+        edge.egress_usd += (spec.request_bytes * path.price_per_gb + spec.response_bytes * path.back_price_per_gb) / 1e9
 
     def _busy(self, replica: Replica, delta: int) -> None:
         now = self.env.now
@@ -290,6 +290,7 @@ class Simulation(RetryMixin):
         req = workers.request()
         held = False
         warm = self.warmup_s
+        granted = arrive
         try:
             yield req
             held = True
@@ -299,6 +300,7 @@ class Simulation(RetryMixin):
                 replica.busy_s += replica.busy_workers * (now - (since if since > warm else warm))
             replica.busy_since = now
             replica.busy_workers += 1
+            granted = now
             work = spec.sampler() * spec.degrade_factor  # type: ignore[misc]
             if spec.extra_latency is not None:
                 work += spec.extra_latency()
@@ -333,8 +335,10 @@ class Simulation(RetryMixin):
         if replica.epoch != epoch:
             res = RESET  # the replica crashed while working on this request
         now = env.now
-        if now >= self.warmup_s:
-            self.rec.served(spec.service, now - arrive, now)
+        if now >= warm:
+            self.rec.served(spec.service, now - arrive, granted - arrive, now)
+            # time in the replica (queue + service), integrated over the measured window: L of Little's law
+            self.rec.services[spec.service].in_system_s += now - (arrive if arrive > warm else warm)
         if ctx.trace is not None:
             ctx.trace.append({
                 "span_id": span_id, "parent_id": ctx.span_id or None, "service": spec.service,

@@ -24,6 +24,8 @@ __all__ = ["Cluster", "Proxy"]
 class Cluster:
     """One caller proxy's state for calls to one destination (and version)."""
 
+    OVERPROVISIONING = 1.4  # Envoy's default overprovisioning factor [E8]
+
     def __init__(self, env: simpy.Environment, proxy: "Proxy", service: str, version: str | None,
                  endpoints: list[Replica], policy: EffectivePolicy, uniform: UniformSource) -> None:
         self.env = env
@@ -67,7 +69,11 @@ class Cluster:
             TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration, uniform)
             if cb else None
         )
-        self.locality = policy.locality
+        # Istio builds locality priorities only when the cluster has outlier detection
+        # (without it Envoy never marks a host unhealthy, so it could never fail over) [S5]
+        self.locality = None if (policy.locality_needs_outlier and self.outlier is None) else policy.locality
+        self._levels_key: tuple[int, ...] | None = None
+        self._levels_cache: list[list[int]] = []
         self.filtering = bool(self.outlier or self.accrual or self.locality)
         self._all = list(range(n))
         # nothing to do but pick and send: the engine takes a shorter path (no timers, no limits)
@@ -131,60 +137,82 @@ class Cluster:
         return choice
 
     def _by_priority(self, known: list[int], healthy: list[int]) -> list[int]:
-        """Envoy priorities with the 1.4 overprovisioning factor [E8] (locality-aware routing)."""
+        """Envoy priorities for locality-aware routing [E7, E8]: the hosts to balance over.
+
+        Priorities: the caller's zone, the rest of its region (``prefer: region`` merges the
+        two), each ``failover`` location in order, then everything else unless
+        ``cross_zone`` is false (Kuma's default: a Kuma zone is one cluster, i.e. a meshsim
+        region). Each priority's health is min(100, 1.4 x 100 x healthy / hosts); load goes
+        to priorities in order, each taking health x 100 / normalised total health of what
+        is left. While the normalised total is under 100, a priority with fewer healthy hosts
+        than the panic threshold balances over all its hosts; if every priority panics, load
+        follows host counts. Panic threshold 0 (Istio) turns panic off.
+        """
         assert self.locality is not None
-        zone = self.proxy.zone
-        if zone is None:
-            return healthy
-        region = "/".join(zone.split("/")[:2])
-        loc = self.locality
-        levels: list[list[int]] = []
-        same_zone = [i for i in known if self.endpoints[i].zone == zone]
-        same_region = [i for i in known if self.endpoints[i].zone != zone and self.endpoints[i].zone.startswith(region + "/")]
-        rest = [i for i in known if i not in set(same_zone) | set(same_region)]
-        if loc.prefer == "zone":
-            levels = [same_zone, same_region]
-        elif loc.prefer == "region":
-            levels = [same_zone + same_region]
-        else:
-            return healthy
-        remaining = rest
-        for target in loc.failover:
-            lvl = [i for i in remaining if self.endpoints[i].zone == target or self.endpoints[i].zone.startswith(target + "/")]
-            if lvl:
-                levels.append(lvl)
-                remaining = [i for i in remaining if i not in set(lvl)]
-        if loc.cross_zone and remaining:
-            levels.append(remaining)
-        levels = [lvl for lvl in levels if lvl]
+        levels = self._levels(known)
         if not levels:
             return []
-        # without outlier detection Istio never marks hosts unhealthy, so there is
-        # no failover: dead hosts stay in priority 0 until discovery removes them [S5]
-        healthy_set = set(healthy)
-        healths = []
-        for lvl in levels:
-            h = sum(1 for i in lvl if i in healthy_set)
-            healths.append(min(100.0, 140.0 * h / len(lvl)))
-        total = sum(healths)
-        if total <= 0:
-            return healthy
-        u = self._u() * min(100.0, total)
+        healthy_set = set(healthy) if len(healthy) != len(known) else None
+        if healthy_set is None:
+            return levels[0]  # everyone healthy: priority 0 takes all the load
+        panic = self.policy.panic_percent
+        counts = [sum(1 for i in lvl if i in healthy_set) for lvl in levels]
+        health = [min(100.0, self.OVERPROVISIONING * 100.0 * h / len(lvl)) for h, lvl in zip(counts, levels)]
+        total = min(100.0, sum(health))
+        if total <= 0.0 and panic <= 0.0:
+            return []  # nothing healthy and panic off: no healthy upstream (503)
+        in_panic = [total < 100.0 and 100.0 * h / len(lvl) < panic for h, lvl in zip(counts, levels)]
+        if all(in_panic):
+            # total panic: load by host counts, every host of the chosen priority [E7]
+            loads = [float(len(lvl)) for lvl in levels]
+        else:
+            loads, left = [], 100.0
+            for hp in health:
+                share = min(left, hp * 100.0 / total)
+                loads.append(share)
+                left -= share
+        u = self._u() * sum(loads)
         acc = 0.0
-        budget = 100.0
-        for lvl, h in zip(levels, healths):
-            share = min(h, budget)
-            budget -= share
-            if total < 100.0:
-                share = h  # normalised health below 100: shares follow health
-            acc += share
-            if u < acc:
-                hl = [i for i in lvl if i in healthy_set]
-                if h < self.policy.panic_percent:
-                    return lvl  # panic in this priority
-                return hl or lvl
-        last = levels[-1]
-        return [i for i in last if i in healthy_set] or last
+        chosen = len(levels) - 1
+        for k, load in enumerate(loads):
+            acc += load
+            if load > 0.0 and u < acc:
+                chosen = k
+                break
+        lvl = levels[chosen]
+        if in_panic[chosen]:
+            return lvl
+        return [i for i in lvl if i in healthy_set]
+
+    def _levels(self, known: list[int]) -> list[list[int]]:
+        """The priority levels of the known endpoints, cached until the endpoint list changes."""
+        key = tuple(known)
+        if self._levels_key == key:
+            return self._levels_cache
+        loc = self.locality
+        assert loc is not None
+        zone = self.proxy.zone
+        eps = self.endpoints
+        if zone is None or loc.prefer == "none":
+            levels = [list(known)]
+        else:
+            region = "/".join(zone.split("/")[:2])
+            same_zone = [i for i in known if eps[i].zone == zone]
+            same_region = [i for i in known if eps[i].zone != zone and eps[i].zone.startswith(region + "/")]
+            levels = [same_zone, same_region] if loc.prefer == "zone" else [same_zone + same_region]
+            placed = set(same_zone) | set(same_region)
+            remaining = [i for i in known if i not in placed]
+            for target in loc.failover:
+                lvl = [i for i in remaining if eps[i].zone == target or eps[i].zone.startswith(target + "/")]
+                if lvl:
+                    levels.append(lvl)
+                    taken = set(lvl)
+                    remaining = [i for i in remaining if i not in taken]
+            if loc.cross_zone and remaining:
+                levels.append(remaining)
+        levels = [lvl for lvl in levels if lvl]
+        self._levels_key, self._levels_cache = key, levels
+        return levels
 
     # ----- connection pool -----
     def acquire(self) -> simpy.Event | bool:

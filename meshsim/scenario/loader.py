@@ -20,7 +20,18 @@ from ruamel.yaml.error import MarkedYAMLError
 from ..errors import InputProblem, MeshsimInputError
 from .models import CallSpec, ParallelSpec, Scenario
 
-__all__ = ["load_scenario", "read_yaml", "locate", "scenario_from_dict"]
+__all__ = ["load_scenario", "read_yaml", "locate", "scenario_from_dict", "line_of"]
+
+
+def line_of(file: str | None, loc: tuple[Any, ...]) -> int | None:
+    """The line of field ``loc`` in a scenario file (None when unknown): for errors raised after loading."""
+    if not file or not Path(file).exists():
+        return None
+    try:
+        tree = read_yaml(Path(file).read_text(encoding="utf-8"), file)
+    except MeshsimInputError:
+        return None
+    return locate(tree, loc)[0]
 
 
 def read_yaml(text: str, file: str | None = None) -> Any:
@@ -33,6 +44,9 @@ def read_yaml(text: str, file: str | None = None) -> Any:
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         problem = exc.problem or exc.context or "syntax error"
+        ctx = exc.context_mark
+        if ctx is not None and mark is not None and ctx.line != mark.line and exc.context:
+            problem += f" ({exc.context.replace('while parsing ', '')} started at line {ctx.line + 1})"
         raise MeshsimInputError(
             f"YAML syntax: {problem}", file=file, line=line, column=col
         ) from None

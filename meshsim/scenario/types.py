@@ -71,9 +71,14 @@ Ratio = Annotated[
     BeforeValidator(_wrap(units.parse_ratio)),
     WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "examples": ["0.1%"]}]}),
 ]
+def _format_bandwidth(bytes_per_s: float) -> str:
+    return f"{bytes_per_s * 8 / 1e6:.12g}Mbps"
+
+
 Bandwidth = Annotated[
     float,
     BeforeValidator(_wrap(units.parse_bandwidth)),
+    PlainSerializer(_format_bandwidth, return_type=str),
     WithJsonSchema({"type": "string", "examples": ["10Gbps"]}),
 ]
 
