@@ -55,10 +55,11 @@ PROXY_OVERHEAD = {
 }
 
 _FIELDS = ("concurrency", "queue_limit", "holds_worker_during_calls", "service_time", "error_rate",
-           "request_size", "response_size", "calls", "cancel_on_timeout", "placement", "replicas")
+           "request_size", "response_size", "calls", "cancel_on_timeout", "placement", "replicas",
+           "contention")
 _DEFAULTS: dict[str, Any] = {
     "concurrency": 16, "queue_limit": None, "holds_worker_during_calls": True, "error_rate": 0.0,
-    "request_size": 1000, "response_size": 1000, "calls": [], "cancel_on_timeout": False,
+    "request_size": 1000, "response_size": 1000, "calls": [], "cancel_on_timeout": False, "contention": 0.0,
 }
 
 
@@ -144,6 +145,7 @@ class Simulation(RetryMixin):
                 response_bytes=_field(svc, ver, "response_size"),
                 calls=calls,
                 cancel_on_timeout=_field(svc, ver, "cancel_on_timeout"),
+                contention_s=_field(svc, ver, "contention"),
             )
             stream = f"service/{name}/{vname or ''}"
             spec.sampler = spec.service_time.sampler(self.streams.get(stream + "/time"))
@@ -216,6 +218,11 @@ class Simulation(RetryMixin):
                 return v
         return versions[-1]
 
+    def new_span_id(self) -> int:
+        """A span id unique within the replication (deterministic: a counter)."""
+        self._next_span += 1
+        return self._next_span + (self.replication << 40)
+
     # ----- the network exchange and the server -----
     def exchange(self, proxy: Proxy, cluster: Cluster, replica: Replica, ctx: Attempt) -> Gen:
         """Caller proxy -> network -> callee: returns the callee's outcome."""
@@ -285,8 +292,7 @@ class Simulation(RetryMixin):
         epoch = replica.epoch
         span_id = 0
         if ctx.trace is not None:
-            span_id = self._next_span
-            self._next_span += 1
+            span_id = self.new_span_id()
         req = workers.request()
         held = False
         warm = self.warmup_s
@@ -302,6 +308,8 @@ class Simulation(RetryMixin):
             replica.busy_workers += 1
             granted = now
             work = spec.sampler() * spec.degrade_factor  # type: ignore[misc]
+            if spec.contention_s:
+                work += spec.contention_s * (replica.busy_workers - 1)  # the others in progress slow this one
             if spec.extra_latency is not None:
                 work += spec.extra_latency()
             if work > 0:
@@ -341,8 +349,9 @@ class Simulation(RetryMixin):
             self.rec.services[spec.service].in_system_s += now - (arrive if arrive > warm else warm)
         if ctx.trace is not None:
             ctx.trace.append({
-                "span_id": span_id, "parent_id": ctx.span_id or None, "service": spec.service,
-                "version": spec.version, "start_s": arrive, "duration_s": now - arrive,
+                "span_id": f"{span_id:016x}", "parent_id": f"{ctx.span_id:016x}" if ctx.span_id else None,
+                "service": spec.service, "version": spec.version, "name": f"serve {spec.service}",
+                "kind": "server", "peer_service": None, "start_s": arrive, "duration_s": now - arrive,
                 "error": res.cause is not None, "status_code": res.status,
             })
         return res

@@ -69,6 +69,28 @@ class RetryMixin:
 
     def call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
         """One logical call from ``proxy`` to ``service``: all attempts; returns the final outcome."""
+        if parent.trace is not None and not proxy.is_ingress:
+            res = yield from self._traced_call(proxy, service, parent)
+            return res
+        res = yield from self._call(proxy, service, parent)
+        return res
+
+    def _traced_call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
+        """A sampled request: a client span in the caller covers every attempt of the call."""
+        span_id = self.new_span_id()
+        start = self.env.now
+        inner = Attempt(parent.original, parent.trace, span_id, parent.key)
+        res = yield from self._call(proxy, service, inner)
+        assert parent.trace is not None
+        parent.trace.append({
+            "span_id": f"{span_id:016x}", "parent_id": f"{parent.span_id:016x}" if parent.span_id else None,
+            "service": proxy.name, "version": proxy.replica.version if proxy.replica else None,
+            "name": f"call {service}", "kind": "client", "peer_service": service, "start_s": start,
+            "duration_s": self.env.now - start, "error": res.cause is not None, "status_code": res.status,
+        })
+        return res
+
+    def _call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
         env = self.env
         version = self.choose_version(service) if self.splits else None
         cluster = proxy.clusters.get((service, version)) or self.cluster(proxy, service, version)
@@ -113,6 +135,7 @@ class RetryMixin:
                     limit.deposit(env.now)  # Linkerd deposits for responses it does not retry
                 return res
             if limit is not None and not limit.admit(cluster.total_active + len(cluster.pending), env.now):
+                limit.deposit(env.now)  # a response that is not retried still deposits (Linkerd [L11])
                 if env.now >= self.warmup_s:
                     self.rec.services[service].budget_refusals += 1
                 return outcome("budget_exhausted", res.status, local=True)

@@ -70,6 +70,7 @@ class VersionRuntime:
     response_bytes: int
     calls: list[Any]  # list of steps: ("seq", CallSpec) or ("par", [CallSpec])
     cancel_on_timeout: bool
+    contention_s: float = 0.0
     sampler: Sampler | None = None
     uniform: UniformSource | None = None
     # fault hooks: multiplied and added by active faults

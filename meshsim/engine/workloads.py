@@ -104,7 +104,8 @@ def _user_request(sim: "Simulation", w: Workload, ingress: Proxy) -> Gen:
             if res.cause is None:
                 break
             if client.backoff > 0 and i < client.retries:
-                yield env.timeout(client.backoff)
+                wait = client.backoff * 2**i * sim.u_policy() if client.jitter else client.backoff
+                yield env.timeout(wait)
     if counted:
         now = env.now
         rec.workload_done(w.name, res.cause, now - start, now)

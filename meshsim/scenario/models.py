@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from ..slo import SloSpec
 from .policies import ServicePolicySpec
@@ -86,6 +86,9 @@ class ServiceFields(Strict):
     response_size: Size | None = None
     calls: list[CallSpec | ParallelSpec] | None = None
     cancel_on_timeout: bool | None = None
+    contention: Duration | None = Field(
+        default=None, description="service time added per request already in progress on the replica "
+        "(lock or CPU contention), as in Brooker's collapse model: 1 s + 10 ms x concurrency")
 
     @field_validator("calls", mode="before")
     @classmethod
@@ -172,6 +175,7 @@ class ClientSpec(Strict):
     timeout: Duration | None = None
     retries: int = Field(default=0, ge=0)
     backoff: Duration = 0.0
+    jitter: bool = Field(default=False, description="wait U(0, backoff x 2^(n-1)) before retry n (full jitter)")
 
 
 class Workload(Strict):
@@ -286,6 +290,16 @@ class ArgoStep(Strict):
         return self
 
 
+def _step_kind(value: Any) -> str:
+    return "ArgoStep" if isinstance(value, (dict, ArgoStep)) else "float"
+
+
+RolloutStep = Annotated[
+    Annotated[float, Tag("float")] | Annotated[ArgoStep, Tag("ArgoStep")],
+    Discriminator(_step_kind),
+]
+
+
 class Rollout(Strict):
     """Progressive delivery of ``canary`` next to ``baseline``, as Flagger or Argo Rollouts run it.
 
@@ -304,7 +318,7 @@ class Rollout(Strict):
     at: Duration | None = None
     baseline: str
     canary: str
-    steps: list[float | ArgoStep] = Field(default_factory=lambda: [5, 10, 25, 50, 100], min_length=1)
+    steps: list[RolloutStep] = Field(default_factory=lambda: [5, 10, 25, 50, 100], min_length=1)
     interval: Duration = 60.0
     max_failed_checks: int = Field(default=1, ge=1)
     metrics_window: Duration | None = None

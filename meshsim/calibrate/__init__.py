@@ -1,0 +1,65 @@
+"""Calibrate a scenario from real traces, metrics and manifests; check a twin; export traces.
+
+- :func:`read_traces`: OTLP / Jaeger / Zipkin JSON (plain or gzip) -> one span table
+  (:data:`SPAN_COLUMNS`, seconds); problems that leave the data usable are in
+  ``df.attrs["warnings"]``.
+- :func:`analyse_spans`: requests, calls, self times and the networkx call graph.
+- :func:`calibrate`: traces + Prometheus + Kubernetes -> :class:`CalibrationResult`
+  (``.scenario`` dict, ``.provenance``, ``.warnings``, ``.to_yaml()``).
+- :func:`observed_summary`, :func:`compare_observed`, :func:`verdict`: the twin check
+  without the simulator.
+- :func:`write_otlp_json`, :func:`write_jaeger_json`, :func:`write_zipkin_json`: export
+  a span table so real tools (and :func:`read_traces`) can read it.
+"""
+
+from __future__ import annotations
+
+from .calibration import CalibrationResult, calibrate
+from .export import write_jaeger_json, write_otlp_json, write_traces, write_zipkin_json
+from .fit import FitResult, RateProfile, fit_duration, rate_profile
+from .graph import SpanAnalysis, analyse_spans, call_steps
+from .k8s import read_manifests
+from .prometheus import MeshMetrics, histogram_quantile, histogram_spec, read_prometheus
+from .synthetic import synthetic_spans
+from .traces import SPAN_COLUMNS, detect_format, read_traces
+from .twin import (
+    COMPARE_COLUMNS,
+    SUMMARY_COLUMNS,
+    TwinVerdict,
+    compare_observed,
+    observed_summary,
+    predicted_from_results,
+    verdict,
+)
+
+__all__ = [
+    "SPAN_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "COMPARE_COLUMNS",
+    "read_traces",
+    "detect_format",
+    "analyse_spans",
+    "SpanAnalysis",
+    "call_steps",
+    "fit_duration",
+    "FitResult",
+    "rate_profile",
+    "RateProfile",
+    "read_prometheus",
+    "MeshMetrics",
+    "histogram_spec",
+    "histogram_quantile",
+    "read_manifests",
+    "calibrate",
+    "CalibrationResult",
+    "observed_summary",
+    "predicted_from_results",
+    "compare_observed",
+    "verdict",
+    "TwinVerdict",
+    "write_otlp_json",
+    "write_jaeger_json",
+    "write_zipkin_json",
+    "write_traces",
+    "synthetic_spans",
+]

@@ -1,0 +1,221 @@
+"""Mesh policies against outside figures (reference dynamics.md §2, §3, §6 and mesh-semantics §0)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from meshsim import load_scenario, simulate
+from meshsim.engine.retrying import backoff_upper_s
+
+from .conftest import assert_matches, values
+
+
+def base(services, policies=None, rate=50.0, duration=60.0, warmup=5.0, client=None, seed=7, **extra):
+    w = {"name": "w", "entry": next(iter(services)), "rate": rate}
+    if client:
+        w["client"] = client
+    return {"name": "p", "seed": seed, "duration": f"{duration}s", "warmup": f"{warmup}s",
+            "network": {"same_zone": "0ms"}, "mesh": {"proxy": "none"}, "services": services,
+            "policies": policies or {}, "workload": [w], **extra}
+
+
+def test_static_amplification_three_tiers_of_four_tries_is_64():
+    """Google SRE book ch. 22: 3 layers x 4 attempts against a 100% failing database = 4^3 = 64 attempts
+    per user action. Exact: every attempt fails, so every retry is taken."""
+    fast = "1ms"
+    services = {"frontend": {"replicas": 2, "concurrency": 1000, "service_time": fast, "calls": ["backend"]},
+                "backend": {"replicas": 2, "concurrency": 1000, "service_time": fast, "calls": ["db"]},
+                "db": {"replicas": 2, "concurrency": 1000, "service_time": fast, "error_rate": 1.0}}
+    retry = {"retries": {"attempts": 3, "retry_on": ["5xx"], "backoff": "none"}}
+    sc = base(services, {"backend": retry, "db": retry}, rate=20, duration=20, warmup=0, client={"retries": 3})
+    sc["workload"][0]["profile"] = [{"at": "15s", "rate": 0}]  # let every request finish before the end
+    out = simulate(load_scenario(sc), 1).to_dict()
+    w = out["workloads"]["w"]
+    assert w["ok"] == 0 and w["in_flight"] == 0 and w["requests"] > 250
+    assert out["services"]["db"]["amplification"] == 64.0
+    assert out["services"]["db"]["attempts"] == 64 * w["requests"]
+    assert out["services"]["backend"]["amplification"] == 16.0 and out["services"]["frontend"]["amplification"] == 4.0
+
+
+def test_linkerd_budget_keeps_extra_load_within_ratio_plus_minimum():
+    """Linkerd's retry budget (tower TpsBudget): retries per ttl <= ratio x (responses not retried)
+    + min_per_second x ttl (mesh-semantics §2). With half the attempts failing and 3 retries allowed,
+    unbudgeted retries would add ~100%; the budget holds them to 20% + 2/s."""
+    services = {"api": {"replicas": 2, "concurrency": 100, "service_time": "1ms", "error_rate": 0.5}}
+    pol = {"api": {"retries": {"attempts": 3, "retry_on": ["5xx"], "backoff": "none"},
+                   "retry_budget": {"ratio": 0.2, "min_per_second": 2, "ttl": "10s"}}}
+    duration = 100.0
+    out = simulate(load_scenario(base(services, pol, rate=100, duration=duration, warmup=0)), 1).to_dict()
+    s = out["services"]["api"]
+    first_tries = s["attempts"] - s["retries"]
+    bound = 0.2 * first_tries + 2 * (duration + 10)  # ratio x deposits + the reserve over the run plus one ttl
+    assert s["retries"] <= bound
+    assert s["retries"] >= 0.8 * bound  # the budget is spent, not just refused
+    assert s["retries"] < 0.5 * 0.5 * first_tries  # far fewer than the ~50% of first tries that failed
+    assert s["budget_refusals"] > 0 and "budget_exhausted" in out["workloads"]["w"]["failed"]
+
+
+def test_envoy_budget_limits_concurrent_retries():
+    """Envoy retry budget: concurrent retries <= max(min_retry_concurrency, budget_percent x active)
+    (mesh-semantics §0.4). Against a failing, slow upstream almost all retries are refused."""
+    services = {"api": {"replicas": 1, "concurrency": 1000, "service_time": "200ms", "error_rate": 1.0}}
+    pol = {"api": {"retries": {"attempts": 5, "retry_on": ["5xx"], "backoff": "none"},
+                   "retry_budget": {"budget_percent": 10, "min_retry_concurrency": 1}}}
+    out = simulate(load_scenario(base(services, pol, rate=20, duration=30)), 1).to_dict()
+    s = out["services"]["api"]
+    first = s["attempts"] - s["retries"]
+    # about 4 requests are active at once (20/s x 0.2 s): 10% of that is below 1, so one retry at a time
+    # and each lasts 0.2 s: at most ~5 retries/s against 20 first tries/s
+    assert s["retries"] <= 0.35 * first and s["budget_refusals"] > 0.5 * first
+
+
+def test_envoy_backoff_follows_the_full_jitter_bounds():
+    """Envoy: retry N waits U[0, (2^N - 1) x base), capped at max (router_filter.rst). With a failing
+    instant upstream the request latency is the sum of the waits: for 1 retry with base 100 ms it is
+    U(0, 100 ms): mean 50 ms, max < 100 ms, and uniform (KS test)."""
+    assert [backoff_upper_s(n, 0.025, 0.25) for n in (1, 2, 3, 4, 5)] == pytest.approx([0.025, 0.075, 0.175, 0.25, 0.25])
+    services = {"api": {"replicas": 1, "concurrency": 10_000, "service_time": "0ms", "error_rate": 1.0}}
+    pol = {"api": {"retries": {"attempts": 1, "retry_on": ["5xx"], "backoff": {"base": "100ms", "max": "1s"}}}}
+    sc = load_scenario(base(services, pol, rate=200, duration=20, warmup=0))
+    res = simulate(sc, 1, trace_sample=1.0)
+    spans = res.spans()
+    first = spans.groupby("trace_id")["start_s"].agg(["min", "max"])
+    waits = (first["max"] - first["min"]).to_numpy()
+    assert waits.max() < 0.100 and waits.min() >= 0.0
+    assert stats.kstest(waits / 0.100, "uniform").pvalue > 0.001
+    assert_matches(np.array_split(waits, 8) and np.array([c.mean() for c in np.array_split(waits, 8)]), 0.050,
+                   what="mean back-off of retry 1")
+
+
+def _ok_per_second(res, start, end):
+    ts = res.timeseries()
+    w = ts[(ts.scope == "workload") & (ts.t_s >= start) & (ts.t_s < end)]
+    return float((w.throughput_rps * (1 - w.error_rate.fillna(0))).mean())
+
+
+def _collapse(client=None, policy=None, seed=3):
+    return load_scenario({
+        "name": "collapse", "seed": seed, "duration": "80s",
+        "network": {"same_zone": {"dist": "exponential", "mean": "100ms"}}, "mesh": {"proxy": "none"},
+        "services": {"server": {"replicas": 1, "concurrency": 100000, "service_time": "1s", "contention": "10ms"}},
+        "policies": {"server": policy} if policy else {},
+        "workload": [{"name": "w", "entry": "server", "rate": 40, "client": client or {"timeout": "10s"},
+                      "profile": [{"at": "20s", "rate": 80}, {"at": "25s", "rate": 40}]}],
+    })
+
+
+def test_metastable_collapse_persists_without_backoff_and_recovers_with_it():
+    """Brooker's simple_collapse_sim (dynamics.md §3b): 40 rps, 3 s timeout, 3 tries, spike to 80 rps
+    for 5 s. Published re-run: ~40 successes/s before; 8-12/s after the spike without backoff (the
+    failure persists); 43-44/s with backoff + jitter (U(0,20 s), then U(0,40 s)). We check the
+    regimes: collapsed below 20/s to the end of the run, recovered above 35/s with jittered backoff."""
+    no_backoff = simulate(_collapse({"timeout": "3s", "retries": 2}), 2, executor="process")
+    with_backoff = simulate(_collapse({"timeout": "3s", "retries": 2, "backoff": "20s", "jitter": True}), 2,
+                            executor="process")
+    assert _ok_per_second(no_backoff, 5, 20) == pytest.approx(40, rel=0.15)
+    assert _ok_per_second(no_backoff, 35, 79) < 20
+    assert _ok_per_second(no_backoff, 70, 79) < 20  # still degraded at the end: metastable
+    assert _ok_per_second(with_backoff, 35, 79) > 35
+
+
+def test_metastable_mesh_retries_recover_with_a_budget():
+    """The same trigger with the mesh doing the retries: without a budget the proxies sustain the
+    collapse; a Linkerd budget (10%) removes the sustaining effect and the service recovers."""
+    pol = {"retries": {"attempts": 2, "per_try_timeout": "3s", "retry_on": ["5xx", "reset"]}}
+    unbudgeted = simulate(_collapse(policy=pol), 1)
+    budgeted = simulate(_collapse(policy={**pol, "retry_budget": {"ratio": 0.1, "min_per_second": 5}}), 1)
+    assert _ok_per_second(unbudgeted, 40, 79) < 10
+    assert _ok_per_second(budgeted, 40, 79) > 35
+
+
+def test_outlier_detection_ejects_the_failing_replica():
+    """Envoy consecutive_5xx ejection (outlier.rst): one of four replicas always fails; with outlier
+    detection it is ejected and the error rate falls from ~25% to a few ejection-cycle probes."""
+    services = {"api": {"concurrency": 100, "service_time": "2ms",
+                        "versions": {"good": {"replicas": 3}, "bad": {"replicas": 1, "error_rate": 1.0}}}}
+    plain = simulate(load_scenario(base(services, rate=100, duration=60)), 1).to_dict()
+    od = {"api": {"outlier_detection": {"consecutive_5xx": 5, "interval": "10s", "base_ejection_time": "30s",
+                                        "max_ejection_percent": 50}}}
+    ejected = simulate(load_scenario(base(services, od, rate=100, duration=60)), 1).to_dict()
+    assert plain["workloads"]["w"]["error_rate"] == pytest.approx(0.25, abs=0.03)
+    assert ejected["services"]["api"]["ejections"] >= 1
+    assert ejected["workloads"]["w"]["error_rate"] < 0.02
+
+
+@pytest.mark.parametrize("balancer", ["least_request", "ewma"])
+def test_load_aware_balancers_beat_round_robin_when_one_replica_is_slow(balancer):
+    """P2C least-request (Envoy) and peak-EWMA (Linkerd) steer around a slow replica; round robin keeps
+    sending it a quarter of the traffic. p99 over replications must be clearly lower (CIs apart)."""
+    services = {"api": {"concurrency": 4, "service_time": {"dist": "exponential", "mean": "10ms"},
+                        "versions": {"fast": {"replicas": 3},
+                                     "slow": {"replicas": 1, "service_time": {"dist": "exponential", "mean": "60ms"}}}}}
+
+    def p99(lb):
+        sc = base(services, {"api": {"load_balancer": lb}}, rate=250, duration=40)
+        return values(simulate(load_scenario(sc), 4, executor="process").metrics_table(), "workload", "w", "latency_p99")
+
+    rr, smart = p99("round_robin"), p99(balancer)
+    assert smart.max() < rr.min(), (smart, rr)
+    assert smart.mean() < 0.6 * rr.mean()
+
+
+def test_hedging_after_the_p95_cuts_the_p99_of_a_bimodal_service():
+    """Dean & Barroso (dynamics.md §6, closed form): legs 98% at 10 ms and 2% at 1 s, hedge at 20 ms:
+    single-call p99 falls from 1 s to ~30 ms for ~2% extra requests."""
+    bimodal = {"dist": "mixture", "components": [{"weight": 0.98, "dist": "10ms"}, {"weight": 0.02, "dist": "1s"}]}
+    services = {"api": {"replicas": 4, "concurrency": 10_000, "service_time": bimodal}}
+    plain = simulate(load_scenario(base(services, rate=200, duration=60)), 1).to_dict()
+    hedged = simulate(load_scenario(base(services, {"api": {"hedging": {"delay": "20ms"}}}, rate=200, duration=60)),
+                      1).to_dict()
+    assert plain["workloads"]["w"]["latency_ms"]["p99"] > 900
+    assert hedged["workloads"]["w"]["latency_ms"]["p99"] < 35
+    s = hedged["services"]["api"]
+    n = s["attempts"] - s["hedges"]
+    extra = s["hedges"] / n
+    half = 3 * math.sqrt(0.02 * 0.98 / n)
+    assert abs(extra - 0.02) <= half, extra
+
+
+def test_connection_pool_overflow_matches_erlang_loss():
+    """A caller proxy with max_requests 1 and max_pending 0 is a loss system: Poisson arrivals
+    lambda=50/s, 10 ms service: blocking = a/(1+a) with a = 0.5 (Erlang B, insensitive to the
+    service distribution) = 1/3 of attempts overflow at once (Envoy circuit breaking, mesh-semantics §0.5)."""
+    services = {"api": {"replicas": 1, "concurrency": 100, "service_time": "10ms"}}
+    pol = {"api": {"connection_pool": {"max_requests": 1, "max_pending": 0}}}
+    t = simulate(load_scenario(base(services, pol, rate=50, duration=200)), 6, executor="process").metrics_table()
+    assert_matches(values(t, "workload", "w", "error_rate"), 1 / 3, what="pool overflow = Erlang B(1, 0.5)")
+
+
+def test_rate_limit_admits_at_most_the_bucket_rate():
+    """A token bucket of 50/s (burst 5) per replica in front of Poisson 100/s: accepted throughput is at
+    most 50/s + burst/T, and the rest is answered 429 (rate_limited)."""
+    services = {"api": {"replicas": 1, "concurrency": 100, "service_time": "1ms"}}
+    pol = {"api": {"rate_limit": {"rate": "50/s", "burst": 5}}}
+    duration = 100.0
+    out = simulate(load_scenario(base(services, pol, rate=100, duration=duration, warmup=0)), 1).to_dict()
+    w = out["workloads"]["w"]
+    assert w["ok"] <= 50 * duration + 5
+    assert w["ok"] >= 0.95 * 50 * duration
+    assert w["failed"]["rate_limited"] == pytest.approx(w["requests"] - w["ok"] - w["in_flight"], abs=1)
+
+
+def test_timeouts_route_and_per_try_with_wasted_work():
+    """Envoy: the route timeout covers every attempt and back-off (no retry after it fires); a per-try
+    timeout is retried; abandoned attempts keep the upstream busy (wasted work) unless it cancels."""
+    services = {"api": {"replicas": 1, "concurrency": 100, "service_time": "500ms"}}
+    pol = {"api": {"timeout": "250ms", "retries": {"attempts": 3, "per_try_timeout": "100ms", "backoff": "none",
+                                                   "retry_on": ["5xx"]}}}
+    out = simulate(load_scenario(base(services, pol, rate=10, duration=20)), 1).to_dict()
+    w, s = out["workloads"]["w"], out["services"]["api"]
+    assert w["ok"] == 0 and w["failed"].get("timeout", 0) >= 0.95 * w["requests"] - w["in_flight"]
+    assert w["latency_ms"]["p50"] == pytest.approx(250, rel=0.01)  # the route timeout ends it
+    assert s["attempts"] / (w["requests"] - w["in_flight"]) == pytest.approx(3, abs=0.05)  # tries at 0, 100, 200 ms
+    assert s["wasted_work_s"] > 0
+    cancelled = dict(services)
+    cancelled["api"] = {**services["api"], "cancel_on_timeout": True}
+    out2 = simulate(load_scenario(base(cancelled, pol, rate=10, duration=20)), 1).to_dict()
+    assert out2["services"]["api"]["utilization"] < 0.5 * out["services"]["api"]["utilization"]
