@@ -68,12 +68,13 @@ class RetryMixin:
     """Mixed into :class:`~meshsim.engine.core.Simulation`."""
 
     def call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
-        """One logical call from ``proxy`` to ``service``: all attempts; returns the final outcome."""
+        """One logical call from ``proxy`` to ``service``: all attempts; its generator returns the outcome.
+
+        A plain function handing back the right generator, so untraced calls pay no extra frame.
+        """
         if parent.trace is not None and not proxy.is_ingress:
-            res = yield from self._traced_call(proxy, service, parent)
-            return res
-        res = yield from self._call(proxy, service, parent)
-        return res
+            return self._traced_call(proxy, service, parent)
+        return self._call(proxy, service, parent)
 
     def _traced_call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
         """A sampled request: a client span in the caller covers every attempt of the call."""
