@@ -17,7 +17,10 @@ def load(path: str) -> Scenario:
     """Load a scenario file; every problem becomes MeshsimInputError (exit 2)."""
     if not Path(path).exists():
         raise MeshsimInputError(f"no such file: {path}", file=path)
-    return load_scenario(Path(path))
+    scenario = load_scenario(Path(path))
+    for warning in scenario.import_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return scenario
 
 
 @contextmanager

@@ -91,6 +91,19 @@ class EffectivePolicy:
         return rows
 
 
+def _imported_origin(imported: dict[str, str], origin: str) -> str:
+    """Replace ``policies.svc.block`` by the file and line an import read it from, when it did."""
+    if not origin.startswith("policies."):
+        return origin
+    key = origin.split(" (", 1)[0]
+    if key in imported:
+        return f"{imported[key]} (imported)"
+    for path, where in imported.items():
+        if path.startswith(key + "."):
+            return f"{where} (imported)"
+    return origin
+
+
 def _block(service_pol: Any, version_pol: PolicySpec | None, name: str) -> tuple[Any, str | None]:
     if version_pol is not None and getattr(version_pol, name, None) is not None:
         return getattr(version_pol, name), "version"
@@ -142,12 +155,15 @@ def resolve_policy(
             if retries.retry_different_host is not None
             else pre["retries.retry_different_host"]
         )
-        for key, val in (
-            ("retry_attempts", retries.attempts), ("per_try_timeout_s", retries.per_try_timeout),
-            ("retry_on", retries.retry_on), ("retriable_status_codes", retries.retriable_status_codes),
-            ("backoff_base_s", retries.backoff), ("retry_different_host", retries.retry_different_host),
+        for key, sub, val in (
+            ("retry_attempts", "attempts", retries.attempts),
+            ("per_try_timeout_s", "per_try_timeout", retries.per_try_timeout),
+            ("retry_on", "retry_on", retries.retry_on),
+            ("retriable_status_codes", "retriable_status_codes", retries.retriable_status_codes),
+            ("backoff_base_s", "backoff", retries.backoff),
+            ("retry_different_host", "retry_different_host", retries.retry_different_host),
         ):
-            origins[key] = rsrc if val is not None else f"{pre_src} (field unset in {rsrc})"
+            origins[key] = f"{rsrc}.{sub}" if val is not None else f"{pre_src} (field unset in {rsrc})"
     else:
         attempts = pre["retries.attempts"]
         per_try = pre["retries.per_try_timeout"]
@@ -238,6 +254,8 @@ def resolve_policy(
         locality = LocalitySpec(prefer="zone", cross_zone=pre.get("locality.cross_zone", True))
         origins["locality"] = pre_src
 
+    if scenario.import_origins:
+        origins = {k: _imported_origin(scenario.import_origins, v) for k, v in origins.items()}
     return EffectivePolicy(
         timeout_s=timeout_s,
         retry_attempts=int(attempts),

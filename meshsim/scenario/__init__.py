@@ -24,7 +24,8 @@ __all__ = [
 def json_schema() -> dict[str, Any]:
     """The scenario's JSON Schema (draft 2020-12), for editors and `meshsim schema`."""
     schema = Scenario.model_json_schema(by_alias=True, mode="validation")
-    schema.get("properties", {}).pop("source_file", None)
+    for internal in ("source_file", "import_origins", "import_warnings"):
+        schema.get("properties", {}).pop(internal, None)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "meshsim scenario"
     return schema

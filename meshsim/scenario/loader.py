@@ -313,15 +313,22 @@ def scenario_from_dict(data: Any, file: str | None = None, tree: Any = None) -> 
 
 
 def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: Path) -> dict[str, Any]:
-    """Merge ``mesh.import`` policies under the file's own: explicit fields win, block by block."""
+    """Merge ``mesh.import`` policies under the file's own: explicit blocks win, block by block.
+
+    Mesh-wide policies (``*``) are folded under every service; imported locality
+    names that are not locations of this scenario are dropped with a warning; the
+    origin of every imported value and every import warning travel with the scenario.
+    """
     mesh = data.get("mesh") or {}
     imports = mesh.get("import") if isinstance(mesh, dict) else None
     if not imports:
         return data
-    from ..importers import import_mesh_config  # imported lazily: most scenarios import nothing
+    from ..importers import MESH_WIDE, apply_mesh_wide, import_mesh_config  # lazily: most scenarios import nothing
 
     merged_policies: dict[str, Any] = {}
     merged_services: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    warnings: list[str] = []
     preset = None
     for i, item in enumerate(imports):
         if not isinstance(item, dict) or "format" not in item or "path" not in item:
@@ -337,12 +344,52 @@ def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: 
             merged_policies.setdefault(svc, {}).update(pol)
         for svc, hints in result.services.items():
             merged_services.setdefault(svc, {}).update(hints)
+        origins.update({k: o.describe() for k, o in result.origins.items()})
+        warnings.extend(result.warnings)
+    services = dict(data.get("services") or {})
+    if MESH_WIDE in merged_policies:
+        merged_policies = apply_mesh_wide(merged_policies, list(services))
+    merged_policies.pop(MESH_WIDE, None)
+    known = _location_prefixes(data.get("locations") or {})
+    for svc, pol in list(merged_policies.items()):
+        if svc not in services:
+            warnings.append(f"imported policy for '{svc}' ignored: no such service in the scenario")
+            merged_policies.pop(svc)
+            continue
+        loc = pol.get("locality")
+        if isinstance(loc, dict) and loc.get("failover"):
+            keep = [x for x in loc["failover"] if x in known]
+            for x in loc["failover"]:
+                if x not in known:
+                    warnings.append(f"imported locality failover '{x}' of {svc} is not a location of this scenario; dropped")
+            pol["locality"] = {**loc, "failover": keep}
     own = dict(data.get("policies") or {})
     for svc, pol in merged_policies.items():
         own[svc] = {**pol, **dict(own.get(svc) or {})}
-    out = {**data, "policies": own}
+    # replica hints from Kubernetes workloads fill services that say nothing about placement
+    for svc, hints in merged_services.items():
+        if svc in services and isinstance(services[svc], dict) and "replicas" in hints:
+            body = services[svc]
+            if body.get("placement") is None and body.get("replicas") is None and not body.get("versions"):
+                services[svc] = {**body, "replicas": hints["replicas"]}
+    out = {**data, "policies": own, "services": services,
+           "import_origins": origins, "import_warnings": warnings}
     if preset and isinstance(mesh, dict) and "defaults" not in mesh:
         out["mesh"] = {**mesh, "defaults": preset}
+    return out
+
+
+def _location_prefixes(locations: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(locations, dict):
+        return out
+    for cloud, regions in locations.items():
+        out.add(str(cloud))
+        if isinstance(regions, dict):
+            for region, zones in regions.items():
+                out.add(f"{cloud}/{region}")
+                for z in zones or []:
+                    out.add(f"{cloud}/{region}/{z}")
     return out
 
 

@@ -221,6 +221,8 @@ class Fault(Strict):
     instances: int | None = Field(default=None, ge=1)
     restart: Duration | None = None
     factor: float | None = Field(default=None, gt=0)
+    location: str | None = Field(
+        default=None, description="outage/crash of a service: only its replicas in this zone, region or cloud")
 
     @model_validator(mode="after")
     def _needs(self) -> "Fault":
@@ -238,6 +240,9 @@ class Fault(Strict):
             raise ValueError(f"a {self.kind} fault needs {', '.join(missing)}")
         if self.kind == "latency" and self.target is None and self.between is None:
             raise ValueError("a latency fault needs a target (service, version or location) or between")
+        if self.location is not None and self.kind not in ("outage", "crash"):
+            raise ValueError("location narrows an outage or a crash of a service to one place; "
+                             f"for a {self.kind} fault give the location as the target")
         return self
 
 
@@ -366,6 +371,8 @@ class Scenario(Strict):
     rollout: Rollout | None = None
     slos: list[SloSpec] = Field(default_factory=list)
     source_file: str | None = Field(default=None, exclude=True)
+    import_origins: dict[str, str] = Field(default_factory=dict, exclude=True)
+    import_warnings: list[str] = Field(default_factory=list, exclude=True)
 
     @field_validator("duration")
     @classmethod

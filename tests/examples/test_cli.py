@@ -45,7 +45,7 @@ def test_explain_names_preset_and_lines():
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     by_field = {r["field"]: r for r in rows if r["version"] is None}
-    assert by_field["retry_attempts"]["value"] == 2 and by_field["retry_attempts"]["origin"] == "policies.payment.retries"
+    assert by_field["retry_attempts"]["value"] == 2 and by_field["retry_attempts"]["origin"] == "policies.payment.retries.attempts"
     assert by_field["load_balancer"]["origin"].startswith("istio preset")
 
 
@@ -54,3 +54,26 @@ def test_validate_and_check_exit_codes():
     out = run("check", "models/minimal.yaml", "--replications", "3", "--no-progress")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "passed" in out.stdout
+
+
+def test_import_writes_policies_with_origins(tmp_path):
+    out = run("import", "istio", "models/bookinfo/istio", "-o", str(tmp_path / "p.yaml"))
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "p.yaml").read_text()
+    assert "policies:" in text and "reviews:" in text and "# from" in text
+    assert "warning:" in out.stderr  # the header-match route is not modelled, and says so
+
+
+def test_import_malformed_is_exit_2(tmp_path):
+    bad = tmp_path / "vs.yaml"
+    bad.write_text("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x}\nspec:\n  http: [\n")
+    out = run("import", "istio", str(bad))
+    assert out.returncode == 2 and "vs.yaml" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_explain_cites_the_imported_file_and_line():
+    out = run("explain", "models/bookinfo/scenario.yaml", "--service", "reviews", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["field"]: r for r in json.loads(out.stdout) if r["version"] is None}
+    assert "virtual-services.yaml:" in rows["retry_attempts"]["origin"]
+    assert "VirtualService/reviews" in rows["retry_attempts"]["origin"]

@@ -1,0 +1,112 @@
+"""Consul importer on example files written for these tests (HCL, JSON and CRDs).
+
+Expected values and defaults follow ../shared/reference/mesh-semantics.md sections 0 and 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshsim.errors import MeshsimInputError
+from meshsim.importers import ImportResult, import_mesh_config
+
+GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "consul" / "good"
+BAD = GOOD.parent / "malformed"
+
+
+def line_of(path: Path, needle: str, after: int = 0) -> int:
+    for i, text in enumerate(path.read_text().splitlines(), start=1):
+        if i > after and needle in text:
+            return i
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+@pytest.fixture(scope="module")
+def res() -> ImportResult:
+    return import_mesh_config("consul", GOOD)
+
+
+def test_router_in_hcl1(res: ImportResult) -> None:
+    w = res.policies["web"]
+    assert w["timeout"] == "2s"
+    assert w["retries"] == {
+        "attempts": 3,
+        "retry_on": ["reset", "gateway-error", "connect-failure", "retriable-status-codes"],
+        "retriable_status_codes": [503, 429],
+        "backoff": {"base": "25ms", "max": "250ms"},
+    }
+    f = GOOD / "web-router.hcl"
+    o = res.origins["policies.web.retries.attempts"]
+    assert (o.file, o.line) == (str(f), line_of(f, "NumRetries"))
+    assert o.object == "ServiceRouter/web" and o.source_field == "Routes[1].Destination.NumRetries"
+    hits = [x for x in res.warnings if "web-router.hcl" in x and "route match" in x]
+    assert len(hits) == 1 and f"web-router.hcl:{line_of(f, 'Match {')}" in hits[0]
+
+
+def test_splitter_json(res: ImportResult) -> None:
+    assert res.policies["web"]["split"] == {"v1": 90, "v2": 10}  # the splitter beats DefaultSubset
+    f = GOOD / "web-splitter.json"
+    assert res.origins["policies.web.split.v2"].line == line_of(f, '"Weight": 10')
+
+
+def test_resolver(res: ImportResult) -> None:
+    w = res.policies["web"]
+    assert w["load_balancer"] == {"kind": "least_request", "choice_count": 4}
+    assert w["locality"] == {"failover": ["dc2", "dc3"], "prefer": "region"}
+    assert w["connection_pool"]["connect_timeout"] == "3s"
+    assert w["connection_pool"]["max_connections"] == 1024  # Envoy default kept by Consul [C3]
+    assert set(res.services["web"]["versions"]) == {"v1", "v2"}
+    # With a router in the chain the resolver's RequestTimeout does not apply [C1].
+    assert any("RequestTimeout ignored" in x for x in res.warnings)
+    c = res.policies["cart"]
+    assert c["timeout"] == "5s"  # no router or splitter: the resolver's applies
+    assert c["load_balancer"] == {"kind": "ring_hash", "key": "x-user-id"}
+
+
+def test_service_defaults_crd(res: ImportResult) -> None:
+    api = res.policies["api"]
+    assert api["connection_pool"] == {"connect_timeout": "2.5s", "max_connections": 50, "max_pending": 20,
+                                      "max_requests": 80, "max_retries": 3}
+    od = api["outlier_detection"]
+    assert (od["consecutive_5xx"], od["interval"], od["base_ejection_time"], od["max_ejection_percent"]) == (
+        4, "5s", "15s", 30)
+    assert od["min_health_percent"] == 0  # panic off [C3]
+    assert res.policies["*"]["connection_pool"]["max_connections"] == 200  # UpstreamConfig.Defaults
+    assert res.policies["frontend"]["rate_limit"] == {"rate": "100/s", "burst": 50}
+    f = GOOD / "frontend-defaults.yaml"
+    assert res.origins["policies.api.outlier_detection.consecutive_5xx"].line == line_of(f, "maxFailures")
+    assert sum("apply to" in x or "applies to" in x for x in res.warnings) >= 2  # caller scope is said
+
+
+def test_retry_flag_alone_gets_envoy_one_retry(res: ImportResult) -> None:
+    assert res.policies["checkout"]["retries"] == {"retry_on": ["connect-failure"], "attempts": 1,
+                                                   "backoff": {"base": "25ms", "max": "250ms"}}  # [C1]
+    assert any("ServiceIntentions" in x for x in res.warnings)
+
+
+def test_agent_bootstrap_entries(res: ImportResult) -> None:
+    assert res.policies["search"]["split"] == {"v1": 70, "v2": 30}
+    f = GOOD / "agent-bootstrap.hcl"
+    o = res.origins["policies.search.split.v1"]
+    assert o.line == line_of(f, "weight = 70") and o.object == "ServiceSplitter/search"
+
+
+def test_negative_request_timeout_means_none(tmp_path: Path) -> None:
+    f = tmp_path / "r.json"
+    f.write_text('{"Kind": "service-router", "Name": "a", "Routes": [{"Destination": {"RequestTimeout": "-1s"}}]}')
+    assert import_mesh_config("consul", f).policies["a"]["timeout"] == "0s"
+
+
+@pytest.mark.parametrize("name,line,message", [
+    ("bad-syntax.hcl", 7, "invalid HCL"),
+    ("bad-type.hcl", 6, "whole number"),
+    ("no-kind.json", 1, "no kind"),
+])
+def test_malformed(name: str, line: int, message: str) -> None:
+    with pytest.raises(MeshsimInputError) as exc:
+        import_mesh_config("consul", BAD / name)
+    p = exc.value.problems[0]
+    assert (p.file, p.line) == (str(BAD / name), line)
+    assert message in p.message
