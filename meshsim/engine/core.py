@@ -31,6 +31,7 @@ from .runtime import (
     RATE_LIMITED,
     RESET,
     Attempt,
+    Membership,
     Outcome,
     Replica,
     VersionRuntime,
@@ -107,6 +108,7 @@ class Simulation(RetryMixin):
         self.versions: dict[tuple[str, str | None], VersionRuntime] = {}
         self.endpoints: dict[tuple[str, str | None], list[Replica]] = {}
         self.replicas: list[Replica] = []
+        self.memberships: dict[str, Membership] = {}
         self.proxies: dict[int, Proxy] = {}
         self.policies: dict[tuple[str, str | None], EffectivePolicy] = {}
         self.splits: dict[str, tuple[list[str], list[float]]] = {}
@@ -167,7 +169,9 @@ class Simulation(RetryMixin):
 
     def add_replica(self, spec: VersionRuntime, zone: str) -> Replica:
         """Start a replica (also used by the autoscaler); it joins its endpoint lists."""
-        r = Replica(self.env, len(self.replicas), spec, zone)
+        membership = self.memberships.setdefault(spec.service, Membership())
+        membership.version += 1  # a new endpoint
+        r = Replica(self.env, len(self.replicas), spec, zone, membership)
         self.replicas.append(r)
         self.proxies[r.rid] = Proxy(spec.service, zone, False, r)
         pol = self.scenario.policies.get(spec.service)
@@ -199,6 +203,7 @@ class Simulation(RetryMixin):
             c = proxy.clusters[key] = Cluster(
                 self.env, proxy, service, version, self.endpoints[key],
                 self.policy(service, version), self.u_policy,
+                self.memberships.setdefault(service, Membership()),
             )
         return c
 

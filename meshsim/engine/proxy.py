@@ -16,7 +16,7 @@ from ..distributions import UniformSource
 from ..policies.balancers import PeakEwma, make_balancer
 from ..policies.effective import EffectivePolicy
 from ..policies.limits import EnvoyRetryLimit, FailureAccrual, TokenBucket, TowerBudget, TraefikBreaker
-from .runtime import Replica
+from .runtime import Membership, Replica
 
 __all__ = ["Cluster", "Proxy"]
 
@@ -27,7 +27,11 @@ class Cluster:
     OVERPROVISIONING = 1.4  # Envoy's default overprovisioning factor [E8]
 
     def __init__(self, env: simpy.Environment, proxy: "Proxy", service: str, version: str | None,
-                 endpoints: list[Replica], policy: EffectivePolicy, uniform: UniformSource) -> None:
+                 endpoints: list[Replica], policy: EffectivePolicy, uniform: UniformSource,
+                 membership: Membership | None = None) -> None:
+        self.membership = membership or Membership()
+        self._known_key = -1
+        self._known: list[int] = []
         self.env = env
         self.proxy = proxy
         self.service = service
@@ -96,25 +100,29 @@ class Cluster:
         self._all = list(range(n))
         self._n = n
 
-    def pick(self, exclude: tuple[int, ...], key: int) -> int | None:
-        """Choose an endpoint index, or None when there is none (no_endpoint)."""
+    def known(self) -> list[int]:
+        """Indices of the endpoints the control plane lists, cached until membership changes."""
         if len(self.endpoints) != self._n:
             self._grow()
+        key = self.membership.version
+        if key != self._known_key:
+            eps = self.endpoints
+            self._known = [i for i in self._all if eps[i].known]
+            self._known_key = key
+        return self._known
+
+    def pick(self, exclude: tuple[int, ...], key: int) -> int | None:
+        """Choose an endpoint index, or None when there is none (no_endpoint)."""
+        known = self.known()
         now = self.env.now
-        eps = self.endpoints
         if not self.filtering:
-            known = [i for i in self._all if eps[i].known] if len(eps) else []
-            if len(known) != len(eps):
-                cands = known
-            else:
-                cands = self._all
+            cands = known
             if exclude and len(cands) > 1:
                 narrowed = [i for i in cands if i not in exclude]
                 cands = narrowed or cands
             if not cands:
                 return None
             return self.balancer.choose(cands, self, now, key)
-        known = [i for i in self._all if eps[i].known]
         if not known:
             return None
         healthy = known

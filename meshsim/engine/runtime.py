@@ -9,7 +9,7 @@ import simpy
 
 from ..distributions import Distribution, Sampler, UniformSource
 
-__all__ = ["Outcome", "OK", "Replica", "VersionRuntime", "Attempt", "outcome"]
+__all__ = ["Outcome", "OK", "Replica", "Membership", "VersionRuntime", "Attempt", "outcome"]
 
 
 class Outcome:
@@ -79,16 +79,27 @@ class VersionRuntime:
     extra_error_rate: float = 0.0
 
 
+class Membership:
+    """A counter bumped whenever a service's endpoint list changes (lets callers cache it)."""
+
+    __slots__ = ("version",)
+
+    def __init__(self) -> None:
+        self.version = 0
+
+
 class Replica:
     """One pod: a worker pool (SimPy resource) in a zone, with the control plane's view of it."""
 
     __slots__ = (
-        "rid", "service", "version", "zone", "spec", "workers", "up", "refusing", "known",
+        "rid", "service", "version", "zone", "spec", "workers", "up", "refusing", "_known", "membership",
         "epoch", "busy_since", "busy_workers", "busy_s", "capacity_since", "bucket",
         "blackholed", "started_s", "stopped_s",
     )
 
-    def __init__(self, env: simpy.Environment, rid: int, spec: VersionRuntime, zone: str) -> None:
+    def __init__(self, env: simpy.Environment, rid: int, spec: VersionRuntime, zone: str,
+                 membership: Membership | None = None) -> None:
+        self.membership = membership or Membership()
         self.rid = rid
         self.service = spec.service
         self.version = spec.version
@@ -98,7 +109,7 @@ class Replica:
         self.up = True  # answering (False: outage black hole or crash)
         self.refusing = False  # crashed: connection refused at once
         self.blackholed = False  # outage: connects wait for the connect timeout
-        self.known = True  # in the control plane's endpoint list
+        self._known = True  # in the control plane's endpoint list
         self.epoch = 0  # bumps on crash, so in-flight work ends in a reset
         self.busy_s = 0.0
         self.busy_workers = 0
@@ -107,6 +118,20 @@ class Replica:
         self.started_s = env.now
         self.stopped_s: float | None = None
         self.bucket: Any = None  # inbound token bucket (rate_limit)
+
+
+def _get_known(self: Replica) -> bool:
+    return self._known
+
+
+def _set_known(self: Replica, value: bool) -> None:
+    if value != self._known:
+        self._known = value
+        self.membership.version += 1
+
+
+# whether the control plane lists this replica; setting it invalidates callers' cached lists
+Replica.known = property(_get_known, _set_known)  # type: ignore[attr-defined]
 
 
 class Attempt:
