@@ -253,11 +253,20 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
                 yield ("network", "links", i, "between", j), unknown_location(loc)
 
     for i, f in enumerate(s.faults):
-        if f.target is not None and not _fault_target_known(f.target, s, prefixes):
+        if f.kind == "load":
+            if f.target is not None and f.target not in names:
+                yield ("faults", i, "target"), (
+                    f"a load fault targets a workload; unknown workload '{f.target}'" + _did_you_mean(f.target, names))
+        elif f.target is not None and not _fault_target_known(f.target, s, prefixes):
             yield ("faults", i, "target"), (
                 f"unknown fault target '{f.target}': give a service, service/version or location"
                 + _did_you_mean(f.target, services + sorted(prefixes))
             )
+        elif f.kind in ("errors", "degrade") and f.target in prefixes and f.target not in s.services:
+            yield ("faults", i, "target"), (
+                f"a {f.kind} fault targets a service or service/version, not the location '{f.target}'")
+        if f.location is not None and not known_location(f.location):
+            yield ("faults", i, "location"), unknown_location(f.location)
         for j, loc in enumerate(f.between or []):
             if not known_location(loc):
                 yield ("faults", i, "between", j), unknown_location(loc)
