@@ -16,8 +16,8 @@ __all__ = ["LogHistogram", "Recorder", "CAUSES", "RELATIVE_ACCURACY"]
 
 GAMMA = 1.02
 RELATIVE_ACCURACY = (GAMMA - 1) / (GAMMA + 1)  # 0.0099: bound on a quantile's relative error
-# per-second bins only feed charts: 5% buckets keep a long run's time series small
-BIN_GAMMA = 1.1
+# per-second bins only feed charts: 2% buckets keep a long run's time series small
+BIN_GAMMA = 1.04
 _MIN_VALUE_S = 1e-9
 _log = math.log
 _ceil = math.ceil
