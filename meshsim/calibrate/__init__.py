@@ -9,7 +9,9 @@
 - :func:`observed_summary`, :func:`compare_observed`, :func:`verdict`: the twin check
   without the simulator.
 - :func:`write_otlp_json`, :func:`write_jaeger_json`, :func:`write_zipkin_json`: export
-  a span table so real tools (and :func:`read_traces`) can read it.
+  a span table so real tools (and :func:`read_traces`) can read it;
+  :func:`write_simulated_traces` does it for a simulation's sampled requests.
+- :func:`twin_check`: simulate a scenario at the traces' load and compare (:class:`TwinCheck`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from .export import write_jaeger_json, write_otlp_json, write_traces, write_zipk
 from .fit import FitResult, RateProfile, fit_duration, rate_profile
 from .graph import SpanAnalysis, analyse_spans, call_steps
 from .k8s import read_manifests
+from .overhead import HopOverhead, fit_hop_overhead, hop_overhead_samples
 from .prometheus import MeshMetrics, histogram_quantile, histogram_spec, read_prometheus
+from .runtraces import simulated_spans, trace_format_for, write_simulated_traces
 from .synthetic import synthetic_spans
 from .traces import SPAN_COLUMNS, detect_format, read_traces
 from .twin import (
@@ -31,6 +35,7 @@ from .twin import (
     predicted_from_results,
     verdict,
 )
+from .twincheck import TwinCheck, twin_check
 
 __all__ = [
     "SPAN_COLUMNS",
@@ -62,4 +67,12 @@ __all__ = [
     "write_zipkin_json",
     "write_traces",
     "synthetic_spans",
+    "HopOverhead",
+    "fit_hop_overhead",
+    "hop_overhead_samples",
+    "write_simulated_traces",
+    "simulated_spans",
+    "trace_format_for",
+    "twin_check",
+    "TwinCheck",
 ]

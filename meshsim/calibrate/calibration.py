@@ -40,6 +40,13 @@ from ._sections import (
 from .fit import short_duration
 from .graph import SpanAnalysis, analyse_spans, call_steps
 from .k8s import placements, read_manifests
+from .overhead import (
+    MIN_HOP_SAMPLES,
+    HopOverhead,
+    fit_hop_overhead,
+    fit_one_way_latency,
+    hop_overhead_table,
+)
 from .prometheus import MeshMetrics, canonical_name, read_prometheus
 from .traces import coerce_spans, read_traces
 
@@ -194,6 +201,7 @@ def calibrate(
         b.note(
             "mesh", "metrics", None, f"the metrics are {metrics.mesh}'s; its defaults apply to unset policies"
         )
+    hop = _hop_overhead(scenario, table, b) if analysis is not None else None
     policies = version_splits(services, analysis, b)
     if policies:
         scenario["policies"] = policies
@@ -207,7 +215,7 @@ def calibrate(
     for i, w in enumerate(workloads):
         for key in [k for k in list(b.prov) if k.startswith(f"workload.{w['name']}.")]:
             b.prov[f"workload.{i}.{key.split('.', 2)[2]}"] = b.prov.pop(key)
-    header = _header(table, metrics, mfest, analysis, sample_rate)
+    header = _header(table, metrics, mfest, analysis, sample_rate, hop)
     return CalibrationResult(scenario, b.prov, b.warnings, analysis, metrics, header)
 
 
@@ -295,12 +303,62 @@ def _service(
     return fields
 
 
+def _hop_overhead(scenario: dict[str, Any], table: pd.DataFrame | None, b: Builder) -> HopOverhead | None:
+    """Write the per-call overhead the traces show as ``mesh.proxy_overhead`` and ``network``.
+
+    Without locations in the spans, all of it becomes two proxy traversals per call on a
+    network that adds nothing (see :mod:`.overhead`). With locations, the traversal is
+    fitted on same-zone calls and each wider relation (cross-zone, ...) gets the one-way
+    latency that makes up the difference.
+    """
+    hops, negative = hop_overhead_table(table) if table is not None else (None, 0)
+    if negative:
+        b.warnings.append(
+            f"{negative:,} call(s) took less time in the caller's client span than in the callee's server span; "
+            "left out of the network/proxy overhead"
+        )
+    if hops is None or hops.empty:
+        return None
+    same = hops.loc[hops["relation"] == "same_zone", "hop_s"]
+    by_zone = len(same) >= MIN_HOP_SAMPLES
+    hop = fit_hop_overhead(same if by_zone else hops["hop_s"], negative)
+    if hop is None:
+        return None
+    mesh = scenario.setdefault("mesh", {})
+    mesh["proxy_overhead"] = hop.spec
+    b.note("mesh.proxy_overhead", "traces", hop.n, hop.comment("same-zone calls" if by_zone else "calls"))
+    # The traces already hold the network time of every call: a network that adds
+    # more would count it twice.
+    tree = scenario.get("locations") or {}
+    regions = [r for clouds in tree.values() for r in clouds.values()]
+    network: dict[str, Any] = {"same_zone": "0ms"}
+    b.note("network.same_zone", "traces", hop.n, "already in mesh.proxy_overhead, which is fitted from the calls")
+    levels = (("cross_zone", sum(map(len, regions))), ("cross_region", len(regions)), ("cross_cloud", len(tree)))
+    for key, count in levels:
+        if count <= 1:
+            continue
+        rel = hops.loc[hops["relation"] == key, "hop_s"]
+        fitted = fit_one_way_latency(rel, hop) if by_zone else None
+        if fitted is None:
+            network[key] = "0ms"
+            b.note(f"network.{key}", "traces", hop.n, "already in mesh.proxy_overhead (calls not told apart by zone)")
+            continue
+        network[key] = fitted[0]
+        where = key.replace("_", "-")
+        b.note(f"network.{key}", "traces", len(rel),
+               f"one way; with two proxy traversals it matches the hop overhead of {len(rel):,} {where} calls "
+               f"(median {short_duration(float(rel.median()))})")
+    scenario["network"] = network
+    return hop
+
+
 def _header(
     table: pd.DataFrame | None,
     m: MeshMetrics | None,
     mfest: pd.DataFrame | None,
     a: SpanAnalysis | None,
     sample_rate: float,
+    hop_fit: HopOverhead | None = None,
 ) -> list[str]:
     lines = ["Calibrated by `meshsim calibrate`. Comments say where each value came from."]
     if table is not None:
@@ -314,7 +372,14 @@ def _header(
         )
     if mfest is not None:
         lines.append(f"Manifests: {len(mfest):,} workload(s).")
-    if a is not None and a.calls["hop_overhead_s"].notna().sum() >= 20:
+    if hop_fit is not None:
+        lines.append(
+            "Per call, client span minus server span (network + proxies): "
+            f"median {short_duration(hop_fit.hop_median_s)}, p99 {short_duration(hop_fit.hop_p99_s)} "
+            f"over {hop_fit.n:,} calls; "
+            "written as two proxy traversals per call (mesh.proxy_overhead) on a network that adds nothing."
+        )
+    elif a is not None and a.calls["hop_overhead_s"].notna().sum() >= 20:
         hop = a.calls["hop_overhead_s"].dropna().clip(lower=0).to_numpy()
         lines.append(
             "Per call, client span minus server span (network + proxies): "

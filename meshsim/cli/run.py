@@ -18,7 +18,10 @@ def register(sub: Any) -> None:
     add_run_options(p)
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the results JSON (SPEC 4)")
     p.add_argument("--html", dest="html_out", metavar="OUT", help="write a self-contained HTML report")
-    p.add_argument("--traces", dest="traces_out", metavar="OUT", help="export sampled requests as OTLP JSON")
+    p.add_argument("--traces", dest="traces_out", metavar="OUT",
+                   help="export sampled requests as OTLP JSON (Jaeger or Zipkin when the name says so; .gz compresses)")
+    p.add_argument("--trace-format", choices=("otlp", "jaeger", "zipkin"), default=None,
+                   help="format of --traces (default: from the file name, else otlp)")
     p.add_argument("--trace-sample", type=float, default=0.01, help="share of requests to export (default 0.01)")
     p.set_defaults(func=run)
 
@@ -83,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
 
         write_html_report(results, args.html_out)
     if args.traces_out:
-        from ..calibrate.export import write_traces
+        import sys
 
-        write_traces(results.spans(), args.traces_out)
+        from ..calibrate.runtraces import trace_format_for, write_simulated_traces
+
+        path, n = write_simulated_traces(results, args.traces_out, args.trace_format)
+        print(f"wrote {n:,} sampled request(s) as {trace_format_for(path, args.trace_format)} JSON to {path}; "
+              f"calibrate with --sample-rate {args.trace_sample:g}", file=sys.stderr)
     return 0

@@ -357,7 +357,9 @@ class Simulation(RetryMixin):
                 "span_id": f"{span_id:016x}", "parent_id": f"{ctx.span_id:016x}" if ctx.span_id else None,
                 "service": spec.service, "version": spec.version, "name": f"serve {spec.service}",
                 "kind": "server", "peer_service": None, "start_s": arrive, "duration_s": now - arrive,
-                "error": res.cause is not None, "status_code": res.status,
+                "error": res.cause is not None, "status_code": res.status, "location": replica.zone,
+                "instance": f"{spec.service}-{replica.rid}", "request_bytes": spec.request_bytes,
+                "response_bytes": spec.response_bytes,
             })
         return res
 

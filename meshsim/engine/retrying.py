@@ -88,6 +88,7 @@ class RetryMixin:
             "service": proxy.name, "version": proxy.replica.version if proxy.replica else None,
             "name": f"call {service}", "kind": "client", "peer_service": service, "start_s": start,
             "duration_s": self.env.now - start, "error": res.cause is not None, "status_code": res.status,
+            "location": proxy.zone, "instance": f"{proxy.name}-{proxy.replica.rid}" if proxy.replica else None,
         })
         return res
 
