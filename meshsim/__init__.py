@@ -13,6 +13,8 @@ from .policies.effective import EffectivePolicy, resolve_policy
 from .results import ReplicationResult, Results
 from .runners import run_replication, simulate
 from .scenario import Scenario, json_schema, load_scenario
+from .sweep import sweep, sweep_figure
+from .whatif import Comparison, apply_overrides, compare
 
 try:
     __version__ = version("meshsim")
@@ -26,6 +28,11 @@ __all__ = [
     "json_schema",
     "simulate",
     "run_replication",
+    "compare",
+    "Comparison",
+    "apply_overrides",
+    "sweep",
+    "sweep_figure",
     "Results",
     "ReplicationResult",
     "EffectivePolicy",

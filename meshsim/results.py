@@ -41,6 +41,28 @@ def _r(x: float, digits: int = 6) -> float | None:
     return round(float(x), digits)
 
 
+def _rollout_summary(rollouts: list[dict[str, Any]], confidence: float) -> dict[str, Any]:
+    """SPEC 4 ``rollout`` over replications: the most common outcome, its mean time, mean failed
+    requests with an interval, and the first replication's timeline as an example."""
+    outcomes: dict[str, int] = {}
+    for r in rollouts:
+        outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
+    outcome = max(sorted(outcomes), key=lambda o: outcomes[o])
+    times = [r["at_s"] for r in rollouts if r["outcome"] == outcome and r.get("at_s") is not None]
+    failed = [float(r.get("failed_requests", 0)) for r in rollouts]
+    m, lo, hi = mean_ci(failed, confidence)
+    summary = dict(rollouts[0])
+    summary.update({
+        "outcome": outcome,
+        "at_s": _r(float(np.mean(times))) if times else None,
+        "failed_requests": _r(m),
+        "failed_requests_ci": [_r(lo), _r(hi)],
+        "outcomes": {o: outcomes[o] for o in sorted(outcomes)},
+        "replications": len(rollouts),
+    })
+    return summary
+
+
 @dataclass
 class ReplicationResult:
     """Everything one replication measured (picklable, so any executor can return it)."""
@@ -273,9 +295,9 @@ class Results:
         out["edges"] = edges
         out["cost"] = {"egress_gb": _r(total_bytes / 1e9 / max(1, n), 9), "egress_usd": _r(total_usd / max(1, n), 9),
                        "usd_per_million_requests": _r(total_usd / all_done * 1e6 if all_done else math.nan)}
-        for r in reps[:1]:
-            if "rollout" in r.extras:
-                out["rollout"] = r.extras["rollout"]
+        rollouts = [r.extras["rollout"] for r in reps if "rollout" in r.extras]
+        if rollouts:
+            out["rollout"] = _rollout_summary(rollouts, confidence)
         out["slos"] = [v for v in self.slo_verdicts(confidence)]
         return out
 

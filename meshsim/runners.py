@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -43,35 +41,10 @@ def map_replications(scenario: Scenario, replications: Sequence[int], *, workers
                      progress: Progress | None = None) -> list[ReplicationResult]:
     """Run the given replications on ``executor``: ``serial``, ``process`` (default for several),
     ``dask-local`` or a Dask scheduler address ``tcp://host:8786``."""
-    jobs = [(scenario, r, trace_sample) for r in replications]
-    total = len(jobs)
-    if executor == "auto":
-        executor = "process" if total > 1 and (workers or os.cpu_count() or 1) > 1 else "serial"
-    results: list[ReplicationResult] = []
-    if executor == "serial":
-        for i, job in enumerate(jobs):
-            results.append(_job(job))
-            if progress:
-                progress(i + 1, total)
-    elif executor == "process":
-        n = min(total, workers or os.cpu_count() or 1)
-        with ProcessPoolExecutor(max_workers=n) as pool:
-            futures = [pool.submit(_job, job) for job in jobs]
-            try:
-                for i, fut in enumerate(as_completed(futures)):
-                    results.append(fut.result())
-                    if progress:
-                        progress(i + 1, total)
-            except KeyboardInterrupt:
-                for f in futures:
-                    f.cancel()
-                raise
-    elif executor.startswith("dask") or executor.startswith("tcp://"):
-        from .executors import run_on_dask
+    from .executors import map_jobs  # the pool, Dask and Ctrl-C handling live there
 
-        results = run_on_dask(_job, jobs, executor, progress)
-    else:
-        raise MeshsimInputError(f"unknown executor '{executor}': use serial, process, dask-local or tcp://host:port")
+    jobs = [(scenario, r, trace_sample) for r in replications]
+    results: list[ReplicationResult] = map_jobs(_job, jobs, executor, workers=workers, progress=progress)
     return sorted(results, key=lambda r: r.replication)
 
 

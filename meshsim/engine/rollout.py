@@ -152,8 +152,8 @@ class RolloutController:
                     out["failed_requests"] += 1
             return res
 
-        sim.choose_version = choose_version  # type: ignore[method-assign]
-        sim.call = call  # type: ignore[method-assign]
+        sim.choose_version = choose_version  # type: ignore[method-assign,assignment]
+        sim.call = call  # type: ignore[method-assign,assignment]
 
     def _on_attempt(self, cluster: Any, ep: int, res: Any, rtt_s: float) -> None:
         if cluster.service != self.spec.service:

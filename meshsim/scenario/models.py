@@ -381,6 +381,10 @@ class Scenario(Strict):
             raise ValueError("duration must be above zero (e.g. 60s)")
         return v
 
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as plain data in the file's own syntax (loads back to the same scenario)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
     def zones(self) -> list[str]:
         """Every zone as ``cloud/region/zone``, in file order."""
         return [

@@ -14,7 +14,7 @@ MODEL = Path(__file__).resolve().parents[2] / "models" / "minimal.yaml"
 
 
 def test_seed_42_minimal_pinned_numbers():
-    data = load_scenario(MODEL).model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = load_scenario(MODEL).to_dict()
     data["duration"] = "30s"
     out = simulate(load_scenario(data), 2, executor="serial").to_dict()
     w = out["workloads"]["users"]

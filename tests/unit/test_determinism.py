@@ -9,7 +9,7 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 def small(path: str, **over):
-    data = load_scenario(MODELS / path).model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = load_scenario(MODELS / path).to_dict()
     data.update({"duration": "8s", "warmup": "1s"}, **over)
     return load_scenario(data)
 
@@ -29,7 +29,7 @@ def test_different_seed_different_results():
 
 def test_policy_change_does_not_reshuffle_arrivals():
     base = small("online-boutique.yaml")
-    data = base.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data = base.to_dict()
     data["policies"]["payment"] = {"retries": {"attempts": 0}}
     data["services"]["email"]["service_time"] = "50ms"
     changed = load_scenario(data)

@@ -1,0 +1,98 @@
+"""Plotly figures of meshsim results, shared by the HTML report, the what-if UI and the notebooks.
+
+Builders take tidy DataFrames (see :mod:`meshsim.viz.frames`) and return ``go.Figure``;
+they keep no state and compute nothing beyond reshaping. :func:`figures` builds the
+whole set for one :class:`~meshsim.results.Results`::
+
+    figs = meshsim.viz.figures(results)      # {"slo": Figure, "latency": Figure, ...}
+    figs["latency"].show()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .charts import (
+    CAUSE_COLORS,
+    add_fault_windows,
+    cost_per_edge,
+    empty_figure,
+    errors_by_cause,
+    latency_over_time,
+    retries_amplification,
+    rollout_timeline,
+    slo_headline,
+)
+from .compare import HEADLINE_METRICS, compare_bars, compare_latency, comparison_frame
+from .frames import (
+    causes_long,
+    edge_cost_frame,
+    fault_frame,
+    graph_frames,
+    rollout_checks_frame,
+    rollout_frame,
+    service_frame,
+    slo_frame,
+    workload_frame,
+)
+from .graph import graph_positions, service_graph
+
+__all__ = [
+    "CAUSE_COLORS",
+    "CHARTS",
+    "HEADLINE_METRICS",
+    "add_fault_windows",
+    "causes_long",
+    "compare_bars",
+    "compare_latency",
+    "comparison_frame",
+    "cost_per_edge",
+    "edge_cost_frame",
+    "empty_figure",
+    "errors_by_cause",
+    "fault_frame",
+    "figures",
+    "graph_frames",
+    "graph_positions",
+    "latency_over_time",
+    "retries_amplification",
+    "rollout_checks_frame",
+    "rollout_frame",
+    "rollout_timeline",
+    "service_frame",
+    "service_graph",
+    "slo_frame",
+    "slo_headline",
+    "workload_frame",
+]
+
+#: Chart ids in the order reports and the UI show them (``rollout`` only when the run had one).
+CHARTS = ("slo", "latency", "errors", "retries", "graph", "rollout", "cost")
+
+
+def figures(results: Any, data: dict[str, Any] | None = None) -> dict[str, go.Figure]:
+    """Every chart of one run, keyed by the ids in :data:`CHARTS`.
+
+    ``data`` is ``results.to_dict()`` when the caller already has it (saves recomputing it).
+    """
+    data = data if data is not None else results.to_dict()
+    scenario = results.scenario
+    ts = results.timeseries()
+    slos = slo_frame(data, scenario)
+    faults = fault_frame(scenario)
+    nodes, edges = graph_frames(scenario, data)
+    out = {
+        "slo": slo_headline(slos),
+        "latency": latency_over_time(ts, slos, faults),
+        "errors": errors_by_cause(ts, faults),
+        "retries": retries_amplification(service_frame(data)),
+        "graph": service_graph(nodes, edges),
+    }
+    if data.get("rollout") or getattr(scenario, "rollout", None) is not None:
+        rollout = data.get("rollout")
+        out["rollout"] = rollout_timeline(rollout_frame(rollout, results.events()), rollout,
+                                          rollout_checks_frame(rollout))
+    out["cost"] = cost_per_edge(results.edges())
+    return out
