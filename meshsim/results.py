@@ -128,7 +128,7 @@ class ReplicationResult:
         out["attempts"] = float(s.attempts)
         out["retries"] = float(s.retries)
         out["queue_wait_mean"] = s.queue_wait.mean()
-        out["waited_fraction"] = 1.0 - s.queue_wait.zero / s.queue_wait.n if s.queue_wait.n else math.nan
+        out["waited_fraction"] = 1.0 - s.queue_wait.zero_fraction()
         out["mean_in_system"] = s.in_system_s / self.measured_s
         out["ejections"] = float(s.ejections)
         out["hedges"] = float(s.hedges)
