@@ -14,15 +14,10 @@ from meshsim.importers import MESH_WIDE, ImportResult, import_mesh_config
 from meshsim.importers.defaults import OFF
 from meshsim.importers.kuma import kuma_service
 
+from .importer_helpers import line_of
+
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "kuma" / "good"
 BAD = GOOD.parent / "malformed"
-
-
-def line_of(path: Path, needle: str, after: int = 0) -> int:
-    for i, text in enumerate(path.read_text().splitlines(), start=1):
-        if i > after and needle in text:
-            return i
-    raise AssertionError(f"{needle!r} not in {path}")
 
 
 @pytest.fixture(scope="module")

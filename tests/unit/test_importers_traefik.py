@@ -12,14 +12,9 @@ import pytest
 from meshsim.errors import MeshsimInputError
 from meshsim.importers import import_mesh_config
 
+from .importer_helpers import line_of
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "importers"
-
-
-def line_of(path: Path, needle: str, after: int = 0) -> int:
-    for i, text in enumerate(path.read_text().splitlines(), start=1):
-        if i > after and needle in text:
-            return i
-    raise AssertionError(f"{needle!r} not in {path}")
 
 
 def test_traefik_annotations_and_split() -> None:

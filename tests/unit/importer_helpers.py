@@ -1,0 +1,15 @@
+"""Shared by the importer tests: where a needle sits in an example file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "importers"
+
+
+def line_of(path: Path, needle: str, after: int = 0) -> int:
+    """1-based line of the first occurrence of ``needle`` after line ``after``."""
+    for i, text in enumerate(path.read_text().splitlines(), start=1):
+        if i > after and needle in text:
+            return i
+    raise AssertionError(f"{needle!r} not in {path}")
