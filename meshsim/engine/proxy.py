@@ -84,7 +84,7 @@ class Cluster:
         self.trivial = (
             policy.timeout_s is None and policy.retry_attempts == 0 and policy.per_try_timeout_s is None
             and policy.hedging is None and self.max_active is None and self.breaker is None
-            and policy.fault is None and not self.filtering and self.ewma is None
+            and policy.fault is None and not self.filtering and self.ewma is None and policy.mirror is None
         )
 
     def _grow(self) -> None:

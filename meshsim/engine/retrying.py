@@ -122,6 +122,8 @@ class RetryMixin:
                 self.rec.attempt_done(proxy.name, service, res.cause, False, False, parent.original, now)
             return res
         pol = cluster.policy
+        if pol.mirror is not None and self.u_policy() * 100.0 < pol.mirror.percent:
+            self._mirror(proxy, service, pol.mirror.to, parent)
         deadline = env.now + pol.timeout_s if pol.timeout_s else None
         tried: tuple[int, ...] = ()
         n = 0
@@ -151,6 +153,25 @@ class RetryMixin:
                     yield env.timeout(wait)
             if pol.retry_different_host and ep >= 0:
                 tried = tried + (ep,)
+
+    def _mirror(self: "Simulation", proxy: Proxy, service: str, target: str, parent: Attempt) -> None:
+        """Istio mirroring: a best-effort copy the caller never waits for (a version of the same
+        service, or another service). Its load is real; its outcome is dropped."""
+        shadow = Attempt(False, None, 0, parent.key)
+        if target in self.scenario.services:
+            self.env.process(self._call(proxy, target, shadow))
+        else:
+            cluster = self.cluster(proxy, service, target)
+            self.env.process(self._shadow(proxy, cluster, shadow))
+
+    def _shadow(self: "Simulation", proxy: Proxy, cluster: Cluster, ctx: Attempt) -> Gen:
+        ep = cluster.pick((), ctx.key)
+        if ep is None:
+            return None
+        res = yield from self.exchange(proxy, cluster, cluster.endpoints[ep], ctx)
+        if self.env.now >= self.warmup_s:
+            self.rec.attempt_done(proxy.name, cluster.service, res.cause, False, False, False, self.env.now)
+        return None
 
     def attempt(self: "Simulation", proxy: Proxy, cluster: Cluster, pol: EffectivePolicy,
                 deadline: float | None, n: int, tried: tuple[int, ...], parent: Attempt) -> Gen:

@@ -115,9 +115,12 @@ class PeakEwma:
 
 
 class RingHash:
-    """Envoy RING_HASH: consistent hashing of the request key over the candidates."""
+    """Envoy RING_HASH: consistent hashing of the request key over the candidates.
 
-    VNODES = 64
+    The ring has at least 1,024 entries, Envoy's default minimum_ring_size, shared by the hosts.
+    """
+
+    MIN_RING_SIZE = 1024
 
     def __init__(self) -> None:
         self._rings: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
@@ -126,8 +129,9 @@ class RingHash:
         sig = tuple(candidates)
         ring = self._rings.get(sig)
         if ring is None:
+            per_host = -(-self.MIN_RING_SIZE // len(candidates))
             points = sorted(
-                (zlib.crc32(f"{c}-{v}".encode()), c) for c in candidates for v in range(self.VNODES)
+                (zlib.crc32(f"{c}-{v}".encode()), c) for c in candidates for v in range(per_host)
             )
             ring = ([p for p, _ in points], [c for _, c in points])
             if len(self._rings) > 256:

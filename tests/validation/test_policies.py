@@ -233,3 +233,78 @@ def test_timeouts_route_and_per_try_with_wasted_work():
     cancelled["api"] = {**services["api"], "cancel_on_timeout": True}
     out2 = simulate(load_scenario(base(cancelled, pol, rate=10, duration=20)), 1).to_dict()
     assert out2["services"]["api"]["utilization"] < 0.5 * out["services"]["api"]["utilization"]
+
+
+def test_linkerd_failure_accrual_takes_a_failing_endpoint_out():
+    """Linkerd consecutive failure accrual (mesh-semantics §2): after 7 consecutive failures an endpoint
+    is unavailable for a penalty, then probed with one request; with one of four replicas always
+    failing, errors fall from ~25% to the probes (one per penalty, the penalty doubling to 60 s)."""
+    services = {"api": {"concurrency": 100, "service_time": "2ms",
+                        "versions": {"good": {"replicas": 3}, "bad": {"replicas": 1, "error_rate": 1.0}}}}
+    pol = {"api": {"failure_accrual": {"max_failures": 7, "min_penalty": "1s", "max_penalty": "60s"}}}
+    out = simulate(load_scenario(base(services, pol, rate=100, duration=60)), 1).to_dict()
+    w = out["workloads"]["w"]
+    assert out["services"]["api"]["ejections"] >= 1
+    # 7 failures to trip, then about one failed probe per penalty (1, 2, 4, ... 60 s): a few dozen at most
+    assert w["failed"].get("error", 0) < 60 and w["error_rate"] < 0.01
+
+
+def test_traefik_breaker_trips_on_the_response_code_ratio():
+    """Traefik/oxy breaker (mesh-semantics §6): `ResponseCodeRatio(500, 600, 0, 600) > 0.5` over a
+    10 s window trips the whole service: requests get a local 503 for fallback_duration (10 s), then
+    a recovering share passes. Against an always-failing service most attempts never reach it."""
+    services = {"api": {"replicas": 2, "concurrency": 100, "service_time": "2ms", "error_rate": 1.0}}
+    pol = {"api": {"circuit_breaker": {"expression": "ResponseCodeRatio(500, 600, 0, 600) > 0.5"}}}
+    out = simulate(load_scenario(base(services, pol, rate=100, duration=60)), 1).to_dict()
+    w = out["workloads"]["w"]
+    assert w["failed"].get("overflow", 0) > 0.6 * w["requests"]  # answered by the open breaker
+    assert out["services"]["api"]["failed"].get("overflow", 0) == w["failed"]["overflow"]
+
+
+def test_ring_hash_keeps_a_key_on_one_host_and_moves_few_keys_when_a_host_leaves():
+    """Envoy RING_HASH: the same key always lands on the same host, hosts share the ring evenly, and
+    removing one of 4 hosts moves its keys plus the few that its share of the 1,024-entry ring hands
+    to the others' new entries (about 14% here), far from the ~75% a modulo hash would move."""
+    from collections import Counter
+
+    from meshsim.policies.balancers import RingHash
+
+    rh = RingHash()
+    keys = range(4000)
+    before = {k: rh.choose([0, 1, 2, 3], None, 0.0, k) for k in keys}
+    assert all(rh.choose([0, 1, 2, 3], None, 0.0, k) == before[k] for k in keys)
+    assert max(Counter(before.values()).values()) < 1.1 * 1000
+    after = {k: rh.choose([0, 1, 3], None, 0.0, k) for k in keys}
+    assert all(after[k] != 2 for k in keys)
+    others = [k for k in keys if before[k] != 2]
+    moved_others = sum(1 for k in others if after[k] != before[k]) / len(others)
+    assert moved_others < 0.25
+
+
+@pytest.mark.parametrize("balancer", ["random", "round_robin", "ring_hash"])
+def test_balancers_spread_requests_over_equal_hosts(balancer):
+    """Equal hosts get equal shares (binomial 99.9% bounds) under random, round robin and ring hash."""
+    services = {"api": {"concurrency": 100, "service_time": "1ms",
+                        "versions": {"a": {"replicas": 1}, "b": {"replicas": 1}}}}
+    sc = base(services, {"api": {"load_balancer": balancer}}, rate=200, duration=30)
+    res = simulate(load_scenario(sc), 1, trace_sample=1.0)
+    served = res.spans()
+    served = served[served.kind == "server"]
+    share = (served.version == "a").mean()
+    n = len(served)
+    assert abs(share - 0.5) < 3.3 * math.sqrt(0.25 / n) + (0.0 if balancer != "ring_hash" else 0.05), share
+
+
+def test_mirroring_adds_shadow_load_without_touching_the_caller():
+    """Istio mirroring: the mirror gets a copy of `percent` of the requests; the caller never waits
+    for it, so its latency is unchanged and its failures never reach users."""
+    services = {"api": {"concurrency": 100, "service_time": "5ms",
+                        "versions": {"v1": {"replicas": 1}, "v2": {"replicas": 1, "service_time": "2s",
+                                                                   "error_rate": 1.0}}}}
+    pol = {"api": {"split": {"v1": 100, "v2": 0}, "mirror": {"to": "v2", "percent": 50}}}
+    out = simulate(load_scenario(base(services, pol, rate=100, duration=30)), 1).to_dict()
+    w = out["workloads"]["w"]
+    assert w["error_rate"] == 0.0 and w["latency_ms"]["p99"] < 10
+    s = out["services"]["api"]
+    mirrored = s["attempts"] - w["requests"]
+    assert abs(mirrored - 0.5 * w["requests"]) < 3.3 * math.sqrt(0.25 * w["requests"]) + 250  # + in flight
