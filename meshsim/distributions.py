@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 from scipy import stats
@@ -212,4 +212,3 @@ def lognormal_from_mean_cv(mean_s: float, cv: float) -> tuple[float, float]:
 
 
 SampleFn = Callable[[], float]
-_ = Sequence  # re-exported for typing users

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .metrics import CAUSES, Bin, EntityStats, LogHistogram, Recorder
+from .metrics import CAUSES, Bin, EntityStats, Recorder
 
 __all__ = ["ReplicationResult", "Results", "mean_ci", "SLO_METRICS"]
 
@@ -315,4 +315,3 @@ class Results:
         return json.dumps(self.to_dict(confidence), indent=2, allow_nan=False)
 
 
-_ = LogHistogram

@@ -69,4 +69,3 @@ def executor_of(args: Any) -> str:
     return str(args.executor)
 
 
-_ = sys

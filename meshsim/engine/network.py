@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..distributions import Distribution, Sampler, UniformSource, constant
+from ..distributions import Distribution, UniformSource, constant
 from ..scenario.models import Link, Scenario
 from .regions import default_latency, egress_price_per_gb, fallback_latency
 
@@ -228,4 +228,3 @@ class NetworkModel:
         self.extra.remove(entry)
 
 
-_ = Sampler

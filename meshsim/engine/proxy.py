@@ -15,7 +15,7 @@ import simpy
 from ..distributions import UniformSource
 from ..policies.balancers import PeakEwma, make_balancer
 from ..policies.effective import EffectivePolicy
-from ..policies.limits import EnvoyRetryLimit, FailureAccrual, TokenBucket, TowerBudget, TraefikBreaker
+from ..policies.limits import EnvoyRetryLimit, FailureAccrual, TowerBudget, TraefikBreaker
 from .runtime import Membership, Replica
 
 __all__ = ["Cluster", "Proxy"]
@@ -264,4 +264,3 @@ class Proxy:
         self.clusters: dict[tuple[str, str | None], Cluster] = {}
 
 
-_ = TokenBucket

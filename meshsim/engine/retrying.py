@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generator
 
-import simpy
 
 from ..policies.effective import EffectivePolicy
 from .proxy import Cluster, Proxy
@@ -332,4 +331,3 @@ class RetryMixin:
             self.rec.attempt_done(proxy.name, service, res.cause, n > 0, hedge, original and not hedge, now)
 
 
-_ = simpy

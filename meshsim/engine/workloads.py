@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generator
 
-from ..distributions import Distribution, UniformSource
+from ..distributions import Distribution
 from ..scenario.models import Workload
 from .proxy import Proxy
 from .runtime import ROUTE_TIMEOUT, Attempt, Outcome
@@ -118,4 +118,3 @@ def _user_request(sim: "Simulation", w: Workload, ingress: Proxy) -> Gen:
             sim.spans.extend(trace)
 
 
-_ = UniformSource

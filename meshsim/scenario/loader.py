@@ -18,7 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from ..errors import InputProblem, MeshsimInputError
-from .models import CallSpec, ParallelSpec, Scenario
+from .models import ParallelSpec, Scenario
 
 __all__ = ["load_scenario", "read_yaml", "locate", "scenario_from_dict", "line_of"]
 
@@ -442,4 +442,3 @@ def _plain(node: Any) -> Any:
     return node
 
 
-_ = (CallSpec,)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXE = shutil.which("meshsim", path=str(Path(sys.executable).parent)) or shutil.which("meshsim")
