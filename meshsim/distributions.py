@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from scipy import stats
@@ -210,5 +209,3 @@ def lognormal_from_mean_cv(mean_s: float, cv: float) -> tuple[float, float]:
     sigma2 = math.log(1 + cv * cv)
     return math.log(mean_s) - sigma2 / 2, math.sqrt(sigma2)
 
-
-SampleFn = Callable[[], float]

@@ -11,7 +11,7 @@ import math
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -143,23 +143,6 @@ class LogHistogram:
                 return min(max(value, self.min), self.max)
         return self.max
 
-    def quantiles(self, qs: Iterable[float]) -> list[float]:
-        """Several quantiles at once."""
-        return [self.quantile(q) for q in qs]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (JSON- and pickle-friendly)."""
-        return {"counts": self.counts, "zero": self.zero, "n": self.n, "total": self.total,
-                "min": self.min, "max": self.max, "gamma": self.gamma}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LogHistogram":
-        h = cls(d.get("gamma", GAMMA))
-        for k, v in sorted((int(k), int(v)) for k, v in d["counts"].items()):
-            h._bump(k, v)
-        h.zero, h.n, h.total, h.min, h.max = d["zero"], d["n"], d["total"], d["min"], d["max"]
-        return h
-
     def __getstate__(self) -> dict[str, Any]:
         return {"arr": self._arr.tobytes(), "lo": self._lo, "zero": self.zero, "n": self.n, "total": self.total,
                 "min": self.min, "max": self.max, "gamma": self.gamma}
@@ -267,7 +250,6 @@ class EntityStats:
     original: int = 0
     ejections: int = 0
     budget_refusals: int = 0
-    overflow: int = 0
     wasted_s: float = 0.0
     busy_s: float = 0.0
     capacity_s: float = 0.0

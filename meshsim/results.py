@@ -156,7 +156,7 @@ class Results:
             for key, st in getattr(r, kind).items():
                 p = pooled.setdefault(key, EntityStats())
                 for f in ("in_system_s", "requests", "ok", "attempts", "received", "retries", "hedges", "original", "ejections",
-                          "budget_refusals", "overflow", "wasted_s", "busy_s", "capacity_s", "bytes_cross_zone",
+                          "budget_refusals", "wasted_s", "busy_s", "capacity_s", "bytes_cross_zone",
                           "bytes_cross_region", "bytes_cross_cloud", "egress_usd"):
                     setattr(p, f, getattr(p, f) + getattr(st, f))
                 for c, n in st.failed.items():
@@ -270,7 +270,8 @@ class Results:
         services = {}
         for name, s in sorted(self._pooled("services").items()):
             services[name] = {
-                "attempts": s.attempts, "retries": s.retries, "hedges": s.hedges, "ok": s.ok,
+                "attempts": s.attempts, "received": s.received, "retries": s.retries, "hedges": s.hedges,
+                "ok": s.ok,
                 "failed": {c: s.failed[c] for c in sorted(s.failed)},
                 "utilization": _r(s.busy_s / s.capacity_s if s.capacity_s else math.nan),
                 "amplification": _r(s.attempts / s.original if s.original else math.nan),

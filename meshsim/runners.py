@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from .errors import MeshsimInputError
 from .results import ReplicationResult, Results
+from .rng import replication_seeds
 from .scenario.models import Scenario
 
 __all__ = ["simulate", "run_replication", "map_replications", "MAX_REQUESTS"]
@@ -22,8 +22,7 @@ def run_replication(scenario: Scenario, replication: int, trace_sample: float = 
     """Simulate replication number ``replication`` of ``scenario`` (a pure function of its inputs)."""
     from .engine import Simulation
 
-    seeds = np.random.SeedSequence(scenario.seed).spawn(replication + 1)
-    ss = seeds[replication]
+    ss = replication_seeds(scenario.seed, replication + 1)[replication]
     sim = Simulation(scenario, ss, replication, trace_sample=trace_sample)
     rec = sim.run()
     result = ReplicationResult.from_recorder(rec, replication, int(scenario.seed), scenario.duration,

@@ -40,10 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Parser(argparse.ArgumentParser):
-    pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``meshsim`` console script; returns the exit code."""
     parser = build_parser()

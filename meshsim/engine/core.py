@@ -228,6 +228,16 @@ class Simulation(RetryMixin):
         self._next_span += 1
         return self._next_span + (self.replication << 40)
 
+    def local_hop(self, proxy: Proxy, replica: Replica) -> bool:
+        """True when a call to ``replica`` costs nothing on the way: same place, no proxies, no
+        network faults, no rate limit; the engine then goes straight to the server."""
+        net = self.net
+        return (
+            self.overhead is None and net.quiet and replica.bucket is None
+            and (proxy.zone is None or proxy.zone == replica.zone)
+            and not (replica.blackholed or replica.refusing or net.partitions or net.extra)
+        )
+
     # ----- the network exchange and the server -----
     def exchange(self, proxy: Proxy, cluster: Cluster, replica: Replica, ctx: Attempt) -> Gen:
         """Caller proxy -> network -> callee: returns the callee's outcome."""
@@ -235,10 +245,7 @@ class Simulation(RetryMixin):
         spec = replica.spec
         net = self.net
         ovh = self.overhead
-        if ovh is None and (proxy.zone is None or proxy.zone == replica.zone) and net.quiet and not net.partitions \
-                and not net.extra and replica.bucket is None \
-                and not replica.blackholed and not replica.refusing:
-            # same place, no proxies, no faults: straight to the server
+        if self.local_hop(proxy, replica):
             res = yield from self.serve(replica, ctx)
             return res
         delay = 0.0
@@ -305,13 +312,8 @@ class Simulation(RetryMixin):
         try:
             yield req
             held = True
-            now = env.now  # busy-time integral, inlined from _busy (hot path)
-            since = replica.busy_since
-            if now > warm:
-                replica.busy_s += replica.busy_workers * (now - (since if since > warm else warm))
-            replica.busy_since = now
-            replica.busy_workers += 1
-            granted = now
+            self._busy(replica, +1)
+            granted = env.now
             work = spec.sampler() * spec.degrade_factor  # type: ignore[misc]
             if spec.contention_s:
                 work += spec.contention_s * (replica.busy_workers - 1)  # the others in progress slow this one
@@ -336,12 +338,7 @@ class Simulation(RetryMixin):
             res = RESET  # cancelled by the caller (cancel_on_timeout)
         finally:
             if held:
-                now = env.now
-                since = replica.busy_since
-                if now > warm:
-                    replica.busy_s += replica.busy_workers * (now - (since if since > warm else warm))
-                replica.busy_since = now
-                replica.busy_workers -= 1
+                self._busy(replica, -1)
                 workers.release(req)
             elif not req.triggered:
                 req.cancel()

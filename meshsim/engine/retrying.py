@@ -106,9 +106,7 @@ class RetryMixin:
             active[ep] += 1
             t0 = env.now
             # nothing can abandon this attempt (no timeouts), so the caller's context is reused
-            if self.overhead is None and replica.bucket is None and self.net.quiet and (
-                proxy.zone is None or proxy.zone == replica.zone
-            ) and not (replica.blackholed or replica.refusing or self.net.partitions or self.net.extra):
+            if self.local_hop(proxy, replica):
                 res = yield from self.serve(replica, parent)
             else:
                 res = yield from self.exchange(proxy, cluster, replica, parent)
@@ -304,9 +302,7 @@ class RetryMixin:
         now = self.env.now
         failure = res.cause is not None and (res.status >= 500 or res.no_response)
         if cluster.outlier is not None:
-            eps = cluster.endpoints
-            members = [i for i in range(len(eps)) if eps[i].known]
-            if cluster.outlier.record(ep, failure, failure and res.status in _GATEWAY, now, members):
+            if cluster.outlier.record(ep, failure, failure and res.status in _GATEWAY, now, cluster.known()):
                 self._ejected(cluster, ep, now)
         if cluster.accrual is not None and cluster.accrual.record(ep, failure, now):
             self._ejected(cluster, ep, now)

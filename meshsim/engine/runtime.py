@@ -51,7 +51,6 @@ CONNECT_FAILURE = outcome("connect_failure", 503, no_response=True)
 PER_TRY_TIMEOUT = outcome("timeout", 504, no_response=True)
 ROUTE_TIMEOUT = outcome("timeout", 504, local=True)
 RATE_LIMITED = outcome("rate_limited", 429)
-BUDGET_EXHAUSTED = "budget_exhausted"
 RESET = outcome("error", 503, no_response=True)
 
 
@@ -93,7 +92,7 @@ class Replica:
 
     __slots__ = (
         "rid", "service", "version", "zone", "spec", "workers", "up", "refusing", "_known", "membership",
-        "epoch", "busy_since", "busy_workers", "busy_s", "capacity_since", "bucket",
+        "epoch", "busy_since", "busy_workers", "busy_s", "bucket",
         "blackholed", "started_s", "stopped_s",
     )
 
@@ -114,7 +113,6 @@ class Replica:
         self.busy_s = 0.0
         self.busy_workers = 0
         self.busy_since = 0.0
-        self.capacity_since = env.now
         self.started_s = env.now
         self.stopped_s: float | None = None
         self.bucket: Any = None  # inbound token bucket (rate_limit)
