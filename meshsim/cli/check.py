@@ -28,8 +28,9 @@ def register(sub: Any) -> None:
     p.add_argument("--allow-inconclusive", action="store_true",
                    help="pass SLOs whose confidence interval straddles the limit")
     p.add_argument("--html", dest="html_out", metavar="OUT", help="also write the HTML report")
-    add_run_options(p)
-    p.set_defaults(func=check, replications=5)   # CI wants an interval: default 5, not 1
+    # CI wants an interval over replications: 5 by default, not 1
+    add_run_options(p, replications=5, what="replications behind each confidence interval")
+    p.set_defaults(func=check)
 
 
 def check(args: argparse.Namespace) -> int:

@@ -50,9 +50,9 @@ def write_text(path: str, text: str) -> None:
     p.write_text(text, encoding="utf-8")
 
 
-def add_run_options(p: Any) -> None:
-    """Options shared by every command that simulates."""
-    p.add_argument("--replications", "-n", type=int, default=1, help="independent replications (default 1)")
+def add_run_options(p: Any, replications: int = 1, what: str = "independent replications") -> None:
+    """Options shared by every command that simulates; ``replications`` is the command's default."""
+    p.add_argument("--replications", "-n", type=int, default=replications, help=f"{what} (default {replications})")
     p.add_argument("--workers", type=int, default=None, help="processes for replications (default: all cores)")
     p.add_argument("--executor", default="auto",
                    help="serial | process | dask-local | tcp://scheduler:8786 (default: process pool when n>1)")

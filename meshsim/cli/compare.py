@@ -24,11 +24,7 @@ def register(sub: Any) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="change a field, e.g. --set policies.cart.retries.attempts=0 (repeatable; "
                         "applies to CHANGED when given, else to BASE)")
-    add_run_options(p)
-    p.set_defaults(replications=5)
-    for action in p._actions:  # the shared option says "default 1"
-        if action.dest == "replications":
-            action.help = "paired replications of each scenario (default 5)"
+    add_run_options(p, replications=5, what="paired replications of each scenario")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--min-effect", type=float, default=None, metavar="RATIO",
                    help="smallest relative change called significant (default 0.001 = 0.1%%)")

@@ -22,11 +22,7 @@ def register(sub: Any) -> None:
     p.add_argument("--param", dest="params", action="append", default=[], metavar="PATH=V1,V2",
                    help="a parameter and its values, e.g. --param policies.cart.retries.attempts=0,1,2 "
                         "(repeatable; values are YAML)")
-    add_run_options(p)
-    p.set_defaults(replications=3)
-    for action in p._actions:  # the shared option says "default 1"
-        if action.dest == "replications":
-            action.help = "replications per point (default 3)"
+    add_run_options(p, replications=3, what="replications per point")
     p.add_argument("--out", metavar="FILE", help="write the table: .csv or .parquet")
     p.add_argument("--html", dest="html_out", metavar="FILE", help="write a plotly figure (HTML)")
     p.add_argument("--metric", dest="metrics", action="append", default=None,
