@@ -45,7 +45,9 @@ def route_parents(b: Builder, root: Cur, ident: Ident) -> list[tuple[str, Cur]]:
     return out
 
 
-def _catch_all(rule: Cur) -> bool:
+def catch_all_rule(rule: Cur, prefix_types: tuple[str, ...] = ("PathPrefix",)) -> bool:
+    """Whether a Gateway-API-style rule (also Kuma's MeshHTTPRoute) matches every request:
+    no matches, an empty match, or only a path prefix of "/" (of one of ``prefix_types``)."""
     matches = rule.get("matches")
     if matches is None or not matches.value:
         return True
@@ -57,7 +59,7 @@ def _catch_all(rule: Cur) -> bool:
             return True
         if keys == {"path"}:
             path = m.value["path"]
-            if isinstance(path, dict) and path.get("value", "/") == "/" and path.get("type", "PathPrefix") == "PathPrefix":
+            if isinstance(path, dict) and path.get("value", "/") == "/" and path.get("type", "PathPrefix") in prefix_types:
                 return True
     return False
 
@@ -70,7 +72,7 @@ def default_rule(b: Builder, spec: Cur) -> Cur | None:
     items = rules.list()
     if not items:
         return None
-    chosen = next((r for r in items if _catch_all(r.map())), None)
+    chosen = next((r for r in items if catch_all_rule(r.map())), None)
     for r in items:
         if r is chosen:
             continue

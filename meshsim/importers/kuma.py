@@ -29,6 +29,7 @@ from .common import (
     write_split,
 )
 from .defaults import OFF, envoy_max_ejection, fill
+from .gatewayapi import catch_all_rule
 from .loader import Document
 
 __all__ = ["KumaImporter", "kuma_service"]
@@ -330,7 +331,7 @@ class KumaImporter(MeshImporter):
         items = rules.list() if rules is not None else []
         chosen = None
         for r in items:
-            if _route_catch_all(r.map()):
+            if catch_all_rule(r.map(), ("PathPrefix", "Prefix")):
                 chosen = r
                 break
         for r in items:
@@ -545,18 +546,3 @@ class KumaImporter(MeshImporter):
 
     def mesh_service(self, root: Cur, ident: Ident) -> None:
         self.b.service(kuma_service(ident.name), root)
-
-
-def _route_catch_all(rule: Cur) -> bool:
-    matches = rule.get("matches")
-    if matches is None or not matches.value:
-        return True
-    for m in matches.list():
-        if not isinstance(m.value, dict):
-            continue
-        keys = set(m.value)
-        path = m.value.get("path")
-        if not keys or (keys == {"path"} and isinstance(path, dict) and path.get("value") == "/"
-                        and path.get("type", "PathPrefix") in ("PathPrefix", "Prefix")):
-            return True
-    return False
