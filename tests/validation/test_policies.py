@@ -87,8 +87,8 @@ def test_envoy_backoff_follows_the_full_jitter_bounds():
     waits = (first["max"] - first["min"]).to_numpy()
     assert waits.max() < 0.100 and waits.min() >= 0.0
     assert stats.kstest(waits / 0.100, "uniform").pvalue > 0.001
-    assert_matches(np.array_split(waits, 8) and np.array([c.mean() for c in np.array_split(waits, 8)]), 0.050,
-                   what="mean back-off of retry 1")
+    batch_means = np.array([chunk.mean() for chunk in np.array_split(waits, 8)])
+    assert_matches(batch_means, 0.050, what="mean back-off of retry 1")
 
 
 def _collapse(client=None, policy=None, seed=3):
