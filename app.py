@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-import yaml
 
 import meshsim
 from meshsim import viz
 from meshsim.errors import MeshsimInputError
-from meshsim.whatif import compare, paired_table
+from meshsim.experiments import compare, paired_table
+from meshsim.yamlio import dump_yaml, read_yaml
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = "online-boutique.yaml"
@@ -64,7 +64,7 @@ def _load(key: str, text: str, label: str) -> tuple[Any, dict[str, Any]] | None:
     """Validate the source; on a new source, reset knobs, faults, baseline and results."""
     try:
         scenario = meshsim.load_scenario(text if "\n" in text else text + "\n")
-        raw = yaml.safe_load(text)
+        raw = read_yaml(text, label)
     except MeshsimInputError as exc:
         st.error(_problem_lines(exc, label), icon="🚫")
         return None
@@ -524,7 +524,7 @@ def main() -> None:
             st.session_state["loaded"] = None
             st.rerun()
         st.caption(f"{n_edits} change(s) from {src[2]}")
-        st.download_button("Download scenario (YAML)", yaml.safe_dump(edited, sort_keys=False, allow_unicode=True),
+        st.download_button("Download scenario (YAML)", dump_yaml(edited),
                            file_name=f"{base.name}-whatif.yaml", mime="application/x-yaml", key="dl_yaml")
     if run:
         _run(_with_run_settings(st.session_state["baseline_raw"]), _with_run_settings(edited), reps)

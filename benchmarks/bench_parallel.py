@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from meshsim import simulate  # noqa: E402 (after the path insert)
-from meshsim.whatif import apply_overrides  # noqa: E402
+from meshsim.experiments import apply_overrides  # noqa: E402
 
 
 def _cpu_s() -> float:

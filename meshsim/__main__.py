@@ -1,7 +1,8 @@
-"""``python -m meshsim``."""
+"""``python -m meshsim``: the command line."""
 
 import sys
 
-from .cli import main
+from meshsim.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,30 +9,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .metrics import CAUSES, Bin, EntityStats, Recorder
+from meshsim.stats import mean_ci
+from meshsim.metrics import CAUSES, Bin, EntityStats, Recorder
 
-__all__ = ["ReplicationResult", "Results", "mean_ci", "SLO_METRICS"]
+__all__ = ["ReplicationResult", "Results", "SLO_METRICS"]
 
 SLO_METRICS = ("latency_p50", "latency_p90", "latency_p99", "latency_p999", "latency_mean",
                "error_rate", "availability", "throughput", "amplification", "cost_per_million")
 _Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
-
-
-def mean_ci(values: list[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t interval over replication values (NaN interval with one value)."""
-    arr = np.asarray([v for v in values if not (isinstance(v, float) and math.isnan(v))], dtype=float)
-    if arr.size == 0:
-        return math.nan, math.nan, math.nan
-    m = float(arr.mean())
-    if arr.size < 2:
-        return m, math.nan, math.nan
-    sem = float(arr.std(ddof=1)) / math.sqrt(arr.size)
-    if sem == 0.0:
-        return m, m, m
-    h = sem * float(stats.t.ppf((1 + confidence) / 2, arr.size - 1))
-    return m, m - h, m + h
 
 
 def _r(x: float, digits: int = 6) -> float | None:
@@ -306,7 +291,7 @@ class Results:
         """SLOs of the scenario evaluated over the replications (SPEC 4 ``slos``)."""
         if not self.scenario.slos:
             return []
-        from .gate import evaluate_slos, verdicts_records
+        from meshsim.slo import evaluate_slos, verdicts_records
 
         verdicts = evaluate_slos(self.scenario.slos, self.metrics_table(), confidence=confidence)
         return verdicts_records(verdicts)

@@ -1,1 +1,30 @@
-"""Pure analysis on scenarios and result tables (no state, no RNG)."""
+"""Pure analysis on scenarios and result tables (no state, no RNG).
+
+Cascades (who depends on whom, critical paths, blast radius of a fault) and the
+effective policy of every edge with the line, import or preset that set each value.
+"""
+
+from __future__ import annotations
+
+from meshsim.analysis._cascade import (
+    blast_radius,
+    critical_path,
+    critical_paths,
+    dependency_graph,
+    dependents,
+    fault_targets,
+    fault_windows,
+)
+from meshsim.analysis._explain import callers_of, explain_rows
+
+__all__ = [
+    "blast_radius",
+    "callers_of",
+    "critical_path",
+    "critical_paths",
+    "dependency_graph",
+    "dependents",
+    "explain_rows",
+    "fault_targets",
+    "fault_windows",
+]

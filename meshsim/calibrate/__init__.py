@@ -16,17 +16,17 @@
 
 from __future__ import annotations
 
-from .calibration import CalibrationResult, calibrate
-from .export import write_jaeger_json, write_otlp_json, write_traces, write_zipkin_json
-from .fit import FitResult, RateProfile, fit_duration, rate_profile
-from .graph import SpanAnalysis, analyse_spans, call_steps
-from .k8s import read_manifests
-from .overhead import HopOverhead, fit_hop_overhead, hop_overhead_samples
-from .prometheus import MeshMetrics, histogram_quantile, histogram_spec, read_prometheus
-from .runtraces import simulated_spans, trace_format_for, write_simulated_traces
-from .synthetic import synthetic_spans
-from .traces import SPAN_COLUMNS, detect_format, read_traces
-from .twin import (
+from meshsim.calibrate._calibration import CalibrationResult, calibrate
+from meshsim.calibrate._export import write_jaeger_json, write_otlp_json, write_traces, write_zipkin_json
+from meshsim.calibrate._fit import FitResult, RateProfile, fit_duration, rate_profile
+from meshsim.calibrate._graph import SpanAnalysis, analyse_spans, call_steps
+from meshsim.calibrate._k8s import read_manifests
+from meshsim.calibrate._overhead import HopOverhead, fit_hop_overhead, hop_overhead_samples
+from meshsim.calibrate._prometheus import MeshMetrics, histogram_quantile, histogram_spec, read_prometheus
+from meshsim.calibrate._runtraces import simulated_spans, trace_format_for, write_simulated_traces
+from meshsim.calibrate._synthetic import synthetic_spans
+from meshsim.calibrate._traces import SPAN_COLUMNS, detect_format, read_traces
+from meshsim.calibrate._twin import (
     COMPARE_COLUMNS,
     SUMMARY_COLUMNS,
     TwinVerdict,
@@ -35,7 +35,7 @@ from .twin import (
     predicted_from_results,
     verdict,
 )
-from .twincheck import TwinCheck, twin_check
+from meshsim.calibrate._twincheck import TwinCheck, twin_check
 
 __all__ = [
     "SPAN_COLUMNS",

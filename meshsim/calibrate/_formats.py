@@ -12,8 +12,8 @@ import binascii
 import re
 from typing import Any
 
-from ..errors import MeshsimInputError
-from ._attrs import span_fields_from_attributes
+from meshsim.errors import MeshsimInputError
+from meshsim.calibrate._attrs import span_fields_from_attributes
 
 __all__ = ["FileProblems", "normalise_id", "detect_format", "spans_from_document"]
 

@@ -13,10 +13,10 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from ..errors import MeshsimInputError
-from .fit import FitResult, fit_duration, rate_profile, short_duration, short_size
-from .graph import SpanAnalysis
-from .prometheus import MeshMetrics, histogram_quantile, histogram_spec
+from meshsim.errors import MeshsimInputError
+from meshsim.calibrate._fit import FitResult, fit_duration, rate_profile, short_duration, short_size
+from meshsim.calibrate._graph import SpanAnalysis
+from meshsim.calibrate._prometheus import MeshMetrics, histogram_quantile, histogram_spec
 
 #: Concurrency written when the traces cannot show it: this many times the
 #: requests in flight on average (Little's law), and at least the floor below.

@@ -7,35 +7,38 @@ Each subcommand lives in its own module with ``register(subparsers)``; bad input
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from ..errors import MeshsimInputError
+from meshsim._version import __version__
+from meshsim.cli import (
+    _calibrate,
+    _check,
+    _compare,
+    _explain,
+    _importing,
+    _run,
+    _schema,
+    _sweep,
+    _validate,
+)
+from meshsim.errors import MeshsimInputError
 
 __all__ = ["main", "build_parser"]
 
-# modules under meshsim.cli, each with register(subparsers)
-COMMANDS = ("run", "check", "compare", "sweep", "validate", "schema", "explain", "importing", "calibrate")
+# each subcommand module has register(subparsers); this is the order of `meshsim --help`
+COMMANDS = (_run, _check, _compare, _sweep, _validate, _schema, _explain, _importing, _calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    from .. import __version__
-
     parser = argparse.ArgumentParser(
         prog="meshsim",
         description="Simulate a multi-cloud service mesh: latency, errors, retry storms, cost.",
     )
     parser.add_argument("--version", action="version", version=f"meshsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{name}":
-                continue  # a subcommand not built yet
-            raise
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

@@ -1,8 +1,8 @@
-"""The CI gate: judge SLOs on simulated metrics and report for people and CI systems.
+"""The CI gate's adapters: a terminal table, JUnit XML and GitHub annotations of SLO verdicts.
 
-``meshsim check`` uses it in this order::
+``meshsim check`` uses them in this order::
 
-    slo_file = read_slo_file(path)                 # or scenario.slos + slo_lines_in_yaml(...)
+    slo_file = read_slo_file(path)                 # meshsim.slo (or scenario.slos)
     verdicts = evaluate_slos(slos, metrics, confidence, allow_inconclusive)
     print_verdicts(verdicts)                       # rich table + "N passed, N failed"
     write_junit(verdicts, out, scenario.name)      # --junit OUT
@@ -12,17 +12,7 @@
 
 from __future__ import annotations
 
-from .evaluate import (
-    METRICS_COLUMNS,
-    SloVerdict,
-    check_exit_code,
-    count_passed_failed,
-    evaluate_slos,
-    validate_slo_targets,
-    verdicts_frame,
-    verdicts_records,
-)
-from .format import (
+from meshsim.gate._format import (
     describe,
     format_interval,
     format_limit,
@@ -30,38 +20,21 @@ from .format import (
     inconclusive_text,
     summary_line,
 )
-from .github import (
+from meshsim.gate._github import (
     emit_ci_outputs,
     escape_data,
     escape_property,
     github_annotations,
     github_summary_markdown,
 )
-from .junit import junit_element, junit_xml, write_junit
-from .openslo import OPENSLO_API
-from .slofile import (
-    SloFile,
-    SloFileWarning,
-    load_slo_file,
-    parse_slo_text,
-    read_slo_file,
-    slo_lines_in_yaml,
-)
-from .terminal import print_verdicts, verdicts_table
+from meshsim.gate._junit import junit_element, junit_xml, write_junit
+from meshsim.gate._terminal import print_verdicts, verdicts_table
 
 __all__ = [
-    "METRICS_COLUMNS",
-    "OPENSLO_API",
-    "SloFile",
-    "SloFileWarning",
-    "SloVerdict",
-    "check_exit_code",
-    "count_passed_failed",
     "describe",
     "emit_ci_outputs",
     "escape_data",
     "escape_property",
-    "evaluate_slos",
     "format_interval",
     "format_limit",
     "format_value",
@@ -70,15 +43,8 @@ __all__ = [
     "inconclusive_text",
     "junit_element",
     "junit_xml",
-    "load_slo_file",
-    "parse_slo_text",
     "print_verdicts",
-    "read_slo_file",
-    "slo_lines_in_yaml",
     "summary_line",
-    "validate_slo_targets",
-    "verdicts_frame",
-    "verdicts_records",
     "verdicts_table",
     "write_junit",
 ]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .html import CHART_HEADINGS, render_html_report, write_html_report
+from meshsim.report._html import CHART_HEADINGS, render_html_report, write_html_report
 
 __all__ = ["CHART_HEADINGS", "render_html_report", "write_html_report"]

@@ -1,6 +1,6 @@
 """Plotly figures of meshsim results, shared by the HTML report, the what-if UI and the notebooks.
 
-Builders take tidy DataFrames (see :mod:`meshsim.viz.frames`) and return ``go.Figure``;
+Builders take tidy DataFrames (the ``*_frame`` functions below) and return ``go.Figure``;
 they keep no state and compute nothing beyond reshaping. :func:`figures` builds the
 whole set for one :class:`~meshsim.results.Results`::
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .charts import (
+from meshsim.viz._charts import (
     CAUSE_COLORS,
     add_fault_windows,
     cost_per_edge,
@@ -25,8 +25,8 @@ from .charts import (
     rollout_timeline,
     slo_headline,
 )
-from .compare import HEADLINE_METRICS, compare_bars, compare_latency, comparison_frame
-from .frames import (
+from meshsim.viz._compare import HEADLINE_METRICS, compare_bars, compare_latency, comparison_frame
+from meshsim.viz._frames import (
     causes_long,
     edge_cost_frame,
     fault_frame,
@@ -37,7 +37,8 @@ from .frames import (
     slo_frame,
     workload_frame,
 )
-from .graph import graph_positions, service_graph
+from meshsim.viz._graph import graph_positions, service_graph
+from meshsim.viz._sweep import pick_entity, sweep_figure
 
 __all__ = [
     "CAUSE_COLORS",
@@ -57,6 +58,7 @@ __all__ = [
     "graph_frames",
     "graph_positions",
     "latency_over_time",
+    "pick_entity",
     "retries_amplification",
     "rollout_checks_frame",
     "rollout_frame",
@@ -65,6 +67,7 @@ __all__ = [
     "service_graph",
     "slo_frame",
     "slo_headline",
+    "sweep_figure",
     "workload_frame",
 ]
 

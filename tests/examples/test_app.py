@@ -236,7 +236,7 @@ def test_an_invalid_edit_is_shown_at_once_and_blocks_the_run():
     at.text_input(key="knob.profile.browse").set_value("10s: 600/s, later: 300/s").run()
     assert not at.exception
     text = at.error[0].value
-    assert "edited scenario" in text and "workload.profile.at" in text and "later" in text
+    assert "edited scenario" in text and "workload.0.profile.at" in text and "later" in text
     assert at.button(key="run").disabled
     at.text_input(key="knob.profile.browse").set_value("10s: 600/s, 20s: 300/s").run()
     assert not at.error and not at.button(key="run").disabled

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import meshsim
-from meshsim.engine.autoscaling import hpa_recommendation
+from meshsim.engine._autoscaling import hpa_recommendation
 
 
 def test_hpa_rule_is_ceil_of_usage_over_target() -> None:

@@ -19,14 +19,14 @@ import yaml
 
 from meshsim import load_scenario, simulate
 from meshsim.calibrate import calibrate, detect_format, read_traces, synthetic_spans
-from meshsim.calibrate.graph import analyse_spans
-from meshsim.calibrate.overhead import (
+from meshsim.calibrate import analyse_spans
+from meshsim.calibrate._overhead import (
     MIN_HOP_SAMPLES,
     fit_hop_overhead,
     hop_overhead_samples,
 )
-from meshsim.calibrate.runtraces import TRACE_EPOCH_S, simulated_spans, trace_format_for
-from meshsim.calibrate.twincheck import (
+from meshsim.calibrate._runtraces import TRACE_EPOCH_S, simulated_spans, trace_format_for
+from meshsim.calibrate._twincheck import (
     at_observed_load,
     observed_load,
     quantile_interval,

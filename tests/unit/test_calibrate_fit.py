@@ -16,7 +16,7 @@ import pytest
 from scipy import special
 
 from meshsim.calibrate import fit_duration, rate_profile
-from meshsim.calibrate.fit import short_duration, short_size
+from meshsim.calibrate._fit import short_duration, short_size
 from meshsim.scenario import DistSpec
 from meshsim.units import parse_duration
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from meshsim.calibrate import analyse_spans, call_steps
-from meshsim.calibrate.graph import interval_union
-from meshsim.calibrate.traces import spans_frame
+from meshsim.calibrate._graph import interval_union
+from meshsim.calibrate._traces import spans_frame
 
 
 def _span(

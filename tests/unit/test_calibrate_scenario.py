@@ -1,6 +1,6 @@
 """calibrate(): from spans (and metrics, manifests) to a commented scenario that validates.
 
-The spans come from meshsim.calibrate.synthetic (no queueing, fixed 0.5 ms network),
+The spans come from meshsim.calibrate._synthetic (no queueing, fixed 0.5 ms network),
 driven by a known scenario, so the recovered structure must be exact and the fitted
 values within 4 standard errors of the truth (see test_calibrate_fit for the formulas).
 """
@@ -239,7 +239,7 @@ def test_metrics_alone_need_a_rate() -> None:
 
 
 def test_call_cycles_are_broken_with_a_warning() -> None:
-    from meshsim.calibrate.traces import spans_frame
+    from meshsim.calibrate._traces import spans_frame
 
     rows = []
     for i in range(10):

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from meshsim.calibrate import analyse_spans, call_steps, read_traces
-from meshsim.calibrate.traces import SPAN_COLUMNS, normalise_id
+from meshsim.calibrate._traces import SPAN_COLUMNS, normalise_id
 from meshsim.errors import MeshsimInputError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "traces"

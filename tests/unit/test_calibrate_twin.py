@@ -24,7 +24,7 @@ from meshsim.calibrate import (
     write_otlp_json,
     write_zipkin_json,
 )
-from meshsim.calibrate.export import otlp_document
+from meshsim.calibrate._export import otlp_document
 
 SERVICES = {
     "web": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import meshsim
-from meshsim.analysis.cascade import (
+from meshsim.analysis import (
     blast_radius,
     critical_path,
     dependency_graph,

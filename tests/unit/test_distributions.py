@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from meshsim.scenario.types import DistSpec
+from meshsim.scenario import DistSpec
 
 
 def build(spec):

@@ -9,8 +9,8 @@ from typing import Iterator
 import pytest
 
 import meshsim
-from meshsim import executors
-from meshsim.executors import ClusterError, map_jobs, replication_job
+from meshsim.experiments import _executors as executors
+from meshsim.experiments import ClusterError, map_jobs, replication_job
 
 SCENARIO = {
     "name": "executors", "seed": 21, "duration": "21s", "warmup": "2s",

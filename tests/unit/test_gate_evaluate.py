@@ -10,17 +10,8 @@ import pandas as pd
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.gate import (
-    METRICS_COLUMNS,
-    SloVerdict,
-    check_exit_code,
-    count_passed_failed,
-    evaluate_slos,
-    validate_slo_targets,
-    verdicts_frame,
-    verdicts_records,
-)
-from meshsim.slo import SloSpec
+from meshsim.slo import METRICS_COLUMNS, SloVerdict, check_exit_code, count_passed_failed, evaluate_slos, validate_slo_targets, verdicts_frame, verdicts_records
+from meshsim.scenario import SloSpec
 
 
 def frame(values: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:

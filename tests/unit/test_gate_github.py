@@ -14,17 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from meshsim.gate import (
-    METRICS_COLUMNS,
-    SloVerdict,
-    emit_ci_outputs,
-    escape_data,
-    escape_property,
-    evaluate_slos,
-    github_annotations,
-    github_summary_markdown,
-)
-from meshsim.slo import SloSpec
+from meshsim.gate import emit_ci_outputs, escape_data, escape_property, github_annotations, github_summary_markdown
+from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
+from meshsim.scenario import SloSpec
 
 _COMMAND = re.compile(
     r"^::(error|warning|notice) ((?:[a-zA-Z]+=[^,:]*)(?:,[a-zA-Z]+=[^,:]*)*)::(.*)$"

@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.gate import METRICS_COLUMNS, SloVerdict, evaluate_slos, junit_xml, write_junit
-from meshsim.slo import SloSpec
+from meshsim.gate import junit_xml, write_junit
+from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
+from meshsim.scenario import SloSpec
 
 _RESULT = ("failure", "error", "skipped")
 _OUTPUT = ("system-out", "system-err")

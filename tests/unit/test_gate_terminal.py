@@ -8,9 +8,10 @@ import re
 import pandas as pd
 from rich.console import Console
 
-from meshsim.gate import METRICS_COLUMNS, SloVerdict, evaluate_slos, print_verdicts, verdicts_table
-from meshsim.gate.format import format_interval, format_limit, format_value
-from meshsim.slo import SloSpec
+from meshsim.gate import print_verdicts, verdicts_table
+from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
+from meshsim.gate import format_interval, format_limit, format_value
+from meshsim.scenario import SloSpec
 
 
 def verdicts(allow: bool = False, reps: int = 3) -> list[SloVerdict]:

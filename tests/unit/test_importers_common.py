@@ -7,17 +7,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from meshsim.scenario import ServicePolicySpec
 from meshsim.errors import MeshsimInputError
-from meshsim.importers import (
+from meshsim.meshes import (
     SUPPORTED_FORMATS,
     ImportResult,
     Origin,
     import_mesh_config,
 )
-from meshsim.importers.base import parse_go_duration, service_name
-from meshsim.importers.defaults import BLOCK_DEFAULTS, PRESET_FOR_FORMAT
-from meshsim.importers.hcl import parse_hcl
-from meshsim.importers.loader import substitute_placeholders
+from meshsim.meshes._base import parse_go_duration, service_name
+from meshsim.meshes._block_defaults import BLOCK_DEFAULTS, PRESET_FOR_FORMAT
+from meshsim.yamlio import read_hcl as parse_hcl
+from meshsim.meshes._files import substitute_placeholders
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "importers"
 
@@ -197,10 +198,9 @@ def test_every_policy_value_has_an_origin_in_a_real_file(fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", SUPPORTED_FORMATS)
 def test_imported_policies_validate_as_scenario_policies(fmt: str) -> None:
-    policies = pytest.importorskip("meshsim.scenario.policies")
     res = import_mesh_config(fmt, DATA / fmt / "good")
     for pol in res.policies.values():
-        policies.ServicePolicySpec.model_validate(pol)
+        ServicePolicySpec.model_validate(pol)
 
 
 def test_defaults_table_cites_the_reference() -> None:
@@ -223,7 +223,7 @@ def test_malformed_examples_fail_with_file_and_line(fmt: str) -> None:
 
 
 def test_apply_mesh_wide_merges_field_by_field() -> None:
-    from meshsim.importers import MESH_WIDE, apply_mesh_wide
+    from meshsim.meshes import MESH_WIDE, apply_mesh_wide
 
     res = import_mesh_config("kuma", DATA / "kuma" / "good")
     assert MESH_WIDE in res.policies

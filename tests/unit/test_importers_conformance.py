@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from meshsim.scenario import ServicePolicySpec
 from meshsim.errors import MeshsimInputError
-from meshsim.importers import import_mesh_config
+from meshsim.meshes import import_mesh_config
 
 CONFORMANCE = (Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance").resolve()
 MESHES = ("istio", "linkerd", "consul", "appmesh", "kuma", "traefik")
@@ -117,7 +118,6 @@ def test_bookinfo_reference_values() -> None:
 @needs_corpus
 @pytest.mark.parametrize("item", _files(fragments=False), ids=_id)
 def test_conformance_policies_validate(item: tuple[str, Path]) -> None:
-    policies = pytest.importorskip("meshsim.scenario.policies")
     res = import_mesh_config(*item)
     for pol in res.policies.values():
-        policies.ServicePolicySpec.model_validate(pol)
+        ServicePolicySpec.model_validate(pol)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.importers import ImportResult, import_mesh_config
+from meshsim.meshes import ImportResult, import_mesh_config
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "istio" / "good"
 BAD = GOOD.parent / "malformed"
@@ -169,7 +169,7 @@ def test_consistent_hash_drops_retry_on_other_host(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name,line,field,message", [
-    ("bad-syntax.yaml", 7, None, "invalid YAML"),
+    ("bad-syntax.yaml", 7, None, "YAML syntax"),
     ("bad-type.yaml", 11, "spec.http[0].retries.attempts", "whole number"),
     ("bad-duration.yaml", 10, "spec.http[0].timeout", "give a unit"),
     ("unknown-kind.yaml", 2, "kind", "unknown kind 'Frobnicator'"),

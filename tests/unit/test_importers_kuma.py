@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.importers import MESH_WIDE, ImportResult, import_mesh_config
-from meshsim.importers.defaults import OFF
-from meshsim.importers.kuma import kuma_service
+from meshsim.meshes import MESH_WIDE, ImportResult, import_mesh_config
+from meshsim.meshes._block_defaults import OFF
+from meshsim.meshes._kuma import kuma_service
 
 from .importer_helpers import line_of
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.importers import ImportResult, import_mesh_config
-from meshsim.importers.linkerd import PROFILE_RETRY_CAP
+from meshsim.meshes import ImportResult, import_mesh_config
+from meshsim.meshes._linkerd import PROFILE_RETRY_CAP
 
 from .importer_helpers import line_of
 
@@ -109,7 +109,7 @@ def test_server_warns(res: ImportResult) -> None:
 @pytest.mark.parametrize("name,line,message", [
     ("bad-limit.yaml", 6, "whole number"),
     ("bad-condition.yaml", 6, "unknown retry condition 'sometimes'"),
-    ("bad-escape.yaml", 8, "invalid YAML"),
+    ("bad-escape.yaml", 8, "YAML syntax"),
 ])
 def test_malformed(name: str, line: int, message: str) -> None:
     with pytest.raises(MeshsimInputError) as exc:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from meshsim.importers import import_mesh_config
+from meshsim.scenario import load_scenario
+from meshsim.meshes import import_mesh_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,8 +74,7 @@ def _write(tmp_path: Path, fmt: str) -> Path:
 
 
 def test_scenario_import_sets_preset_and_policy(tmp_path: Path) -> None:
-    scenario_mod = pytest.importorskip("meshsim.scenario")
-    s = scenario_mod.load_scenario(_write(tmp_path, "istio"))
+    s = load_scenario(_write(tmp_path, "istio"))
     assert s.mesh.defaults == "istio"  # the importer's preset fills mesh.defaults
     assert s.policies["back"].retries.attempts == 3
     assert s.policies["back"].retries.retry_on == ["5xx"]
@@ -114,18 +114,17 @@ def test_resolved_policy_reflects_import(tmp_path: Path) -> None:
 
 
 def test_bookinfo_model_imports_its_istio_files() -> None:
-    scenario_mod = pytest.importorskip("meshsim.scenario")
     base = ROOT / "models" / "bookinfo"
-    s = scenario_mod.load_scenario(base / "scenario.yaml")
+    s = load_scenario(base / "scenario.yaml")
     assert s.policies["reviews"].split == {"v1": 80, "v2": 20}
     assert s.policies["reviews"].timeout == 3.0
     assert s.policies["reviews"].versions["v3"].load_balancer.kind == "round_robin"
-    shift = scenario_mod.load_scenario(base / "whatif-shift-v3.yaml")
+    shift = load_scenario(base / "whatif-shift-v3.yaml")
     assert shift.policies["reviews"].split == {"v1": 50, "v3": 50}
-    delay = scenario_mod.load_scenario(base / "whatif-ratings-delay.yaml")
+    delay = load_scenario(base / "whatif-ratings-delay.yaml")
     assert delay.policies["ratings"].fault.delay.fixed == 2.0
     assert delay.policies["ratings"].retries.attempts == 0  # a fault route has no retries [S1]
-    abort = scenario_mod.load_scenario(base / "whatif-ratings-abort.yaml")
+    abort = load_scenario(base / "whatif-ratings-abort.yaml")
     assert abort.policies["ratings"].fault.abort.status == 500
     res = import_mesh_config("istio", base / "istio")
     assert len(res.warnings) == 1 and "end-user" not in res.warnings[0] and "headers" in res.warnings[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.importers import import_mesh_config
+from meshsim.meshes import import_mesh_config
 
 from .importer_helpers import line_of
 

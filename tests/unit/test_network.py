@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import meshsim
-from meshsim.engine.network import TCP_MIN_RTO_S, NetworkModel, relation
-from meshsim.engine.regions import (
+from meshsim.topology import TCP_MIN_RTO_S, NetworkModel, relation
+from meshsim.topology import (
     EGRESS_USD_PER_GB,
     REGION_METRO,
     REGION_RTT_MS,
@@ -18,7 +18,7 @@ from meshsim.engine.regions import (
     distance_km,
     region_rtt_ms,
 )
-from meshsim.results import mean_ci
+from meshsim.stats import mean_ci
 
 GIB = 1.073741824
 

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import pytest
 
 import meshsim
-from meshsim.engine.rollout import RolloutController
+from meshsim.engine._rollout import RolloutController
 
 WARMUP = 5.0
 

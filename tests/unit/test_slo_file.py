@@ -13,14 +13,8 @@ from pathlib import Path
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.gate import (
-    SloFileWarning,
-    load_slo_file,
-    parse_slo_text,
-    read_slo_file,
-    slo_lines_in_yaml,
-)
-from meshsim.slo import SloSpec
+from meshsim.slo import SloFileWarning, load_slo_file, parse_slo_text, read_slo_file, slo_lines_in_yaml
+from meshsim.scenario import SloSpec
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slo"
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from meshsim.slo import LATENCY_METRICS, METRIC_KIND, SLO_METRICS, SloSpec
+from meshsim.scenario import LATENCY_METRICS, METRIC_KIND, SLO_METRICS, SloSpec
 
 
 def test_spec_examples_from_the_contract_parse_into_internal_units() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 import meshsim
 from meshsim.cli import main
-from meshsim.sweep import metric_column, parse_param, plan_sweep, sweep, sweep_figure, write_table
+from meshsim.experiments import metric_column, parse_param, plan_sweep, sweep, write_table
+from meshsim.viz import sweep_figure
 
 YAML = """\
 name: sweep-unit

@@ -10,7 +10,7 @@ import pytest
 
 import meshsim
 from meshsim.cli import main
-from meshsim.whatif import apply_overrides, compare, paired_table, parse_override
+from meshsim.experiments import apply_overrides, compare, paired_table, parse_override
 
 BASE_YAML = """\
 name: whatif-base

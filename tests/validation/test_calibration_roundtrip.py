@@ -22,7 +22,7 @@ import yaml
 
 from meshsim import load_scenario, simulate
 from meshsim.calibrate import calibrate, read_traces
-from meshsim.calibrate.runtraces import write_simulated_traces
+from meshsim.calibrate import write_simulated_traces
 from meshsim.units import parse_duration
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "online-boutique.yaml"

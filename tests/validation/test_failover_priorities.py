@@ -16,8 +16,8 @@ import pytest
 from scipy import stats
 
 import meshsim
-from meshsim.engine.core import Simulation
-from meshsim.engine.proxy import Cluster, Proxy
+from meshsim.engine import Simulation
+from meshsim.engine._proxy import Cluster, Proxy
 
 N_PICKS = 20_000
 

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from meshsim import load_scenario, simulate
-from meshsim.engine.retrying import backoff_upper_s
+from meshsim.engine._retrying import backoff_upper_s
 
 from .conftest import assert_matches, values
 
@@ -267,7 +267,7 @@ def test_ring_hash_keeps_a_key_on_one_host_and_moves_few_keys_when_a_host_leaves
     to the others' new entries (about 14% here), far from the ~75% a modulo hash would move."""
     from collections import Counter
 
-    from meshsim.policies.balancers import RingHash
+    from meshsim.engine._balancers import RingHash
 
     rh = RingHash()
     keys = range(4000)

@@ -1,0 +1,330 @@
+"""Retry admission (Envoy max_retries and retry budget, Linkerd's tower budget), rate limits,
+outlier detection, failure accrual and Traefik's breaker: small state machines per caller proxy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Callable
+
+from meshsim.scenario import OutlierParams
+
+__all__ = [
+    "EnvoyRetryLimit",
+    "TowerBudget",
+    "TokenBucket",
+    "OutlierDetector",
+    "FailureAccrual",
+    "TraefikBreaker",
+]
+
+
+class EnvoyRetryLimit:
+    """Concurrent retries allowed by one Envoy per cluster [E3, E9].
+
+    With a budget the limit is max(min_retry_concurrency, budget_percent x
+    (active + pending requests)); otherwise it is ``max_retries``.
+    """
+
+    def __init__(self, max_retries: int | None, budget_percent: float | None, min_concurrency: int) -> None:
+        self.max_retries = max_retries
+        self.budget_percent = budget_percent
+        self.min_concurrency = min_concurrency
+        self.active_retries = 0
+
+    def admit(self, active_requests: int, now_s: float) -> bool:
+        if self.budget_percent is not None:
+            limit = max(self.min_concurrency, self.budget_percent / 100.0 * active_requests)
+        elif self.max_retries is None:
+            return True
+        else:
+            limit = self.max_retries
+        return self.active_retries < limit
+
+    def started(self) -> None:
+        self.active_retries += 1
+
+    def finished(self) -> None:
+        self.active_retries -= 1
+
+    def deposit(self, now_s: float) -> None:
+        """Envoy's limit counts concurrency only; nothing to deposit."""
+
+
+class TowerBudget:
+    """tower's TpsBudget as Linkerd uses it [L10, L11].
+
+    The ttl is split into 10 slots. A response that was not retried deposits 1
+    token; a retry withdraws floor(1/ratio) tokens (ratio <= 1). A reserve of
+    min_per_second x ttl x withdraw tokens is always there, and slots older
+    than ttl (with their deposits and withdrawals) expire.
+    """
+
+    SLOTS = 10
+
+    def __init__(self, ratio: float, min_per_second: float, ttl_s: float) -> None:
+        if ratio <= 1:
+            self.deposit_amount = 1
+            self.withdraw_amount = max(1, math.floor(1.0 / ratio)) if ratio > 0 else 10**9
+        else:
+            self.deposit_amount = int(ratio)
+            self.withdraw_amount = 1
+        self.reserve = min_per_second * ttl_s * self.withdraw_amount
+        self.slot_s = ttl_s / self.SLOTS
+        self.slots: deque[list[float]] = deque()  # [slot start, balance]
+        self.active_retries = 0
+
+    def _current(self, now_s: float) -> list[float]:
+        start = math.floor(now_s / self.slot_s) * self.slot_s
+        horizon = start - self.slot_s * (self.SLOTS - 1)
+        while self.slots and self.slots[0][0] < horizon - 1e-12:
+            self.slots.popleft()
+        if not self.slots or self.slots[-1][0] < start:
+            self.slots.append([start, 0.0])
+        return self.slots[-1]
+
+    def deposit(self, now_s: float) -> None:
+        self._current(now_s)[1] += self.deposit_amount
+
+    def admit(self, active_requests: int, now_s: float) -> bool:
+        slot = self._current(now_s)
+        total = sum(s[1] for s in self.slots)
+        if total + self.reserve >= self.withdraw_amount:
+            slot[1] -= self.withdraw_amount
+            return True
+        return False
+
+    def started(self) -> None:
+        self.active_retries += 1
+
+    def finished(self) -> None:
+        self.active_retries -= 1
+
+
+class TokenBucket:
+    """A token bucket: ``rate`` tokens per second, at most ``burst`` stored; starts full."""
+
+    def __init__(self, rate_per_s: float, burst: int) -> None:
+        self.rate = rate_per_s
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = 0.0
+
+    def take(self, now_s: float) -> bool:
+        tokens = min(self.burst, self.tokens + (now_s - self.stamp) * self.rate)
+        self.stamp = now_s
+        if tokens >= 1.0:
+            self.tokens = tokens - 1.0
+            return True
+        self.tokens = tokens
+        return False
+
+
+class OutlierDetector:
+    """Envoy consecutive-error outlier detection for one caller proxy and cluster [E4, E5].
+
+    Consecutive 5xx (local-origin errors included, as with
+    split_external_local_origin_errors=false) and consecutive gateway errors eject
+    inline; a host returns at the first interval tick after its ejection time,
+    which is base x (ejections in a row), capped at max_ejection_time; the
+    multiplier drops by one for each interval the host stays healthy.
+    """
+
+    def __init__(self, params: OutlierParams, n_endpoints: int, uniform: Callable[[], float]) -> None:
+        self.p = params
+        self.consec_5xx = [0] * n_endpoints
+        self.consec_gw = [0] * n_endpoints
+        self.ejected_until = [0.0] * n_endpoints
+        self.multiplier = [0] * n_endpoints
+        self.healthy_since = [0.0] * n_endpoints
+        self.ejections = 0
+        self._u = uniform
+        self._n = n_endpoints
+
+    def grow(self, n_endpoints: int) -> None:
+        """Track endpoints added later (autoscaling)."""
+        extra = n_endpoints - self._n
+        if extra > 0:
+            for lst, val in ((self.consec_5xx, 0), (self.consec_gw, 0), (self.ejected_until, 0.0),
+                             (self.multiplier, 0), (self.healthy_since, 0.0)):
+                lst.extend([val] * extra)
+            self._n = n_endpoints
+
+    def is_ejected(self, i: int, now_s: float) -> bool:
+        return self.ejected_until[i] > now_s
+
+    def ejected_count(self, now_s: float, among: list[int]) -> int:
+        return sum(1 for i in among if self.ejected_until[i] > now_s)
+
+    def record(self, i: int, failure_5xx: bool, gateway: bool, now_s: float, members: list[int]) -> bool:
+        """Count one response from endpoint ``i``; return True when it ejects the endpoint."""
+        if not failure_5xx:
+            self.consec_5xx[i] = 0
+            self.consec_gw[i] = 0
+            return False
+        self.consec_5xx[i] += 1
+        if gateway:
+            self.consec_gw[i] += 1
+        trip = self.consec_5xx[i] >= self.p.consecutive_5xx
+        if not trip and gateway and self.consec_gw[i] >= self.p.consecutive_gateway_errors:
+            trip = self._u() * 100.0 < self.p.enforcing_consecutive_gateway_errors
+        if not trip or self.ejected_until[i] > now_s:
+            return False
+        ejected = self.ejected_count(now_s, members)
+        if members and 100.0 * ejected / len(members) >= self.p.max_ejection_percent:
+            return False
+        # the multiplier decays by one per healthy interval since the host came back
+        healthy_intervals = int(max(0.0, now_s - self.healthy_since[i]) / self.p.interval)
+        self.multiplier[i] = max(0, self.multiplier[i] - healthy_intervals) + 1
+        duration = min(self.p.base_ejection_time * self.multiplier[i], self.p.max_ejection_time)
+        # un-ejection happens on the detector's interval timer
+        until = math.ceil((now_s + duration) / self.p.interval) * self.p.interval
+        self.ejected_until[i] = until
+        self.healthy_since[i] = until
+        self.consec_5xx[i] = 0
+        self.consec_gw[i] = 0
+        self.ejections += 1
+        return True
+
+
+class FailureAccrual:
+    """Linkerd consecutive-failure accrual with probation [L3].
+
+    After ``max_failures`` consecutive failures an endpoint is unavailable for a
+    penalty (min_penalty, doubling on each failed probe up to max_penalty, with
+    jitter); then one probe request decides whether it is back.
+    """
+
+    def __init__(self, max_failures: int, min_penalty_s: float, max_penalty_s: float,
+                 jitter: float, n_endpoints: int, uniform: Callable[[], float]) -> None:
+        self.max_failures = max_failures
+        self.min_penalty_s = min_penalty_s
+        self.max_penalty_s = max_penalty_s
+        self.jitter = jitter
+        self.failures = [0] * n_endpoints
+        self.until = [0.0] * n_endpoints
+        self.penalty = [0.0] * n_endpoints
+        self.probing = [False] * n_endpoints
+        self.ejections = 0
+        self._u = uniform
+
+    def grow(self, n: int) -> None:
+        extra = n - len(self.failures)
+        if extra > 0:
+            self.failures += [0] * extra
+            self.until += [0.0] * extra
+            self.penalty += [0.0] * extra
+            self.probing += [False] * extra
+
+    def available(self, i: int, now_s: float) -> bool:
+        if self.until[i] > now_s:
+            return False
+        return not self.probing[i] or self.penalty[i] == 0.0
+
+    def on_pick(self, i: int, now_s: float) -> None:
+        if self.penalty[i] > 0 and self.until[i] <= now_s and not self.probing[i]:
+            self.probing[i] = True  # this request is the probe
+
+    def record(self, i: int, failed: bool, now_s: float) -> bool:
+        if self.probing[i]:
+            self.probing[i] = False
+            if failed:
+                self.penalty[i] = min(self.max_penalty_s, self.penalty[i] * 2)
+                self._penalise(i, now_s)
+                return True
+            self.penalty[i] = 0.0
+            self.failures[i] = 0
+            return False
+        if not failed:
+            self.failures[i] = 0
+            return False
+        self.failures[i] += 1
+        if self.failures[i] >= self.max_failures and self.penalty[i] == 0.0:
+            self.penalty[i] = self.min_penalty_s
+            self._penalise(i, now_s)
+            self.ejections += 1
+            return True
+        return False
+
+    def _penalise(self, i: int, now_s: float) -> None:
+        jitter = 1.0 + self.jitter * (2 * self._u() - 1)
+        self.until[i] = now_s + self.penalty[i] * jitter
+
+
+class TraefikBreaker:
+    """Traefik/oxy service-wide breaker on ``NetworkErrorRatio() > x`` or ``ResponseCodeRatio(...) > x``
+    or ``LatencyAtQuantileMS(q) > x`` over a 10 s rolling window [T5].
+
+    States: standby -> tripped (fallback 503 for fallback_duration) -> recovering
+    (a linearly growing share of requests passes over recovery_duration) -> standby.
+    """
+
+    WINDOW_S = 10.0
+
+    def __init__(self, expression: str, check_period_s: float, fallback_s: float,
+                 recovery_s: float, uniform: Callable[[], float]) -> None:
+        self.metric, self.threshold, self.args = self.parse(expression)
+        self.check_period_s = check_period_s
+        self.fallback_s = fallback_s
+        self.recovery_s = recovery_s
+        self.events: deque[tuple[float, bool, int, float]] = deque()
+        self.state = "standby"
+        self.since = 0.0
+        self.next_check = 0.0
+        self.trips = 0
+        self._u = uniform
+
+    @staticmethod
+    def parse(expr: str) -> tuple[str, float, tuple[float, ...]]:
+        import re
+
+        m = re.match(r"^\s*(NetworkErrorRatio|ResponseCodeRatio|LatencyAtQuantileMS)\(([^)]*)\)\s*>\s*([0-9.]+)\s*$", expr)
+        if not m:
+            raise ValueError(
+                f"circuit_breaker expression {expr!r} not supported; use NetworkErrorRatio() > x, "
+                "ResponseCodeRatio(a,b,c,d) > x or LatencyAtQuantileMS(q) > x"
+            )
+        args = tuple(float(a) for a in m.group(2).split(",") if a.strip())
+        return m.group(1), float(m.group(3)), args
+
+    def record(self, now_s: float, network_error: bool, status: int, latency_s: float) -> None:
+        self.events.append((now_s, network_error, status, latency_s))
+
+    def _value(self, now_s: float) -> float:
+        while self.events and self.events[0][0] < now_s - self.WINDOW_S:
+            self.events.popleft()
+        if not self.events:
+            return 0.0
+        if self.metric == "NetworkErrorRatio":
+            return sum(1 for e in self.events if e[1]) / len(self.events)
+        if self.metric == "ResponseCodeRatio":
+            a, b, c, d = self.args
+            num = sum(1 for e in self.events if a <= e[2] < b)
+            den = sum(1 for e in self.events if c <= e[2] < d)
+            return num / den if den else 0.0
+        lat = sorted(e[3] for e in self.events)
+        q = self.args[0] / 100.0 if self.args else 0.5
+        return 1000.0 * lat[min(len(lat) - 1, int(q * len(lat)))]
+
+    def allow(self, now_s: float) -> bool:
+        """Whether a request may pass now (False => local 503)."""
+        if self.state == "tripped":
+            if now_s - self.since >= self.fallback_s:
+                self.state, self.since = "recovering", now_s
+            else:
+                return False
+        if self.state == "recovering":
+            share = (now_s - self.since) / self.recovery_s
+            if share >= 1.0:
+                self.state, self.since = "standby", now_s
+            elif self._u() >= share:
+                return False
+        if now_s >= self.next_check:
+            self.next_check = now_s + self.check_period_s
+            if self._value(now_s) > self.threshold:
+                self.state, self.since = "tripped", now_s
+                self.trips += 1
+                self.events.clear()
+                return False
+        return True

@@ -1,0 +1,411 @@
+"""AWS App Mesh: VirtualRouter routes and VirtualNode listeners -> scenario policies.
+
+Accepted forms: the API/CLI JSON (``create-route --cli-input-json`` input,
+``describe-*`` output, or a bare ``{"spec": ...}`` as in the AWS walkthroughs) and
+the ``appmesh.k8s.aws/v1beta2`` CRDs. Walkthrough ``*.yaml.template`` files with
+``${VARS}`` are read with dummy values (one warning per file).
+
+Names: a router's routes set the policy of the VirtualService it provides (else
+of the router, without a ``-router`` suffix); each VirtualNode is a version of
+its service (``podSelector`` label ``version``, else the node name less the
+service prefix). A node's listener limits are per-version policy when the
+service has several nodes, service policy otherwise.
+
+Semantics: ../shared/reference/mesh-semantics.md section 4 (retry events [A4],
+15 s default timeout [A2], thresholds 2^31-1 when unset [A1]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from meshsim.units import format_duration
+from meshsim.meshes._base import Cur
+from meshsim.meshes._common import Ident, MeshImporter, backend_version, k8s_ident, write_split
+from meshsim.meshes._block_defaults import envoy_max_ejection, fill
+from meshsim.meshes._files import Document
+
+__all__ = ["AppMeshImporter"]
+
+#: App Mesh retry events -> (scenario retry_on, status codes) [A4].
+_HTTP_EVENTS = {
+    "server-error": (["retriable-status-codes", "reset"], [500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511]),
+    "gateway-error": (["gateway-error", "reset"], []),
+    "client-error": (["retriable-4xx"], []),
+    "stream-error": (["refused-stream"], []),
+}
+_GRPC_EVENTS = {"cancelled": "cancelled", "deadline-exceeded": "deadline-exceeded", "internal": "internal",
+                "resource-exhausted": "resource-exhausted", "unavailable": "unavailable"}
+_ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
+_WRAPPERS = {"route": "Route", "virtualNode": "VirtualNode", "virtualRouter": "VirtualRouter",
+             "virtualService": "VirtualService", "mesh": "Mesh"}
+
+
+@dataclass
+class _Node:
+    name: str
+    spec: Cur
+    labels: dict[str, str]
+    discovery: str | None
+
+
+@dataclass
+class _Router:
+    name: str
+    routes: list[tuple[str, Cur]] = field(default_factory=list)  # (route name, route spec)
+
+
+class AppMeshImporter(MeshImporter):
+    """App Mesh routers, routes, nodes and services."""
+
+    FORMAT = "appmesh"
+    HANDLERS: ClassVar[dict[str, str]] = {
+        "VirtualRouter": "virtual_router",
+        "Route": "route",
+        "VirtualNode": "virtual_node",
+        "VirtualService": "virtual_service",
+    }
+    UNMODELLED: ClassVar[dict[str, str]] = {
+        "VirtualGateway": "gateway (north-south) traffic is not modelled",
+        "GatewayRoute": "gateway (north-south) traffic is not modelled",
+    }
+    IGNORED: ClassVar[frozenset[str]] = frozenset({"Mesh", "BackendGroup"})
+
+    def __init__(self, builder) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(builder)
+        self.routers: dict[str, _Router] = {}
+        self.nodes: dict[str, _Node] = {}
+        self.provider: dict[str, tuple[str, str, Cur]] = {}  # router/node name -> (kind, service, cur)
+
+    # -- identity ------------------------------------------------------------------------------
+    def identify(self, doc: Document) -> Ident | None:
+        data = doc.data
+        if not isinstance(data, dict):
+            return None
+        ident = k8s_ident(data)
+        if ident is not None:
+            return ident
+        for key in _WRAPPERS:  # describe-* output: {"route": {...}}
+            if set(data) == {key} and isinstance(data[key], dict):
+                doc.data = data[key]
+                doc.extra["path"] = key
+                data = doc.data
+                break
+        stem = Path(doc.file).name.split(".")[0]
+        if "routeName" in data:
+            return Ident("Route", str(data["routeName"]))
+        if "virtualNodeName" in data:
+            return Ident("VirtualNode", str(data["virtualNodeName"]))
+        if "virtualServiceName" in data:
+            return Ident("VirtualService", str(data["virtualServiceName"]))
+        if "virtualRouterName" in data:
+            return Ident("VirtualRouter", str(data["virtualRouterName"]))
+        spec = data.get("spec")
+        if not isinstance(spec, dict):
+            return None
+        if any(k in spec for k in _ROUTE_KINDS):
+            return Ident("Route", "")
+        if "provider" in spec:
+            return Ident("VirtualService", stem)
+        listeners = spec.get("listeners")
+        node_keys = {"serviceDiscovery", "backends", "backendDefaults", "logging", "podSelector"}
+        listener_keys = set()
+        for lst in listeners if isinstance(listeners, list) else []:
+            if isinstance(lst, dict):
+                listener_keys |= set(lst) - {"portMapping"}
+        if node_keys & set(spec) or listener_keys:
+            return Ident("VirtualNode", stem)
+        if listeners is not None:
+            return Ident("VirtualRouter", stem)
+        return None
+
+    def root(self, doc: Document, ident: Ident) -> Cur:
+        return Cur(doc, doc.data, doc.extra.get("path", ""), doc.line, ident.label)
+
+    # -- collection (resolved in finish, when every object is known) ------------------------------
+    def virtual_router(self, root: Cur, ident: Ident) -> None:
+        router = self.routers.setdefault(ident.name, _Router(ident.name))
+        spec = root.get("spec")
+        if spec is None:
+            return
+        spec.map()
+        self.b.unmodelled(spec, {"listeners", "routes"}, {"awsName", "meshRef", "virtualRouterName"})
+        routes = spec.get("routes")
+        for r in routes.list() if routes is not None else []:
+            name = r.map().get("name")
+            router.routes.append((name.as_str() if name is not None else "", r))
+
+    def route(self, root: Cur, ident: Ident) -> None:
+        spec = root.get("spec")
+        if spec is None:
+            raise root.error("a Route needs a spec")
+        rname = root.get("virtualRouterName")
+        if rname is None:
+            stem = Path(root.file).name.split(".")[0]
+            self.b.warn(spec, f"Route without virtualRouterName; its policy is keyed by the file name {stem!r}")
+            router_name = stem
+        else:
+            router_name = rname.as_str()
+        self.routers.setdefault(router_name, _Router(router_name)).routes.append((ident.name, spec.map()))
+
+    def virtual_node(self, root: Cur, ident: Ident) -> None:
+        spec = root.get("spec")
+        if spec is None:
+            raise root.error("a VirtualNode needs a spec")
+        spec.map()
+        labels: dict[str, str] = {}
+        ps = spec.get("podSelector")
+        ml = ps.get("matchLabels") if ps is not None else None
+        if ml is not None and isinstance(ml.value, dict):
+            labels = {str(k): str(v) for k, v in ml.value.items()}
+        discovery = None
+        sd = spec.get("serviceDiscovery")
+        if sd is not None:
+            dns = sd.get("dns")
+            cloud = sd.get("awsCloudMap")
+            if dns is not None and dns.get("hostname") is not None:
+                discovery = dns.get("hostname").as_str().split(".")[0]  # type: ignore[union-attr]
+            elif cloud is not None and cloud.get("serviceName") is not None:
+                discovery = cloud.get("serviceName").as_str()  # type: ignore[union-attr]
+        self.nodes[ident.name] = _Node(ident.name, spec, labels, discovery)
+
+    def virtual_service(self, root: Cur, ident: Ident) -> None:
+        spec = root.get("spec")
+        svc = ident.name.split(".")[0] if "." in ident.name else ident.name
+        if spec is None:
+            return
+        provider = spec.map().get("provider")
+        if provider is None:
+            return
+        for kind in ("virtualRouter", "virtualNode"):
+            p = provider.get(kind)
+            if p is None:
+                continue
+            ref = p.get(f"{kind}Ref") or p.get(f"{kind}Name")
+            if ref is not None:
+                name = ref.get("name") if isinstance(ref.value, dict) else ref
+                if name is not None:
+                    self.provider[name.as_str()] = (kind, svc, name)
+
+    # -- resolution --------------------------------------------------------------------------------
+    def _router_service(self, router: str) -> str:
+        if router in self.provider and self.provider[router][0] == "virtualRouter":
+            return self.provider[router][1]
+        for suffix in ("-router", "-vr", "_router"):
+            if router.endswith(suffix) and len(router) > len(suffix):
+                return router[: -len(suffix)]
+        return router
+
+    def _node_service(self, node: str) -> str:
+        if node in self.provider and self.provider[node][0] == "virtualNode":
+            return self.provider[node][1]
+        for rname, router in self.routers.items():
+            for _, r in router.routes:
+                if node in _targets(r):
+                    return self._router_service(rname)
+        n = self.nodes.get(node)
+        if n is not None:
+            return n.labels.get("app") or n.discovery or node
+        return node
+
+    def _node_version(self, node: str, svc: str) -> str:
+        n = self.nodes.get(node)
+        if n is not None and n.labels.get("version"):
+            return n.labels["version"]
+        return backend_version(svc, node)
+
+    def finish(self) -> None:
+        for rname, router in self.routers.items():
+            if router.routes:
+                self._apply_routes(self._router_service(rname), router)
+        per_service: dict[str, list[str]] = {}
+        for name in self.nodes:
+            per_service.setdefault(self._node_service(name), []).append(name)
+        for svc, names in per_service.items():
+            for name in names:
+                version = self._node_version(name, svc) if len(names) > 1 else None
+                self._apply_node(svc, version, self.nodes[name])
+        super().finish()
+
+    def _apply_routes(self, svc: str, router: _Router) -> None:
+        def priority(item: tuple[str, Cur]) -> int:
+            p = item[1].get("priority")
+            return p.as_int() if p is not None else 1001  # unset: after every prioritised route
+        ordered = sorted(router.routes, key=priority)
+        chosen = next((r for _, r in ordered if _catch_all(r)), None)
+        for _, r in ordered:
+            if r is not chosen:
+                self.b.warn(r, "route match (path/header/method) not modelled; "
+                            + ("the catch-all route is used" if chosen is not None else "the first route is used"))
+        if chosen is None:
+            chosen = ordered[0][1]
+        tgt = (svc, None)
+        self.b.service(svc, chosen)
+        kind = next((k for k in _ROUTE_KINDS if chosen.get(k) is not None), None)
+        if kind is None:
+            raise chosen.error("a route needs httpRoute, http2Route, grpcRoute or tcpRoute")
+        body = chosen.get(kind).map()  # type: ignore[union-attr]
+        self.b.unmodelled(body, {"match", "action", "retryPolicy", "timeout"})
+        if kind == "tcpRoute":
+            self.b.warn(body, "TCP route: only its weighted targets are modelled (meshsim simulates HTTP)")
+        action = body.get("action")
+        targets = action.get("weightedTargets") if action is not None else None
+        if targets is not None:
+            entries = []
+            for t in targets.list():
+                t.map()
+                node = _target_name(t)
+                if node is None:
+                    raise t.error("a weighted target needs virtualNode, virtualNodeRef or virtualNodeARN")
+                w = t.get("weight")
+                if w is None:
+                    raise t.error("a weighted target needs a weight")
+                entries.append((self._node_version(node, svc), w.as_num(), w))
+            # One target pins traffic to one version: worth saying only if the service has others.
+            nodes_of_service = [n for n in self.nodes if self._node_service(n) == svc]
+            if len(entries) > 1 or len(nodes_of_service) > 1:
+                write_split(self.b, tgt, entries, targets)
+        retry = body.get("retryPolicy")
+        if retry is not None and kind != "tcpRoute":
+            self._retry(tgt, retry)
+        timeout = body.get("timeout")
+        if timeout is not None:
+            timeout.map()
+            self.b.unmodelled(timeout, {"perRequest"}, {"idle"})
+            per = timeout.get("perRequest")
+            if per is not None:
+                self.b.block(tgt, "timeout", per).set(None, per.duration(), per)
+
+    def _retry(self, tgt: tuple[str, str | None], rp: Cur) -> None:
+        rp.map()
+        self.b.unmodelled(rp, {"maxRetries", "perRetryTimeout", "httpRetryEvents", "tcpRetryEvents", "grpcRetryEvents"})
+        blk = self.b.block(tgt, "retries", rp)
+        mr, prt = rp.get("maxRetries"), rp.get("perRetryTimeout")
+        if mr is None or prt is None:
+            raise rp.error("retryPolicy needs maxRetries and perRetryTimeout")
+        blk.set("attempts", mr.as_int(), mr)
+        blk.set("per_try_timeout", prt.duration(), prt)
+        conds: list[str] = []
+        codes: list[int] = []
+        for fld, table in (("httpRetryEvents", _HTTP_EVENTS), ("tcpRetryEvents", {"connection-error": (["connect-failure"], [])}),
+                           ("grpcRetryEvents", {k: ([v], []) for k, v in _GRPC_EVENTS.items()})):
+            events = rp.get(fld)
+            for e in events.list() if events is not None else []:
+                if e.as_str() not in table:
+                    raise e.error(f"unknown retry event {e.as_str()!r}")
+                c, s = table[e.as_str()]
+                conds += [x for x in c if x not in conds]
+                codes += [x for x in s if x not in codes]
+        first = rp.get("httpRetryEvents") or rp.get("tcpRetryEvents") or rp.get("grpcRetryEvents") or rp
+        blk.set("retry_on", conds, first)
+        if codes:
+            blk.set("retriable_status_codes", codes, first)
+        fill(blk, "appmesh")
+
+    def _apply_node(self, svc: str, version: str | None, node: _Node) -> None:
+        spec = node.spec
+        self.b.unmodelled(spec, {"listeners"}, {"podSelector", "serviceDiscovery", "backends", "backendDefaults",
+                                                "logging", "awsName", "meshRef", "virtualNodeName"})
+        tgt = (svc, version)
+        self.b.service(svc, spec)
+        if version is not None:
+            self.b.add_version(svc, version, spec)
+        listeners = spec.get("listeners")
+        items = listeners.list() if listeners is not None else []
+        if len(items) > 1:
+            self.b.warn(listeners, "several listeners: only the first is modelled")  # type: ignore[arg-type]
+        if not items:
+            return
+        lst = items[0].map()
+        self.b.unmodelled(lst, {"connectionPool", "outlierDetection", "timeout", "healthCheck"}, {"portMapping", "tls"})
+        hc = lst.get("healthCheck")
+        if hc is not None:
+            self.b.warn(hc, "active health checks not modelled")
+        pool = lst.get("connectionPool")
+        if pool is not None:
+            pool.map()
+            blk = self.b.block(tgt, "connection_pool", pool)
+            for proto, fields in (("http", (("maxConnections", "max_connections"), ("maxPendingRequests", "max_pending"))),
+                                  ("http2", (("maxRequests", "max_requests"),)), ("grpc", (("maxRequests", "max_requests"),)),
+                                  ("tcp", (("maxConnections", "max_connections"),))):
+                part = pool.get(proto)
+                for fld, name in fields if part is not None else ():
+                    c = part.get(fld)  # type: ignore[union-attr]
+                    if c is not None:
+                        blk.set(name, c.as_int(minimum=1), c)
+            fill(blk, "appmesh")
+        od = lst.get("outlierDetection")
+        if od is not None:
+            od.map()
+            blk = self.b.block(tgt, "outlier_detection", od)
+            for fld, name in (("maxServerErrors", "consecutive_5xx"), ("maxEjectionPercent", "max_ejection_percent")):
+                c = od.get(fld)
+                if c is None:
+                    raise od.error(f"outlierDetection needs {fld}")
+                blk.set(name, c.as_int(minimum=1) if fld == "maxServerErrors" else c.as_num(), c)
+            base_s = 30.0
+            for fld, name in (("interval", "interval"), ("baseEjectionDuration", "base_ejection_time")):
+                c = od.get(fld)
+                if c is None:
+                    raise od.error(f"outlierDetection needs {fld}")
+                blk.set(name, c.duration(), c)
+                if fld == "baseEjectionDuration":
+                    base_s = c.seconds()
+            blk.default("max_ejection_time", format_duration(envoy_max_ejection(base_s)),
+                        "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]")
+            fill(blk, "appmesh")
+        timeout = lst.get("timeout")
+        if timeout is not None:
+            for proto in ("http", "http2", "grpc"):
+                part = timeout.get(proto)
+                per = part.get("perRequest") if part is not None else None
+                if per is None:
+                    continue
+                if self.b.has((svc, None), ("timeout",), strong_only=True):
+                    break  # the route's own timeout decides
+                self.b.warn(per, "listener (inbound) timeout modelled as the callers' request timeout")
+                self.b.put(tgt, ("timeout",), per.duration(), per.origin(), weak=True)
+                break
+
+
+def _target_name(t: Cur) -> str | None:
+    node = t.get("virtualNode")
+    if node is not None:
+        return node.as_str()
+    ref = t.get("virtualNodeRef")
+    if ref is not None and ref.get("name") is not None:
+        return ref.get("name").as_str()  # type: ignore[union-attr]
+    arn = t.get("virtualNodeARN")
+    if arn is not None:
+        return arn.as_str().rsplit("/", 1)[-1]
+    return None
+
+
+def _targets(route: Cur) -> list[str]:
+    out = []
+    for kind in _ROUTE_KINDS:
+        body = route.get(kind)
+        action = body.get("action") if body is not None else None
+        targets = action.get("weightedTargets") if action is not None else None
+        for t in targets.list() if targets is not None else []:
+            name = _target_name(t)
+            if name:
+                out.append(name)
+    return out
+
+
+def _catch_all(route: Cur) -> bool:
+    for kind in _ROUTE_KINDS:
+        body = route.get(kind)
+        if body is None:
+            continue
+        match = body.get("match")
+        if match is None or not isinstance(match.value, dict):
+            return True
+        keys = set(match.value) - {"port"}
+        if kind == "grpcRoute":
+            return keys <= {"serviceName"}
+        return keys <= {"prefix"} and match.value.get("prefix", "/") == "/"
+    return False

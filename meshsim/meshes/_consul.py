@@ -1,0 +1,455 @@
+"""Consul service mesh: service-router, -splitter, -resolver and -defaults config entries.
+
+Accepted forms: HCL and JSON config entries (``Kind = "service-router"``), agent
+configuration wrappers (``config_entries { bootstrap { ... } }``) and the
+``consul.hashicorp.com/v1alpha1`` Kubernetes CRDs (``kind: ServiceRouter``).
+Field names are matched whatever their case or underscores (``RequestTimeout``,
+``requestTimeout``, ``request_timeout``), as Consul itself does.
+
+Semantics follow ../shared/reference/mesh-semantics.md section 3:
+- the discovery chain is router -> splitter -> resolver; the first matching
+  router route wins and a catch-all to the service itself is implied [C4][C7];
+- a retry policy exists only if a retry field is set; ``NumRetries`` 0 leaves
+  Envoy's 1 retry [C1];
+- the resolver's ``RequestTimeout`` applies only with no router or splitter [C1];
+- ``UpstreamConfig`` belongs to the *calling* service; meshsim keys policies by
+  the called service, so ``Overrides[].Name`` sets that service's policy and
+  ``Defaults`` sets the mesh-wide ``"*"`` policy (each with a warning on scope).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from meshsim.units import format_duration
+from meshsim.meshes._base import MESH_WIDE, Cur, service_name
+from meshsim.meshes._common import (
+    Ident,
+    MeshImporter,
+    backend_version,
+    not_applied,
+    retry_conditions,
+    write_split,
+)
+from meshsim.meshes._block_defaults import envoy_max_ejection, fill
+from meshsim.meshes._files import Document
+
+__all__ = ["ConsulImporter"]
+
+_KINDS = {
+    "servicerouter": "ServiceRouter",
+    "servicesplitter": "ServiceSplitter",
+    "serviceresolver": "ServiceResolver",
+    "servicedefaults": "ServiceDefaults",
+    "proxydefaults": "ProxyDefaults",
+    "serviceintentions": "ServiceIntentions",
+    "ingressgateway": "IngressGateway",
+    "terminatinggateway": "TerminatingGateway",
+    "apigateway": "APIGateway",
+    "httproute": "HTTPRoute",
+    "tcproute": "TCPRoute",
+    "mesh": "Mesh",
+    "exportedservices": "ExportedServices",
+    "samenessgroup": "SamenessGroup",
+    "jwtprovider": "JWTProvider",
+    "inlinecertificate": "InlineCertificate",
+    "filecertificate": "FileCertificate",
+    "controlplanerequestlimit": "ControlPlaneRequestLimit",
+}
+_NS = 1e-9  # Consul decodes a bare number as a Go time.Duration: nanoseconds
+
+
+def _norm(key: str) -> str:
+    return key.replace("-", "").replace("_", "").lower()
+
+
+class ConsulImporter(MeshImporter):
+    """Consul config entries."""
+
+    FORMAT = "consul"
+    HANDLERS: ClassVar[dict[str, str]] = {
+        "ServiceRouter": "router",
+        "ServiceSplitter": "splitter",
+        "ServiceResolver": "resolver",
+        "ServiceDefaults": "service_defaults",
+        "ProxyDefaults": "proxy_defaults",
+    }
+    UNMODELLED: ClassVar[dict[str, str]] = {
+        "ServiceIntentions": "intentions (which may deny requests) are not modelled",
+        "IngressGateway": "gateway (north-south) traffic is not modelled",
+        "TerminatingGateway": "gateway traffic is not modelled",
+        "APIGateway": "gateway traffic is not modelled",
+        "HTTPRoute": "API-gateway routes are not modelled",
+        "TCPRoute": "API-gateway routes are not modelled",
+        "SamenessGroup": "cross-partition failover groups are not modelled",
+        "ControlPlaneRequestLimit": "control-plane limits are not modelled",
+    }
+    IGNORED: ClassVar[frozenset[str]] = frozenset({"Mesh", "ExportedServices", "JWTProvider", "InlineCertificate", "FileCertificate"})
+
+    def __init__(self, builder) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(builder)
+        self.chain: dict[str, set[str]] = {}  # service -> kinds of chain entries seen
+        self.resolver_timeouts: dict[str, Cur] = {}
+
+    # -- identity ---------------------------------------------------------------------------
+    def identify(self, doc: Document) -> Ident | None:
+        data = doc.data
+        if not isinstance(data, dict):
+            return None
+        if isinstance(data.get("apiVersion"), str) and isinstance(data.get("kind"), str):
+            raw = data.get("metadata")
+            meta: dict[Any, Any] = raw if isinstance(raw, dict) else {}
+            kind = str(data["kind"])
+            ns = meta.get("namespace")
+            return Ident(_KINDS.get(_norm(kind), kind), str(meta.get("name", "")), str(data["apiVersion"]),
+                         str(ns) if ns is not None else None, ci=True)
+        keys = {_norm(str(k)): k for k in data}
+        if "kind" in keys and isinstance(data[keys["kind"]], str):
+            kind = str(data[keys["kind"]])
+            name = data.get(keys["name"], "") if "name" in keys else ""
+            return Ident(_KINDS.get(_norm(kind), kind), str(name), "", None, ci=True)
+        return None
+
+    def root(self, doc: Document, ident: Ident) -> Cur:
+        cur = Cur(doc, doc.data, doc.extra.get("path", ""), doc.line, ident.label, ci=True)
+        if ident.api_version:  # a CRD: the entry's fields sit under spec
+            spec = cur.get("spec")
+            return spec.map() if spec is not None else Cur(doc, {}, "spec", doc.line, ident.label, ci=True)
+        return cur
+
+    def handle(self, doc: Document) -> None:
+        data = doc.data
+        if isinstance(data, dict):
+            keys = {_norm(str(k)): k for k in data}
+            top = Cur(doc, data, "", doc.line, "config", ci=True)
+            if "configentries" in keys:  # agent configuration: config_entries { bootstrap { ... } }
+                wrapper = top.get("config_entries")
+                boot = wrapper.get("bootstrap") if wrapper is not None else None
+                for entry in boot.list() if boot is not None else []:
+                    self.handle(Document(doc.file, entry.line, entry.value, doc.explicit, extra={"path": entry.path}))
+                return
+            if ("service" in keys or "services" in keys) and "kind" not in keys:
+                # An agent service definition: a service, not a policy.
+                svc = top.get("service", "services")
+                for item in svc.list() if svc is not None else []:
+                    name = item.get("name")
+                    if name is not None:
+                        self.b.service(service_name(name.as_str()), name)
+                return
+        super().handle(doc)
+
+    # -- service-router ---------------------------------------------------------------------
+    def router(self, root: Cur, ident: Ident) -> None:
+        svc = service_name(ident.name)
+        self.chain.setdefault(svc, set()).add("router")
+        self.b.unmodelled(root, {"Routes"}, _META)
+        routes = root.get("Routes")
+        if routes is None:
+            return
+        chosen = None
+        for r in routes.list():
+            r.map()
+            self.b.unmodelled(r, {"Match", "Destination"})
+            if _catch_all(r):
+                chosen = r
+                break
+            self.b.warn(r.get("Match") or r, "route match on request attributes not modelled; "
+                        "the catch-all route (or Consul's implied default route) is used"
+                        + not_applied(r, ("Destination",)))
+        if chosen is None:
+            return
+        dest = chosen.get("Destination")
+        if dest is None:
+            return
+        dest.map()
+        self.b.unmodelled(dest, {"Service", "ServiceSubset", "RequestTimeout", "NumRetries", "RetryOnConnectFailure",
+                                 "RetryOn", "RetryOnStatusCodes"},
+                          {"Namespace", "Partition", "PrefixRewrite", "IdleTimeout", "RequestHeaders",
+                           "ResponseHeaders"})
+        tgt = (svc, None)
+        target = dest.get("Service")
+        if target is not None and service_name(target.as_str()) != svc:
+            self.b.warn(target, f"route to another service {target.as_str()!r} not modelled")
+            return
+        subset = dest.get("ServiceSubset")
+        if subset is not None and subset.as_str():
+            write_split(self.b, tgt, [(subset.as_str(), 100, subset)], subset)
+        rt = dest.get("RequestTimeout")
+        if rt is not None:
+            secs = _consul_seconds(rt)
+            self.b.block(tgt, "timeout", rt).set(None, format_duration(max(secs, 0.0)), rt)  # < 0: off [C1]
+        retry_fields = [dest.get(k) for k in ("NumRetries", "RetryOnConnectFailure", "RetryOn", "RetryOnStatusCodes")]
+        if not any(f is not None for f in retry_fields):
+            return
+        num, on_connect, on, codes_cur = retry_fields
+        blk = self.b.block(tgt, "retries", next(f for f in retry_fields if f is not None))
+        if num is not None and num.as_int() > 0:
+            blk.set("attempts", num.as_int(), num)
+        conds: list[str] = []
+        codes: list[int] = []
+        if on is not None:
+            conds, codes = retry_conditions(self.b, [(c.as_str(), c) for c in on.list()])
+        if on_connect is not None and on_connect.as_bool() and "connect-failure" not in conds:
+            conds.append("connect-failure")
+        if codes_cur is not None:
+            codes += [c.as_int() for c in codes_cur.list()]
+            if codes and "retriable-status-codes" not in conds:
+                conds.append("retriable-status-codes")
+        src = on or on_connect or codes_cur or num
+        assert src is not None  # at least one retry field is set (checked above)
+        blk.set("retry_on", conds, src)
+        if codes:
+            blk.set("retriable_status_codes", codes, codes_cur or on)  # type: ignore[arg-type]
+        fill(blk, "consul")
+
+    # -- service-splitter -------------------------------------------------------------------
+    def splitter(self, root: Cur, ident: Ident) -> None:
+        svc = service_name(ident.name)
+        self.chain.setdefault(svc, set()).add("splitter")
+        self.b.unmodelled(root, {"Splits"}, _META)
+        splits = root.get("Splits")
+        if splits is None:
+            return
+        entries = []
+        for s in splits.list():
+            s.map()
+            self.b.unmodelled(s, {"Weight", "Service", "ServiceSubset"},
+                              {"Namespace", "Partition", "RequestHeaders", "ResponseHeaders"})
+            weight = s.get("Weight")
+            if weight is None:
+                raise s.error("a split needs a Weight")
+            target = s.get("Service")
+            subset = s.get("ServiceSubset")
+            name = service_name(target.as_str()) if target is not None and target.as_str() else svc
+            if subset is not None and subset.as_str():
+                version = subset.as_str() if name == svc else f"{backend_version(svc, name)}/{subset.as_str()}"
+            else:
+                version = backend_version(svc, name)
+            entries.append((version, weight.as_num(), weight))
+        if not (len(entries) == 1 and entries[0][0] == svc):
+            write_split(self.b, (svc, None), entries, splits)
+
+    # -- service-resolver -------------------------------------------------------------------
+    def resolver(self, root: Cur, ident: Ident) -> None:
+        svc = service_name(ident.name)
+        tgt = (svc, None)
+        self.b.service(svc, root)
+        self.b.unmodelled(root, {"DefaultSubset", "Subsets", "Failover", "ConnectTimeout", "RequestTimeout",
+                                 "LoadBalancer"}, _META)
+        subsets = root.get("Subsets")
+        if subsets is not None:
+            for name, sub in subsets.items():
+                self.b.add_version(svc, str(name), sub)
+        default = root.get("DefaultSubset")
+        if default is not None and default.as_str():
+            # Weak: a router or splitter for the same service decides instead.
+            self.b.put(tgt, ("split", default.as_str()), 100, default.origin("resolver DefaultSubset"), weak=True)
+            self.b.add_version(svc, default.as_str(), default)
+        failover = root.get("Failover")
+        if failover is not None:
+            self._failover(tgt, failover)
+        ct = root.get("ConnectTimeout")
+        if ct is not None:
+            blk = self.b.block(tgt, "connection_pool", ct, replace=False)
+            blk.set("connect_timeout", format_duration(_consul_seconds(ct)), ct)
+            fill(blk, "consul")
+        rt = root.get("RequestTimeout")
+        if rt is not None:
+            self.resolver_timeouts[svc] = rt
+        lb = root.get("LoadBalancer")
+        if lb is not None:
+            self._load_balancer(tgt, lb)
+
+    def _failover(self, tgt: tuple[str, str | None], failover: Cur) -> None:
+        order: list[str] = []
+        for key, entry in failover.items():
+            entry.map()
+            self.b.unmodelled(entry, {"Datacenters", "Targets"}, {"Service", "ServiceSubset", "Namespace"})
+            dcs = entry.get("Datacenters")
+            for dc in dcs.list() if dcs is not None else []:
+                if dc.as_str() not in order:
+                    order.append(dc.as_str())
+            targets = entry.get("Targets")
+            for t in targets.list() if targets is not None else []:
+                place = t.get("Datacenter") or t.get("Peer")
+                if place is not None and place.as_str() not in order:
+                    order.append(place.as_str())
+            if key != "*":
+                self.b.warn(entry, f"failover for subset {key!r} only; modelled for the whole service")
+        if order:
+            blk = self.b.block(tgt, "locality", failover)
+            blk.set("failover", order, failover)
+            blk.default("prefer", "region", "Consul: stay in the local datacenter, fail over in list order, §3 [C3]")
+
+    def _load_balancer(self, tgt: tuple[str, str | None], lb: Cur) -> None:
+        lb.map()
+        self.b.unmodelled(lb, {"Policy", "LeastRequestConfig", "RingHashConfig", "HashPolicies"})
+        policy = lb.get("Policy")
+        if policy is None:
+            return
+        name = {"round_robin": "round_robin", "least_request": "least_request", "ring_hash": "ring_hash",
+                "maglev": "ring_hash", "random": "random", "": "round_robin"}.get(policy.as_str())
+        if name is None:
+            raise policy.error(f"unknown load balancer policy {policy.as_str()!r}")
+        blk = self.b.block(tgt, "load_balancer", lb)
+        if policy.as_str() == "maglev":
+            self.b.warn(policy, "Maglev is modelled as a ring hash")
+        if name == "least_request":
+            cc = lb.get("LeastRequestConfig")
+            count = cc.get("ChoiceCount") if cc is not None else None
+            blk.set("kind", "least_request", policy)
+            if count is not None:
+                blk.set("choice_count", count.as_int(minimum=1), count)
+            else:
+                blk.default("choice_count", 2, "Envoy least_request choice_count 2, §3 [C6][E10]")
+        elif name == "ring_hash":
+            blk.set("kind", "ring_hash", policy)
+            hp = lb.get("HashPolicies")
+            for h in hp.list() if hp is not None else []:
+                fld, value, sip = h.get("Field"), h.get("FieldValue"), h.get("SourceIP")
+                if sip is not None and sip.as_bool():
+                    blk.set("key", "source-ip", sip)
+                    break
+                if fld is not None and value is not None:
+                    prefix = {"header": "", "cookie": "cookie:", "query_parameter": "query:"}.get(fld.as_str(), "")
+                    blk.set("key", prefix + value.as_str(), value)
+                    break
+        else:
+            blk.set(None, name, policy)
+
+    # -- service-defaults --------------------------------------------------------------------
+    def service_defaults(self, root: Cur, ident: Ident) -> None:
+        svc = service_name(ident.name)
+        self.b.service(svc, root)
+        self.b.unmodelled(root, {"Protocol", "UpstreamConfig", "RateLimits"}, _META | {
+            "BalanceInboundConnections", "Mode", "TransparentProxy", "MutualTLSMode", "Expose", "MeshGateway",
+            "ExternalSNI", "Destination"})
+        up = root.get("UpstreamConfig")
+        if up is not None:
+            up.map()
+            self.b.unmodelled(up, {"Defaults", "Overrides"})
+            defaults = up.get("Defaults")
+            if defaults is not None:
+                self.b.warn(defaults, f"upstream defaults of {svc!r} apply to its calls only; "
+                            "meshsim applies them to every caller (policy '*')")
+                self._upstream((MESH_WIDE, None), defaults)
+            overrides = up.get("Overrides")
+            for o in overrides.list() if overrides is not None else []:
+                o.map()
+                name = o.get("Name")
+                if name is None:
+                    raise o.error("an upstream override needs a Name")
+                target = service_name(name.as_str())
+                self.b.warn(name, f"upstream override for {target!r} applies to calls from {svc!r} only; "
+                            f"meshsim applies it to every caller of {target!r}")
+                self._upstream((target, None), o)
+        limits = root.get("RateLimits")
+        if limits is not None:
+            limits.map()
+            self.b.unmodelled(limits, {"InstanceLevel"})
+            inst = limits.get("InstanceLevel")
+            if inst is not None:
+                inst.map()
+                self.b.unmodelled(inst, {"RequestsPerSecond", "RequestsMaxBurst", "Routes"})
+                rps = inst.get("RequestsPerSecond")
+                if rps is not None and rps.as_num() > 0:
+                    self.b.warn(rps, "instance-level (inbound) rate limit modelled as a limit in each caller")
+                    blk = self.b.block((svc, None), "rate_limit", inst)
+                    blk.set("rate", f"{rps.as_num()}/s", rps)
+                    burst = inst.get("RequestsMaxBurst")
+                    if burst is not None:
+                        blk.set("burst", burst.as_int(minimum=1), burst)
+                    else:
+                        blk.default("burst", max(1, int(rps.as_num())), "Consul: RequestsMaxBurst unset => equal to "
+                                    "RequestsPerSecond (assumed), §3 [C5]")
+                routes = inst.get("Routes")
+                if routes is not None:
+                    self.b.warn(routes, "per-route rate limits not modelled")
+
+    def _upstream(self, tgt: tuple[str, str | None], cfg: Cur) -> None:
+        self.b.unmodelled(cfg, {"Name", "ConnectTimeoutMs", "Limits", "PassiveHealthCheck"},
+                          {"Protocol", "MeshGateway", "Namespace", "Partition", "Peer", "BalanceOutboundConnections",
+                           "EnvoyListenerJSON", "EnvoyClusterJSON"})
+        ctm = cfg.get("ConnectTimeoutMs")
+        limits = cfg.get("Limits")
+        if ctm is not None or limits is not None:
+            # Merged, not replaced: a resolver's ConnectTimeout may share this block.
+            blk = self.b.block(tgt, "connection_pool", limits or ctm, replace=False)  # type: ignore[arg-type]
+            if ctm is not None:
+                blk.set("connect_timeout", format_duration(ctm.as_num() / 1000.0), ctm)
+            if limits is not None:
+                limits.map()
+                self.b.unmodelled(limits, {"MaxConnections", "MaxPendingRequests", "MaxConcurrentRequests"})
+                for fld, name in (("MaxConnections", "max_connections"), ("MaxPendingRequests", "max_pending"),
+                                  ("MaxConcurrentRequests", "max_requests")):
+                    c = limits.get(fld)
+                    if c is not None and c.as_int() > 0:  # 0 means unset [C5]
+                        blk.set(name, c.as_int(), c)
+            fill(blk, "consul")
+        phc = cfg.get("PassiveHealthCheck")
+        if phc is not None:
+            phc.map()
+            self.b.unmodelled(phc, {"Interval", "MaxFailures", "EnforcingConsecutive5xx", "MaxEjectionPercent",
+                                    "BaseEjectionTime"})
+            blk = self.b.block(tgt, "outlier_detection", phc)
+            mf = phc.get("MaxFailures")
+            if mf is not None and mf.as_int() > 0:
+                blk.set("consecutive_5xx", mf.as_int(), mf)
+            enf = phc.get("EnforcingConsecutive5xx")
+            if enf is not None and enf.as_num() != 100:
+                self.b.warn(enf, "partial enforcement of consecutive 5xx not modelled (meshsim enforces 100%)")
+            for fld, name in (("Interval", "interval"), ("BaseEjectionTime", "base_ejection_time")):
+                c = phc.get(fld)
+                if c is not None:
+                    blk.set(name, format_duration(_consul_seconds(c)), c)
+            mep = phc.get("MaxEjectionPercent")
+            if mep is not None:
+                blk.set("max_ejection_percent", mep.as_num(), mep)
+            base = phc.get("BaseEjectionTime")
+            blk.default("max_ejection_time",
+                        format_duration(envoy_max_ejection(_consul_seconds(base) if base is not None else 30.0)),
+                        "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]")
+            fill(blk, "consul")
+
+    # -- proxy-defaults ------------------------------------------------------------------------
+    def proxy_defaults(self, root: Cur, ident: Ident) -> None:
+        self.b.unmodelled(root, {"Config"}, _META | {"MeshGateway", "Mode", "TransparentProxy", "Expose",
+                                                     "MutualTLSMode", "AccessLogs", "EnvoyExtensions"})
+        config = root.get("Config")
+        if config is not None and isinstance(config.value, dict):
+            self.b.unmodelled(config, set(), {"protocol", "envoy_prometheus_bind_addr", "envoy_stats_bind_addr"},
+                              what="(proxy configuration) not modelled")
+
+    # -- resolution --------------------------------------------------------------------------------
+    def finish(self) -> None:
+        for svc, rt in self.resolver_timeouts.items():
+            if self.chain.get(svc):
+                self.b.warn(rt, "resolver RequestTimeout ignored: a router or splitter starts the chain (§3 [C1])")
+                continue
+            secs = _consul_seconds(rt)
+            self.b.block((svc, None), "timeout", rt).set(None, format_duration(max(secs, 0.0)), rt)
+        super().finish()
+
+
+_META = frozenset({"Kind", "Name", "Namespace", "Partition", "Meta"})
+
+
+def _catch_all(route: Cur) -> bool:
+    match = route.get("Match")
+    if match is None or not match.value:
+        return True
+    http = match.get("HTTP")
+    if http is None or not http.value:
+        return True
+    keys = {_norm(str(k)) for k in http.value}
+    return keys <= {"pathprefix"} and http.get("PathPrefix").value in ("/", "")  # type: ignore[union-attr]
+
+
+def _consul_seconds(cur: Cur) -> Any:
+    """Seconds; a negative duration (Consul: "no timeout") comes back as -1."""
+    v = cur.value
+    if (isinstance(v, str) and v.strip().startswith("-")) or (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0
+    ):
+        return -1.0
+    return cur.seconds(int_unit=_NS)

@@ -1,0 +1,373 @@
+"""Load a scenario file: safe YAML with line numbers -> pydantic -> cross-reference checks.
+
+Every problem becomes one :class:`~meshsim.errors.InputProblem` naming file, line
+and field, so the CLI can print it and exit 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, get_args
+
+import networkx as nx
+from pydantic import BaseModel, ValidationError
+
+from meshsim.errors import InputProblem, MeshsimInputError
+from meshsim.scenario._models import Scenario
+from meshsim.yamlio import LineList, LineMap, locate, read_yaml
+
+__all__ = ["line_of", "load_scenario", "scenario_from_dict"]
+
+
+def line_of(file: str | None, loc: tuple[Any, ...]) -> int | None:
+    """The line of field ``loc`` in a scenario file (None when unknown): for errors raised after loading."""
+    if not file or not Path(file).exists():
+        return None
+    try:
+        tree = read_yaml(Path(file).read_text(encoding="utf-8"), file)
+    except MeshsimInputError:
+        return None
+    return locate(tree, loc)[0]
+
+
+def _field_path(loc: tuple[Any, ...], tree: Any) -> str:
+    parts: list[str] = []
+    node = tree
+    for key in loc:
+        if isinstance(node, LineMap) and key in node:
+            node = node[key]
+            parts.append(str(key))
+        elif isinstance(node, LineList) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+            parts.append(str(key))
+        elif isinstance(key, str) and not key[:1].isupper() and "[" not in key and key not in (
+            "function-after", "function-before", "function-plain", "function-wrap",
+        ):
+            # a field that is missing in the file (e.g. 'Field required')
+            if key not in ("str", "int", "float", "CallSpec", "ParallelSpec"):
+                parts.append(key)
+    return ".".join(parts)
+
+
+def _known_fields(loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at the parent of an extra field, for did-you-mean."""
+    model: Any = Scenario
+    for key in loc[:-1]:
+        if isinstance(key, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or key not in fields and key not in {f.alias for f in fields.values()}:
+            # dict values and unions: try to find a model among the annotation's args
+            continue
+        field = fields.get(key) or next(f for f in fields.values() if f.alias == key)
+        model = _first_model(field.annotation) or model
+    fields = getattr(model, "model_fields", {})
+    names = [f.alias or n for n, f in fields.items() if not f.exclude]
+    return names if issubclass(model, BaseModel) else []
+
+
+def _first_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _problems_from_validation(exc: ValidationError, tree: Any, file: str | None) -> list[InputProblem]:
+    problems: list[InputProblem] = []
+    seen: set[tuple[int | None, str]] = set()
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        line, col = locate(tree, loc)
+        field = _field_path(loc, tree)
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if err["type"] == "extra_forbidden":
+            name = str(loc[-1])
+            options = _known_fields(loc)
+            close = difflib.get_close_matches(name, options, n=1)
+            msg = f"unknown field '{name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            if options:
+                msg += f" (allowed: {', '.join(sorted(options))})"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        key = (line, field)
+        if key in seen:
+            continue  # a union reports one problem per member; keep the first
+        seen.add(key)
+        problems.append(InputProblem(msg, file=file, line=line, column=col, field=field or None))
+    return problems
+
+
+def _did_you_mean(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
+    services = list(s.services)
+    zones = s.zones()
+    prefixes = set(zones)
+    for z in zones:
+        cloud, region, _ = z.split("/")
+        prefixes.add(cloud)
+        prefixes.add(f"{cloud}/{region}")
+
+    def unknown_service(name: str) -> str:
+        return f"unknown service '{name}'{_did_you_mean(name, services)}"
+
+    def known_location(path: str) -> bool:
+        return path in prefixes
+
+    def unknown_location(path: str, what: str = "location") -> str:
+        options = sorted(prefixes)
+        hint = _did_you_mean(path, options)
+        if not options:
+            hint = "; declare it under 'locations:' (cloud: {region: [zones]})"
+        return f"unknown {what} '{path}'{hint}"
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(services)
+    for name, svc in s.services.items():
+        variants: list[tuple[tuple[Any, ...], Any]] = [(("services", name), svc)]
+        variants += [(("services", name, "versions", v), ver) for v, ver in svc.versions.items()]
+        for base, fields in variants:
+            for zone in (fields.placement or {}):
+                if zone not in zones:
+                    yield base + ("placement", zone), unknown_location(zone, "zone")
+            if fields.placement is not None and fields.replicas is not None:
+                yield base + ("replicas",), "give either placement or replicas, not both"
+        for loc, call in s.written_calls(name):
+            if call.to not in s.services:
+                yield loc, unknown_service(call.to)
+            else:
+                graph.add_edge(name, call.to)
+        if svc.service_time is None:
+            missing = [v for v, ver in svc.versions.items() if ver.service_time is None]
+            if not svc.versions or missing:
+                yield ("services", name), "service_time is required (e.g. service_time: 5ms)"
+        if svc.placement is None and svc.replicas is None and len(zones) > 1:
+            unplaced = [v for v, ver in svc.versions.items() if ver.placement is None and ver.replicas is None]
+            if not svc.versions or unplaced:
+                yield ("services", name), (
+                    "say where it runs: placement: {cloud/region/zone: replicas} "
+                    "(or replicas: N when the scenario has at most one zone)"
+                )
+        if svc.autoscaling and svc.autoscaling.min_replicas > svc.autoscaling.max_replicas:
+            yield ("services", name, "autoscaling"), "min_replicas is above max_replicas"
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        cycle = []
+    if cycle:
+        path = " -> ".join([cycle[0][0]] + [b for _, b in cycle])
+        yield ("services", cycle[-1][0], "calls"), f"the call graph has a cycle: {path}"
+
+    for name, pol in s.policies.items():
+        if name not in s.services:
+            yield ("policies", name), unknown_service(name)
+            continue
+        versions = list(s.services[name].versions)
+        for v in list((pol.split or {}).keys()) + list(pol.versions):
+            if v not in versions:
+                where = ("policies", name, "split", v) if v in (pol.split or {}) else ("policies", name, "versions", v)
+                yield where, f"service '{name}' has no version '{v}'{_did_you_mean(v, versions)}" + (
+                    "" if versions else f"; declare it under services.{name}.versions"
+                )
+        if pol.mirror and pol.mirror.to not in versions and pol.mirror.to not in s.services:
+            yield ("policies", name, "mirror", "to"), f"mirror target '{pol.mirror.to}' is neither a version of {name} nor a service"
+        if pol.locality:
+            for i, loc in enumerate(pol.locality.failover):
+                if not known_location(loc):
+                    yield ("policies", name, "locality", "failover", i), unknown_location(loc)
+
+    for i, w in enumerate(s.workload):
+        if w.entry not in s.services:
+            yield ("workload", i, "entry"), unknown_service(w.entry)
+        if w.origin is not None and not known_location(w.origin):
+            yield ("workload", i, "origin"), unknown_location(w.origin)
+    names = [w.name for w in s.workload]
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            yield ("workload", i, "name"), f"workload name '{n}' is used twice"
+
+    for i, link in enumerate(s.network.links):
+        for j, loc in enumerate(link.between):
+            if not known_location(loc):
+                yield ("network", "links", i, "between", j), unknown_location(loc)
+
+    for i, f in enumerate(s.faults):
+        if f.kind == "load":
+            if f.target is not None and f.target not in names:
+                yield ("faults", i, "target"), (
+                    f"a load fault targets a workload; unknown workload '{f.target}'" + _did_you_mean(f.target, names))
+        elif f.target is not None and not _fault_target_known(f.target, s, prefixes):
+            yield ("faults", i, "target"), (
+                f"unknown fault target '{f.target}': give a service, service/version or location"
+                + _did_you_mean(f.target, services + sorted(prefixes))
+            )
+        elif f.kind in ("errors", "degrade") and f.target in prefixes and f.target not in s.services:
+            yield ("faults", i, "target"), (
+                f"a {f.kind} fault targets a service or service/version, not the location '{f.target}'")
+        if f.location is not None and not known_location(f.location):
+            yield ("faults", i, "location"), unknown_location(f.location)
+        for j, loc in enumerate(f.between or []):
+            if not known_location(loc):
+                yield ("faults", i, "between", j), unknown_location(loc)
+        if f.kind in ("outage",) and f.target is not None and f.target in s.services:
+            pass
+
+    if s.rollout is not None:
+        r = s.rollout
+        if r.service not in s.services:
+            yield ("rollout", "service"), unknown_service(r.service)
+        else:
+            versions = list(s.services[r.service].versions)
+            for key in ("baseline", "canary"):
+                v = getattr(r, key)
+                if v not in versions:
+                    yield ("rollout", key), f"service '{r.service}' has no version '{v}'{_did_you_mean(v, versions)}"
+
+    for i, slo in enumerate(s.slos):
+        if slo.workload is not None and slo.workload not in names:
+            yield ("slos", i, "workload"), f"unknown workload '{slo.workload}'{_did_you_mean(slo.workload, names)}"
+        if slo.service is not None and slo.service not in s.services:
+            yield ("slos", i, "service"), unknown_service(slo.service)
+
+
+def _fault_target_known(target: str, s: Scenario, prefixes: set[str]) -> bool:
+    if target in s.services or target in prefixes:
+        return True
+    if "/" in target:
+        svc, _, rest = target.partition("/")
+        if svc in s.services and rest in s.services[svc].versions:
+            return True
+    return False
+
+
+def scenario_from_dict(data: Any, file: str | None = None, tree: Any = None) -> Scenario:
+    """Validate a mapping (already parsed) into a :class:`Scenario`, raising MeshsimInputError."""
+    tree = data if tree is None else tree
+    if not isinstance(data, dict):
+        raise MeshsimInputError("a scenario file must be a mapping (name:, services:, workload: ...)", file=file, line=1)
+    base_dir = Path(file).parent if file else Path.cwd()
+    data = _apply_imports(data, tree, file, base_dir)
+    try:
+        scenario = Scenario.model_validate({**data, "source_file": file})
+    except ValidationError as exc:
+        raise MeshsimInputError(problems=_problems_from_validation(exc, tree, file)) from None
+    problems = []
+    for loc, msg in _cross_checks(scenario):
+        line, col = locate(tree, loc)
+        problems.append(InputProblem(msg, file=file, line=line, column=col, field=".".join(map(str, loc))))
+    if problems:
+        raise MeshsimInputError(problems=problems)
+    return scenario
+
+
+def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: Path) -> dict[str, Any]:
+    """Merge ``mesh.import`` policies under the file's own: explicit blocks win, block by block.
+
+    Mesh-wide policies (``*``) are folded under every service; imported locality
+    names that are not locations of this scenario are dropped with a warning; the
+    origin of every imported value and every import warning travel with the scenario.
+    """
+    mesh = data.get("mesh") or {}
+    imports = mesh.get("import") if isinstance(mesh, dict) else None
+    if not imports:
+        return data
+    from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config  # lazily: most scenarios import nothing
+
+    merged_policies: dict[str, Any] = {}
+    merged_services: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    warnings: list[str] = []
+    preset = None
+    for i, item in enumerate(imports):
+        if not isinstance(item, dict) or "format" not in item or "path" not in item:
+            line, col = locate(tree, ("mesh", "import", i))
+            raise MeshsimInputError("each import needs format and path", file=file, line=line, field=f"mesh.import.{i}")
+        path = (base_dir / str(item["path"])).resolve()
+        if not path.exists():
+            line, col = locate(tree, ("mesh", "import", i, "path"))
+            raise MeshsimInputError(f"no such file or folder: {path}", file=file, line=line, field=f"mesh.import.{i}.path")
+        result = import_mesh_config(str(item["format"]), str(path))
+        preset = preset or result.defaults
+        for svc, pol in result.policies.items():
+            merged_policies.setdefault(svc, {}).update(pol)
+        for svc, hints in result.services.items():
+            merged_services.setdefault(svc, {}).update(hints)
+        origins.update({k: o.describe() for k, o in result.origins.items()})
+        warnings.extend(result.warnings)
+    services = dict(data.get("services") or {})
+    if MESH_WIDE in merged_policies:
+        merged_policies = apply_mesh_wide(merged_policies, list(services))
+    merged_policies.pop(MESH_WIDE, None)
+    known = _location_prefixes(data.get("locations") or {})
+    for svc, pol in list(merged_policies.items()):
+        if svc not in services:
+            warnings.append(f"imported policy for '{svc}' ignored: no such service in the scenario")
+            merged_policies.pop(svc)
+            continue
+        loc = pol.get("locality")
+        if isinstance(loc, dict) and loc.get("failover"):
+            keep = [x for x in loc["failover"] if x in known]
+            for x in loc["failover"]:
+                if x not in known:
+                    warnings.append(f"imported locality failover '{x}' of {svc} is not a location of this scenario; dropped")
+            pol["locality"] = {**loc, "failover": keep}
+    own = dict(data.get("policies") or {})
+    for svc, pol in merged_policies.items():
+        own[svc] = {**pol, **dict(own.get(svc) or {})}
+    # replica hints from Kubernetes workloads fill services that say nothing about placement
+    for svc, hints in merged_services.items():
+        if svc in services and isinstance(services[svc], dict) and "replicas" in hints:
+            body = services[svc]
+            if body.get("placement") is None and body.get("replicas") is None and not body.get("versions"):
+                services[svc] = {**body, "replicas": hints["replicas"]}
+    out = {**data, "policies": own, "services": services,
+           "import_origins": origins, "import_warnings": warnings}
+    if preset and isinstance(mesh, dict) and "defaults" not in mesh:
+        out["mesh"] = {**mesh, "defaults": preset}
+    return out
+
+
+def _location_prefixes(locations: Any) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(locations, dict):
+        return out
+    for cloud, regions in locations.items():
+        out.add(str(cloud))
+        if isinstance(regions, dict):
+            for region, zones in regions.items():
+                out.add(f"{cloud}/{region}")
+                for z in zones or []:
+                    out.add(f"{cloud}/{region}/{z}")
+    return out
+
+
+def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
+    """Load and validate a scenario from a path, a YAML string, or a mapping.
+
+    Raises :class:`~meshsim.errors.MeshsimInputError` with file, line and field.
+    """
+    if isinstance(source, dict):
+        return scenario_from_dict(source)
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))):
+        path = Path(source)
+        if not path.exists():
+            raise MeshsimInputError(f"no such scenario file: {path}", file=str(path))
+        text = path.read_text(encoding="utf-8")
+        file = str(path)
+    else:
+        text, file = str(source), "<string>"
+    tree = read_yaml(text, file)
+    if tree is None:
+        raise MeshsimInputError("the scenario file is empty", file=file, line=1)
+    return scenario_from_dict(tree, file=file)

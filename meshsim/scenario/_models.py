@@ -1,0 +1,450 @@
+"""The scenario file (SPEC section 2) as frozen pydantic models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from meshsim.scenario._slo import SloSpec
+from meshsim.scenario._policies import ServicePolicySpec
+from meshsim.scenario._types import Bandwidth, DistSpec, Duration, Rate, Ratio, Size, Strict
+
+__all__ = [
+    "Scenario",
+    "Service",
+    "ServiceVersion",
+    "CallSpec",
+    "CallStep",
+    "ParallelSpec",
+    "Workload",
+    "Network",
+    "Link",
+    "Mesh",
+    "Fault",
+    "Rollout",
+    "Autoscaling",
+    "ImportSpec",
+    "MESH_PRESETS",
+    "PROXIES",
+]
+
+MESH_PRESETS = ("istio", "linkerd", "consul", "appmesh", "kuma", "traefik")
+PROXIES = ("envoy", "linkerd2-proxy", "traefik", "none")
+
+
+class CallSpec(Strict):
+    """One downstream call: ``{to: cart, probability: 0.5, optional: true}``."""
+
+    to: str
+    probability: float = Field(default=1.0, ge=0, le=1)
+    optional: bool = False
+    count: int = Field(default=1, ge=1, description="calls made in sequence at this step")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"to": data}
+        return data
+
+
+class ParallelSpec(Strict):
+    """Calls made at the same time; the step ends when all have answered."""
+
+    parallel: list[CallSpec] = Field(min_length=1)
+
+
+class CallStep(NamedTuple):
+    """One step of a service's calls: the calls made at once (a single call for a sequential step)."""
+
+    parallel: bool
+    calls: tuple[CallSpec, ...]
+
+
+def _parse_step(item: Any) -> Any:
+    if isinstance(item, dict) and "parallel" in item:
+        return ParallelSpec.model_validate(item)
+    return CallSpec.model_validate(item)
+
+
+class Autoscaling(Strict):
+    """Kubernetes HPA semantics for one service."""
+
+    target_utilization: Ratio = 0.7
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=10, ge=1)
+    sync_period: Duration = 15.0
+    scale_down_stabilization: Duration = 300.0
+    startup_delay: Duration = 30.0
+    tolerance: float = Field(default=0.1, ge=0)
+
+
+class ServiceFields(Strict):
+    """Fields a version may override."""
+
+    placement: dict[str, int] | None = None
+    replicas: int | None = Field(default=None, ge=0)
+    concurrency: int | None = Field(default=None, ge=1)
+    queue_limit: int | None = Field(default=None, ge=0)
+    holds_worker_during_calls: bool | None = None
+    service_time: DistSpec | None = None
+    error_rate: Ratio | None = None
+    request_size: Size | None = None
+    response_size: Size | None = None
+    calls: list[CallSpec | ParallelSpec] | None = None
+    cancel_on_timeout: bool | None = None
+    contention: Duration | None = Field(
+        default=None, description="service time added per request already in progress on the replica "
+        "(lock or CPU contention), as in Brooker's collapse model: 1 s + 10 ms x concurrency")
+
+    @field_validator("calls", mode="before")
+    @classmethod
+    def _steps(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [_parse_step(i) for i in v]
+        return v
+
+    @field_validator("placement")
+    @classmethod
+    def _counts(cls, v: dict[str, int] | None) -> dict[str, int] | None:
+        if v is not None and any(n < 0 for n in v.values()):
+            raise ValueError("replica counts cannot be negative")
+        return v
+
+
+class ServiceVersion(ServiceFields):
+    """A subset (``v2``) of a service; every field overrides the service's."""
+
+
+class Service(ServiceFields):
+    """A service: where its replicas run, how it serves, and whom it calls."""
+
+    versions: dict[str, ServiceVersion] = Field(default_factory=dict)
+    autoscaling: Autoscaling | None = None
+
+
+class Link(Strict):
+    """An explicit path between two locations, overriding the relation defaults."""
+
+    between: list[str] = Field(min_length=2, max_length=2)
+    latency: DistSpec | None = None
+    bandwidth: Bandwidth | None = None
+    loss: Ratio = 0.0
+    egress_cost_per_gb: float | None = Field(default=None, ge=0)
+
+
+class Network(Strict):
+    """One-way latency by the relation of two locations (SPEC 2 ``network``)."""
+
+    same_zone: DistSpec = Field(default_factory=lambda: DistSpec.model_validate("0.1ms"))
+    cross_zone: DistSpec = Field(
+        default_factory=lambda: DistSpec.model_validate(
+            {"dist": "lognormal", "median": "0.6ms", "p99": "2ms"}
+        )
+    )
+    cross_region: DistSpec | None = None
+    cross_cloud: DistSpec | None = None
+    links: list[Link] = Field(default_factory=list)
+    use_region_table: bool = True
+
+
+class ImportSpec(Strict):
+    """Policies from a real mesh's configuration files."""
+
+    format: Literal["istio", "linkerd", "consul", "appmesh", "kuma", "traefik", "kubernetes"]
+    path: str
+
+
+class Mesh(Strict):
+    """The data plane and the control plane's behaviour."""
+
+    proxy: Literal["envoy", "linkerd2-proxy", "traefik", "none"] | None = None
+    defaults: Literal["istio", "linkerd", "consul", "appmesh", "kuma", "traefik"] | None = None
+    proxy_overhead: DistSpec | None = None
+    mtls: bool = True
+    discovery_delay: Duration = 5.0
+    connect_timeout: Duration | None = None
+    import_: list[ImportSpec] = Field(default_factory=list, alias="import")
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+
+class ProfileStep(Strict):
+    """From ``at`` on, the workload runs at ``rate``."""
+
+    at: Duration
+    rate: Rate
+
+
+class ClientSpec(Strict):
+    """The end user's own timeout and retries (a browser, an SDK)."""
+
+    timeout: Duration | None = None
+    retries: int = Field(default=0, ge=0)
+    backoff: Duration = 0.0
+    jitter: bool = Field(default=False, description="wait U(0, backoff x 2^(n-1)) before retry n (full jitter)")
+
+
+class Workload(Strict):
+    """Traffic entering the mesh at one service."""
+
+    name: str
+    entry: str
+    origin: str | None = None
+    rate: Rate
+    arrival: Literal["poisson", "constant"] = "poisson"
+    profile: list[ProfileStep] = Field(default_factory=list)
+    client: ClientSpec = Field(default_factory=ClientSpec)
+
+    @field_validator("rate")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("rate must be above zero (e.g. 100/s)")
+        return v
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_rates(cls, v: list[ProfileStep]) -> list[ProfileStep]:
+        for step in v:
+            if step.rate < 0:
+                raise ValueError("profile rates cannot be negative")
+        return v
+
+
+FaultKind = Literal["latency", "errors", "outage", "crash", "partition", "degrade", "load"]
+
+
+class Fault(Strict):
+    """A fault on the timeline (SPEC 2 ``faults``)."""
+
+    at: Duration
+    duration: Duration | None = None
+    kind: FaultKind
+    target: str | None = None
+    between: list[str] | None = Field(default=None, min_length=2, max_length=2)
+    add: DistSpec | None = None
+    rate: Ratio | None = None
+    instances: int | None = Field(default=None, ge=1)
+    restart: Duration | None = None
+    factor: float | None = Field(default=None, gt=0)
+    location: str | None = Field(
+        default=None, description="outage/crash of a service: only its replicas in this zone, region or cloud")
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Fault":
+        need = {
+            "latency": ["add"],
+            "errors": ["target", "rate"],
+            "outage": ["target"],
+            "crash": ["target"],
+            "partition": ["between"],
+            "degrade": ["target", "factor"],
+            "load": ["factor"],
+        }[self.kind]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} fault needs {', '.join(missing)}")
+        if self.kind == "latency" and self.target is None and self.between is None:
+            raise ValueError("a latency fault needs a target (service, version or location) or between")
+        if self.location is not None and self.kind not in ("outage", "crash"):
+            raise ValueError("location narrows an outage or a crash of a service to one place; "
+                             f"for a {self.kind} fault give the location as the target")
+        return self
+
+
+class RolloutChecks(Strict):
+    """What the controller checks each interval, on the canary's own attempts by default.
+
+    ``scope: service`` measures every attempt to the service instead, as Argo's documented
+    example query does (at 20% weight, 10% canary errors then show as 98% success and pass).
+    """
+
+    success_rate_min: Ratio | None = 0.99
+    latency_p99_max: Duration | None = 0.5
+    scope: Literal["canary", "service"] = "canary"
+
+
+class ArgoStep(Strict):
+    """One Argo Rollouts step: ``setWeight: 20`` or ``pause: 10m``.
+
+    ``pause: {}`` (Argo's form without a duration) waits for a manual promotion that never
+    comes in a simulation, so the rollout stays ``in_progress``; ``pause: {duration: 10m}``
+    is accepted too.
+    """
+
+    set_weight: float | None = Field(default=None, ge=0, le=100, alias="setWeight")
+    pause: Duration | None = None
+    pause_manual: bool = Field(default=False, description="a pause with no duration (set by pause: {})")
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _argo_pause(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("pause"), dict):
+            inner = dict(data["pause"])
+            data = dict(data)
+            if "duration" in inner:
+                data["pause"] = inner.pop("duration")
+            else:
+                data["pause"] = None
+                data["pause_manual"] = True
+            if inner:
+                raise ValueError(f"pause takes only a duration, not {', '.join(map(str, inner))}")
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "ArgoStep":
+        kinds = (self.set_weight is not None) + (self.pause is not None or self.pause_manual)
+        if kinds != 1:
+            raise ValueError("a step is either setWeight: N or pause: DURATION")
+        return self
+
+
+def _step_kind(value: Any) -> str:
+    return "ArgoStep" if isinstance(value, (dict, ArgoStep)) else "float"
+
+
+RolloutStep = Annotated[
+    Annotated[float, Tag("float")] | Annotated[ArgoStep, Tag("ArgoStep")],
+    Discriminator(_step_kind),
+]
+
+
+class Rollout(Strict):
+    """Progressive delivery of ``canary`` next to ``baseline``, as Flagger or Argo Rollouts run it.
+
+    Flagger (``style: flagger``): ``steps`` are canary weights in percent, one per
+    ``interval`` (Flagger raises an interval under 10 s to 10 s); ``max_failed_checks`` is
+    Flagger's ``threshold``; ``metrics_window`` defaults to Flagger's 1m query range.
+    Argo (``style: argo``): ``steps`` are ``setWeight``/``pause`` (a bare number is a
+    setWeight); a background analysis runs every ``analysis_interval`` (default
+    ``interval``) from step index ``analysis_starting_step`` and fails the rollout when
+    failed measurements > ``failure_limit``; ``metrics_window`` defaults to the analysis
+    interval. ``at`` defaults to the end of warm-up. Times are seconds once loaded.
+    """
+
+    service: str
+    style: Literal["flagger", "argo"] = "flagger"
+    at: Duration | None = None
+    baseline: str
+    canary: str
+    steps: list[RolloutStep] = Field(default_factory=lambda: [5, 10, 25, 50, 100], min_length=1)
+    interval: Duration = 60.0
+    max_failed_checks: int = Field(default=1, ge=1)
+    metrics_window: Duration | None = None
+    checks: RolloutChecks = Field(default_factory=RolloutChecks)
+    failure_limit: int = Field(default=0, ge=0)
+    consecutive_error_limit: int = Field(default=4, ge=0)
+    analysis_interval: Duration | None = None
+    analysis_starting_step: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _steps_fit_style(self) -> "Rollout":
+        for i, step in enumerate(self.steps):
+            if isinstance(step, ArgoStep):
+                if self.style != "argo":
+                    raise ValueError(f"steps.{i}: setWeight/pause steps need style: argo; "
+                                     "Flagger steps are weights, e.g. [5, 10, 25, 50]")
+            elif not 0 <= step <= 100:
+                raise ValueError(f"steps.{i}: a weight is a percentage between 0 and 100, not {step}")
+        if self.interval <= 0 or (self.analysis_interval is not None and self.analysis_interval <= 0):
+            raise ValueError("intervals must be above zero")
+        if self.metrics_window is not None and self.metrics_window <= 0:
+            raise ValueError("metrics_window must be above zero")
+        if self.baseline == self.canary:
+            raise ValueError("baseline and canary must be different versions")
+        if self.style == "argo" and self.analysis_starting_step >= len(self.steps):
+            raise ValueError(f"analysis_starting_step {self.analysis_starting_step} is past the last step "
+                             f"(steps are numbered from 0 to {len(self.steps) - 1})")
+        return self
+
+
+class Scenario(Strict):
+    """A whole scenario file. Times are float seconds once loaded."""
+
+    name: str
+    seed: int = Field(default=1, ge=0)
+    duration: Duration = 60.0
+    warmup: Duration = 0.0
+    locations: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    network: Network = Field(default_factory=Network)
+    mesh: Mesh = Field(default_factory=Mesh)
+    services: dict[str, Service] = Field(min_length=1)
+    policies: dict[str, ServicePolicySpec] = Field(default_factory=dict)
+    workload: list[Workload] = Field(min_length=1)
+    faults: list[Fault] = Field(default_factory=list)
+    rollout: Rollout | None = None
+    slos: list[SloSpec] = Field(default_factory=list)
+    source_file: str | None = Field(default=None, exclude=True)
+    import_origins: dict[str, str] = Field(default_factory=dict, exclude=True)
+    import_warnings: list[str] = Field(default_factory=list, exclude=True)
+
+    @field_validator("duration")
+    @classmethod
+    def _positive_duration(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("duration must be above zero (e.g. 60s)")
+        return v
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as plain data in the file's own syntax (loads back to the same scenario)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    def zones(self) -> list[str]:
+        """Every zone as ``cloud/region/zone``, in file order."""
+        return [
+            f"{cloud}/{region}/{zone}"
+            for cloud, regions in self.locations.items()
+            for region, zones in regions.items()
+            for zone in zones
+        ]
+
+    def call_steps(self, service: str, version: str | None = None) -> list[CallStep]:
+        """The steps a request to ``service`` (``version``) makes, in order.
+
+        A version that sets ``calls`` replaces the service's list; otherwise it inherits it.
+        """
+        svc = self.services[service]
+        ver = svc.versions.get(version) if version is not None else None
+        steps = ver.calls if ver is not None and ver.calls is not None else svc.calls
+        return [
+            CallStep(True, tuple(step.parallel)) if isinstance(step, ParallelSpec) else CallStep(False, (step,))
+            for step in steps or []
+        ]
+
+    def written_calls(self, service: str) -> Iterator[tuple[tuple[str | int, ...], CallSpec]]:
+        """Every call written under ``service`` and its versions, with its field path in the file.
+
+        The path (``("services", "cart", "calls", 1, "parallel", 0)``) locates errors; callers
+        that only need the call graph ignore it.
+        """
+        svc = self.services[service]
+        variants: list[tuple[tuple[str | int, ...], ServiceFields]] = [(("services", service), svc)]
+        variants += [(("services", service, "versions", v), ver) for v, ver in svc.versions.items()]
+        for base, fields in variants:
+            for i, step in enumerate(fields.calls or []):
+                if isinstance(step, ParallelSpec):
+                    for j, call in enumerate(step.parallel):
+                        yield (*base, "calls", i, "parallel", j), call
+                else:
+                    yield (*base, "calls", i), step
+
+    def expected_requests(self) -> float:
+        """Requests the workloads will offer over warm-up plus duration (for the size guard)."""
+        horizon = self.warmup + self.duration
+        total = 0.0
+        for w in self.workload:
+            rate, t, acc = w.rate, 0.0, 0.0
+            for step in sorted(w.profile, key=lambda s: s.at):
+                end = min(step.at, horizon)
+                if end > t:
+                    acc += rate * (end - t)
+                    t = end
+                rate = step.rate
+            acc += rate * max(0.0, horizon - t)
+            total += acc
+        return total

@@ -1,0 +1,225 @@
+"""Pydantic field types that carry units, and the distribution spec (SPEC section 1)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+
+from meshsim import units
+from meshsim.distributions import (
+    Distribution,
+    constant,
+    lognormal_from_mean_cv,
+    lognormal_from_quantiles,
+)
+
+__all__ = [
+    "Duration",
+    "Rate",
+    "Size",
+    "Ratio",
+    "Bandwidth",
+    "DistSpec",
+    "Strict",
+]
+
+
+def _wrap(fn: Any) -> Any:
+    def validate(value: Any) -> Any:
+        try:
+            return fn(value)
+        except units.UnitError as exc:
+            # pydantic already names the field; keep only the human part.
+            msg = str(exc)
+            raise ValueError(msg.split(": ", 1)[1] if ": " in msg else msg) from None
+
+    return validate
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_wrap(units.parse_duration)),
+    PlainSerializer(units.format_duration, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9.]+\s*(ns|us|ms|s|m|min|h)$", "examples": ["250ms"]}
+    ),
+]
+Rate = Annotated[
+    float,
+    BeforeValidator(_wrap(units.parse_rate)),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "examples": ["500/s", "30000/m"]}]}
+    ),
+]
+Size = Annotated[
+    int,
+    BeforeValidator(_wrap(units.parse_size)),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string", "examples": ["2KB"]}]}),
+]
+Ratio = Annotated[
+    float,
+    BeforeValidator(_wrap(units.parse_ratio)),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "examples": ["0.1%"]}]}),
+]
+def _format_bandwidth(bytes_per_s: float) -> str:
+    return f"{bytes_per_s * 8 / 1e6:.12g}Mbps"
+
+
+Bandwidth = Annotated[
+    float,
+    BeforeValidator(_wrap(units.parse_bandwidth)),
+    PlainSerializer(_format_bandwidth, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["10Gbps"]}),
+]
+
+
+class Strict(BaseModel):
+    """Base for every scenario block: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+DistKind = Literal[
+    "constant", "exponential", "lognormal", "gamma", "uniform", "pareto",
+    "empirical", "histogram", "mixture",
+]
+
+
+class MixtureComponent(Strict):
+    """One part of a mixture: its weight and its distribution."""
+
+    weight: float = Field(gt=0)
+    dist: "DistSpec"
+
+
+class DistSpec(Strict):
+    """A latency or service-time distribution; a plain duration means a constant."""
+
+    dist: DistKind
+    value: Duration | None = None
+    mean: Duration | None = None
+    median: Duration | None = None
+    p99: Duration | None = None
+    cv: float | None = Field(default=None, gt=0)
+    low: Duration | None = None
+    high: Duration | None = None
+    alpha: float | None = Field(default=None, gt=0)
+    scale: Duration | None = None
+    samples: list[Duration] | None = None
+    buckets: dict[str, float] | None = None
+    components: list[MixtureComponent] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _constant_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, (str, int, float)) and not isinstance(data, bool):
+            return {"dist": "constant", "value": data}
+        return data
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> "DistSpec":
+        need: dict[str, list[list[str]]] = {
+            "constant": [["value"]],
+            "exponential": [["mean"]],
+            "lognormal": [["median", "p99"], ["mean", "cv"]],
+            "gamma": [["mean", "cv"]],
+            "uniform": [["low", "high"]],
+            "pareto": [["scale", "alpha"], ["mean", "alpha"]],
+            "empirical": [["samples"]],
+            "histogram": [["buckets"]],
+            "mixture": [["components"]],
+        }[self.dist]
+        given = {k for k, v in self.__dict__.items() if v is not None and k != "dist"}
+        for option in need:
+            if set(option) <= given:
+                extra = given - set(option)
+                if extra:
+                    raise ValueError(
+                        f"{self.dist} takes {' and '.join(option)}; remove {', '.join(sorted(extra))}"
+                    )
+                break
+        else:
+            forms = " or ".join("{" + ", ".join(o) + "}" for o in need)
+            raise ValueError(f"dist {self.dist} needs {forms}")
+        if self.dist == "lognormal" and self.median is not None and self.p99 is not None:
+            if not self.p99 > self.median > 0:
+                raise ValueError("lognormal needs 0 < median < p99")
+        if self.dist == "uniform" and not (self.high or 0) > (self.low or 0) >= 0:
+            raise ValueError("uniform needs 0 <= low < high")
+        if self.dist == "pareto" and self.mean is not None and (self.alpha or 0) <= 1:
+            raise ValueError("pareto with a mean needs alpha > 1")
+        if self.dist == "empirical" and not self.samples:
+            raise ValueError("empirical needs at least one sample")
+        if self.dist == "histogram":
+            self._histogram_table()
+        return self
+
+    def _histogram_table(self) -> tuple[tuple[float, float], ...]:
+        rows = []
+        for key, count in (self.buckets or {}).items():
+            le = math.inf if str(key).strip().lower() in ("+inf", "inf") else None
+            if le is None:
+                try:
+                    le = units.parse_duration(key)
+                except units.UnitError:
+                    raise ValueError(
+                        f"histogram bucket bound {key!r} needs a unit (e.g. '5ms') or '+Inf'"
+                    ) from None
+            rows.append((le, float(count)))
+        rows.sort()
+        cum = [c for _, c in rows]
+        if any(b < a for a, b in zip(cum, cum[1:])):
+            raise ValueError("histogram buckets are cumulative (Prometheus 'le'): counts must not decrease")
+        if not rows or cum[-1] <= 0:
+            raise ValueError("histogram needs at least one observation")
+        return tuple(rows)
+
+    def build(self) -> Distribution:
+        """Return the runtime :class:`Distribution` (parameters in seconds)."""
+        d = self.dist
+        if d == "constant":
+            assert self.value is not None
+            return constant(self.value)
+        if d == "exponential":
+            return Distribution(d, (("mean", float(self.mean or 0)),))
+        if d == "lognormal":
+            if self.median is not None and self.p99 is not None:
+                mu, sigma = lognormal_from_quantiles(self.median, self.p99)
+            else:
+                mu, sigma = lognormal_from_mean_cv(float(self.mean or 0), float(self.cv or 0))
+            return Distribution(d, (("mu", mu), ("sigma", sigma)))
+        if d == "gamma":
+            return Distribution(d, (("mean", float(self.mean or 0)), ("cv", float(self.cv or 0))))
+        if d == "uniform":
+            return Distribution(d, (("low", float(self.low or 0)), ("high", float(self.high or 0))))
+        if d == "pareto":
+            alpha = float(self.alpha or 0)
+            scale = self.scale if self.scale is not None else float(self.mean or 0) * (alpha - 1) / alpha
+            return Distribution(d, (("alpha", alpha), ("scale", float(scale))))
+        if d == "empirical":
+            return Distribution(d, samples=tuple(self.samples or ()))
+        if d == "histogram":
+            return Distribution(d, buckets=self._histogram_table())
+        if d == "mixture":
+            return Distribution(
+                d, components=tuple((c.weight, c.dist.build()) for c in self.components or ())
+            )
+        raise ValueError(d)
+
+
+def dist_from(value: Any) -> DistSpec:
+    """Coerce a raw value (string or mapping) into a :class:`DistSpec`."""
+    return DistSpec.model_validate(value)
+
+
+MixtureComponent.model_rebuild()
