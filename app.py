@@ -32,6 +32,7 @@ FAULT_KINDS = ("latency", "errors", "outage", "crash", "partition", "degrade", "
 
 # ----------------------------------------------------------------- scenario source
 
+
 def _problem_lines(exc: MeshsimInputError, label: str) -> str:
     lines = []
     for p in exc.problems:
@@ -71,8 +72,14 @@ def _load(key: str, text: str, label: str) -> tuple[Any, dict[str, Any]] | None:
     if st.session_state.get("loaded") != key:
         for k in [k for k in st.session_state if str(k).startswith(("knob.", "fault."))]:
             del st.session_state[k]
-        st.session_state.update(loaded=key, edits={}, faults=list(raw.get("faults") or []),
-                                baseline_raw=copy.deepcopy(raw), cache={}, last=None)
+        st.session_state.update(
+            loaded=key,
+            edits={},
+            faults=list(raw.get("faults") or []),
+            baseline_raw=copy.deepcopy(raw),
+            cache={},
+            last=None,
+        )
         st.session_state["run.duration"] = _default_horizon(scenario)
     return scenario, raw
 
@@ -92,6 +99,7 @@ def _default_horizon(scenario: Any) -> float:
 
 # ----------------------------------------------------------------- knobs
 
+
 def _knob(widget: Any, key: str, label: str, default: Any, **kw: Any) -> Any:
     """Render a knob whose value survives being hidden (edits live in session_state['edits'])."""
     edits = st.session_state["edits"]
@@ -105,11 +113,22 @@ def _knob(widget: Any, key: str, label: str, default: Any, **kw: Any) -> Any:
 
 def _traffic_knobs(base: Any) -> None:
     for w in base.workload:
-        _knob(st.number_input, f"knob.rate.{w.name}", f"{w.name}: rate (requests/s)", float(w.rate),
-              min_value=0.1, step=50.0)
+        _knob(
+            st.number_input,
+            f"knob.rate.{w.name}",
+            f"{w.name}: rate (requests/s)",
+            float(w.rate),
+            min_value=0.1,
+            step=50.0,
+        )
         prof = ", ".join(f"{p.at:g}s: {p.rate:g}/s" for p in w.profile)
-        _knob(st.text_input, f"knob.profile.{w.name}", f"{w.name}: rate changes (at: rate, ...)", prof,
-              help="e.g. `20s: 600/s, 25s: 300/s` (times from the start, warm-up included)")
+        _knob(
+            st.text_input,
+            f"knob.profile.{w.name}",
+            f"{w.name}: rate changes (at: rate, ...)",
+            prof,
+            help="e.g. `20s: 600/s, 25s: 300/s` (times from the start, warm-up included)",
+        )
 
 
 def _service_knobs(base: Any) -> None:
@@ -117,34 +136,77 @@ def _service_knobs(base: Any) -> None:
     svc = base.services[svc_name]
     if svc.placement:
         for zone, n in svc.placement.items():
-            _knob(st.number_input, f"knob.replicas.{svc_name}.{zone}", f"replicas in {zone}", int(n),
-                  min_value=0, step=1)
+            _knob(
+                st.number_input, f"knob.replicas.{svc_name}.{zone}", f"replicas in {zone}", int(n), min_value=0, step=1
+            )
     else:
         _knob(st.number_input, f"knob.replicas.{svc_name}", "replicas", int(svc.replicas or 1), min_value=0, step=1)
-    _knob(st.number_input, f"knob.concurrency.{svc_name}", "concurrency per replica", int(svc.concurrency or 1),
-          min_value=1, step=1)
+    _knob(
+        st.number_input,
+        f"knob.concurrency.{svc_name}",
+        "concurrency per replica",
+        int(svc.concurrency or 1),
+        min_value=1,
+        step=1,
+    )
 
 
 def _policy_knobs(base: Any) -> None:
     svc = st.selectbox("Calls to service", list(base.services), key="knob_pick.policy")
     st.caption(f"Defaults shown are the effective values ({base.mesh.defaults or 'no'} mesh preset)")
     pol = meshsim.resolve_policy(base, svc)
-    ms = (lambda s: float(round(s * 1e3, 3)) if s else 0.0)
-    _knob(st.number_input, f"knob.timeout.{svc}", "timeout (ms, 0 = none)", ms(pol.timeout_s), min_value=0.0,
-          step=50.0)
-    _knob(st.number_input, f"knob.retries.{svc}", "retries (after the first try)", int(pol.retry_attempts),
-          min_value=0, max_value=10, step=1)
-    _knob(st.number_input, f"knob.per_try.{svc}", "per-try timeout (ms, 0 = none)", ms(pol.per_try_timeout_s),
-          min_value=0.0, step=25.0)
-    _knob(st.number_input, f"knob.backoff.{svc}", "retry back-off base (ms)", ms(pol.backoff_base_s),
-          min_value=0.0, step=5.0)
-    budget = (pol.budget_ratio * 100 if pol.budget_kind == "linkerd" else pol.budget_percent) if pol.budget_kind else 0.0
-    _knob(st.number_input, f"knob.budget.{svc}", "retry budget (% of requests, 0 = none)", float(budget),
-          min_value=0.0, max_value=100.0, step=5.0)
+
+    def ms(s):
+        return float(round(s * 1e3, 3)) if s else 0.0
+
+    _knob(st.number_input, f"knob.timeout.{svc}", "timeout (ms, 0 = none)", ms(pol.timeout_s), min_value=0.0, step=50.0)
+    _knob(
+        st.number_input,
+        f"knob.retries.{svc}",
+        "retries (after the first try)",
+        int(pol.retry_attempts),
+        min_value=0,
+        max_value=10,
+        step=1,
+    )
+    _knob(
+        st.number_input,
+        f"knob.per_try.{svc}",
+        "per-try timeout (ms, 0 = none)",
+        ms(pol.per_try_timeout_s),
+        min_value=0.0,
+        step=25.0,
+    )
+    _knob(
+        st.number_input,
+        f"knob.backoff.{svc}",
+        "retry back-off base (ms)",
+        ms(pol.backoff_base_s),
+        min_value=0.0,
+        step=5.0,
+    )
+    budget = (
+        (pol.budget_ratio * 100 if pol.budget_kind == "linkerd" else pol.budget_percent) if pol.budget_kind else 0.0
+    )
+    _knob(
+        st.number_input,
+        f"knob.budget.{svc}",
+        "retry budget (% of requests, 0 = none)",
+        float(budget),
+        min_value=0.0,
+        max_value=100.0,
+        step=5.0,
+    )
     _lb_knob(svc, pol.load_balancer.kind)
     c5 = pol.outlier.consecutive_5xx if pol.outlier else 0
-    _knob(st.number_input, f"knob.outlier.{svc}", "outlier detection: eject after N 5xx (0 = off)", int(c5),
-          min_value=0, step=1)
+    _knob(
+        st.number_input,
+        f"knob.outlier.{svc}",
+        "outlier detection: eject after N 5xx (0 = off)",
+        int(c5),
+        min_value=0,
+        step=1,
+    )
 
 
 def _lb_knob(svc: str, default: str) -> None:
@@ -168,12 +230,21 @@ def _canary_knobs(base: Any) -> None:
         split = (base.policies[name].split if name in base.policies else None) or {}
         total = sum(split.values()) or 1.0
         if not split:
-            st.caption(f"{name}: no split in the file, so every replica of every version takes traffic; "
-                       f"a slider sets policies.{name}.split ({versions[0]} gets the rest).")
+            st.caption(
+                f"{name}: no split in the file, so every replica of every version takes traffic; "
+                f"a slider sets policies.{name}.split ({versions[0]} gets the rest)."
+            )
         for v in versions[1:]:
             pct = 100.0 * split.get(v, 0.0) / total if split else 0.0
-            _knob(st.slider, f"knob.split.{name}.{v}", f"{name}: % of traffic to {v}", float(round(pct, 1)),
-                  min_value=0.0, max_value=100.0, step=1.0)
+            _knob(
+                st.slider,
+                f"knob.split.{name}.{v}",
+                f"{name}: % of traffic to {v}",
+                float(round(pct, 1)),
+                min_value=0.0,
+                max_value=100.0,
+                step=1.0,
+            )
     r = base.rollout
     on = _knob(st.checkbox, "knob.rollout.on", "progressive rollout", r is not None)
     if on:
@@ -181,10 +252,22 @@ def _canary_knobs(base: Any) -> None:
         vers = list(base.services[svc].versions)
         steps = ", ".join(f"{s:g}" for s in r.steps if isinstance(s, (int, float))) if r else "5, 10, 25, 50, 100"
         _knob(st.text_input, "knob.rollout.steps", "canary weights (%)", steps)
-        _knob(st.number_input, "knob.rollout.interval", "interval (s)", float(r.interval if r else 10.0),
-              min_value=1.0, step=5.0)
-        _knob(st.number_input, "knob.rollout.max_failed", "failed checks before rollback",
-              int(r.max_failed_checks if r else 2), min_value=1, step=1)
+        _knob(
+            st.number_input,
+            "knob.rollout.interval",
+            "interval (s)",
+            float(r.interval if r else 10.0),
+            min_value=1.0,
+            step=5.0,
+        )
+        _knob(
+            st.number_input,
+            "knob.rollout.max_failed",
+            "failed checks before rollback",
+            int(r.max_failed_checks if r else 2),
+            min_value=1,
+            step=1,
+        )
         st.caption(f"{svc}: {r.baseline if r else vers[0]} → {r.canary if r else vers[-1]}")
 
 
@@ -209,10 +292,16 @@ def _fault_knobs(base: Any) -> None:
         options = locations if kind == "outage" else services + (locations if kind == "latency" else [])
         new["target"] = st.selectbox("where", options, key="fault.target")
     horizon = base.warmup + st.session_state.get("run.duration", base.duration)
-    at = st.number_input("when (s from start)", min_value=0.0, value=float(round(horizon / 3)), step=5.0,
-                         key="fault.at")
-    dur = st.number_input("how long (s, 0 = until the end)", min_value=0.0, value=float(round(horizon / 3)),
-                          step=5.0, key="fault.duration")
+    at = st.number_input(
+        "when (s from start)", min_value=0.0, value=float(round(horizon / 3)), step=5.0, key="fault.at"
+    )
+    dur = st.number_input(
+        "how long (s, 0 = until the end)",
+        min_value=0.0,
+        value=float(round(horizon / 3)),
+        step=5.0,
+        key="fault.duration",
+    )
     new["at"] = f"{at:g}s"
     if dur > 0:
         new["duration"] = f"{dur:g}s"
@@ -230,6 +319,7 @@ def _fault_knobs(base: Any) -> None:
 
 
 # ----------------------------------------------------------------- edits -> scenario dict
+
 
 def _ms_text(v: float) -> str:
     return f"{v:g}ms"
@@ -272,8 +362,11 @@ def _apply_edits(raw: dict[str, Any], base: Any) -> dict[str, Any]:
                     pol.pop("retry_budget", None)
                 else:
                     kind_b = meshsim.resolve_policy(base, name).budget_kind
-                    pol["retry_budget"] = ({"ratio": v / 100, "min_per_second": 10, "ttl": "10s"}
-                                           if kind_b == "linkerd" else {"budget_percent": float(v)})
+                    pol["retry_budget"] = (
+                        {"ratio": v / 100, "min_per_second": 10, "ttl": "10s"}
+                        if kind_b == "linkerd"
+                        else {"budget_percent": float(v)}
+                    )
             elif kind == "outlier":
                 od = dict(pol.get("outlier_detection") or {})
                 if v <= 0:
@@ -290,9 +383,11 @@ def _apply_edits(raw: dict[str, Any], base: Any) -> dict[str, Any]:
                 elif kind == "per_try":
                     retries["per_try_timeout"] = _ms_text(v)
                 else:
-                    retries["backoff"] = {**dict(retries.get("backoff") or {}), "base": _ms_text(v)} \
-                        if isinstance(retries.get("backoff"), dict) or retries.get("backoff") is None \
+                    retries["backoff"] = (
+                        {**dict(retries.get("backoff") or {}), "base": _ms_text(v)}
+                        if isinstance(retries.get("backoff"), dict) or retries.get("backoff") is None
                         else {"base": _ms_text(v)}
+                    )
                 pol["retries"] = retries
         elif kind == "split":
             versions = list(base.services[name].versions)
@@ -337,6 +432,7 @@ def _apply_rollout(out: dict[str, Any], base: Any) -> None:
 
 # ----------------------------------------------------------------- running
 
+
 def _with_run_settings(raw: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(raw)
     out["duration"] = f"{st.session_state['run.duration']:g}s"
@@ -350,7 +446,7 @@ def _cache_key(raw: dict[str, Any], reps: int) -> str:
 def _run(base_raw: dict[str, Any], whatif_raw: dict[str, Any], reps: int) -> None:
     """Simulate what is not cached yet, with one progress bar.
 
-    A new pair runs through ``meshsim.whatif.compare`` (common random numbers); when the
+    A new pair runs through ``meshsim.compare`` (common random numbers); when the
     baseline is already cached only the what-if runs, and ``paired_table`` pairs the two
     exactly as ``compare`` does (same seed, same replications).
     """
@@ -367,8 +463,11 @@ def _run(base_raw: dict[str, Any], whatif_raw: dict[str, Any], reps: int) -> Non
             return
     total = sum(s.expected_requests() for s in scenarios.values()) * reps
     if total > MAX_UI_REQUESTS:
-        st.error(f"This run would simulate about {total:,.0f} requests (the UI stops at {MAX_UI_REQUESTS:,}). "
-                 "Ask for fewer requests: shorten the duration, lower the rate or the replications.", icon="✋")
+        st.error(
+            f"This run would simulate about {total:,.0f} requests (the UI stops at {MAX_UI_REQUESTS:,}). "
+            "Ask for fewer requests: shorten the duration, lower the rate or the replications.",
+            icon="✋",
+        )
         return
     bar = st.progress(0.0, text="simulating…")
     jobs = list(scenarios.items())
@@ -396,13 +495,15 @@ def _run(base_raw: dict[str, Any], whatif_raw: dict[str, Any], reps: int) -> Non
 
 # ----------------------------------------------------------------- results
 
+
 def _fmt_ms(x: float) -> str:
     return "-" if x is None or math.isnan(x) else f"{x:,.1f}"
 
 
 def _delta(d: float | None, fmt: str, tiny: float) -> dict[str, Any]:
     """st.metric arguments for a change against the baseline: red when it got worse, plain "±0" when
-    it rounds to nothing."""
+    it rounds to nothing.
+    """
     if d is None or math.isnan(d):
         return {}
     if abs(d) < tiny:
@@ -427,7 +528,8 @@ def _headline(data: dict[str, Any], base: dict[str, Any] | None, scenario: Any) 
         met = int((slos["status"] == "met").sum())
         st.metric("SLOs met", f"{met}/{len(slos)}")
         table = slos[["name", "target", "metric", "value_text", "limit_text", "status"]].rename(
-            columns={"value_text": "value", "limit_text": "limit"})
+            columns={"value_text": "value", "limit_text": "limit"}
+        )
         st.dataframe(table, hide_index=True, key="table.slos")
 
 
@@ -455,10 +557,15 @@ def _results_view(scenario: Any) -> None:
             st.info("The what-if equals the baseline. Change a knob and run again to compare.")
         else:
             table = last["table"]
-            st.caption("Same seeds for both (common random numbers). Intervals and significance need "
-                       "2 or more replications.")
-            st.dataframe(viz.comparison_frame(table), hide_index=True, key="table.diff", column_config={
-                "change_pct": st.column_config.NumberColumn("change %", format="%+.1f%%")})
+            st.caption(
+                "Same seeds for both (common random numbers). Intervals and significance need 2 or more replications."
+            )
+            st.dataframe(
+                viz.comparison_frame(table),
+                hide_index=True,
+                key="table.diff",
+                column_config={"change_pct": st.column_config.NumberColumn("change %", format="%+.1f%%")},
+            )
             st.plotly_chart(viz.compare_bars(table), key="cmp.bars")
             st.plotly_chart(viz.compare_latency(base_res.timeseries(), res.timeseries()), key="cmp.latency")
             base_figs = viz.figures(base_res, base_data)
@@ -473,11 +580,17 @@ def _results_view(scenario: Any) -> None:
         st.dataframe(viz.service_frame(data), hide_index=True, key="table.services")
         st.dataframe(res.edges(), hide_index=True, key="table.edges")
     with st.sidebar:
-        st.download_button("Download results (JSON)", res.to_json(), file_name=f"{scenario.name}-results.json",
-                           mime="application/json", key="dl_json")
+        st.download_button(
+            "Download results (JSON)",
+            res.to_json(),
+            file_name=f"{scenario.name}-results.json",
+            mime="application/json",
+            key="dl_json",
+        )
 
 
 # ----------------------------------------------------------------- page
+
 
 def main() -> None:
     st.set_page_config(page_title="meshsim what-if", layout="wide")
@@ -493,8 +606,7 @@ def main() -> None:
     with st.sidebar:
         st.header("Run")
         st.number_input("simulated duration (s, after warm-up)", min_value=1.0, step=10.0, key="run.duration")
-        reps = int(st.number_input("replications", min_value=1, max_value=20, value=1, step=1,
-                                   key="run.replications"))
+        reps = int(st.number_input("replications", min_value=1, max_value=20, value=1, step=1, key="run.replications"))
         st.header("What-if knobs")
         with st.expander("Traffic", expanded=True):
             _traffic_knobs(base)
@@ -517,15 +629,21 @@ def main() -> None:
     with st.sidebar:
         run = st.button("Run simulation", key="run", type="primary", disabled=invalid)
         c1, c2 = st.columns(2)
-        if c1.button("Make baseline", key="pin_baseline", help="use the current knobs as the new baseline",
-                     disabled=invalid):
+        if c1.button(
+            "Make baseline", key="pin_baseline", help="use the current knobs as the new baseline", disabled=invalid
+        ):
             st.session_state["baseline_raw"] = copy.deepcopy(edited)
         if c2.button("Reset knobs", key="reset"):
             st.session_state["loaded"] = None
             st.rerun()
         st.caption(f"{n_edits} change(s) from {src[2]}")
-        st.download_button("Download scenario (YAML)", dump_yaml(edited),
-                           file_name=f"{base.name}-whatif.yaml", mime="application/x-yaml", key="dl_yaml")
+        st.download_button(
+            "Download scenario (YAML)",
+            dump_yaml(edited),
+            file_name=f"{base.name}-whatif.yaml",
+            mime="application/x-yaml",
+            key="dl_yaml",
+        )
     if run:
         _run(_with_run_settings(st.session_state["baseline_raw"]), _with_run_settings(edited), reps)
     _results_view(base)

@@ -55,8 +55,11 @@ def plain_simpy_mm1(n_requests: int, seed: int) -> float:
 
 def mm1_scenario(n_requests: int, defaults: str | None = None) -> dict:
     return {
-        "name": "bench-mm1", "seed": 1, "duration": f"{n_requests / RATE}s",
-        "network": {"same_zone": "0ms"}, "mesh": {"proxy": "none", **({"defaults": defaults} if defaults else {})},
+        "name": "bench-mm1",
+        "seed": 1,
+        "duration": f"{n_requests / RATE}s",
+        "network": {"same_zone": "0ms"},
+        "mesh": {"proxy": "none", **({"defaults": defaults} if defaults else {})},
         "services": {"api": {"replicas": 1, "concurrency": 1, "service_time": {"dist": "exponential", "mean": "10ms"}}},
         "workload": [{"name": "w", "entry": "api", "rate": RATE}],
     }
@@ -74,21 +77,30 @@ def main() -> None:
     sc = load_scenario(mm1_scenario(n))
     base_s, base_mean = min(timed(plain_simpy_mm1, n, s) for s in range(3))
     ours_s, rep = min(timed(run_replication, sc, s) for s in range(3))
-    print(f"(a) M/M/1, {n:,} requests: plain SimPy {base_s:.2f} s, meshsim {ours_s:.2f} s, "
-          f"ratio {ours_s / base_s:.2f} (aim <= 1.5); mean response {base_mean * 1e3:.1f} ms vs "
-          f"{rep.workloads['w'].latency.mean() * 1e3:.1f} ms (theory 50 ms)")
+    print(
+        f"(a) M/M/1, {n:,} requests: plain SimPy {base_s:.2f} s, meshsim {ours_s:.2f} s, "
+        f"ratio {ours_s / base_s:.2f} (aim <= 1.5); mean response {base_mean * 1e3:.1f} ms vs "
+        f"{rep.workloads['w'].latency.mean() * 1e3:.1f} ms (theory 50 ms)"
+    )
 
     boutique = load_scenario(ROOT / "models" / "online-boutique.yaml")
     wall, rep = timed(run_replication, boutique, 0)
     reqs = sum(w.requests for w in rep.workloads.values())
     print(f"(b) online-boutique: {reqs:,} end-user requests in {wall:.2f} s = {reqs / wall:,.0f} requests/s")
 
-    plain = load_scenario({**boutique.model_dump(mode="json", by_alias=True, exclude_none=True),
-                           "mesh": {"proxy": "envoy"}, "policies": {}})
+    plain = load_scenario(
+        {
+            **boutique.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "mesh": {"proxy": "envoy"},
+            "policies": {},
+        }
+    )
     wall_plain, rep_plain = timed(run_replication, plain, 0)
     r_plain = sum(w.requests for w in rep_plain.workloads.values()) / wall_plain
-    print(f"(d) policies: {r_plain:,.0f} req/s without a preset vs {reqs / wall:,.0f} with Istio's: "
-          f"slowdown {r_plain / (reqs / wall):.2f}x (aim < 1.5x)")
+    print(
+        f"(d) policies: {r_plain:,.0f} req/s without a preset vs {reqs / wall:,.0f} with Istio's: "
+        f"slowdown {r_plain / (reqs / wall):.2f}x (aim < 1.5x)"
+    )
 
     # Memory must not grow with the number of requests: same simulated time (bins), 10x the traffic
     peaks = {}
@@ -104,8 +116,10 @@ def main() -> None:
         peaks[size] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     small, big = sorted(peaks)
-    print(f"(c) peak traced memory: {peaks[small] / 1e6:.1f} MB at {small:,} requests, "
-          f"{peaks[big] / 1e6:.1f} MB at {big:,} (same 200 s horizon): ratio {peaks[big] / peaks[small]:.2f} (aim <= 1.2)")
+    print(
+        f"(c) peak traced memory: {peaks[small] / 1e6:.1f} MB at {small:,} requests, "
+        f"{peaks[big] / 1e6:.1f} MB at {big:,} (same 200 s horizon): ratio {peaks[big] / peaks[small]:.2f} (aim <= 1.2)"
+    )
 
 
 if __name__ == "__main__":

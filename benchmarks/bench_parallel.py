@@ -47,8 +47,9 @@ def cluster_start_stop(workers: int) -> tuple[float, float]:
     from dask.distributed import Client, LocalCluster
 
     t0 = time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    )
     client = Client(cluster)
     started = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -86,21 +87,30 @@ def main() -> None:
     serial_s, pool_s = best["serial"], best["process"]
     ideal = min(cores, n)
     print(f"(a) one process       {serial_s:7.2f} s  ({serial_s / n:.2f} s per replication)")
-    print(f"    process pool      {pool_s:7.2f} s  speed-up {serial_s / pool_s:.2f}x (ideal {ideal}x, "
-          f"efficiency {serial_s / pool_s / ideal:.0%}); identical: {outputs['process'] == outputs['serial']}")
+    print(
+        f"    process pool      {pool_s:7.2f} s  speed-up {serial_s / pool_s:.2f}x (ideal {ideal}x, "
+        f"efficiency {serial_s / pool_s / ideal:.0%}); identical: {outputs['process'] == outputs['serial']}"
+    )
     share = cpu["process"] / (pool_s * ideal)
-    print(f"    CPU used / (wall x workers): one process {cpu['serial'] / serial_s:.0%}, pool {share:.0%}"
-          + (" (well under 100%: other jobs share the cores, so the speed-up is understated)" if share < 0.85 else ""))
+    print(
+        f"    CPU used / (wall x workers): one process {cpu['serial'] / serial_s:.0%}, pool {share:.0%}"
+        + (" (well under 100%: other jobs share the cores, so the speed-up is understated)" if share < 0.85 else "")
+    )
     if args.no_dask:
         return
     dask_s = best["dask-local"]
     start_s, stop_s = cluster_start_stop(min(cores, n))
-    print(f"(b) dask LocalCluster {dask_s:7.2f} s  {dask_s / pool_s:.2f}x the pool's wall time "
-          f"(+{dask_s - pool_s:.2f} s); speed-up vs one process {serial_s / dask_s:.2f}x; "
-          f"identical: {outputs['dask-local'] == outputs['serial']}")
-    print(f"    cluster start {start_s:.2f} s, stop {stop_s:.2f} s "
-          f"(so the per-run overhead beyond start/stop is {dask_s - pool_s - start_s - stop_s:+.2f} s)")
+    print(
+        f"(b) dask LocalCluster {dask_s:7.2f} s  {dask_s / pool_s:.2f}x the pool's wall time "
+        f"(+{dask_s - pool_s:.2f} s); speed-up vs one process {serial_s / dask_s:.2f}x; "
+        f"identical: {outputs['dask-local'] == outputs['serial']}"
+    )
+    print(
+        f"    cluster start {start_s:.2f} s, stop {stop_s:.2f} s "
+        f"(so the per-run overhead beyond start/stop is {dask_s - pool_s - start_s - stop_s:+.2f} s)"
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "")
+
 
 if __name__ == "__main__":  # LocalCluster spawns its workers: this guard is required
     main()

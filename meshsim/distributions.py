@@ -29,7 +29,7 @@ class Distribution:
     params: tuple[tuple[str, float], ...] = ()
     samples: tuple[float, ...] = ()
     buckets: tuple[tuple[float, float], ...] = ()  # (upper bound s, cumulative count)
-    components: tuple[tuple[float, "Distribution"], ...] = ()
+    components: tuple[tuple[float, Distribution], ...] = ()
     label: str = field(default="", compare=False)
 
     def p(self, name: str) -> float:
@@ -140,7 +140,7 @@ class Distribution:
             return out
         raise ValueError(k)
 
-    def sampler(self, rng: np.random.Generator) -> "Sampler":
+    def sampler(self, rng: np.random.Generator) -> Sampler:
         """Return a callable that yields one value per call from ``rng``."""
         return Sampler(self, rng)
 
@@ -208,4 +208,3 @@ def lognormal_from_mean_cv(mean_s: float, cv: float) -> tuple[float, float]:
     """Return (mu, sigma) of the lognormal with the given mean and coefficient of variation."""
     sigma2 = math.log(1 + cv * cv)
     return math.log(mean_s) - sigma2 / 2, math.sqrt(sigma2)
-

@@ -53,9 +53,7 @@ class MeshsimInputError(Exception):
     ) -> None:
         self.problems = list(problems or [])
         if message is not None:
-            self.problems.insert(
-                0, InputProblem(message, file=file, line=line, column=column, field=field)
-            )
+            self.problems.insert(0, InputProblem(message, file=file, line=line, column=column, field=field))
         super().__init__(self.render())
 
     def render(self) -> str:

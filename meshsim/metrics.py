@@ -95,7 +95,7 @@ class LogHistogram:
         else:
             self._bump(j + self._lo, 1)
 
-    def merge(self, other: "LogHistogram") -> "LogHistogram":
+    def merge(self, other: LogHistogram) -> LogHistogram:
         """Add ``other``'s counts into this histogram; returns self."""
         if other.gamma != self.gamma:
             raise ValueError("cannot merge histograms with different bucket widths")
@@ -144,8 +144,16 @@ class LogHistogram:
         return self.max
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"arr": self._arr.tobytes(), "lo": self._lo, "zero": self.zero, "n": self.n, "total": self.total,
-                "min": self.min, "max": self.max, "gamma": self.gamma}
+        return {
+            "arr": self._arr.tobytes(),
+            "lo": self._lo,
+            "zero": self.zero,
+            "n": self.n,
+            "total": self.total,
+            "min": self.min,
+            "max": self.max,
+            "gamma": self.gamma,
+        }
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.gamma = st["gamma"]
@@ -158,7 +166,8 @@ class LogHistogram:
 
 class BufferedLogHistogram(LogHistogram):
     """A :class:`LogHistogram` that collects values in a short list and bins them 1024 at a time
-    with numpy: the same buckets and results, at a fraction of the per-value cost."""
+    with numpy: the same buckets and results, at a fraction of the per-value cost.
+    """
 
     __slots__ = ("_buf",)
     FLUSH = 1024
@@ -307,8 +316,9 @@ class Recorder:
             w.fail(cause)
             b.failed[cause] = b.failed.get(cause, 0) + 1
 
-    def attempt_done(self, caller: str, service: str, cause: str | None, retry: bool, hedge: bool,
-                     original: bool, now_s: float) -> None:
+    def attempt_done(
+        self, caller: str, service: str, cause: str | None, retry: bool, hedge: bool, original: bool, now_s: float
+    ) -> None:
         """A caller's proxy finished one attempt to ``service`` (cause None = ok)."""
         s = self.services[service]
         e = self.edges[(caller, service)]

@@ -10,13 +10,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from meshsim.stats import mean_ci
 from meshsim.metrics import CAUSES, Bin, EntityStats, Recorder
+from meshsim.stats import mean_ci
 
 __all__ = ["ReplicationResult", "Results", "SLO_METRICS"]
 
-SLO_METRICS = ("latency_p50", "latency_p90", "latency_p99", "latency_p999", "latency_mean",
-               "error_rate", "availability", "throughput", "amplification", "cost_per_million")
+SLO_METRICS = (
+    "latency_p50",
+    "latency_p90",
+    "latency_p99",
+    "latency_p999",
+    "latency_mean",
+    "error_rate",
+    "availability",
+    "throughput",
+    "amplification",
+    "cost_per_million",
+)
 _Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
 
 
@@ -28,7 +38,8 @@ def _r(x: float, digits: int = 6) -> float | None:
 
 def _rollout_summary(rollouts: list[dict[str, Any]], confidence: float) -> dict[str, Any]:
     """SPEC 4 ``rollout`` over replications: the most common outcome, its mean time, mean failed
-    requests with an interval, and the first replication's timeline as an example."""
+    requests with an interval, and the first replication's timeline as an example.
+    """
     outcomes: dict[str, int] = {}
     for r in rollouts:
         outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
@@ -37,14 +48,16 @@ def _rollout_summary(rollouts: list[dict[str, Any]], confidence: float) -> dict[
     failed = [float(r.get("failed_requests", 0)) for r in rollouts]
     m, lo, hi = mean_ci(failed, confidence)
     summary = dict(rollouts[0])
-    summary.update({
-        "outcome": outcome,
-        "at_s": _r(float(np.mean(times))) if times else None,
-        "failed_requests": _r(m),
-        "failed_requests_ci": [_r(lo), _r(hi)],
-        "outcomes": {o: outcomes[o] for o in sorted(outcomes)},
-        "replications": len(rollouts),
-    })
+    summary.update(
+        {
+            "outcome": outcome,
+            "at_s": _r(float(np.mean(times))) if times else None,
+            "failed_requests": _r(m),
+            "failed_requests_ci": [_r(lo), _r(hi)],
+            "outcomes": {o: outcomes[o] for o in sorted(outcomes)},
+            "replications": len(rollouts),
+        }
+    )
     return summary
 
 
@@ -65,16 +78,34 @@ class ReplicationResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_recorder(cls, rec: Recorder, replication: int, entropy: int, measured_s: float,
-                      spans: list[dict[str, Any]], extras: dict[str, Any] | None = None) -> "ReplicationResult":
+    def from_recorder(
+        cls,
+        rec: Recorder,
+        replication: int,
+        entropy: int,
+        measured_s: float,
+        spans: list[dict[str, Any]],
+        extras: dict[str, Any] | None = None,
+    ) -> ReplicationResult:
         in_flight = {}
         for name, w in rec.workloads.items():
             done = w.ok + sum(w.failed.values())
             in_flight[name] = w.requests - done
         extras = dict(extras or {})
         extras["bin_s"] = rec.bin_s
-        return cls(replication, entropy, measured_s, dict(rec.workloads), dict(rec.services),
-                   dict(rec.edges), rec.bins, rec.events, spans, in_flight, extras)
+        return cls(
+            replication,
+            entropy,
+            measured_s,
+            dict(rec.workloads),
+            dict(rec.services),
+            dict(rec.edges),
+            rec.bins,
+            rec.events,
+            spans,
+            in_flight,
+            extras,
+        )
 
     def check_accounting(self) -> None:
         """Every counted request ended in exactly one outcome or is in flight (SPEC 2)."""
@@ -140,9 +171,25 @@ class Results:
         for r in self.replications:
             for key, st in getattr(r, kind).items():
                 p = pooled.setdefault(key, EntityStats())
-                for f in ("in_system_s", "requests", "ok", "attempts", "received", "retries", "hedges", "original", "ejections",
-                          "budget_refusals", "wasted_s", "busy_s", "capacity_s", "bytes_cross_zone",
-                          "bytes_cross_region", "bytes_cross_cloud", "egress_usd"):
+                for f in (
+                    "in_system_s",
+                    "requests",
+                    "ok",
+                    "attempts",
+                    "received",
+                    "retries",
+                    "hedges",
+                    "original",
+                    "ejections",
+                    "budget_refusals",
+                    "wasted_s",
+                    "busy_s",
+                    "capacity_s",
+                    "bytes_cross_zone",
+                    "bytes_cross_region",
+                    "bytes_cross_cloud",
+                    "egress_usd",
+                ):
                     setattr(p, f, getattr(p, f) + getattr(st, f))
                 for c, n in st.failed.items():
                     p.failed[c] = p.failed.get(c, 0) + n
@@ -194,28 +241,51 @@ class Results:
             count = b.completed if scope == "workload" else b.attempts
             failed = sum(b.failed.values())
             row = {
-                "scope": scope, "name": name, "t_s": warm + float(idx) * bin_s,
+                "scope": scope,
+                "name": name,
+                "t_s": warm + float(idx) * bin_s,
                 "throughput_rps": count / n_rep / bin_s,
                 "error_rate": failed / count if count else math.nan,
                 "latency_p50_ms": b.latency.quantile(0.5) * 1e3,
                 "latency_p99_ms": b.latency.quantile(0.99) * 1e3,
-                "attempts": b.attempts / n_rep, "retries": b.retries / n_rep,
+                "attempts": b.attempts / n_rep,
+                "retries": b.retries / n_rep,
             }
             for c in CAUSES:
                 row[f"failed_{c}"] = b.failed.get(c, 0) / n_rep
             rows.append(row)
-        cols = ["scope", "name", "t_s", "throughput_rps", "error_rate", "latency_p50_ms", "latency_p99_ms",
-                "attempts", "retries"] + [f"failed_{c}" for c in CAUSES]
+        cols = [
+            "scope",
+            "name",
+            "t_s",
+            "throughput_rps",
+            "error_rate",
+            "latency_p50_ms",
+            "latency_p99_ms",
+            "attempts",
+            "retries",
+        ] + [f"failed_{c}" for c in CAUSES]
         return pd.DataFrame(rows, columns=cols)
 
     def edges(self) -> pd.DataFrame:
         """One row per caller -> callee edge (pooled over replications)."""
         rows = []
         for (src, dst), e in sorted(self._pooled("edges").items()):
-            rows.append({"from": src, "to": dst, "attempts": e.attempts, "retries": e.retries, "hedges": e.hedges,
-                         "ok": e.ok, **{f"failed_{c}": e.failed.get(c, 0) for c in CAUSES},
-                         "bytes_cross_zone": e.bytes_cross_zone, "bytes_cross_region": e.bytes_cross_region,
-                         "bytes_cross_cloud": e.bytes_cross_cloud, "egress_usd": e.egress_usd})
+            rows.append(
+                {
+                    "from": src,
+                    "to": dst,
+                    "attempts": e.attempts,
+                    "retries": e.retries,
+                    "hedges": e.hedges,
+                    "ok": e.ok,
+                    **{f"failed_{c}": e.failed.get(c, 0) for c in CAUSES},
+                    "bytes_cross_zone": e.bytes_cross_zone,
+                    "bytes_cross_region": e.bytes_cross_region,
+                    "bytes_cross_cloud": e.bytes_cross_cloud,
+                    "egress_usd": e.egress_usd,
+                }
+            )
         return pd.DataFrame(rows)
 
     def spans(self) -> pd.DataFrame:
@@ -233,7 +303,9 @@ class Results:
         reps = self.replications
         n = len(reps)
         out: dict[str, Any] = {
-            "scenario": self.scenario.name, "seed": self.scenario.seed, "replications": n,
+            "scenario": self.scenario.name,
+            "seed": self.scenario.seed,
+            "replications": n,
             "meshsim_version": self.meshsim_version,
         }
         measured = sum(r.measured_s for r in reps)
@@ -244,23 +316,31 @@ class Results:
             p99s = [r.workload_metrics(name)["latency_p99"] for r in reps if name in r.workloads]
             _, lo, hi = mean_ci(p99s, confidence)
             workloads[name] = {
-                "requests": w.requests, "ok": w.ok, "failed": {c: w.failed[c] for c in sorted(w.failed)},
+                "requests": w.requests,
+                "ok": w.ok,
+                "failed": {c: w.failed[c] for c in sorted(w.failed)},
                 "in_flight": in_flight,
                 "error_rate": _r((done - w.ok) / done if done else math.nan),
                 "throughput_rps": _r(done / measured if measured else math.nan),
-                "latency_ms": {"mean": _r(w.latency.mean() * 1e3),
-                               **{k: _r(w.latency.quantile(q) * 1e3) for k, q in _Q.items()}},
+                "latency_ms": {
+                    "mean": _r(w.latency.mean() * 1e3),
+                    **{k: _r(w.latency.quantile(q) * 1e3) for k, q in _Q.items()},
+                },
                 "latency_p99_ci_ms": [_r(lo * 1e3), _r(hi * 1e3)],
             }
         services = {}
         for name, s in sorted(self._pooled("services").items()):
             services[name] = {
-                "attempts": s.attempts, "received": s.received, "retries": s.retries, "hedges": s.hedges,
+                "attempts": s.attempts,
+                "received": s.received,
+                "retries": s.retries,
+                "hedges": s.hedges,
                 "ok": s.ok,
                 "failed": {c: s.failed[c] for c in sorted(s.failed)},
                 "utilization": _r(s.busy_s / s.capacity_s if s.capacity_s else math.nan),
                 "amplification": _r(s.attempts / s.original if s.original else math.nan),
-                "ejections": s.ejections, "budget_refusals": s.budget_refusals,
+                "ejections": s.ejections,
+                "budget_refusals": s.budget_refusals,
                 "wasted_work_s": _r(s.wasted_s),
                 "latency_ms": {k: _r(s.latency.quantile(q) * 1e3) for k, q in _Q.items()},
                 "queue_wait_ms": {"mean": _r(s.queue_wait.mean() * 1e3), "p99": _r(s.queue_wait.quantile(0.99) * 1e3)},
@@ -272,15 +352,26 @@ class Results:
             nbytes = e.bytes_cross_zone + e.bytes_cross_region + e.bytes_cross_cloud
             total_usd += e.egress_usd
             total_bytes += nbytes
-            edges.append({"from": src, "to": dst, "attempts": e.attempts, "retries": e.retries,
-                          "failed": {c: e.failed[c] for c in sorted(e.failed)},
-                          "egress_gb": _r(nbytes / 1e9, 9), "egress_usd": _r(e.egress_usd, 9)})
+            edges.append(
+                {
+                    "from": src,
+                    "to": dst,
+                    "attempts": e.attempts,
+                    "retries": e.retries,
+                    "failed": {c: e.failed[c] for c in sorted(e.failed)},
+                    "egress_gb": _r(nbytes / 1e9, 9),
+                    "egress_usd": _r(e.egress_usd, 9),
+                }
+            )
         all_done = sum(w["ok"] + sum(w["failed"].values()) for w in workloads.values())
         out["workloads"] = workloads
         out["services"] = services
         out["edges"] = edges
-        out["cost"] = {"egress_gb": _r(total_bytes / 1e9 / max(1, n), 9), "egress_usd": _r(total_usd / max(1, n), 9),
-                       "usd_per_million_requests": _r(total_usd / all_done * 1e6 if all_done else math.nan)}
+        out["cost"] = {
+            "egress_gb": _r(total_bytes / 1e9 / max(1, n), 9),
+            "egress_usd": _r(total_usd / max(1, n), 9),
+            "usd_per_million_requests": _r(total_usd / all_done * 1e6 if all_done else math.nan),
+        }
         rollouts = [r.extras["rollout"] for r in reps if "rollout" in r.extras]
         if rollouts:
             out["rollout"] = _rollout_summary(rollouts, confidence)
@@ -299,5 +390,3 @@ class Results:
     def to_json(self, confidence: float = 0.95) -> str:
         """SPEC 4 JSON text; the same file and seed give byte-identical text."""
         return json.dumps(self.to_dict(confidence), indent=2, allow_nan=False)
-
-

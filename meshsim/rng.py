@@ -37,9 +37,7 @@ class Streams:
         """Return the generator for ``name`` (e.g. ``"arrivals/browse"``), creating it once."""
         gen = self._cache.get(name)
         if gen is None:
-            ss = np.random.SeedSequence(
-                entropy=self._entropy, spawn_key=self._spawn_key + (_name_key(name),)
-            )
+            ss = np.random.SeedSequence(entropy=self._entropy, spawn_key=self._spawn_key + (_name_key(name),))
             gen = np.random.Generator(np.random.PCG64(ss))
             self._cache[name] = gen
         return gen

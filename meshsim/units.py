@@ -76,8 +76,7 @@ def parse_duration(value: object, field: str = "duration") -> float:
     match = _DURATION_RE.match(value)
     if not match:
         raise UnitError(
-            f"{field}: cannot read duration {value!r}; use a number and one of "
-            "ns, us, ms, s, m, h (e.g. 250ms)"
+            f"{field}: cannot read duration {value!r}; use a number and one of ns, us, ms, s, m, h (e.g. 250ms)"
         )
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
@@ -139,9 +138,7 @@ def parse_ratio(value: object, field: str = "ratio") -> float:
             try:
                 ratio = float(value)
             except ValueError:
-                raise UnitError(
-                    f"{field}: cannot read ratio {value!r}; write e.g. 0.001 or 0.1%"
-                ) from None
+                raise UnitError(f"{field}: cannot read ratio {value!r}; write e.g. 0.001 or 0.1%") from None
     else:
         raise UnitError(f"{field}: expected a ratio such as 0.01 or 1%, got {value!r}")
     if not 0.0 <= ratio <= 1.0:

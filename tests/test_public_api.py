@@ -12,9 +12,20 @@ import meshsim
 PKG = Path(meshsim.__file__).parent
 
 EXPECTED = {
-    "__version__", "Scenario", "load_scenario", "json_schema", "simulate", "run_replication", "Results",
-    "ReplicationResult", "EffectivePolicy", "resolve_policy", "LoadBalancer", "EndpointStats",
-    "MeshsimInputError", "InputProblem",
+    "__version__",
+    "Scenario",
+    "load_scenario",
+    "json_schema",
+    "simulate",
+    "run_replication",
+    "Results",
+    "ReplicationResult",
+    "EffectivePolicy",
+    "resolve_policy",
+    "LoadBalancer",
+    "EndpointStats",
+    "MeshsimInputError",
+    "InputProblem",
 }
 
 
@@ -25,15 +36,37 @@ def test_exported_members():
 
 
 def test_import_has_no_side_effects():
-    code = ("import threading, numpy.random as r; s = r.get_state()[1][:3].tolist(); import meshsim; "
-            "assert r.get_state()[1][:3].tolist() == s; assert threading.active_count() == 1; print('ok')")
+    code = (
+        "import threading, numpy.random as r; s = r.get_state()[1][:3].tolist(); import meshsim; "
+        "assert r.get_state()[1][:3].tolist() == s; assert threading.active_count() == 1; print('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
 
 
-LAYERS = ["units", "errors", "rng", "distributions", "slo", "scenario", "importers", "policies", "engine",
-          "metrics", "results", "runners", "executors", "whatif", "sweep", "gate", "analysis", "calibrate",
-          "viz", "report", "cli"]
+LAYERS = [
+    "units",
+    "errors",
+    "rng",
+    "distributions",
+    "slo",
+    "scenario",
+    "importers",
+    "policies",
+    "engine",
+    "metrics",
+    "results",
+    "runners",
+    "executors",
+    "whatif",
+    "sweep",
+    "gate",
+    "analysis",
+    "calibrate",
+    "viz",
+    "report",
+    "cli",
+]
 # what each layer must never import (imports flow scenario -> engine -> metrics -> analysis/plots -> cli/app)
 FORBIDDEN = {
     "units": {"scenario", "engine", "results", "cli", "viz"},

@@ -51,7 +51,11 @@ def _version_weights(scenario: Scenario, name: str) -> list[tuple[str | None, fl
         weights = {}
         for v, ver in svc.versions.items():
             placement = ver.placement if ver.placement is not None else svc.placement
-            n = sum(placement.values()) if placement else (ver.replicas if ver.replicas is not None else svc.replicas or 1)
+            n = (
+                sum(placement.values())
+                if placement
+                else (ver.replicas if ver.replicas is not None else svc.replicas or 1)
+            )
             weights[v] = float(n)
     total = sum(weights.values()) or 1.0
     return [(v, weights[v] / total) for v in svc.versions]
@@ -125,14 +129,22 @@ def dependents(scenario: Scenario) -> pd.DataFrame:
                 continue
             is_hard = hard.has_node(src) and hard.has_node(svc) and nx.has_path(hard, src, svc)
             path = nx.shortest_path(hard if is_hard else g, src, svc)[1:]
-            rows.append({"service": svc, "workload": w.name, "dependency": "hard" if is_hard else "optional",
-                         "calls_per_request": calls[svc], "path": " -> ".join(path)})
+            rows.append(
+                {
+                    "service": svc,
+                    "workload": w.name,
+                    "dependency": "hard" if is_hard else "optional",
+                    "calls_per_request": calls[svc],
+                    "path": " -> ".join(path),
+                }
+            )
     return pd.DataFrame(rows, columns=["service", "workload", "dependency", "calls_per_request", "path"])
 
 
 # ----- critical path -----
 def _mean_rtt_s(scenario: Scenario, net: Any, caller: str, callee: str) -> float:
     """Mean round trip between two services' replicas, weighted by replica counts (locality ignored)."""
+
     def zones(name: str) -> dict[str, float]:
         svc = scenario.services[name]
         out: dict[str, float] = {}
@@ -188,8 +200,9 @@ def critical_path(scenario: Scenario, workload: str) -> pd.DataFrame:
         t = own(name)
         for share, steps in _steps(scenario, name):
             for kind, calls in steps:
-                times = [c.probability * c.count * (expected(c.to) + _mean_rtt_s(scenario, net, name, c.to))
-                         for c in calls]
+                times = [
+                    c.probability * c.count * (expected(c.to) + _mean_rtt_s(scenario, net, name, c.to)) for c in calls
+                ]
                 t += share * (sum(times) if kind == "seq" else max(times))
         memo[name] = t
         return t
@@ -197,9 +210,17 @@ def critical_path(scenario: Scenario, workload: str) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
 
     def walk(name: str, depth: int, step: str, prob: float, rtt: float) -> None:
-        rows.append({"depth": depth, "service": name, "step": step, "probability": prob,
-                     "own_ms": own(name) * 1e3, "network_ms": rtt * 1e3,
-                     "subtree_ms": (expected(name) + rtt) * 1e3})
+        rows.append(
+            {
+                "depth": depth,
+                "service": name,
+                "step": step,
+                "probability": prob,
+                "own_ms": own(name) * 1e3,
+                "network_ms": rtt * 1e3,
+                "subtree_ms": (expected(name) + rtt) * 1e3,
+            }
+        )
         share_steps = _steps(scenario, name)
         _, steps = max(share_steps, key=lambda x: x[0])  # the main version's calls
         for kind, calls in steps:
@@ -207,17 +228,22 @@ def critical_path(scenario: Scenario, workload: str) -> pd.DataFrame:
                 for c in calls:
                     walk(c.to, depth + 1, "seq", c.probability, _mean_rtt_s(scenario, net, name, c.to))
             else:
-                slowest = max(calls, key=lambda c: c.probability * (expected(c.to) + _mean_rtt_s(scenario, net, name, c.to)))
-                walk(slowest.to, depth + 1, "parallel", slowest.probability,
-                     _mean_rtt_s(scenario, net, name, slowest.to))
+                slowest = max(
+                    calls, key=lambda c: c.probability * (expected(c.to) + _mean_rtt_s(scenario, net, name, c.to))
+                )
+                walk(
+                    slowest.to, depth + 1, "parallel", slowest.probability, _mean_rtt_s(scenario, net, name, slowest.to)
+                )
 
     origin_rtt = 0.0
     if w.origin is not None:
         entry = scenario.services[w.entry]
         placement = entry.placement or {}
         n = sum(placement.values()) or 1
-        origin_rtt = sum(c / n * (net.latency_distribution(w.origin, z).mean() + net.latency_distribution(z, w.origin).mean())
-                         for z, c in placement.items())
+        origin_rtt = sum(
+            c / n * (net.latency_distribution(w.origin, z).mean() + net.latency_distribution(z, w.origin).mean())
+            for z, c in placement.items()
+        )
     walk(w.entry, 0, "entry", 1.0, origin_rtt)
     df = pd.DataFrame(rows, columns=["depth", "service", "step", "probability", "own_ms", "network_ms", "subtree_ms"])
     total = df["subtree_ms"].iloc[0] if len(df) else math.nan
@@ -271,8 +297,11 @@ def fault_targets(scenario: Scenario, fault: Fault) -> set[str]:
         g = dependency_graph(scenario)
         hit = set()
         for a, b in g.edges():
-            za = {w.origin for w in scenario.workload if WORKLOAD + w.name == a and w.origin} if a.startswith(WORKLOAD) \
+            za = (
+                {w.origin for w in scenario.workload if WORKLOAD + w.name == a and w.origin}
+                if a.startswith(WORKLOAD)
                 else placed[a]
+            )
             if za and across(za, placed[b]):
                 hit.add(b)
         return hit
@@ -288,7 +317,8 @@ def fault_targets(scenario: Scenario, fault: Fault) -> set[str]:
 def fault_windows(scenario: Scenario, settle_s: float = 5.0) -> pd.DataFrame:
     """The fault timeline: fault, kind, target, start_s, end_s (the fault's own end, or the end
     of the run), window_end_s (end + ``settle_s``, for recovery: ejections, queues), clipped to
-    the measured time."""
+    the measured time.
+    """
     from meshsim.engine._faults import DEFAULT_RESTART_S
 
     end_run = scenario.warmup + scenario.duration
@@ -296,11 +326,21 @@ def fault_windows(scenario: Scenario, settle_s: float = 5.0) -> pd.DataFrame:
     for i, f in enumerate(scenario.faults):
         length = f.duration
         if f.kind == "crash":
-            length = f.restart if f.restart is not None else (f.duration if f.duration is not None else DEFAULT_RESTART_S)
+            length = (
+                f.restart if f.restart is not None else (f.duration if f.duration is not None else DEFAULT_RESTART_S)
+            )
         end = min(end_run, f.at + length) if length is not None else end_run
         label = " <-> ".join(f.between) if f.between else (f.target or "*")
-        rows.append({"fault": i, "kind": f.kind, "target": label, "start_s": f.at, "end_s": end,
-                     "window_end_s": min(end_run, end + settle_s)})
+        rows.append(
+            {
+                "fault": i,
+                "kind": f.kind,
+                "target": label,
+                "start_s": f.at,
+                "end_s": end,
+                "window_end_s": min(end_run, end + settle_s),
+            }
+        )
     return pd.DataFrame(rows, columns=["fault", "kind", "target", "start_s", "end_s", "window_end_s"])
 
 
@@ -319,13 +359,24 @@ def _bin_counts(results: Any) -> pd.DataFrame:
             for c, n in b.failed.items():
                 row[2][c] = row[2].get(c, 0) + n
     warm = results.scenario.warmup
-    rows = [{"scope": s, "name": n, "t_s": warm + idx * bin_s, "bin_s": bin_s, "total": v[0], "failed": v[1],
-             "causes": v[2]} for (s, n, idx), v in sorted(acc.items())]
+    rows = [
+        {
+            "scope": s,
+            "name": n,
+            "t_s": warm + idx * bin_s,
+            "bin_s": bin_s,
+            "total": v[0],
+            "failed": v[1],
+            "causes": v[2],
+        }
+        for (s, n, idx), v in sorted(acc.items())
+    ]
     return pd.DataFrame(rows, columns=["scope", "name", "t_s", "bin_s", "total", "failed", "causes"])
 
 
-def blast_radius(results: Any, settle_s: float = 5.0, alpha: float = 1e-3, min_failures: int = 3,
-                 all_rows: bool = False) -> pd.DataFrame:
+def blast_radius(
+    results: Any, settle_s: float = 5.0, alpha: float = 1e-3, min_failures: int = 3, all_rows: bool = False
+) -> pd.DataFrame:
     """Which services and workloads failed because of which fault.
 
     For each fault, the bins from its start to ``settle_s`` after its end are compared with
@@ -343,8 +394,26 @@ def blast_radius(results: Any, settle_s: float = 5.0, alpha: float = 1e-3, min_f
     """
     scenario = results.scenario
     windows = fault_windows(scenario, settle_s)
-    cols = ["fault", "kind", "target", "start_s", "end_s", "scope", "name", "role", "via", "total", "failed",
-            "error_rate", "baseline_error_rate", "excess_failures", "top_cause", "p_value", "affected", "overlaps"]
+    cols = [
+        "fault",
+        "kind",
+        "target",
+        "start_s",
+        "end_s",
+        "scope",
+        "name",
+        "role",
+        "via",
+        "total",
+        "failed",
+        "error_rate",
+        "baseline_error_rate",
+        "excess_failures",
+        "top_cause",
+        "p_value",
+        "affected",
+        "overlaps",
+    ]
     bins = _bin_counts(results)
     if windows.empty or bins.empty:
         return pd.DataFrame(columns=cols)
@@ -360,16 +429,16 @@ def blast_radius(results: Any, settle_s: float = 5.0, alpha: float = 1e-3, min_f
     g = dependency_graph(scenario)
     hard = _hard(g)
     base = bins[~in_any].groupby(["scope", "name"])[["total", "failed"]].sum()
-    targets_of = {int(w["fault"]): fault_targets(scenario, scenario.faults[int(w["fault"])])
-                  for _, w in windows.iterrows()}
+    targets_of = {
+        int(w["fault"]): fault_targets(scenario, scenario.faults[int(w["fault"])]) for _, w in windows.iterrows()
+    }
     spans = {int(w["fault"]): (w["start_s"], w["window_end_s"]) for _, w in windows.iterrows()}
     rows = []
     for _, wrow in windows.iterrows():
         i = int(wrow["fault"])
         fault = scenario.faults[i]
         targets = targets_of[i]
-        others = [j for j, (s0, s1) in spans.items()
-                  if j != i and s0 < wrow["window_end_s"] and s1 > wrow["start_s"]]
+        others = [j for j, (s0, s1) in spans.items() if j != i and s0 < wrow["window_end_s"] and s1 > wrow["start_s"]]
         sub = bins[masks[i]]
         for (scope, name), grp in sub.groupby(["scope", "name"], sort=True):
             total = int(grp["total"].sum())
@@ -396,14 +465,28 @@ def blast_radius(results: Any, settle_s: float = 5.0, alpha: float = 1e-3, min_f
                         break
             if not all_rows and (not affected or role == "other_fault"):
                 continue
-            rows.append({
-                "fault": i, "kind": fault.kind, "target": wrow["target"], "start_s": wrow["start_s"],
-                "end_s": wrow["end_s"], "scope": scope, "name": name, "role": role if affected else "unaffected",
-                "via": via, "total": total, "failed": failed, "error_rate": failed / total if total else math.nan,
-                "baseline_error_rate": p0, "excess_failures": failed - p0 * total,
-                "top_cause": max(causes, key=lambda k: causes[k]) if causes else None,
-                "p_value": p_value, "affected": affected, "overlaps": ",".join(map(str, others)),
-            })
+            rows.append(
+                {
+                    "fault": i,
+                    "kind": fault.kind,
+                    "target": wrow["target"],
+                    "start_s": wrow["start_s"],
+                    "end_s": wrow["end_s"],
+                    "scope": scope,
+                    "name": name,
+                    "role": role if affected else "unaffected",
+                    "via": via,
+                    "total": total,
+                    "failed": failed,
+                    "error_rate": failed / total if total else math.nan,
+                    "baseline_error_rate": p0,
+                    "excess_failures": failed - p0 * total,
+                    "top_cause": max(causes, key=lambda k: causes[k]) if causes else None,
+                    "p_value": p_value,
+                    "affected": affected,
+                    "overlaps": ",".join(map(str, others)),
+                }
+            )
     return pd.DataFrame(rows, columns=cols)
 
 

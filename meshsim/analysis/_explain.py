@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshsim.scenario import resolve_policy
-from meshsim.scenario import Scenario
+from meshsim.scenario import Scenario, resolve_policy
 
 __all__ = ["explain_rows", "callers_of"]
 
@@ -15,7 +14,7 @@ def callers_of(scenario: Scenario) -> dict[str, list[str]]:
     callers: dict[str, list[str]] = {name: [] for name in scenario.services}
     for w in scenario.workload:
         callers[w.entry].append(f"workload:{w.name}")
-    for name, svc in scenario.services.items():
+    for name, _svc in scenario.services.items():
         for _, c in scenario.written_calls(name):
             if name not in callers[c.to]:
                 callers[c.to].append(name)
@@ -26,7 +25,7 @@ def explain_rows(scenario: Scenario, only: str | None = None) -> list[dict[str, 
     """Rows (service, version, callers, field, value, origin) for every called service."""
     callers = callers_of(scenario)
     rows: list[dict[str, Any]] = []
-    for name, svc in scenario.services.items():
+    for name, _svc in scenario.services.items():
         if only and name != only:
             continue
         if not callers[name] and not only:
@@ -38,6 +37,14 @@ def explain_rows(scenario: Scenario, only: str | None = None) -> list[dict[str, 
         for v in versions:
             eff = resolve_policy(scenario, name, v)
             for field, value, origin in eff.as_rows():
-                rows.append({"service": name, "version": v, "callers": callers[name], "field": field,
-                             "value": value, "origin": origin})
+                rows.append(
+                    {
+                        "service": name,
+                        "version": v,
+                        "callers": callers[name],
+                        "field": field,
+                        "value": value,
+                        "origin": origin,
+                    }
+                )
     return rows

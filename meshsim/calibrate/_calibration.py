@@ -19,7 +19,17 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from meshsim.errors import MeshsimInputError
+from meshsim.calibrate._fit import short_duration
+from meshsim.calibrate._graph import SpanAnalysis, analyse_spans, call_steps
+from meshsim.calibrate._k8s import placements, read_manifests
+from meshsim.calibrate._overhead import (
+    MIN_HOP_SAMPLES,
+    HopOverhead,
+    fit_hop_overhead,
+    fit_one_way_latency,
+    hop_overhead_table,
+)
+from meshsim.calibrate._prometheus import MeshMetrics, canonical_name, read_prometheus
 from meshsim.calibrate._sections import (
     MESH,
     Builder,
@@ -37,18 +47,8 @@ from meshsim.calibrate._sections import (
     version_splits,
     workloads_from,
 )
-from meshsim.calibrate._fit import short_duration
-from meshsim.calibrate._graph import SpanAnalysis, analyse_spans, call_steps
-from meshsim.calibrate._k8s import placements, read_manifests
-from meshsim.calibrate._overhead import (
-    MIN_HOP_SAMPLES,
-    HopOverhead,
-    fit_hop_overhead,
-    fit_one_way_latency,
-    hop_overhead_table,
-)
-from meshsim.calibrate._prometheus import MeshMetrics, canonical_name, read_prometheus
 from meshsim.calibrate._traces import coerce_spans, read_traces
+from meshsim.errors import MeshsimInputError
 
 __all__ = ["CalibrationResult", "calibrate"]
 
@@ -184,9 +184,7 @@ def calibrate(
         mfest["service"] = [canonical_name(s, set(graph.nodes)) for s in mfest["service"]]
         idle = sorted(set(mfest["service"]) - set(graph.nodes))
         if idle:
-            b.warnings.append(
-                f"manifests name services with no traffic in the inputs, left out: {', '.join(idle)}"
-            )
+            b.warnings.append(f"manifests name services with no traffic in the inputs, left out: {', '.join(idle)}")
     place = placements(mfest) if mfest is not None and len(mfest) else {}
 
     services = {
@@ -198,18 +196,14 @@ def calibrate(
     if metrics is not None and metrics.mesh in MESH:
         proxy, defaults = MESH[metrics.mesh]
         scenario["mesh"] = {"proxy": proxy, "defaults": defaults}
-        b.note(
-            "mesh", "metrics", None, f"the metrics are {metrics.mesh}'s; its defaults apply to unset policies"
-        )
+        b.note("mesh", "metrics", None, f"the metrics are {metrics.mesh}'s; its defaults apply to unset policies")
     hop = _hop_overhead(scenario, table, b) if analysis is not None else None
     policies = version_splits(services, analysis, b)
     if policies:
         scenario["policies"] = policies
     for w in workloads:
         if "profile" in w:
-            w["profile"] = [
-                {"at": short_duration(warmup + st["at_s"], 6), "rate": st["rate"]} for st in w["profile"]
-            ]
+            w["profile"] = [{"at": short_duration(warmup + st["at_s"], 6), "rate": st["rate"]} for st in w["profile"]]
     scenario["workload"] = workloads
     scenario = {k: scenario[k] for k in _KEY_ORDER if k in scenario}
     for i, w in enumerate(workloads):
@@ -289,9 +283,7 @@ def _service(
         )
         b.note(f"{p}.calls", "traces" if n_req else "metrics", n_req, text)
     if analysis is not None and svc in traced:
-        versions = version_fields(
-            svc, analysis, b, settings["alpha"], settings["max_samples"], settings["min_n"]
-        )
+        versions = version_fields(svc, analysis, b, settings["alpha"], settings["max_samples"], settings["min_n"])
         versions = merge_version_placement(svc, versions, place)
         if versions:
             fields["versions"] = versions
@@ -345,9 +337,13 @@ def _hop_overhead(scenario: dict[str, Any], table: pd.DataFrame | None, b: Build
             continue
         network[key] = fitted[0]
         where = key.replace("_", "-")
-        b.note(f"network.{key}", "traces", len(rel),
-               f"one way; with two proxy traversals it matches the hop overhead of {len(rel):,} {where} calls "
-               f"(median {short_duration(float(rel.median()))})")
+        b.note(
+            f"network.{key}",
+            "traces",
+            len(rel),
+            f"one way; with two proxy traversals it matches the hop overhead of {len(rel):,} {where} calls "
+            f"(median {short_duration(float(rel.median()))})",
+        )
     scenario["network"] = network
     return hop
 

@@ -278,9 +278,7 @@ def write_traces(spans: pd.DataFrame, path: str | Path, format: str = "otlp", ep
     """Write ``spans`` in ``format`` (``otlp``, ``jaeger`` or ``zipkin``)."""
     if format not in _WRITERS:
         raise ValueError(f"unknown trace format {format!r}; use one of {', '.join(_WRITERS)}")
-    missing = [
-        c for c in ("trace_id", "span_id", "service", "start_s", "duration_s") if c not in spans.columns
-    ]
+    missing = [c for c in ("trace_id", "span_id", "service", "start_s", "duration_s") if c not in spans.columns]
     if missing:
         raise ValueError(
             f"span table lacks column(s) {', '.join(missing)} (see SPAN_COLUMNS: {', '.join(SPAN_COLUMNS)})"

@@ -153,9 +153,7 @@ def fit_duration(samples_s: Any, alpha: float = 0.01, max_samples: int = 200) ->
         return FitResult("constant", short_duration(float(x[0]), 4), n, params={"value": float(x[0])})
     zeros = int((x <= 0).sum())
     if n < MIN_FIT_N:
-        return FitResult(
-            "empirical", empirical_spec(x, max_samples), n, reason=f"too few samples ({n}) to test a fit"
-        )
+        return FitResult("empirical", empirical_spec(x, max_samples), n, reason=f"too few samples ({n}) to test a fit")
     if zeros > 0.05 * n:
         return FitResult(
             "empirical",
@@ -183,15 +181,11 @@ def fit_duration(samples_s: Any, alpha: float = 0.01, max_samples: int = 200) ->
         lr = 2 * (cands["gamma"][0].logpdf(pos).sum() - cands["exponential"][0].logpdf(pos).sum())
         if lr < stats.chi2.ppf(0.95, 1):
             best = "exponential"
-            reason = (
-                f"exponential passes KS and gamma's shape adds nothing significant (LR={lr:.2f}); {summary}"
-            )
+            reason = f"exponential passes KS and gamma's shape adds nothing significant (LR={lr:.2f}); {summary}"
     params = {k: float(v) for k, v in cands[best][1].items()}
     if zeros:
         reason += f"; {zeros:,} zero value(s) left out of the fit"
-    return FitResult(
-        best, _spec(best, params), n, ks_p=p_values[best], p_values=p_values, params=params, reason=reason
-    )
+    return FitResult(best, _spec(best, params), n, ks_p=p_values[best], p_values=p_values, params=params, reason=reason)
 
 
 def _spec(dist: str, p: dict[str, float]) -> dict[str, Any]:
@@ -294,6 +288,6 @@ def rate_profile(
         return RateProfile(overall, [], n, window, bin_s, cv)
     order = np.argsort(cuts)
     bounds = [0] + [cuts[o] for o in order] + [nb]
-    rates = [counts[a:b].sum() / exposure[a:b].sum() for a, b in zip(bounds, bounds[1:], strict=False)]
+    rates = [counts[a:b].sum() / exposure[a:b].sum() for a, b in zip(bounds, bounds[1:])]
     steps = [(float(bin_s * b), float(r)) for b, r in zip(bounds[1:-1], rates[1:], strict=True)]
     return RateProfile(float(rates[0]), steps, n, window, bin_s, cv, [float(zs[o]) for o in order])

@@ -12,8 +12,8 @@ import binascii
 import re
 from typing import Any
 
-from meshsim.errors import MeshsimInputError
 from meshsim.calibrate._attrs import span_fields_from_attributes
+from meshsim.errors import MeshsimInputError
 
 __all__ = ["FileProblems", "normalise_id", "detect_format", "spans_from_document"]
 
@@ -387,7 +387,5 @@ def spans_from_document(doc: Any, fmt: str, file: str = "<data>") -> tuple[list[
                 file=file,
                 field=problems.reasons[0].split(":", 1)[0],
             )
-        notes.append(
-            f"{file}: skipped {problems.skipped:,} malformed span(s), e.g. " + "; ".join(problems.reasons)
-        )
+        notes.append(f"{file}: skipped {problems.skipped:,} malformed span(s), e.g. " + "; ".join(problems.reasons))
     return rows, notes

@@ -180,9 +180,7 @@ def analyse_spans(spans: pd.DataFrame) -> SpanAnalysis:
     ent["observed_by"] = "span"
     if fragment.any():
         # A partial request spans its fragments; its duration is a lower bound only.
-        span_of = pd.DataFrame({"rep": rep[fragment], "s": start[fragment], "e": end[fragment]}).groupby(
-            "rep"
-        )
+        span_of = pd.DataFrame({"rep": rep[fragment], "s": start[fragment], "e": end[fragment]}).groupby("rep")
         bounds = span_of.agg(s=("s", "min"), e=("e", "max"))
         at = ent["req"].isin(bounds.index).to_numpy()
         ent.loc[at, "start_s"] = bounds.loc[ent.loc[at, "req"], "s"].to_numpy()
@@ -251,9 +249,7 @@ def _build_graph(ent: pd.DataFrame, calls: pd.DataFrame) -> nx.DiGraph:
         calls=("cid", "size"), requests_with_call=("req", "nunique"), errors=("error", "sum")
     )
     failed = calls[calls["error"]]
-    survived = failed.groupby(["caller", "callee"])["caller_error"].agg(
-        lambda s: float((~s.astype(bool)).mean())
-    )
+    survived = failed.groupby(["caller", "callee"])["caller_error"].agg(lambda s: float((~s.astype(bool)).mean()))
     failed_n = failed.groupby(["caller", "callee"]).size()
     pair_par, self_par = _parallel_pairs(calls, ent)
     before = _precedence(first)
@@ -344,9 +340,7 @@ def _parallel_pairs(calls: pd.DataFrame, ent: pd.DataFrame) -> tuple[dict[Any, b
     pairs = pairs[pairs["k_x"] < pairs["k_y"]]
     if pairs.empty:
         return {}, {}
-    overlap = np.minimum(pairs["end_s_x"], pairs["end_s_y"]) - np.maximum(
-        pairs["start_s_x"], pairs["start_s_y"]
-    )
+    overlap = np.minimum(pairs["end_s_x"], pairs["end_s_y"]) - np.maximum(pairs["start_s_x"], pairs["start_s_y"])
     shorter = np.minimum(pairs["end_s_x"] - pairs["start_s_x"], pairs["end_s_y"] - pairs["start_s_y"])
     pairs = pairs.assign(
         par=(overlap > 0) & (overlap >= PARALLEL_OVERLAP * shorter),
@@ -404,9 +398,7 @@ def call_steps(graph: nx.DiGraph, service: str, drop: set[str] | None = None) ->
     that did not come from traces (``source`` attribute set) are left out too.
     """
     drop = drop or set()
-    callees = [
-        c for c in graph.successors(service) if c not in drop and "source" not in graph.edges[service, c]
-    ]
+    callees = [c for c in graph.successors(service) if c not in drop and "source" not in graph.edges[service, c]]
     if not callees:
         return []
     parent = {c: c for c in callees}
@@ -432,9 +424,7 @@ def call_steps(graph: nx.DiGraph, service: str, drop: set[str] | None = None) ->
             items, self_parallel = _call_items(members[0], graph.edges[service, members[0]])
             if self_parallel and items[0]["count"] > 1:
                 first = dict(items[0], count=1)
-                steps.append(
-                    {"parallel": [_render(first)] * items[0]["count"] + [_render(i) for i in items[1:]]}
-                )
+                steps.append({"parallel": [_render(first)] * items[0]["count"] + [_render(i) for i in items[1:]]})
             else:
                 steps.extend(_render(i) for i in items)
             continue

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
+from meshsim.calibrate._attrs import split_zone
 from meshsim.errors import MeshsimInputError
 from meshsim.yamlio import read_yaml_documents
-from meshsim.calibrate._attrs import split_zone
 
 __all__ = ["read_manifests", "placements"]
 
@@ -155,9 +155,7 @@ def _location(zone: str, region: str | None, cloud: str | None) -> str:
     return f"{cloud or guessed_cloud or 'k8s'}/{region or guessed_region or 'region'}/{short}"
 
 
-def placements(
-    manifests: pd.DataFrame, cloud: str | None = None
-) -> dict[tuple[str, str | None], dict[str, int] | int]:
+def placements(manifests: pd.DataFrame, cloud: str | None = None) -> dict[tuple[str, str | None], dict[str, int] | int]:
     """Replicas per zone for each ``(service, version)``; a plain int where no zone is known.
 
     Pinned pods go round-robin over their zones; spread pods round-robin over
@@ -165,11 +163,7 @@ def placements(
     (``us-east-1a`` is AWS, ``us-central1-a`` GCP, ``eastus-1`` Azure) unless given.
     """
     all_zones = sorted(
-        {
-            _location(z, r, cloud)
-            for zs, r in zip(manifests["zones"], manifests["region"], strict=True)
-            for z in zs
-        }
+        {_location(z, r, cloud) for zs, r in zip(manifests["zones"], manifests["region"], strict=True) for z in zs}
     )
     out: dict[tuple[str, str | None], dict[str, int] | int] = {}
     for row in manifests.itertuples():

@@ -71,7 +71,8 @@ class HopOverhead:
 
 def relation_of(a: Any, b: Any) -> str | None:
     """``same_zone`` / ``cross_zone`` / ``cross_region`` / ``cross_cloud`` of two ``cloud/region/zone``
-    paths, or None when either is unknown or not a full zone path."""
+    paths, or None when either is unknown or not a full zone path.
+    """
     if not isinstance(a, str) or not isinstance(b, str):
         return None
     pa, pb = a.split("/"), b.split("/")

@@ -31,8 +31,8 @@ from typing import Any
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
-from meshsim.errors import MeshsimInputError
 from meshsim.calibrate._fit import short_duration
+from meshsim.errors import MeshsimInputError
 
 __all__ = ["MeshMetrics", "read_prometheus", "parse_exposition", "histogram_spec", "histogram_quantile"]
 
@@ -127,9 +127,7 @@ def parse_exposition(text: str, file: str = "<metrics>", scrape: int = 0) -> lis
     try:
         families = list(text_string_to_metric_families(text))
     except (ValueError, TypeError, IndexError) as exc:
-        raise MeshsimInputError(
-            f"not Prometheus text exposition: {exc}", file=file, line=_bad_line(text)
-        ) from None
+        raise MeshsimInputError(f"not Prometheus text exposition: {exc}", file=file, line=_bad_line(text)) from None
     rows = []
     for fam in families:
         for s in fam.samples:
@@ -259,9 +257,7 @@ class MeshMetrics:
             count = inbound["count"] - float(inner["count"].sum())
             if count > 0.01 * inbound["count"] and count > 0:
                 share = count / inbound["count"]
-                rows.append(
-                    {"destination": dest, "count": count, "rate_per_s": inbound["rate_per_s"] * share}
-                )
+                rows.append({"destination": dest, "count": count, "rate_per_s": inbound["rate_per_s"] * share})
         return pd.DataFrame(rows, columns=["destination", "count", "rate_per_s"])
 
 
@@ -295,11 +291,7 @@ def _increase(obs: pd.DataFrame, window_s: float | None) -> tuple[pd.DataFrame, 
     count = (last["value"] - first["value"]).where(n_obs > 1, last["value"])
     count = count.where(count >= 0, last["value"])  # a counter reset: count since the restart
     has_ts = obs["timestamp_s"].notna().any()
-    span = (
-        float(obs["timestamp_s"].max() - obs["timestamp_s"].min())
-        if has_ts and (n_obs > 1).any()
-        else math.nan
-    )
+    span = float(obs["timestamp_s"].max() - obs["timestamp_s"].min()) if has_ts and (n_obs > 1).any() else math.nan
     if not (span > 0):
         span = float(window_s) if window_s else math.nan
     out = first.drop(columns=["value", "timestamp_s", "scrape", "order"]).assign(count=count)
@@ -342,13 +334,11 @@ def read_prometheus(paths: str | Path | Iterable[str | Path], window_s: float | 
     counted, span, resets = _increase(obs, window_s)
     warnings = []
     if resets:
-        warnings.append(
-            f"{resets:,} counter(s) went down between scrapes (a restart); counted from the restart"
-        )
+        warnings.append(f"{resets:,} counter(s) went down between scrapes (a restart); counted from the restart")
     buckets = counted[counted["kind"] == "bucket"]
-    buckets = buckets.groupby(
-        ["mesh", "reporter", "source", "destination", "le_s"], dropna=False, as_index=False
-    )["count"].sum()
+    buckets = buckets.groupby(["mesh", "reporter", "source", "destination", "le_s"], dropna=False, as_index=False)[
+        "count"
+    ].sum()
     keys = ["mesh", "reporter", "source", "destination", "code"]
     req = counted[counted["kind"] == "requests"]
     req = req.groupby(keys, dropna=False, as_index=False)["count"].sum()

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from meshsim.errors import MeshsimInputError
 from meshsim.calibrate._export import write_traces
 from meshsim.calibrate._traces import FORMATS
+from meshsim.errors import MeshsimInputError
 
 __all__ = ["TRACE_EPOCH_S", "simulated_spans", "trace_format_for", "write_simulated_traces"]
 

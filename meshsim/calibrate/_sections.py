@@ -13,10 +13,10 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from meshsim.errors import MeshsimInputError
 from meshsim.calibrate._fit import FitResult, fit_duration, rate_profile, short_duration, short_size
 from meshsim.calibrate._graph import SpanAnalysis
 from meshsim.calibrate._prometheus import MeshMetrics, histogram_quantile, histogram_spec
+from meshsim.errors import MeshsimInputError
 
 #: Concurrency written when the traces cannot show it: this many times the
 #: requests in flight on average (Little's law), and at least the floor below.
@@ -102,11 +102,7 @@ def trace_service(name: str, a: SpanAnalysis, b: Builder, alpha: float, max_samp
         b.warnings.append(f"{name}: only partial requests in the traces; no service time or error rate")
         return {}
     by_client = rows["observed_by"].iloc[0] == "client"
-    what = (
-        f"client spans calling {name} (not traced itself; includes the network)"
-        if by_client
-        else f"spans of {name}"
-    )
+    what = f"client spans calling {name} (not traced itself; includes the network)" if by_client else f"spans of {name}"
     out: dict[str, Any] = {}
     p = f"services.{name}"
     out["service_time"] = b.fitted(
@@ -120,9 +116,7 @@ def trace_service(name: str, a: SpanAnalysis, b: Builder, alpha: float, max_samp
         sizes = rows[col].dropna()
         if len(sizes):
             out[key] = short_size(float(sizes.mean()))
-            b.note(
-                f"{p}.{key}", "traces", len(sizes), f"mean of {len(sizes):,} span(s) with a size attribute"
-            )
+            b.note(f"{p}.{key}", "traces", len(sizes), f"mean of {len(sizes):,} span(s) with a size attribute")
     return out
 
 
@@ -143,9 +137,7 @@ def version_fields(
             fields["service_time"] = b.fitted(f"{path}.service_time", fit, f"spans of {name} {version}")
             own = int(vrows["own_error"].sum())
             fields["error_rate"] = _ratio(own / n)
-            b.note(
-                f"{path}.error_rate", "traces", n, f"{own:,} of {n:,} {version} requests failed by themselves"
-            )
+            b.note(f"{path}.error_rate", "traces", n, f"{own:,} of {n:,} {version} requests failed by themselves")
         else:
             b.note(
                 path,
@@ -193,26 +185,18 @@ def workloads_from(
     """Workload entries from root spans (or external requests in metrics); returns (workloads, window_s, entries)."""
     out: list[dict[str, Any]] = []
     window = 0.0
-    ext = (
-        m.external_requests()
-        if m is not None
-        else pd.DataFrame(columns=["destination", "count", "rate_per_s"])
-    )
+    ext = m.external_requests() if m is not None else pd.DataFrame(columns=["destination", "count", "rate_per_s"])
     if a is not None:
         ent = a.entries
         roots = ent[ent["is_root"]]
         called = {v for _, v in a.graph.edges}
         orphan_only = ent[
-            ent["orphan"]
-            & ~ent["partial"]
-            & ~ent["service"].isin(called)
-            & ~ent["service"].isin(roots["service"])
+            ent["orphan"] & ~ent["partial"] & ~ent["service"].isin(called) & ~ent["service"].isin(roots["service"])
         ]
         if len(orphan_only):
             where = ", ".join(sorted(orphan_only["service"].unique()))
             b.warnings.append(
-                f"{len(orphan_only):,} partial-trace request(s) at {where} have no known caller; "
-                "used as arrivals there"
+                f"{len(orphan_only):,} partial-trace request(s) at {where} have no known caller; used as arrivals there"
             )
         arrivals = pd.concat([roots, orphan_only])
         if len(arrivals):
@@ -230,8 +214,7 @@ def workloads_from(
                 scale = float(m_rate.sum()) / overall
                 rate = prof.rate * scale
                 source = (
-                    f"metrics rate {float(m_rate.sum()):.4g}/s (traces are sampled), "
-                    f"shaped by {prof.n:,} root spans"
+                    f"metrics rate {float(m_rate.sum()):.4g}/s (traces are sampled), shaped by {prof.n:,} root spans"
                 )
             w: dict[str, Any] = {"name": str(svc), "entry": str(svc), "rate": f"{rate:.4g}/s"}
             b.note(f"workload.{svc}.rate", "traces", prof.n, source)
@@ -292,9 +275,7 @@ def placement(svc: str, a: SpanAnalysis | None, place: dict[Any, Any], b: Builde
         located = rows.dropna(subset=["location", "instance"])
         if len(located) and located["location"].str.count("/").eq(2).all():
             pl = located.groupby("location")["instance"].nunique().to_dict()
-            b.note(
-                f"{p}.placement", "traces", len(located), "distinct instances per zone in the span resources"
-            )
+            b.note(f"{p}.placement", "traces", len(located), "distinct instances per zone in the span resources")
             return {"placement": {k: int(v) for k, v in sorted(pl.items())}}
         if rows["instance"].notna().any():
             n = int(rows["instance"].nunique())
@@ -327,9 +308,7 @@ def merge_version_placement(svc: str, versions: dict[str, Any], place: dict[Any,
     return out
 
 
-def concurrency(
-    svc: str, a: SpanAnalysis | None, fields: dict[str, Any], sample_rate: float, b: Builder
-) -> int:
+def concurrency(svc: str, a: SpanAnalysis | None, fields: dict[str, Any], sample_rate: float, b: Builder) -> int:
     replicas = fields.get("replicas") or sum((fields.get("placement") or {}).values()) or 1
     in_flight = math.nan
     if a is not None and svc in set(a.entries["service"]):
@@ -362,15 +341,11 @@ def metrics_calls(svc: str, graph: nx.DiGraph, traced: set[str], dropped: set[An
             steps.append(callee if whole <= 1 else {"to": callee, "count": whole})
         else:
             steps.append({"to": callee, "probability": round(k, 4)})
-        b.warnings.append(
-            f"{svc} -> {callee}: only in metrics ({e['calls']:,} calls, {k:.3g} per request of {svc})"
-        )
+        b.warnings.append(f"{svc} -> {callee}: only in metrics ({e['calls']:,} calls, {k:.3g} per request of {svc})")
     return steps
 
 
-def locations(
-    scenario: dict[str, Any], services: dict[str, Any], workloads: list[dict[str, Any]], b: Builder
-) -> None:
+def locations(scenario: dict[str, Any], services: dict[str, Any], workloads: list[dict[str, Any]], b: Builder) -> None:
     zones: list[str] = []
     for fields in services.values():
         for f in [fields] + list((fields.get("versions") or {}).values()):

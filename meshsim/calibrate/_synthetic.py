@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from meshsim.scenario import DistSpec
 from meshsim.calibrate._traces import spans_frame
+from meshsim.scenario import DistSpec
 
 __all__ = ["synthetic_spans"]
 

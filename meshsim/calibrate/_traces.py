@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from meshsim.errors import MeshsimInputError
 from meshsim.calibrate._formats import detect_format, normalise_id, spans_from_document
+from meshsim.errors import MeshsimInputError
 
 __all__ = [
     "SPAN_COLUMNS",
@@ -127,9 +127,7 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     for p in map(Path, items):
         if p.is_dir():
             found = sorted(
-                q
-                for q in p.iterdir()
-                if q.is_file() and q.name.endswith((".json", ".json.gz", ".jsonl", ".gz"))
+                q for q in p.iterdir() if q.is_file() and q.name.endswith((".json", ".json.gz", ".jsonl", ".gz"))
             )
             if not found:
                 raise MeshsimInputError("no .json, .jsonl or .json.gz files in this directory", file=str(p))
@@ -158,9 +156,7 @@ def read_traces(paths: str | Path | Iterable[str | Path], format: str | None = N
             holds no usable span.
     """
     if format is not None and format not in FORMATS:
-        raise MeshsimInputError(
-            f"unknown trace format {format!r}; use one of {', '.join(FORMATS)}", field="format"
-        )
+        raise MeshsimInputError(f"unknown trace format {format!r}; use one of {', '.join(FORMATS)}", field="format")
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
     formats: dict[str, str] = {}
@@ -235,9 +231,7 @@ def check_spans(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     notes: list[str] = []
     dup = df.duplicated(["trace_id", "span_id"], keep="first")
     if dup.any():
-        notes.append(
-            f"{int(dup.sum()):,} span(s) appeared more than once (same trace and span id); kept the first"
-        )
+        notes.append(f"{int(dup.sum()):,} span(s) appeared more than once (same trace and span id); kept the first")
         df = df.loc[~dup].reset_index(drop=True)
     neg = df["duration_s"] < 0
     if neg.any():

@@ -113,9 +113,7 @@ def predicted_from_results(results: dict[str, Any], scenario: dict[str, Any] | N
 
         def merge(g: pd.DataFrame) -> pd.Series:
             w = g["count"].clip(lower=1)
-            out = {
-                c: float(np.average(g[c], weights=w)) for c in ("p50_ms", "p90_ms", "p99_ms", "error_rate")
-            }
+            out = {c: float(np.average(g[c], weights=w)) for c in ("p50_ms", "p90_ms", "p99_ms", "error_rate")}
             return pd.Series({"count": int(g["count"].sum()), **out})
 
         df = df.groupby(["scope", "name"], as_index=False, sort=False).apply(merge, include_groups=False)

@@ -24,8 +24,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from meshsim.errors import MeshsimInputError
-from meshsim.scenario import Scenario, load_scenario
 from meshsim.calibrate._graph import SpanAnalysis, analyse_spans
 from meshsim.calibrate._traces import coerce_spans, read_traces
 from meshsim.calibrate._twin import (
@@ -35,6 +33,8 @@ from meshsim.calibrate._twin import (
     observed_summary,
     verdict,
 )
+from meshsim.errors import MeshsimInputError
+from meshsim.scenario import Scenario, load_scenario
 
 __all__ = [
     "TwinCheck",
@@ -89,8 +89,14 @@ class TwinCheck:
 
         v = self.verdict
         return {
-            "verdict": {"ok": v.ok, "checked": v.checked, "failed": v.failed, "skipped": v.skipped,
-                        "worst": v.worst, "text": str(v)},
+            "verdict": {
+                "ok": v.ok,
+                "checked": v.checked,
+                "failed": v.failed,
+                "skipped": v.skipped,
+                "worst": v.worst,
+                "text": str(v),
+            },
             "tolerance": self.tolerance,
             "scenario": self.scenario.name if self.scenario is not None else None,
             "replications": len(self.results.replications) if self.results is not None else 0,
@@ -170,12 +176,21 @@ def at_observed_load(
             factor = rate / planned if planned > 0 else 1.0
         for i in idx:
             w = scenario.workload[i]
-            new[i] = w.model_copy(update={
-                "rate": float(w.rate) * factor,
-                "profile": [s.model_copy(update={"rate": float(s.rate) * factor}) for s in w.profile],
-            })
-        rows.append({"entry": entry, "roots": 0 if obs is None else int(obs.roots), "scenario_rate": planned,
-                     "observed_rate": rate, "simulated_rate": planned * factor})
+            new[i] = w.model_copy(
+                update={
+                    "rate": float(w.rate) * factor,
+                    "profile": [s.model_copy(update={"rate": float(s.rate) * factor}) for s in w.profile],
+                }
+            )
+        rows.append(
+            {
+                "entry": entry,
+                "roots": 0 if obs is None else int(obs.roots),
+                "scenario_rate": planned,
+                "observed_rate": rate,
+                "simulated_rate": planned * factor,
+            }
+        )
     missing = sorted(set(observed) - set(by_entry))
     if missing:
         n = sum(int(observed[m].roots) for m in missing)
@@ -265,9 +280,18 @@ def predicted_summary(results: Any, scenario: Scenario) -> pd.DataFrame:
         lat = s.get("latency_ms") or {}
         attempts = int(s.get("attempts", 0))
         failed = sum((s.get("failed") or {}).values())
-        rows.append({"scope": "service", "name": name, "count": attempts, "p50_ms": lat.get("p50", math.nan),
-                     "p90_ms": lat.get("p90", math.nan), "p99_ms": lat.get("p99", math.nan),
-                     "error_rate": failed / attempts if attempts else math.nan, "basis": "server"})
+        rows.append(
+            {
+                "scope": "service",
+                "name": name,
+                "count": attempts,
+                "p50_ms": lat.get("p50", math.nan),
+                "p90_ms": lat.get("p90", math.nan),
+                "p99_ms": lat.get("p99", math.nan),
+                "error_rate": failed / attempts if attempts else math.nan,
+                "basis": "server",
+            }
+        )
     by_name = {r["name"]: r for r in rows}
     entries: dict[str, list[dict[str, Any]]] = {}
     for w in scenario.workload:
@@ -285,9 +309,18 @@ def predicted_summary(results: Any, scenario: Scenario) -> pd.DataFrame:
             return float(np.average(vals, weights=n))
 
         err = np.array([wd.get("error_rate", math.nan) for wd in wds], float)
-        rows.append({"scope": "entry", "name": entry, "count": int(n.sum()), "p50_ms": avg("p50"),
-                     "p90_ms": avg("p90"), "p99_ms": avg("p99"), "error_rate": float(np.average(err, weights=n)),
-                     "basis": "workload"})
+        rows.append(
+            {
+                "scope": "entry",
+                "name": entry,
+                "count": int(n.sum()),
+                "p50_ms": avg("p50"),
+                "p90_ms": avg("p90"),
+                "p99_ms": avg("p99"),
+                "error_rate": float(np.average(err, weights=n)),
+                "basis": "workload",
+            }
+        )
     df = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS) + ["basis"])
     for c in ("p50_ms", "p90_ms", "p99_ms", "error_rate"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
@@ -339,8 +372,10 @@ def twin_check(
         raise MeshsimInputError(f"must be in [0, 1), e.g. 0.99, got {confidence}", field="confidence")
     if duration_s is not None and not duration_s > 0:
         raise MeshsimInputError(f"must be above 0 seconds, got {duration_s}", field="duration")
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(
-        scenario if isinstance(scenario, (dict, Path)) else Path(str(scenario))
+    sc = (
+        scenario
+        if isinstance(scenario, Scenario)
+        else load_scenario(scenario if isinstance(scenario, (dict, Path)) else Path(str(scenario)))
     )
     if spans is not None:
         table = coerce_spans(spans)
@@ -371,8 +406,7 @@ def twin_check(
     if unknown:
         n = int(observed.loc[(observed["scope"] == "service") & observed["name"].isin(unknown), "count"].sum())
         warnings.append(
-            f"{n:,} request(s) in the traces went to service(s) the scenario lacks: {', '.join(unknown)}; "
-            "not compared"
+            f"{n:,} request(s) in the traces went to service(s) the scenario lacks: {', '.join(unknown)}; not compared"
         )
     results = simulate(sim_sc, replications, workers=workers, executor=executor, force=force, progress=progress)
     predicted = predicted_summary(results, sim_sc)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from meshsim.units import UnitError, parse_duration, parse_ratio
 from meshsim.cli._common import add_run_options, executor_of, load, progress_bar, write_text
+from meshsim.units import UnitError, parse_duration, parse_ratio
 
 __all__ = ["register"]
 
@@ -66,14 +66,31 @@ def register(sub: Any) -> None:
     )
     p.add_argument("traces", nargs="*", metavar="TRACES", help="trace files or folders of them")
     p.add_argument("--format", choices=_FORMATS, help="trace format (default: detected per file)")
-    p.add_argument("--metrics", action="append", metavar="FILE",
-                   help="Prometheus text exposition (istio_*, Linkerd response_*); repeat for several scrapes")
-    p.add_argument("--metrics-window", type=_duration, metavar="DURATION",
-                   help="time a single scrape's counters cover, e.g. 10m (for rates)")
-    p.add_argument("--manifests", nargs="+", action="extend", metavar="PATH",
-                   help="Kubernetes YAML files or folders: replicas, versions, placement")
-    p.add_argument("--sample-rate", type=_positive_ratio, default=1.0,
-                   help="share of requests the traces kept, e.g. 0.01 or 1%% (rates are divided by it)")
+    p.add_argument(
+        "--metrics",
+        action="append",
+        metavar="FILE",
+        help="Prometheus text exposition (istio_*, Linkerd response_*); repeat for several scrapes",
+    )
+    p.add_argument(
+        "--metrics-window",
+        type=_duration,
+        metavar="DURATION",
+        help="time a single scrape's counters cover, e.g. 10m (for rates)",
+    )
+    p.add_argument(
+        "--manifests",
+        nargs="+",
+        action="extend",
+        metavar="PATH",
+        help="Kubernetes YAML files or folders: replicas, versions, placement",
+    )
+    p.add_argument(
+        "--sample-rate",
+        type=_positive_ratio,
+        default=1.0,
+        help="share of requests the traces kept, e.g. 0.01 or 1%% (rates are divided by it)",
+    )
     p.add_argument("--name", help="scenario name (default: the output file's name, else 'calibrated')")
     p.add_argument("--seed", type=int, default=1, help="scenario seed (default 1)")
     p.add_argument("-o", "--output", metavar="scenario.yaml", help="write the scenario here (default: stdout)")
@@ -89,15 +106,25 @@ def register(sub: Any) -> None:
     t.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     t.add_argument("traces", nargs="+", metavar="TRACES", help="trace files or folders of them")
     t.add_argument("--format", choices=_FORMATS, help="trace format (default: detected per file)")
-    t.add_argument("--tolerance", type=_tolerance, default=0.1,
-                   help="allowed relative error of each percentile, e.g. 0.1 or 10%% (default 0.1)")
-    t.add_argument("--sample-rate", type=_positive_ratio, default=1.0,
-                   help="share of requests the traces kept (default 1)")
-    t.add_argument("--duration", type=_duration, metavar="DURATION",
-                   help="simulated time after warm-up (default: the scenario's)")
-    t.add_argument("--confidence", type=float, default=0.99,
-                   help="a percentile inside the observed value's confidence interval also passes (default 0.99; "
-                   "0 turns this off)")
+    t.add_argument(
+        "--tolerance",
+        type=_tolerance,
+        default=0.1,
+        help="allowed relative error of each percentile, e.g. 0.1 or 10%% (default 0.1)",
+    )
+    t.add_argument(
+        "--sample-rate", type=_positive_ratio, default=1.0, help="share of requests the traces kept (default 1)"
+    )
+    t.add_argument(
+        "--duration", type=_duration, metavar="DURATION", help="simulated time after warm-up (default: the scenario's)"
+    )
+    t.add_argument(
+        "--confidence",
+        type=float,
+        default=0.99,
+        help="a percentile inside the observed value's confidence interval also passes (default 0.99; "
+        "0 turns this off)",
+    )
     t.add_argument("--json", dest="json_out", metavar="OUT", help="write the comparison as JSON")
     add_run_options(t)
     t.set_defaults(func=twin_check_cmd)
@@ -131,8 +158,10 @@ def calibrate_cmd(args: argparse.Namespace) -> int:
     _print_warnings(result.warnings)
     text = result.to_yaml()
     g = result.graph
-    what = f"{g.number_of_nodes()} service(s), {g.number_of_edges()} call edge(s), " \
-           f"{len(result.scenario.get('workload', []))} entry point(s)"
+    what = (
+        f"{g.number_of_nodes()} service(s), {g.number_of_edges()} call edge(s), "
+        f"{len(result.scenario.get('workload', []))} entry point(s)"
+    )
     if args.output:
         write_text(args.output, text)
         print(f"calibrated {name}: {what} -> {args.output}", file=sys.stderr)
@@ -165,8 +194,7 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from meshsim.calibrate import read_traces
-    from meshsim.calibrate import twin_check
+    from meshsim.calibrate import read_traces, twin_check
     from meshsim.errors import MeshsimInputError
 
     if args.replications < 1:
@@ -177,34 +205,60 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
     spans = read_traces(args.traces, args.format)  # bad files fail here, before the progress bar
     with progress_bar(f"simulating {scenario.name}", not args.no_progress) as progress:
         tc = twin_check(
-            scenario, spans=spans, tolerance=args.tolerance, replications=args.replications,
-            sample_rate=args.sample_rate, duration_s=args.duration, confidence=args.confidence,
-            workers=args.workers, executor=executor_of(args), force=args.force, progress=progress,
+            scenario,
+            spans=spans,
+            tolerance=args.tolerance,
+            replications=args.replications,
+            sample_rate=args.sample_rate,
+            duration_s=args.duration,
+            confidence=args.confidence,
+            workers=args.workers,
+            executor=executor_of(args),
+            force=args.force,
+            progress=progress,
         )
     _print_warnings(tc.warnings)
     console = Console(width=None if Console().is_terminal else 160)
-    table = Table(title=f"twin check of {scenario.name}: observed / predicted (relative error), "
-                        f"tolerance {100 * tc.tolerance:g}%")
+    table = Table(
+        title=f"twin check of {scenario.name}: observed / predicted (relative error), tolerance {100 * tc.tolerance:g}%"
+    )
     for col in ("scope", "name", "n observed", "p50 ms", "p90 ms", "p99 ms", "error rate"):
         table.add_column(col, justify="left" if col in ("scope", "name") else "right")
     for (scope, name), g in tc.table.groupby(["scope", "name"], sort=False):
         rows = {r["metric"]: r for r in g.to_dict(orient="records")}
         obs = tc.observed[(tc.observed["scope"] == scope) & (tc.observed["name"] == name)]
         n = f"{int(obs['count'].iloc[0]):,}" if len(obs) else "-"
-        table.add_row(scope, name, n, _cell(rows, "p50_ms"), _cell(rows, "p90_ms"), _cell(rows, "p99_ms"),
-                      _cell(rows, "error_rate", digits=3, pct=True))
+        table.add_row(
+            scope,
+            name,
+            n,
+            _cell(rows, "p50_ms"),
+            _cell(rows, "p90_ms"),
+            _cell(rows, "p99_ms"),
+            _cell(rows, "error_rate", digits=3, pct=True),
+        )
     console.print(table)
     for r in tc.load.itertuples(index=False):
-        obs = f"{r.observed_rate:,.4g}/s from {r.roots:,} root spans" if r.observed_rate == r.observed_rate \
+        obs = (
+            f"{r.observed_rate:,.4g}/s from {r.roots:,} root spans"
+            if r.observed_rate == r.observed_rate
             else f"no rate in the traces ({r.roots:,} root spans)"
-        console.print(f"load at {r.entry}: simulated {r.simulated_rate:,.4g}/s ({obs}; "
-                      f"the scenario says {r.scenario_rate:,.4g}/s)")
+        )
+        console.print(
+            f"load at {r.entry}: simulated {r.simulated_rate:,.4g}/s ({obs}; "
+            f"the scenario says {r.scenario_rate:,.4g}/s)"
+        )
     skipped = tc.table[~tc.table["checked"]]
     if len(skipped):
-        console.print(f"[dim]{len(skipped)} dim cell(s) not checked: too few observations beyond the "
-                      "percentile, or not in both the traces and the scenario[/dim]", highlight=False)
-    console.print(("[green]" if tc.ok else "[bold red]") + str(tc.verdict) + ("[/green]" if tc.ok else "[/bold red]"),
-                  highlight=False)
+        console.print(
+            f"[dim]{len(skipped)} dim cell(s) not checked: too few observations beyond the "
+            "percentile, or not in both the traces and the scenario[/dim]",
+            highlight=False,
+        )
+    console.print(
+        ("[green]" if tc.ok else "[bold red]") + str(tc.verdict) + ("[/green]" if tc.ok else "[/bold red]"),
+        highlight=False,
+    )
     if args.json_out:
         write_text(args.json_out, json.dumps(tc.to_dict(), indent=2, allow_nan=False) + "\n")
     return 0 if tc.ok else 1

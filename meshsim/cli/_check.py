@@ -8,11 +8,11 @@ import sys
 import time
 from typing import Any
 
+from meshsim.cli._common import add_run_options, executor_of, load, progress_bar
 from meshsim.errors import MeshsimInputError
+from meshsim.experiments import simulate
 from meshsim.gate import emit_ci_outputs, print_verdicts, write_junit
 from meshsim.slo import check_exit_code, evaluate_slos, read_slo_file, slo_lines_in_yaml, validate_slo_targets
-from meshsim.experiments import simulate
-from meshsim.cli._common import add_run_options, executor_of, load, progress_bar
 
 __all__ = ["register"]
 
@@ -23,8 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument("--slo", metavar="FILE", help="SLO file (meshsim slos: or OpenSLO v1); replaces the scenario's slos")
     p.add_argument("--junit", metavar="OUT", help="write JUnit XML, one test case per SLO")
     p.add_argument("--confidence", type=float, default=0.95, help="two-sided confidence level (default 0.95)")
-    p.add_argument("--allow-inconclusive", action="store_true",
-                   help="pass SLOs whose confidence interval straddles the limit")
+    p.add_argument(
+        "--allow-inconclusive", action="store_true", help="pass SLOs whose confidence interval straddles the limit"
+    )
     p.add_argument("--html", dest="html_out", metavar="OUT", help="also write the HTML report")
     # CI wants an interval over replications: 5 by default, not 1
     add_run_options(p, replications=5, what="replications behind each confidence interval")
@@ -45,24 +46,47 @@ def check(args: argparse.Namespace) -> int:
     else:
         slos, source, lines = list(scenario.slos), args.file, slo_lines_in_yaml(args.file)
     if not slos:
-        raise MeshsimInputError("no SLOs to check: add slos: to the scenario or give --slo FILE",
-                                file=args.file, field="slos")
-    validate_slo_targets(slos, workloads=[w.name for w in scenario.workload],
-                         services=list(scenario.services), source_file=source, slo_lines=lines)
+        raise MeshsimInputError(
+            "no SLOs to check: add slos: to the scenario or give --slo FILE", file=args.file, field="slos"
+        )
+    validate_slo_targets(
+        slos,
+        workloads=[w.name for w in scenario.workload],
+        services=list(scenario.services),
+        source_file=source,
+        slo_lines=lines,
+    )
     started = time.perf_counter()
     with progress_bar(f"simulating {scenario.name}", not args.no_progress) as progress:
-        results = simulate(scenario, args.replications, workers=args.workers,
-                           executor=executor_of(args), force=args.force, progress=progress)
+        results = simulate(
+            scenario,
+            args.replications,
+            workers=args.workers,
+            executor=executor_of(args),
+            force=args.force,
+            progress=progress,
+        )
     elapsed = time.perf_counter() - started
-    verdicts = evaluate_slos(slos, results.metrics_table(), confidence=args.confidence,
-                             allow_inconclusive=args.allow_inconclusive,
-                             source_file=source, slo_lines=lines)
+    verdicts = evaluate_slos(
+        slos,
+        results.metrics_table(),
+        confidence=args.confidence,
+        allow_inconclusive=args.allow_inconclusive,
+        source_file=source,
+        slo_lines=lines,
+    )
     print_verdicts(verdicts, Console() if Console().is_terminal else Console(width=160))
     if args.junit:
-        write_junit(verdicts, args.junit, scenario.name, time_s=elapsed, source_file=source,
-                    slo_lines=lines, properties={"seed": scenario.seed, "replications": args.replications})
-    emit_ci_outputs(verdicts, scenario_name=scenario.name, scenario_file=source, slo_lines=lines,
-                    environ=os.environ)
+        write_junit(
+            verdicts,
+            args.junit,
+            scenario.name,
+            time_s=elapsed,
+            source_file=source,
+            slo_lines=lines,
+            properties={"seed": scenario.seed, "replications": args.replications},
+        )
+    emit_ci_outputs(verdicts, scenario_name=scenario.name, scenario_file=source, slo_lines=lines, environ=os.environ)
     if args.html_out:
         from meshsim.report import write_html_report
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from meshsim.errors import MeshsimInputError
 from meshsim.scenario import Scenario, load_scenario
@@ -33,8 +34,14 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as prog:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as prog:
         task = prog.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
@@ -54,10 +61,17 @@ def add_run_options(p: Any, replications: int = 1, what: str = "independent repl
     """Options shared by every command that simulates; ``replications`` is the command's default."""
     p.add_argument("--replications", "-n", type=int, default=replications, help=f"{what} (default {replications})")
     p.add_argument("--workers", type=int, default=None, help="processes for replications (default: all cores)")
-    p.add_argument("--executor", default="auto",
-                   help="serial | process | dask-local | tcp://scheduler:8786 (default: process pool when n>1)")
-    p.add_argument("--dask", default=None, metavar="ADDR",
-                   help="'local' for a dask LocalCluster, or a scheduler address tcp://host:8786")
+    p.add_argument(
+        "--executor",
+        default="auto",
+        help="serial | process | dask-local | tcp://scheduler:8786 (default: process pool when n>1)",
+    )
+    p.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDR",
+        help="'local' for a dask LocalCluster, or a scheduler address tcp://host:8786",
+    )
     p.add_argument("--force", action="store_true", help="allow runs over 50 million simulated requests")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -67,5 +81,3 @@ def executor_of(args: Any) -> str:
     if getattr(args, "dask", None):
         return "dask-local" if args.dask == "local" else args.dask
     return str(args.executor)
-
-

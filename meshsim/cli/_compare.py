@@ -14,20 +14,32 @@ __all__ = ["register", "comparison_table"]
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "compare", help="what-if: run two scenarios with the same random numbers and show the differences",
+        "compare",
+        help="what-if: run two scenarios with the same random numbers and show the differences",
         description="Runs BASE and CHANGED (or BASE with --set overrides) with common random numbers and "
-                    "prints every workload and service metric side by side: the paired difference, its "
-                    "confidence interval and whether it is significant.",
+        "prints every workload and service metric side by side: the paired difference, its "
+        "confidence interval and whether it is significant.",
     )
     p.add_argument("base", help="scenario YAML file")
     p.add_argument("changed", nargs="?", default=None, help="second scenario file (or use --set)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="change a field, e.g. --set policies.cart.retries.attempts=0 (repeatable; "
-                        "applies to CHANGED when given, else to BASE)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="change a field, e.g. --set policies.cart.retries.attempts=0 (repeatable; "
+        "applies to CHANGED when given, else to BASE)",
+    )
     add_run_options(p, replications=5, what="paired replications of each scenario")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
-    p.add_argument("--min-effect", type=float, default=None, metavar="RATIO",
-                   help="smallest relative change called significant (default 0.001 = 0.1%%)")
+    p.add_argument(
+        "--min-effect",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="smallest relative change called significant (default 0.001 = 0.1%%)",
+    )
     p.add_argument("--only-significant", action="store_true", help="print only significant differences")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the comparison as JSON")
     p.set_defaults(func=run)
@@ -51,10 +63,21 @@ def comparison_table(cmp: Any, only_significant: bool = False) -> Any:
     from rich.table import Table
 
     conf = f"{cmp.confidence:.0%}"
-    t = Table(title=f"{cmp.base.scenario.name} -> {cmp.changed.scenario.name}: "
-                    f"{len(cmp.base.replications)} paired replication(s)")
-    for col, right in (("scope", False), ("name", False), ("metric", False), ("base", True), ("changed", True),
-                       ("difference", True), (f"{conf} CI", True), ("change", True), ("significant", False)):
+    t = Table(
+        title=f"{cmp.base.scenario.name} -> {cmp.changed.scenario.name}: "
+        f"{len(cmp.base.replications)} paired replication(s)"
+    )
+    for col, right in (
+        ("scope", False),
+        ("name", False),
+        ("metric", False),
+        ("base", True),
+        ("changed", True),
+        ("difference", True),
+        (f"{conf} CI", True),
+        ("change", True),
+        ("significant", False),
+    ):
         t.add_column(col, justify="right" if right else "left")
     rows = cmp.significant() if only_significant else cmp.table
     for rec in rows.to_dict("records"):
@@ -63,21 +86,27 @@ def comparison_table(cmp: Any, only_significant: bool = False) -> Any:
         ci = "-" if lo is None or math.isnan(lo) else f"{_fmt(lo, unit, True)} .. {_fmt(hi, unit, True)}"
         rel = rec["rel_change"]
         rel_txt = "-" if rel is None or math.isnan(rel) else f"{rel * 100:+.1f}%"
-        if rec["replications"] < 2:
-            sig = "n/a"
-        else:
-            sig = "[bold red]yes[/]" if rec["significant"] else "no"
-        t.add_row(rec["scope"], rec["name"], rec["metric"], _fmt(rec["base_mean"], unit),
-                  _fmt(rec["changed_mean"], unit), _fmt(rec["diff"], unit, True), ci, rel_txt, sig)
+        sig = "n/a" if rec["replications"] < 2 else "[bold red]yes[/]" if rec["significant"] else "no"
+        t.add_row(
+            rec["scope"],
+            rec["name"],
+            rec["metric"],
+            _fmt(rec["base_mean"], unit),
+            _fmt(rec["changed_mean"], unit),
+            _fmt(rec["diff"], unit, True),
+            ci,
+            rel_txt,
+            sig,
+        )
     return t
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from meshsim.cli._common import load
     from meshsim.errors import MeshsimInputError
     from meshsim.experiments import apply_overrides, compare
-    from meshsim.cli._common import load
 
     if args.changed is None and not args.overrides:
         raise MeshsimInputError("give a second scenario file or at least one --set path=value")
@@ -88,9 +117,17 @@ def run(args: argparse.Namespace) -> int:
     if args.overrides:  # validated before the progress bar starts
         changed = apply_overrides(changed if changed is not None else base, args.overrides)
     with progress_bar(f"comparing {base.name}", not args.no_progress) as progress:
-        cmp = compare(base, changed, args.replications, executor=executor_of(args), workers=args.workers,
-                      confidence=args.confidence, progress=progress, force=args.force,
-                      **({"min_effect": args.min_effect} if args.min_effect is not None else {}))
+        cmp = compare(
+            base,
+            changed,
+            args.replications,
+            executor=executor_of(args),
+            workers=args.workers,
+            confidence=args.confidence,
+            progress=progress,
+            force=args.force,
+            **({"min_effect": args.min_effect} if args.min_effect is not None else {}),
+        )
     cmp.overrides = list(args.overrides)
     console = Console(width=None if Console().is_terminal else 160)
     console.print(comparison_table(cmp, args.only_significant))
@@ -102,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"{n_sig} of {len(cmp.table)} metrics changed significantly ({cmp.confidence:.0%} paired t interval)")
     data = cmp.to_dict()
     for label_, ro in data.get("rollout", {}).items():
-        console.print(f"rollout ({label_}): {ro.get('outcome')} at {ro.get('at_s')} s, "
-                      f"{ro.get('failed_requests')} failed requests on the canary")
+        console.print(
+            f"rollout ({label_}): {ro.get('outcome')} at {ro.get('at_s')} s, "
+            f"{ro.get('failed_requests')} failed requests on the canary"
+        )
     if args.json_out:
         write_text(args.json_out, json.dumps(data, indent=2, allow_nan=False) + "\n")
     return 0

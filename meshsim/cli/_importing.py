@@ -22,9 +22,9 @@ def register(sub: Any) -> None:
 def run_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from meshsim.cli._common import write_text
     from meshsim.errors import MeshsimInputError
     from meshsim.meshes import import_mesh_config
-    from meshsim.cli._common import write_text
 
     if not Path(args.path).exists():
         raise MeshsimInputError(f"no such file or folder: {args.path}", file=args.path)
@@ -34,8 +34,11 @@ def run_import(args: argparse.Namespace) -> int:
     text = result.to_yaml()
     if args.output:
         write_text(args.output, text)
-        print(f"wrote {len(result.policies)} policies to {args.output}"
-              + (f" (mesh.defaults: {result.defaults})" if result.defaults else ""), file=sys.stderr)
+        print(
+            f"wrote {len(result.policies)} policies to {args.output}"
+            + (f" (mesh.defaults: {result.defaults})" if result.defaults else ""),
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text)
     return 0

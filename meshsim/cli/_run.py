@@ -6,8 +6,8 @@ import argparse
 import math
 from typing import Any
 
-from meshsim.experiments import simulate
 from meshsim.cli._common import add_run_options, executor_of, load, progress_bar, write_text
+from meshsim.experiments import simulate
 
 __all__ = ["register", "summary_tables"]
 
@@ -18,10 +18,18 @@ def register(sub: Any) -> None:
     add_run_options(p)
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the results JSON (SPEC 4)")
     p.add_argument("--html", dest="html_out", metavar="OUT", help="write a self-contained HTML report")
-    p.add_argument("--traces", dest="traces_out", metavar="OUT",
-                   help="export sampled requests as OTLP JSON (Jaeger or Zipkin when the name says so; .gz compresses)")
-    p.add_argument("--trace-format", choices=("otlp", "jaeger", "zipkin"), default=None,
-                   help="format of --traces (default: from the file name, else otlp)")
+    p.add_argument(
+        "--traces",
+        dest="traces_out",
+        metavar="OUT",
+        help="export sampled requests as OTLP JSON (Jaeger or Zipkin when the name says so; .gz compresses)",
+    )
+    p.add_argument(
+        "--trace-format",
+        choices=("otlp", "jaeger", "zipkin"),
+        default=None,
+        help="format of --traces (default: from the file name, else otlp)",
+    )
     p.add_argument("--trace-sample", type=float, default=0.01, help="share of requests to export (default 0.01)")
     p.set_defaults(func=run)
 
@@ -39,26 +47,66 @@ def summary_tables(data: dict[str, Any]) -> list[Any]:
     from rich.table import Table
 
     wt = Table(title=f"{data['scenario']}: workloads ({data['replications']} replication(s))")
-    for col in ("workload", "requests", "ok", "error rate", "rps", "mean ms", "p50 ms", "p90 ms", "p99 ms",
-                "p99.9 ms", "p99 95% CI", "failures by cause"):
+    for col in (
+        "workload",
+        "requests",
+        "ok",
+        "error rate",
+        "rps",
+        "mean ms",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "p99 95% CI",
+        "failures by cause",
+    ):
         wt.add_column(col, justify="right" if col not in ("workload", "failures by cause") else "left")
     for name, w in data["workloads"].items():
         lat = w["latency_ms"]
         ci = w["latency_p99_ci_ms"]
         ci_txt = f"{_fmt(ci[0])}-{_fmt(ci[1])}" if ci[0] is not None else "-"
         causes = ", ".join(f"{c} {n}" for c, n in w["failed"].items()) or "-"
-        wt.add_row(name, _fmt(w["requests"]), _fmt(w["ok"]), f"{(w['error_rate'] or 0) * 100:.3f}%",
-                   _fmt(w["throughput_rps"]), _fmt(lat["mean"]), _fmt(lat["p50"]), _fmt(lat["p90"]),
-                   _fmt(lat["p99"]), _fmt(lat["p999"]), ci_txt, causes)
+        wt.add_row(
+            name,
+            _fmt(w["requests"]),
+            _fmt(w["ok"]),
+            f"{(w['error_rate'] or 0) * 100:.3f}%",
+            _fmt(w["throughput_rps"]),
+            _fmt(lat["mean"]),
+            _fmt(lat["p50"]),
+            _fmt(lat["p90"]),
+            _fmt(lat["p99"]),
+            _fmt(lat["p999"]),
+            ci_txt,
+            causes,
+        )
     st = Table(title="services")
-    for col in ("service", "attempts", "retries", "amplification", "utilization", "ejections", "p50 ms", "p99 ms",
-                "failures by cause"):
+    for col in (
+        "service",
+        "attempts",
+        "retries",
+        "amplification",
+        "utilization",
+        "ejections",
+        "p50 ms",
+        "p99 ms",
+        "failures by cause",
+    ):
         st.add_column(col, justify="right" if col not in ("service", "failures by cause") else "left")
     for name, s in data["services"].items():
         causes = ", ".join(f"{c} {n}" for c, n in s["failed"].items()) or "-"
-        st.add_row(name, _fmt(s["attempts"]), _fmt(s["retries"]), _fmt(s["amplification"], 2),
-                   f"{(s['utilization'] or 0) * 100:.1f}%", _fmt(s["ejections"]), _fmt(s["latency_ms"]["p50"]),
-                   _fmt(s["latency_ms"]["p99"]), causes)
+        st.add_row(
+            name,
+            _fmt(s["attempts"]),
+            _fmt(s["retries"]),
+            _fmt(s["amplification"], 2),
+            f"{(s['utilization'] or 0) * 100:.1f}%",
+            _fmt(s["ejections"]),
+            _fmt(s["latency_ms"]["p50"]),
+            _fmt(s["latency_ms"]["p99"]),
+            causes,
+        )
     return [wt, st]
 
 
@@ -68,15 +116,24 @@ def run(args: argparse.Namespace) -> int:
     scenario = load(args.file)
     trace_sample = args.trace_sample if args.traces_out else 0.0
     with progress_bar(f"simulating {scenario.name}", not args.no_progress) as progress:
-        results = simulate(scenario, args.replications, workers=args.workers, executor=executor_of(args),
-                           trace_sample=trace_sample, force=args.force, progress=progress)
+        results = simulate(
+            scenario,
+            args.replications,
+            workers=args.workers,
+            executor=executor_of(args),
+            trace_sample=trace_sample,
+            force=args.force,
+            progress=progress,
+        )
     data = results.to_dict()
     console = Console(width=None if Console().is_terminal else 160)
     for table in summary_tables(data):
         console.print(table)
     cost = data["cost"]
-    console.print(f"cross-boundary traffic: {cost['egress_gb']:.6f} GB, ${cost['egress_usd']:.6f} "
-                  f"(${cost['usd_per_million_requests'] or 0:.4f} per million requests)")
+    console.print(
+        f"cross-boundary traffic: {cost['egress_gb']:.6f} GB, ${cost['egress_usd']:.6f} "
+        f"(${cost['usd_per_million_requests'] or 0:.4f} per million requests)"
+    )
     for v in data.get("slos", []):
         console.print(f"SLO {v['name']}: {'met' if v['met'] else 'MISSED'} (value {v['value']}, limit {v['limit']})")
     if args.json_out:
@@ -91,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
         from meshsim.calibrate import trace_format_for, write_simulated_traces
 
         path, n = write_simulated_traces(results, args.traces_out, args.trace_format)
-        print(f"wrote {n:,} sampled request(s) as {trace_format_for(path, args.trace_format)} JSON to {path}; "
-              f"calibrate with --sample-rate {args.trace_sample:g}", file=sys.stderr)
+        print(
+            f"wrote {n:,} sampled request(s) as {trace_format_for(path, args.trace_format)} JSON to {path}; "
+            f"calibrate with --sample-rate {args.trace_sample:g}",
+            file=sys.stderr,
+        )
     return 0

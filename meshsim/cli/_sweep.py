@@ -13,20 +13,32 @@ __all__ = ["register"]
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "sweep", help="run a grid of parameter values; write a tidy CSV/Parquet table and a figure",
+        "sweep",
+        help="run a grid of parameter values; write a tidy CSV/Parquet table and a figure",
         description="Every combination of the --param values is one point; each point runs "
-                    "--replications times with the scenario's seed. The table has one row per point "
-                    "and replication (see meshsim.sweep).",
+        "--replications times with the scenario's seed. The table has one row per point "
+        "and replication (see meshsim.sweep).",
     )
     p.add_argument("file", help="scenario YAML file")
-    p.add_argument("--param", dest="params", action="append", default=[], metavar="PATH=V1,V2",
-                   help="a parameter and its values, e.g. --param policies.cart.retries.attempts=0,1,2 "
-                        "(repeatable; values are YAML)")
+    p.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2",
+        help="a parameter and its values, e.g. --param policies.cart.retries.attempts=0,1,2 "
+        "(repeatable; values are YAML)",
+    )
     add_run_options(p, replications=3, what="replications per point")
     p.add_argument("--out", metavar="FILE", help="write the table: .csv or .parquet")
     p.add_argument("--html", dest="html_out", metavar="FILE", help="write a plotly figure (HTML)")
-    p.add_argument("--metric", dest="metrics", action="append", default=None,
-                   help="metric to plot and print (repeatable; default latency_p99 and error_rate)")
+    p.add_argument(
+        "--metric",
+        dest="metrics",
+        action="append",
+        default=None,
+        help="metric to plot and print (repeatable; default latency_p99 and error_rate)",
+    )
     p.add_argument("--workload", default=None, help="workload to plot (default: the first)")
     p.add_argument("--service", default=None, help="plot this service's metrics instead of a workload's")
     p.set_defaults(func=run)
@@ -46,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from meshsim.errors import MeshsimInputError
-    from meshsim.stats import mean_ci
-    from meshsim.experiments import metric_column, plan_sweep, sweep, write_table
-    from meshsim.viz import pick_entity, sweep_figure
     from meshsim.cli._common import load
+    from meshsim.errors import MeshsimInputError
+    from meshsim.experiments import metric_column, plan_sweep, sweep, write_table
+    from meshsim.stats import mean_ci
+    from meshsim.viz import pick_entity, sweep_figure
 
     if not args.params:
         raise MeshsimInputError("give at least one --param path=v1,v2,...", field="--param")
@@ -59,11 +71,21 @@ def run(args: argparse.Namespace) -> int:
     scenario = load(args.file)
     plan = plan_sweep(args.file, args.params)  # every point is validated before anything runs
     with progress_bar(f"sweeping {scenario.name}", not args.no_progress) as progress:
-        df = sweep(plan, None, args.replications, executor=executor_of(args), workers=args.workers,
-                   progress=progress, force=args.force)
+        df = sweep(
+            plan,
+            None,
+            args.replications,
+            executor=executor_of(args),
+            workers=args.workers,
+            progress=progress,
+            force=args.force,
+        )
     metrics = args.metrics or ["latency_p99", "error_rate"]
-    scope, entity = ("service", pick_entity(df, "service", args.service)) if args.service else (
-        "workload", pick_entity(df, "workload", args.workload))
+    scope, entity = (
+        ("service", pick_entity(df, "service", args.service))
+        if args.service
+        else ("workload", pick_entity(df, "workload", args.workload))
+    )
     columns = [metric_column(scope, entity, m) for m in metrics]
     for c in columns:
         if c not in df.columns:

@@ -23,6 +23,8 @@ def validate(args: argparse.Namespace) -> int:
     scenario = load(args.file)
     check_size(scenario, 1, args.force)
     expected = scenario.expected_requests()
-    print(f"{args.file}: ok ({len(scenario.services)} services, {len(scenario.workload)} workloads, "
-          f"about {expected:,.0f} requests per replication)")
+    print(
+        f"{args.file}: ok ({len(scenario.services)} services, {len(scenario.workload)} workloads, "
+        f"about {expected:,.0f} requests per replication)"
+    )
     return 0

@@ -24,9 +24,9 @@ from collections import deque
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from meshsim.scenario import Autoscaling
 from meshsim.engine._faults import controller
 from meshsim.engine._runtime import DEFAULT_ZONE, Replica, VersionRuntime
+from meshsim.scenario import Autoscaling
 
 if TYPE_CHECKING:
     from meshsim.engine._core import Simulation
@@ -43,7 +43,7 @@ def install(sim: Simulation) -> None:
     for name, svc in sim.scenario.services.items():
         if svc.autoscaling is None:
             continue
-        for (service, version), spec in sim.versions.items():
+        for (service, _version), spec in sim.versions.items():
             if service == name:
                 scaler = Autoscaler(sim, spec, svc.autoscaling)
                 scalers.append(scaler)
@@ -52,8 +52,7 @@ def install(sim: Simulation) -> None:
         sim.autoscalers = scalers  # type: ignore[attr-defined]
 
 
-def hpa_recommendation(current: int, usage: float, ready: int, starting: int, target: float,
-                       tolerance: float) -> int:
+def hpa_recommendation(current: int, usage: float, ready: int, starting: int, target: float, tolerance: float) -> int:
     """The HPA's replica recommendation before min/max, rate limits and stabilization.
 
     ``usage`` is the sum of the ready replicas' utilization (each in [0, 1]), ``ready`` how
@@ -122,8 +121,15 @@ class Autoscaler:
         current = len(self.members())
         target = min(max(current, cfg.min_replicas), cfg.max_replicas)
         if target != current:
-            self.sim.rec.event(env.now, "scale", service=self.spec.service, version=self.spec.version,
-                               replicas_from=current, replicas_to=target, utilization=None)
+            self.sim.rec.event(
+                env.now,
+                "scale",
+                service=self.spec.service,
+                version=self.spec.version,
+                replicas_from=current,
+                replicas_to=target,
+                utilization=None,
+            )
             self._scale_to(target, ready_now=True)  # min/max hold from the start (steady state)
         while True:
             for _ in range(SAMPLES_PER_PERIOD):
@@ -163,9 +169,15 @@ class Autoscaler:
         self.counts.append((now, desired, len(ready)))
         if desired != current:
             util = usage / len(ready) if ready else float("nan")
-            self.sim.rec.event(now, "scale", service=self.spec.service, version=self.spec.version,
-                               replicas_from=current, replicas_to=desired,
-                               utilization=round(util, 4) if ready else None)
+            self.sim.rec.event(
+                now,
+                "scale",
+                service=self.spec.service,
+                version=self.spec.version,
+                replicas_from=current,
+                replicas_to=desired,
+                utilization=round(util, 4) if ready else None,
+            )
             self._scale_to(desired)
 
     # ----- acting -----
@@ -175,8 +187,12 @@ class Autoscaler:
             for _ in range(desired - len(members)):
                 zone = self._pick_zone()
                 if zone is None:
-                    self.sim.rec.event(self.sim.env.now, "scale_blocked", service=self.spec.service,
-                                       reason="every zone of the placement is under an outage")
+                    self.sim.rec.event(
+                        self.sim.env.now,
+                        "scale_blocked",
+                        service=self.spec.service,
+                        reason="every zone of the placement is under an outage",
+                    )
                     return
                 self._add(zone, ready_now)
         elif desired < len(members):
@@ -209,5 +225,6 @@ class Autoscaler:
         yield self.sim.env.timeout(self.cfg.startup_delay)
         if r.rid not in self.ctl.retired:
             self.ctl.mark_ready(r)
-            self.sim.rec.event(self.sim.env.now, "replica_ready", service=r.service, version=r.version,
-                               replica=r.rid, zone=r.zone)
+            self.sim.rec.event(
+                self.sim.env.now, "replica_ready", service=r.service, version=r.version, replica=r.rid, zone=r.zone
+            )

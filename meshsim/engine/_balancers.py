@@ -9,7 +9,8 @@ from __future__ import annotations
 import bisect
 import math
 import zlib
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from meshsim.scenario import LoadBalancerSpec
 
@@ -130,9 +131,7 @@ class RingHash:
         ring = self._rings.get(sig)
         if ring is None:
             per_host = -(-self.MIN_RING_SIZE // len(candidates))
-            points = sorted(
-                (zlib.crc32(f"{c}-{v}".encode()), c) for c in candidates for v in range(per_host)
-            )
+            points = sorted((zlib.crc32(f"{c}-{v}".encode()), c) for c in candidates for v in range(per_host))
             ring = ([p for p, _ in points], [c for _, c in points])
             if len(self._rings) > 256:
                 self._rings.clear()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["install"]
 
 
-def install(sim: "Simulation") -> None:
+def install(sim: Simulation) -> None:
     """Start every controller the scenario asks for."""
     faults.install(sim)
     autoscaling.install(sim)

@@ -9,25 +9,20 @@ ends in exactly one outcome or is counted in flight.
 
 from __future__ import annotations
 
-from typing import Any, Generator
+from collections.abc import Generator
+from typing import Any
 
 import numpy as np
 import simpy
 
 from meshsim.distributions import Distribution, UniformSource, constant
-from meshsim.metrics import Recorder
-from meshsim.scenario import EffectivePolicy, resolve_policy
+from meshsim.engine._controllers import install as install_controllers
 from meshsim.engine._limits import TokenBucket
-from meshsim.meshes import PROXY_FOR_PRESET
-from meshsim.rng import Streams
-from meshsim.scenario import CallSpec, Scenario, Service, ServiceVersion
-from meshsim.topology import NetworkModel
 from meshsim.engine._proxy import Cluster, Proxy
 from meshsim.engine._retrying import RetryMixin
-from meshsim.engine._controllers import install as install_controllers
 from meshsim.engine._runtime import (
-    DEFAULT_ZONE,
     CONNECT_FAILURE,
+    DEFAULT_ZONE,
     OK,
     OVERFLOW_REMOTE,
     RATE_LIMITED,
@@ -39,6 +34,11 @@ from meshsim.engine._runtime import (
     VersionRuntime,
     outcome,
 )
+from meshsim.meshes import PROXY_FOR_PRESET
+from meshsim.metrics import Recorder
+from meshsim.rng import Streams
+from meshsim.scenario import CallSpec, EffectivePolicy, Scenario, Service, ServiceVersion, resolve_policy
+from meshsim.topology import NetworkModel
 
 __all__ = ["Simulation", "PROXY_OVERHEAD"]
 
@@ -56,12 +56,30 @@ PROXY_OVERHEAD = {
     "none": "0ms",
 }
 
-_FIELDS = ("concurrency", "queue_limit", "holds_worker_during_calls", "service_time", "error_rate",
-           "request_size", "response_size", "calls", "cancel_on_timeout", "placement", "replicas",
-           "contention")
+_FIELDS = (
+    "concurrency",
+    "queue_limit",
+    "holds_worker_during_calls",
+    "service_time",
+    "error_rate",
+    "request_size",
+    "response_size",
+    "calls",
+    "cancel_on_timeout",
+    "placement",
+    "replicas",
+    "contention",
+)
 _DEFAULTS: dict[str, Any] = {
-    "concurrency": 16, "queue_limit": None, "holds_worker_during_calls": True, "error_rate": 0.0,
-    "request_size": 1000, "response_size": 1000, "calls": [], "cancel_on_timeout": False, "contention": 0.0,
+    "concurrency": 16,
+    "queue_limit": None,
+    "holds_worker_during_calls": True,
+    "error_rate": 0.0,
+    "request_size": 1000,
+    "response_size": 1000,
+    "calls": [],
+    "cancel_on_timeout": False,
+    "contention": 0.0,
 }
 
 
@@ -75,8 +93,9 @@ def _field(svc: Service, ver: ServiceVersion | None, name: str) -> Any:
 class Simulation(RetryMixin):
     """One replication of one scenario."""
 
-    def __init__(self, scenario: Scenario, seed_sequence: np.random.SeedSequence, replication: int = 0,
-                 trace_sample: float = 0.0) -> None:
+    def __init__(
+        self, scenario: Scenario, seed_sequence: np.random.SeedSequence, replication: int = 0, trace_sample: float = 0.0
+    ) -> None:
         self.scenario = scenario
         self.replication = replication
         self.env = simpy.Environment()
@@ -84,7 +103,10 @@ class Simulation(RetryMixin):
         self.warmup_s = scenario.warmup
         self.end_s = scenario.warmup + scenario.duration
         # 1 s bins, widened for runs over an hour so the time series stays small
-        self.rec = Recorder(self.warmup_s, bin_s=max(1.0, float(int(scenario.duration // 3600) + 1)) if scenario.duration > 3600 else 1.0)
+        self.rec = Recorder(
+            self.warmup_s,
+            bin_s=max(1.0, float(int(scenario.duration // 3600) + 1)) if scenario.duration > 3600 else 1.0,
+        )
         self.net = NetworkModel(scenario, self.streams.get("network"))
         self.u_routing = UniformSource(self.streams.get("routing"))
         self.u_policy = UniformSource(self.streams.get("policy"))
@@ -136,7 +158,8 @@ class Simulation(RetryMixin):
                 for step in self.scenario.call_steps(name, vname)
             ]
             spec = VersionRuntime(
-                service=name, version=vname,
+                service=name,
+                version=vname,
                 concurrency=_field(svc, ver, "concurrency"),
                 queue_limit=_field(svc, ver, "queue_limit"),
                 holds_worker=_field(svc, ver, "holds_worker_during_calls"),
@@ -198,8 +221,13 @@ class Simulation(RetryMixin):
         c = proxy.clusters.get(key)
         if c is None:
             c = proxy.clusters[key] = Cluster(
-                self.env, proxy, service, version, self.endpoints[key],
-                self.policy(service, version), self.u_policy,
+                self.env,
+                proxy,
+                service,
+                version,
+                self.endpoints[key],
+                self.policy(service, version),
+                self.u_policy,
                 self.memberships.setdefault(service, Membership()),
             )
         return c
@@ -227,10 +255,13 @@ class Simulation(RetryMixin):
 
     def local_hop(self, proxy: Proxy, replica: Replica) -> bool:
         """True when a call to ``replica`` costs nothing on the way: same place, no proxies, no
-        network faults, no rate limit; the engine then goes straight to the server."""
+        network faults, no rate limit; the engine then goes straight to the server.
+        """
         net = self.net
         return (
-            self.overhead is None and net.quiet and replica.bucket is None
+            self.overhead is None
+            and net.quiet
+            and replica.bucket is None
             and (proxy.zone is None or proxy.zone == replica.zone)
             and not (replica.blackholed or replica.refusing or net.partitions or net.extra)
         )
@@ -266,7 +297,11 @@ class Simulation(RetryMixin):
             res: Outcome = RATE_LIMITED
         else:
             res = yield from self.serve(replica, ctx)
-        back = net.delay(net.path(replica.zone, proxy.zone), spec.response_bytes) if not path.zero or path.bytes_per_s else 0.0
+        back = (
+            net.delay(net.path(replica.zone, proxy.zone), spec.response_bytes)
+            if not path.zero or path.bytes_per_s
+            else 0.0
+        )
         if back > 0:
             yield env.timeout(back)
         if path.relation != "same_zone" and env.now >= self.warmup_s:
@@ -276,8 +311,11 @@ class Simulation(RetryMixin):
     def _count_bytes(self, proxy: Proxy, spec: VersionRuntime, path: Any) -> None:
         nbytes = spec.request_bytes + spec.response_bytes
         edge = self.rec.edges[(proxy.name, spec.service)]
-        attr = {"cross_zone": "bytes_cross_zone", "cross_region": "bytes_cross_region",
-                "cross_cloud": "bytes_cross_cloud"}[path.relation]
+        attr = {
+            "cross_zone": "bytes_cross_zone",
+            "cross_region": "bytes_cross_region",
+            "cross_cloud": "bytes_cross_cloud",
+        }[path.relation]
         setattr(edge, attr, getattr(edge, attr) + nbytes)
         # each direction is priced by its sender's provider (network.Path.back_price_per_gb)
         edge.egress_usd += (spec.request_bytes * path.price_per_gb + spec.response_bytes * path.back_price_per_gb) / 1e9
@@ -295,7 +333,11 @@ class Simulation(RetryMixin):
         env = self.env
         spec = replica.spec
         workers = replica.workers
-        if spec.queue_limit is not None and workers.count >= workers.capacity and len(workers.queue) >= spec.queue_limit:
+        if (
+            spec.queue_limit is not None
+            and workers.count >= workers.capacity
+            and len(workers.queue) >= spec.queue_limit
+        ):
             return OVERFLOW_REMOTE
         arrive = env.now
         epoch = replica.epoch
@@ -347,14 +389,25 @@ class Simulation(RetryMixin):
             # time in the replica (queue + service), integrated over the measured window: L of Little's law
             self.rec.services[spec.service].in_system_s += now - (arrive if arrive > warm else warm)
         if ctx.trace is not None:
-            ctx.trace.append({
-                "span_id": f"{span_id:016x}", "parent_id": f"{ctx.span_id:016x}" if ctx.span_id else None,
-                "service": spec.service, "version": spec.version, "name": f"serve {spec.service}",
-                "kind": "server", "peer_service": None, "start_s": arrive, "duration_s": now - arrive,
-                "error": res.cause is not None, "status_code": res.status, "location": replica.zone,
-                "instance": f"{spec.service}-{replica.rid}", "request_bytes": spec.request_bytes,
-                "response_bytes": spec.response_bytes,
-            })
+            ctx.trace.append(
+                {
+                    "span_id": f"{span_id:016x}",
+                    "parent_id": f"{ctx.span_id:016x}" if ctx.span_id else None,
+                    "service": spec.service,
+                    "version": spec.version,
+                    "name": f"serve {spec.service}",
+                    "kind": "server",
+                    "peer_service": None,
+                    "start_s": arrive,
+                    "duration_s": now - arrive,
+                    "error": res.cause is not None,
+                    "status_code": res.status,
+                    "location": replica.zone,
+                    "instance": f"{spec.service}-{replica.rid}",
+                    "request_bytes": spec.request_bytes,
+                    "response_bytes": spec.response_bytes,
+                }
+            )
         return res
 
     def downstream(self, replica: Replica, spec: VersionRuntime, ctx: Attempt, span_id: int) -> Gen:
@@ -395,7 +448,7 @@ class Simulation(RetryMixin):
         return res
 
     # ----- workloads -----
-    def run(self) -> "Recorder":
+    def run(self) -> Recorder:
         """Run to the end of warm-up plus duration; returns the recorder."""
         from meshsim.engine._workloads import start_workloads
 

@@ -32,10 +32,10 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from meshsim.distributions import UniformSource
+from meshsim.engine._runtime import Replica, VersionRuntime
 from meshsim.errors import MeshsimInputError
 from meshsim.scenario import Fault
 from meshsim.topology import LinkDelay, under
-from meshsim.engine._runtime import Replica, VersionRuntime
 
 if TYPE_CHECKING:
     from meshsim.engine._core import Simulation
@@ -106,12 +106,16 @@ class FaultController:
 
     def replicas(self, target: str, location: str | None = None) -> list[Replica]:
         """Replicas ``target`` names now: a service's or a version's (only those under
-        ``location`` when given), or a location's."""
+        ``location`` when given), or a location's.
+        """
         specs = self.specs(target)
         if specs is not None:
             ids = {id(s) for s in specs}
-            return [r for r in self.sim.replicas if id(r.spec) in ids and r.rid not in self.retired
-                    and (location is None or under(r.zone, location))]
+            return [
+                r
+                for r in self.sim.replicas
+                if id(r.spec) in ids and r.rid not in self.retired and (location is None or under(r.zone, location))
+            ]
         return [r for r in self.sim.replicas if under(r.zone, target) and r.rid not in self.retired]
 
     def check(self, i: int, f: Fault) -> None:
@@ -119,15 +123,20 @@ class FaultController:
         if f.kind in ("errors", "degrade") and f.target is not None and self.specs(f.target) is None:
             raise MeshsimInputError(
                 f"an {f.kind} fault targets a service or service/version, not the location '{f.target}'; "
-                "for a location use outage, crash or latency", **self._where(i, "target"))
+                "for a location use outage, crash or latency",
+                **self._where(i, "target"),
+            )
         if f.location is not None:
             if f.target is None or self.specs(f.target) is None:
-                raise MeshsimInputError("location narrows a fault on a service: give the service as the target",
-                                        **self._where(i, "location"))
+                raise MeshsimInputError(
+                    "location narrows a fault on a service: give the service as the target",
+                    **self._where(i, "location"),
+                )
             known = {"/".join(z.split("/")[:k]) for z in self.sim.scenario.zones() for k in (1, 2, 3)}
             if f.location not in known:
-                raise MeshsimInputError(f"unknown location '{f.location}'; declare it under 'locations:'",
-                                        **self._where(i, "location"))
+                raise MeshsimInputError(
+                    f"unknown location '{f.location}'; declare it under 'locations:'", **self._where(i, "location")
+                )
         if f.kind == "partition" and f.between is None:
             raise MeshsimInputError("a partition needs between: [location, location]", **self._where(i, "between"))
         if f.duration is not None and f.duration <= 0:
@@ -143,7 +152,9 @@ class FaultController:
         self.sim.rec.event(env.now, "fault_start", fault=i, fault_kind=f.kind, target=self._label(f), **info)
         length = f.duration
         if f.kind == "crash":
-            length = f.restart if f.restart is not None else (f.duration if f.duration is not None else DEFAULT_RESTART_S)
+            length = (
+                f.restart if f.restart is not None else (f.duration if f.duration is not None else DEFAULT_RESTART_S)
+            )
         if length is None:
             return
         yield env.timeout(length)
@@ -183,6 +194,7 @@ class FaultController:
             for spec in specs:
                 self._lat_faults[id(spec)].remove(sampler)
                 spec.extra_latency = _sum(self._lat_faults[id(spec)])  # type: ignore[assignment]
+
         return undo, {}
 
     def _errors(self, f: Fault) -> tuple[Callable[[], None], dict[str, Any]]:
@@ -205,6 +217,7 @@ class FaultController:
             for spec in specs:
                 self._err_faults[id(spec)].remove(rate)
                 refresh(spec)
+
         return undo, {}
 
     def _degrade(self, f: Fault) -> tuple[Callable[[], None], dict[str, Any]]:
@@ -226,6 +239,7 @@ class FaultController:
             for spec in specs:
                 self._deg_faults[id(spec)].remove(factor)
                 refresh(spec)
+
         return undo, {}
 
     def _outage(self, f: Fault) -> tuple[Callable[[], None], dict[str, Any]]:
@@ -253,6 +267,7 @@ class FaultController:
                     r.blackholed = False
                     r.up = not r.refusing
                     self.health_changed(r)
+
         return undo, {"replicas": len(hit)}
 
     def _crash(self, f: Fault) -> tuple[Callable[[], None], dict[str, Any]]:
@@ -272,6 +287,7 @@ class FaultController:
                 r.refusing = False
                 r.up = not r.blackholed
                 self.health_changed(r)
+
         return undo, {"replicas": len(hit), "replica_ids": [r.rid for r in hit]}
 
     def _partition(self, f: Fault) -> tuple[Callable[[], None], dict[str, Any]]:
@@ -307,8 +323,14 @@ class FaultController:
 
     def _set_known(self, r: Replica, known: bool) -> None:
         r.known = known
-        self.sim.rec.event(self.env.now, "endpoint_added" if known else "endpoint_removed",
-                           service=r.service, version=r.version, replica=r.rid, zone=r.zone)
+        self.sim.rec.event(
+            self.env.now,
+            "endpoint_added" if known else "endpoint_removed",
+            service=r.service,
+            version=r.version,
+            replica=r.rid,
+            zone=r.zone,
+        )
 
     def mark_starting(self, r: Replica) -> None:
         """A new replica (autoscaling) is not in any endpoint list until it is ready."""
@@ -332,4 +354,3 @@ class FaultController:
     def location_down(self, zone: str) -> bool:
         """True while an outage covers ``zone`` (the scheduler avoids it)."""
         return any(under(zone, loc) for loc in self.down_locations)
-

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from meshsim.scenario import OutlierParams
 
@@ -146,8 +146,13 @@ class OutlierDetector:
         """Track endpoints added later (autoscaling)."""
         extra = n_endpoints - self._n
         if extra > 0:
-            for lst, val in ((self.consec_5xx, 0), (self.consec_gw, 0), (self.ejected_until, 0.0),
-                             (self.multiplier, 0), (self.healthy_since, 0.0)):
+            for lst, val in (
+                (self.consec_5xx, 0),
+                (self.consec_gw, 0),
+                (self.ejected_until, 0.0),
+                (self.multiplier, 0),
+                (self.healthy_since, 0.0),
+            ):
                 lst.extend([val] * extra)
             self._n = n_endpoints
 
@@ -196,8 +201,15 @@ class FailureAccrual:
     jitter); then one probe request decides whether it is back.
     """
 
-    def __init__(self, max_failures: int, min_penalty_s: float, max_penalty_s: float,
-                 jitter: float, n_endpoints: int, uniform: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        max_failures: int,
+        min_penalty_s: float,
+        max_penalty_s: float,
+        jitter: float,
+        n_endpoints: int,
+        uniform: Callable[[], float],
+    ) -> None:
         self.max_failures = max_failures
         self.min_penalty_s = min_penalty_s
         self.max_penalty_s = max_penalty_s
@@ -262,8 +274,9 @@ class TraefikBreaker:
 
     WINDOW_S = 10.0
 
-    def __init__(self, expression: str, check_period_s: float, fallback_s: float,
-                 recovery_s: float, uniform: Callable[[], float]) -> None:
+    def __init__(
+        self, expression: str, check_period_s: float, fallback_s: float, recovery_s: float, uniform: Callable[[], float]
+    ) -> None:
         self.metric, self.threshold, self.args = self.parse(expression)
         self.check_period_s = check_period_s
         self.fallback_s = fallback_s
@@ -279,7 +292,9 @@ class TraefikBreaker:
     def parse(expr: str) -> tuple[str, float, tuple[float, ...]]:
         import re
 
-        m = re.match(r"^\s*(NetworkErrorRatio|ResponseCodeRatio|LatencyAtQuantileMS)\(([^)]*)\)\s*>\s*([0-9.]+)\s*$", expr)
+        m = re.match(
+            r"^\s*(NetworkErrorRatio|ResponseCodeRatio|LatencyAtQuantileMS)\(([^)]*)\)\s*>\s*([0-9.]+)\s*$", expr
+        )
         if not m:
             raise ValueError(
                 f"circuit_breaker expression {expr!r} not supported; use NetworkErrorRatio() > x, "

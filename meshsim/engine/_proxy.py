@@ -7,6 +7,7 @@ limit or budget, outlier detector and breaker, with no coordination between prox
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from typing import Any
 
@@ -14,9 +15,9 @@ import simpy
 
 from meshsim.distributions import UniformSource
 from meshsim.engine._balancers import PeakEwma, make_balancer
-from meshsim.scenario import EffectivePolicy
 from meshsim.engine._limits import EnvoyRetryLimit, FailureAccrual, TowerBudget, TraefikBreaker
 from meshsim.engine._runtime import Membership, Replica
+from meshsim.scenario import EffectivePolicy
 
 __all__ = ["Cluster", "Proxy"]
 
@@ -26,9 +27,17 @@ class Cluster:
 
     OVERPROVISIONING = 1.4  # Envoy's default overprovisioning factor [E8]
 
-    def __init__(self, env: simpy.Environment, proxy: "Proxy", service: str, version: str | None,
-                 endpoints: list[Replica], policy: EffectivePolicy, uniform: UniformSource,
-                 membership: Membership | None = None) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        proxy: Proxy,
+        service: str,
+        version: str | None,
+        endpoints: list[Replica],
+        policy: EffectivePolicy,
+        uniform: UniformSource,
+        membership: Membership | None = None,
+    ) -> None:
         self.membership = membership or Membership()
         self._known_key = -1
         self._known: list[int] = []
@@ -65,13 +74,13 @@ class Cluster:
         self.outlier = OutlierDetector(policy.outlier, n, uniform) if policy.outlier else None
         fa = policy.failure_accrual
         self.accrual = (
-            FailureAccrual(fa.max_failures, fa.min_penalty, fa.max_penalty, fa.jitter, n, uniform)
-            if fa else None
+            FailureAccrual(fa.max_failures, fa.min_penalty, fa.max_penalty, fa.jitter, n, uniform) if fa else None
         )
         cb = policy.circuit_breaker
         self.breaker = (
             TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration, uniform)
-            if cb else None
+            if cb
+            else None
         )
         # Istio builds locality priorities only when the cluster has outlier detection
         # (without it Envoy never marks a host unhealthy, so it could never fail over) [S5]
@@ -82,9 +91,16 @@ class Cluster:
         self._all = list(range(n))
         # nothing to do but pick and send: the engine takes a shorter path (no timers, no limits)
         self.trivial = (
-            policy.timeout_s is None and policy.retry_attempts == 0 and policy.per_try_timeout_s is None
-            and policy.hedging is None and self.max_active is None and self.breaker is None
-            and policy.fault is None and not self.filtering and self.ewma is None and policy.mirror is None
+            policy.timeout_s is None
+            and policy.retry_attempts == 0
+            and policy.per_try_timeout_s is None
+            and policy.hedging is None
+            and self.max_active is None
+            and self.breaker is None
+            and policy.fault is None
+            and not self.filtering
+            and self.ewma is None
+            and policy.mirror is None
         )
 
     def _grow(self) -> None:
@@ -245,10 +261,8 @@ class Cluster:
 
     def abandon_pending(self, ev: simpy.Event) -> None:
         """A pending request gave up (route timeout) before it got a slot."""
-        try:
+        with contextlib.suppress(ValueError):
             self.pending.remove(ev)
-        except ValueError:
-            pass
 
 
 class Proxy:
@@ -262,5 +276,3 @@ class Proxy:
         self.is_ingress = is_ingress
         self.replica = replica
         self.clusters: dict[tuple[str, str | None], Cluster] = {}
-
-

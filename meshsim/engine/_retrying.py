@@ -4,10 +4,9 @@ Envoy's jittered back-off, retry limits and budgets, hedging, and per-attempt bo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generator
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
-
-from meshsim.scenario import EffectivePolicy
 from meshsim.engine._proxy import Cluster, Proxy
 from meshsim.engine._runtime import (
     NO_ENDPOINT,
@@ -18,6 +17,7 @@ from meshsim.engine._runtime import (
     Outcome,
     outcome,
 )
+from meshsim.scenario import EffectivePolicy
 
 if TYPE_CHECKING:
     from meshsim.engine._core import Simulation
@@ -53,9 +53,7 @@ def retriable(res: Outcome, pol: EffectivePolicy) -> bool:
         return True
     if "rate_limited" in on and res.status == 429:
         return True
-    if "timeout" in on and cause == "timeout" and not res.local:
-        return True
-    return False
+    return bool("timeout" in on and cause == "timeout" and not res.local)
 
 
 def backoff_upper_s(retry_number: int, base_s: float, max_s: float) -> float:
@@ -66,7 +64,7 @@ def backoff_upper_s(retry_number: int, base_s: float, max_s: float) -> float:
 class RetryMixin:
     """Mixed into :class:`~meshsim.engine.core.Simulation`."""
 
-    def call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
+    def call(self: Simulation, proxy: Proxy, service: str, parent: Attempt) -> Gen:
         """One logical call from ``proxy`` to ``service``: all attempts; its generator returns the outcome.
 
         A plain function handing back the right generator, so untraced calls pay no extra frame.
@@ -75,23 +73,33 @@ class RetryMixin:
             return self._traced_call(proxy, service, parent)
         return self._call(proxy, service, parent)
 
-    def _traced_call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
+    def _traced_call(self: Simulation, proxy: Proxy, service: str, parent: Attempt) -> Gen:
         """A sampled request: a client span in the caller covers every attempt of the call."""
         span_id = self.new_span_id()
         start = self.env.now
         inner = Attempt(parent.original, parent.trace, span_id, parent.key)
         res = yield from self._call(proxy, service, inner)
         assert parent.trace is not None
-        parent.trace.append({
-            "span_id": f"{span_id:016x}", "parent_id": f"{parent.span_id:016x}" if parent.span_id else None,
-            "service": proxy.name, "version": proxy.replica.version if proxy.replica else None,
-            "name": f"call {service}", "kind": "client", "peer_service": service, "start_s": start,
-            "duration_s": self.env.now - start, "error": res.cause is not None, "status_code": res.status,
-            "location": proxy.zone, "instance": f"{proxy.name}-{proxy.replica.rid}" if proxy.replica else None,
-        })
+        parent.trace.append(
+            {
+                "span_id": f"{span_id:016x}",
+                "parent_id": f"{parent.span_id:016x}" if parent.span_id else None,
+                "service": proxy.name,
+                "version": proxy.replica.version if proxy.replica else None,
+                "name": f"call {service}",
+                "kind": "client",
+                "peer_service": service,
+                "start_s": start,
+                "duration_s": self.env.now - start,
+                "error": res.cause is not None,
+                "status_code": res.status,
+                "location": proxy.zone,
+                "instance": f"{proxy.name}-{proxy.replica.rid}" if proxy.replica else None,
+            }
+        )
         return res
 
-    def _call(self: "Simulation", proxy: Proxy, service: str, parent: Attempt) -> Gen:
+    def _call(self: Simulation, proxy: Proxy, service: str, parent: Attempt) -> Gen:
         env = self.env
         version = self.choose_version(service) if self.splits else None
         cluster = proxy.clusters.get((service, version)) or self.cluster(proxy, service, version)
@@ -142,7 +150,9 @@ class RetryMixin:
                 return outcome("budget_exhausted", res.status, local=True)
             n += 1
             if pol.backoff_base_s:
-                wait = self.u_policy() * backoff_upper_s(n, pol.backoff_base_s, pol.backoff_max_s or 10 * pol.backoff_base_s)
+                wait = self.u_policy() * backoff_upper_s(
+                    n, pol.backoff_base_s, pol.backoff_max_s or 10 * pol.backoff_base_s
+                )
                 if deadline is not None and env.now + wait >= deadline:
                     yield env.timeout(deadline - env.now)
                     return ROUTE_TIMEOUT
@@ -151,9 +161,10 @@ class RetryMixin:
             if pol.retry_different_host and ep >= 0:
                 tried = tried + (ep,)
 
-    def _mirror(self: "Simulation", proxy: Proxy, service: str, target: str, parent: Attempt) -> None:
+    def _mirror(self: Simulation, proxy: Proxy, service: str, target: str, parent: Attempt) -> None:
         """Istio mirroring: a best-effort copy the caller never waits for (a version of the same
-        service, or another service). Its load is real; its outcome is dropped."""
+        service, or another service). Its load is real; its outcome is dropped.
+        """
         shadow = Attempt(False, None, 0, parent.key)
         if target in self.scenario.services:
             self.env.process(self._call(proxy, target, shadow))
@@ -161,7 +172,7 @@ class RetryMixin:
             cluster = self.cluster(proxy, service, target)
             self.env.process(self._shadow(proxy, cluster, shadow))
 
-    def _shadow(self: "Simulation", proxy: Proxy, cluster: Cluster, ctx: Attempt) -> Gen:
+    def _shadow(self: Simulation, proxy: Proxy, cluster: Cluster, ctx: Attempt) -> Gen:
         ep = cluster.pick((), ctx.key)
         if ep is None:
             return None
@@ -170,8 +181,16 @@ class RetryMixin:
             self.rec.attempt_done(proxy.name, cluster.service, res.cause, False, False, False, self.env.now)
         return None
 
-    def attempt(self: "Simulation", proxy: Proxy, cluster: Cluster, pol: EffectivePolicy,
-                deadline: float | None, n: int, tried: tuple[int, ...], parent: Attempt) -> Gen:
+    def attempt(
+        self: Simulation,
+        proxy: Proxy,
+        cluster: Cluster,
+        pol: EffectivePolicy,
+        deadline: float | None,
+        n: int,
+        tried: tuple[int, ...],
+        parent: Attempt,
+    ) -> Gen:
         """One try (with its hedges): returns (outcome, endpoint index or -1)."""
         env = self.env
         service = cluster.service
@@ -222,8 +241,18 @@ class RetryMixin:
         cluster.release()
         return res, ep
 
-    def _one(self: "Simulation", proxy: Proxy, cluster: Cluster, pol: EffectivePolicy, deadline: float | None,
-             ep: int, parent: Attempt, original: bool, n: int, hedge: bool) -> Gen:
+    def _one(
+        self: Simulation,
+        proxy: Proxy,
+        cluster: Cluster,
+        pol: EffectivePolicy,
+        deadline: float | None,
+        ep: int,
+        parent: Attempt,
+        original: bool,
+        n: int,
+        hedge: bool,
+    ) -> Gen:
         env = self.env
         replica = cluster.endpoints[ep]
         trace = parent.trace
@@ -253,8 +282,17 @@ class RetryMixin:
         self._after(proxy, cluster, ep, res, env.now - t0, n, hedge, original)
         return res
 
-    def _hedged(self: "Simulation", proxy: Proxy, cluster: Cluster, pol: EffectivePolicy, deadline: float | None,
-                n: int, ep: int, parent: Attempt, original: bool) -> Gen:
+    def _hedged(
+        self: Simulation,
+        proxy: Proxy,
+        cluster: Cluster,
+        pol: EffectivePolicy,
+        deadline: float | None,
+        n: int,
+        ep: int,
+        parent: Attempt,
+        original: bool,
+    ) -> Gen:
         """Envoy-style hedging: another attempt after ``delay`` (or a per-try timeout); first success wins."""
         env = self.env
         hedging = pol.hedging
@@ -284,9 +322,11 @@ class RetryMixin:
             if deadline is not None and env.now >= deadline and all(not p.triggered for p in procs):
                 return ROUTE_TIMEOUT, used[-1]
             failed_now = [p for p in procs if p.triggered]
-            start_hedge = (hedge_timer is not None and hedge_timer.triggered) or (
-                hedging.on_per_try_timeout and any(p.value is PER_TRY_TIMEOUT for p in failed_now)
-            ) or (failed_now and len(failed_now) == len(procs) and can_hedge)
+            start_hedge = (
+                (hedge_timer is not None and hedge_timer.triggered)
+                or (hedging.on_per_try_timeout and any(p.value is PER_TRY_TIMEOUT for p in failed_now))
+                or (failed_now and len(failed_now) == len(procs) and can_hedge)
+            )
             if start_hedge and can_hedge:
                 nxt = cluster.pick(tuple(used), parent.key)
                 if nxt is None:
@@ -296,8 +336,17 @@ class RetryMixin:
                 used.append(nxt)
                 procs.append(env.process(self._one(proxy, cluster, pol, deadline, nxt, parent, original, n, True)))
 
-    def _after(self: "Simulation", proxy: Proxy, cluster: Cluster, ep: int, res: Outcome, rtt_s: float,
-               n: int, hedge: bool, original: bool) -> None:
+    def _after(
+        self: Simulation,
+        proxy: Proxy,
+        cluster: Cluster,
+        ep: int,
+        res: Outcome,
+        rtt_s: float,
+        n: int,
+        hedge: bool,
+        original: bool,
+    ) -> None:
         """Per-attempt bookkeeping in the caller's proxy: detectors, balancer feedback, metrics."""
         now = self.env.now
         failure = res.cause is not None and (res.status >= 500 or res.no_response)
@@ -314,16 +363,16 @@ class RetryMixin:
             hook(cluster, ep, res, rtt_s)
         self._record(proxy, cluster.service, res, n, hedge, original)
 
-    def _ejected(self: "Simulation", cluster: Cluster, ep: int, now: float) -> None:
+    def _ejected(self: Simulation, cluster: Cluster, ep: int, now: float) -> None:
         if now >= self.warmup_s:
             self.rec.services[cluster.service].ejections += 1
-            self.rec.event(now, "ejection", service=cluster.service, caller=cluster.proxy.name,
-                           replica=cluster.endpoints[ep].rid)
+            self.rec.event(
+                now, "ejection", service=cluster.service, caller=cluster.proxy.name, replica=cluster.endpoints[ep].rid
+            )
 
-    def _record(self: "Simulation", proxy: Proxy, service: str, res: Outcome, n: int, hedge: bool,
-                original: bool) -> None:
+    def _record(
+        self: Simulation, proxy: Proxy, service: str, res: Outcome, n: int, hedge: bool, original: bool
+    ) -> None:
         now = self.env.now
         if now >= self.warmup_s:
             self.rec.attempt_done(proxy.name, service, res.cause, n > 0, hedge, original and not hedge, now)
-
-

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Any, Generator
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -87,7 +88,7 @@ class _Window:
 class RolloutController:
     """One rollout in one replication: the controller process, the metrics hook, the output."""
 
-    def __init__(self, sim: "Simulation", spec: Rollout) -> None:
+    def __init__(self, sim: Simulation, spec: Rollout) -> None:
         self.sim = sim
         self.spec = spec
         self.start_s = spec.at if spec.at is not None else sim.warmup_s
@@ -103,11 +104,21 @@ class RolloutController:
             self.interval_s = spec.analysis_interval or spec.interval
             self.window_s = spec.metrics_window or self.interval_s
         self.out: dict[str, Any] = {
-            "style": spec.style, "service": spec.service, "baseline": spec.baseline, "canary": spec.canary,
-            "outcome": "in_progress", "at_s": None, "started_s": _r(self.start_s),
-            "interval_s": _r(self.interval_s), "metrics_window_s": _r(self.window_s),
-            "failed_requests": 0, "failed_attempts": 0, "canary_requests": 0, "failed_checks": 0,
-            "weights": [{"t_s": 0.0, "weight": 0.0}], "checks": [],
+            "style": spec.style,
+            "service": spec.service,
+            "baseline": spec.baseline,
+            "canary": spec.canary,
+            "outcome": "in_progress",
+            "at_s": None,
+            "started_s": _r(self.start_s),
+            "interval_s": _r(self.interval_s),
+            "metrics_window_s": _r(self.window_s),
+            "failed_requests": 0,
+            "failed_attempts": 0,
+            "canary_requests": 0,
+            "failed_checks": 0,
+            "weights": [{"t_s": 0.0, "weight": 0.0}],
+            "checks": [],
         }
 
     # ----- wiring -----
@@ -202,13 +213,20 @@ class RolloutController:
             passed = False
         if passed and checks.latency_p99_max is not None and p99 > checks.latency_p99_max:
             passed = False
-        return {"t_s": _r(now), "weight": _r(self.weight), "requests": n, "success_rate": _r(rate),
-                "latency_p99_ms": _r(p99 * 1e3), "passed": passed}
+        return {
+            "t_s": _r(now),
+            "weight": _r(self.weight),
+            "requests": n,
+            "success_rate": _r(rate),
+            "latency_p99_ms": _r(p99 * 1e3),
+            "passed": passed,
+        }
 
     def _record(self, check: dict[str, Any]) -> None:
         self.out["checks"].append(check)
-        self.sim.rec.event(self.sim.env.now, "rollout_check", service=self.spec.service,
-                           passed=check["passed"], weight=check["weight"])
+        self.sim.rec.event(
+            self.sim.env.now, "rollout_check", service=self.spec.service, passed=check["passed"], weight=check["weight"]
+        )
 
     # ----- Flagger -----
     def _flagger(self) -> Gen:
@@ -284,7 +302,7 @@ class RolloutController:
             yield env.timeout(self.interval_s) | self._stop
 
 
-def install(sim: "Simulation") -> None:
+def install(sim: Simulation) -> None:
     """Start the rollout controller when the scenario has a rollout; output in ``sim.extras``."""
     spec = sim.scenario.rollout
     if spec is None:

@@ -94,13 +94,29 @@ class Replica:
     """One pod: a worker pool (SimPy resource) in a zone, with the control plane's view of it."""
 
     __slots__ = (
-        "rid", "service", "version", "zone", "spec", "workers", "up", "refusing", "_known", "membership",
-        "epoch", "busy_since", "busy_workers", "busy_s", "bucket",
-        "blackholed", "started_s", "stopped_s",
+        "rid",
+        "service",
+        "version",
+        "zone",
+        "spec",
+        "workers",
+        "up",
+        "refusing",
+        "_known",
+        "membership",
+        "epoch",
+        "busy_since",
+        "busy_workers",
+        "busy_s",
+        "bucket",
+        "blackholed",
+        "started_s",
+        "stopped_s",
     )
 
-    def __init__(self, env: simpy.Environment, rid: int, spec: VersionRuntime, zone: str,
-                 membership: Membership | None = None) -> None:
+    def __init__(
+        self, env: simpy.Environment, rid: int, spec: VersionRuntime, zone: str, membership: Membership | None = None
+    ) -> None:
         self.membership = membership or Membership()
         self.rid = rid
         self.service = spec.service

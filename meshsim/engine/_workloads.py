@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generator
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 from meshsim.distributions import Distribution
-from meshsim.scenario import Workload
 from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import ROUTE_TIMEOUT, Attempt, Outcome
+from meshsim.scenario import Workload
 
 if TYPE_CHECKING:
     from meshsim.engine._core import Simulation
@@ -17,7 +18,7 @@ Gen = Generator[Any, Any, Any]
 __all__ = ["start_workloads", "rate_changes"]
 
 
-def rate_changes(sim: "Simulation", w: Workload) -> list[tuple[float, float]]:
+def rate_changes(sim: Simulation, w: Workload) -> list[tuple[float, float]]:
     """(time s, rate /s) steps of ``w``: its profile times any active ``load`` faults."""
     times = {0.0}
     times.update(step.at for step in w.profile)
@@ -40,14 +41,14 @@ def rate_changes(sim: "Simulation", w: Workload) -> list[tuple[float, float]]:
     return out
 
 
-def start_workloads(sim: "Simulation") -> None:
+def start_workloads(sim: Simulation) -> None:
     """Start one arrival process per workload."""
     for w in sim.scenario.workload:
         ingress = Proxy(f"workload:{w.name}", w.origin, True)
         sim.env.process(_arrivals(sim, w, ingress))
 
 
-def _arrivals(sim: "Simulation", w: Workload, ingress: Proxy) -> Gen:
+def _arrivals(sim: Simulation, w: Workload, ingress: Proxy) -> Gen:
     env = sim.env
     rng = sim.streams.get(f"arrivals/{w.name}")
     unit_exp = Distribution("exponential", (("mean", 1.0),)).sampler(rng)
@@ -75,7 +76,7 @@ def _arrivals(sim: "Simulation", w: Workload, ingress: Proxy) -> Gen:
             env.process(_user_request(sim, w, ingress))
 
 
-def _user_request(sim: "Simulation", w: Workload, ingress: Proxy) -> Gen:
+def _user_request(sim: Simulation, w: Workload, ingress: Proxy) -> Gen:
     env = sim.env
     start = env.now
     counted = start >= sim.warmup_s
@@ -116,5 +117,3 @@ def _user_request(sim: "Simulation", w: Workload, ingress: Proxy) -> Gen:
                 span["trace_id"] = tid
                 span["workload"] = w.name
             sim.spans.extend(trace)
-
-

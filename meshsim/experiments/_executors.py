@@ -29,9 +29,10 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as cf_wait
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from meshsim._version import __version__
 from meshsim.errors import MeshsimInputError
@@ -87,8 +88,13 @@ def _connect(executor: str, n_jobs: int, workers: int | None) -> tuple[Any, Any]
         try:
             # the profiler thread costs 10-20% CPU per task on a busy worker (reference section 3)
             with dask.config.set({"distributed.worker.profile.enabled": False}):
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+                cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, previous)
@@ -123,13 +129,20 @@ def _probe(client: Any) -> None:
         what = f"runs meshsim {got}" if isinstance(got, str) else f"cannot import meshsim ({got!r})"
         raise ClusterError(
             f"Dask worker {worker} {what}, but this client runs meshsim {mine}: install the same "
-            "meshsim version on every worker", field="executor",
+            "meshsim version on every worker",
+            field="executor",
         )
 
 
-def run_on_dask(job_fn: Callable[[Any], T], jobs: Sequence[Any], executor: str,
-                progress: Progress | None = None, *, workers: int | None = None,
-                timeout_s: float | None = None) -> list[T]:
+def run_on_dask(
+    job_fn: Callable[[Any], T],
+    jobs: Sequence[Any],
+    executor: str,
+    progress: Progress | None = None,
+    *,
+    workers: int | None = None,
+    timeout_s: float | None = None,
+) -> list[T]:
     """Run ``job_fn(job)`` for every job on a Dask cluster; results in job order.
 
     ``executor`` is ``dask-local`` (a LocalCluster for this call) or a scheduler address.
@@ -176,9 +189,15 @@ def run_on_dask(job_fn: Callable[[Any], T], jobs: Sequence[Any], executor: str,
             cluster.close()
 
 
-def map_jobs(job_fn: Callable[[Any], T], jobs: Sequence[Any], executor: str = "auto", *,
-             workers: int | None = None, progress: Progress | None = None,
-             timeout_s: float | None = None) -> list[T]:
+def map_jobs(
+    job_fn: Callable[[Any], T],
+    jobs: Sequence[Any],
+    executor: str = "auto",
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    timeout_s: float | None = None,
+) -> list[T]:
     """Run ``job_fn(job)`` for every job on ``executor``; results in job order.
 
     ``job_fn`` must be a module-level function (it is pickled by reference).

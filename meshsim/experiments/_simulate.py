@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
-
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from meshsim.errors import MeshsimInputError
 from meshsim.experiments._executors import map_jobs  # the pool, Dask and Ctrl-C handling live there
@@ -26,8 +26,9 @@ def run_replication(scenario: Scenario, replication: int, trace_sample: float = 
     ss = replication_seeds(scenario.seed, replication + 1)[replication]
     sim = Simulation(scenario, ss, replication, trace_sample=trace_sample)
     rec = sim.run()
-    result = ReplicationResult.from_recorder(rec, replication, int(scenario.seed), scenario.duration,
-                                             sim.spans, getattr(sim, "extras", {}))
+    result = ReplicationResult.from_recorder(
+        rec, replication, int(scenario.seed), scenario.duration, sim.spans, getattr(sim, "extras", {})
+    )
     result.check_accounting()
     return result
 
@@ -37,11 +38,18 @@ def replication_job(args: tuple[Scenario, int, float]) -> ReplicationResult:
     return run_replication(*args)
 
 
-def map_replications(scenario: Scenario, replications: Sequence[int], *, workers: int | None = None,
-                     executor: str = "auto", trace_sample: float = 0.0,
-                     progress: Progress | None = None) -> list[ReplicationResult]:
+def map_replications(
+    scenario: Scenario,
+    replications: Sequence[int],
+    *,
+    workers: int | None = None,
+    executor: str = "auto",
+    trace_sample: float = 0.0,
+    progress: Progress | None = None,
+) -> list[ReplicationResult]:
     """Run the given replications on ``executor``: ``serial``, ``process`` (default for several),
-    ``dask-local`` or a Dask scheduler address ``tcp://host:8786``."""
+    ``dask-local`` or a Dask scheduler address ``tcp://host:8786``.
+    """
     jobs = [(scenario, r, trace_sample) for r in replications]
     results: list[ReplicationResult] = map_jobs(replication_job, jobs, executor, workers=workers, progress=progress)
     return sorted(results, key=lambda r: r.replication)
@@ -56,13 +64,22 @@ def check_size(scenario: Scenario, replications: int = 1, force: bool = False) -
         raise MeshsimInputError(
             f"this run would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
             "shorten duration, lower the rate or replications, or pass --force",
-            file=scenario.source_file, line=line_of(scenario.source_file, ("duration",)), field="duration",
+            file=scenario.source_file,
+            line=line_of(scenario.source_file, ("duration",)),
+            field="duration",
         )
 
 
-def simulate(scenario: Scenario | str | dict[str, Any], replications: int = 1, *, workers: int | None = None,
-             executor: str = "auto", trace_sample: float = 0.0, force: bool = False,
-             progress: Progress | None = None) -> Results:
+def simulate(
+    scenario: Scenario | str | dict[str, Any],
+    replications: int = 1,
+    *,
+    workers: int | None = None,
+    executor: str = "auto",
+    trace_sample: float = 0.0,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Results:
     """Simulate ``scenario`` ``replications`` times and return :class:`~meshsim.results.Results`.
 
     Raises MeshsimInputError when the run would exceed 50 million simulated
@@ -76,6 +93,12 @@ def simulate(scenario: Scenario | str | dict[str, Any], replications: int = 1, *
     if replications < 1:
         raise MeshsimInputError("replications must be at least 1", field="replications")
     check_size(scenario, replications, force)
-    reps = map_replications(scenario, list(range(replications)), workers=workers, executor=executor,
-                            trace_sample=trace_sample, progress=progress)
+    reps = map_replications(
+        scenario,
+        list(range(replications)),
+        workers=workers,
+        executor=executor,
+        trace_sample=trace_sample,
+        progress=progress,
+    )
     return Results(scenario, reps, __version__)

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from meshsim.errors import MeshsimInputError
-from meshsim.stats import mean_ci
+from meshsim.experiments._whatif import ScenarioSource, apply_overrides, parse_value
 from meshsim.scenario import Scenario, load_scenario
-from meshsim.experiments._whatif import ScenarioSource, parse_value, apply_overrides
 
 __all__ = ["sweep", "plan_sweep", "SweepPlan", "parse_param", "write_table", "metric_column"]
 
@@ -65,8 +64,9 @@ def parse_param(text: str) -> tuple[str, list[Any]]:
     path, sep, raw = text.partition("=")
     path = path.strip()
     if not sep or not path or not raw.strip():
-        raise MeshsimInputError(f"'{text}': write path=v1,v2,..., e.g. policies.cart.retries.attempts=0,1,2",
-                                field="--param")
+        raise MeshsimInputError(
+            f"'{text}': write path=v1,v2,..., e.g. policies.cart.retries.attempts=0,1,2", field="--param"
+        )
     items = _split_top_level(raw)
     if any(not item for item in items):
         raise MeshsimInputError(f"'{text}': an empty value in the list", field="--param")
@@ -121,8 +121,9 @@ def plan_sweep(scenario: ScenarioSource, params: Mapping[str, Sequence[Any]] | S
             raise MeshsimInputError(f"parameter {dupes[0]} is given twice", field="--param")
         params = dict(parsed)
     if not params:
-        raise MeshsimInputError("give at least one parameter, e.g. --param policies.cart.retries.attempts=0,1,2",
-                                field="--param")
+        raise MeshsimInputError(
+            "give at least one parameter, e.g. --param policies.cart.retries.attempts=0,1,2", field="--param"
+        )
     names = list(params)
     for name in names:
         if len(params[name]) == 0:
@@ -135,13 +136,19 @@ def plan_sweep(scenario: ScenarioSource, params: Mapping[str, Sequence[Any]] | S
     return SweepPlan(base, names, grid, points)
 
 
-def sweep(scenario: ScenarioSource | SweepPlan, params: Mapping[str, Sequence[Any]] | Sequence[str] | None = None,
-          replications: int = 1, *, executor: str = "auto", workers: int | None = None,
-          progress: Progress | None = None, force: bool = False) -> pd.DataFrame:
+def sweep(
+    scenario: ScenarioSource | SweepPlan,
+    params: Mapping[str, Sequence[Any]] | Sequence[str] | None = None,
+    replications: int = 1,
+    *,
+    executor: str = "auto",
+    workers: int | None = None,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> pd.DataFrame:
     """Run the grid of ``params`` (path -> values, or ``"path=v1,v2"`` strings); see the module doc."""
     from meshsim.experiments._executors import map_jobs
-    from meshsim.experiments._simulate import replication_job
-    from meshsim.experiments._simulate import MAX_REQUESTS
+    from meshsim.experiments._simulate import MAX_REQUESTS, replication_job
 
     if replications < 1:
         raise MeshsimInputError("replications must be at least 1", field="replications")
@@ -156,7 +163,8 @@ def sweep(scenario: ScenarioSource | SweepPlan, params: Mapping[str, Sequence[An
     if expected > MAX_REQUESTS and not force:
         raise MeshsimInputError(
             f"this sweep would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
-            "use fewer points, replications or a shorter duration, or pass --force", field="duration",
+            "use fewer points, replications or a shorter duration, or pass --force",
+            field="duration",
         )
     jobs = [(p, r, 0.0) for p in points for r in range(replications)]
     results = map_jobs(replication_job, jobs, executor, workers=workers, progress=progress)
@@ -200,8 +208,9 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise MeshsimInputError("Parquet needs pyarrow: pip install 'meshsim[parquet]', or write .csv",
-                                field="--out") from None
+        raise MeshsimInputError(
+            "Parquet needs pyarrow: pip install 'meshsim[parquet]', or write .csv", field="--out"
+        ) from None
     out = df.copy()
     out.attrs = {}  # pyarrow would store attrs as JSON metadata; params are columns already
     out.to_parquet(p, index=False)

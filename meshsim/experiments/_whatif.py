@@ -16,31 +16,56 @@ from __future__ import annotations
 import copy
 import io
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from meshsim.errors import InputProblem, MeshsimInputError
 from meshsim.results import Results
-from meshsim.stats import mean_ci, paired_p_value
 from meshsim.scenario import Scenario, load_scenario, scenario_from_dict
+from meshsim.stats import mean_ci, paired_p_value
 
-__all__ = ["compare", "Comparison", "apply_overrides", "parse_override", "parse_value", "paired_table", "metric_unit",
-           "METRIC_UNITS", "MIN_EFFECT"]
+__all__ = [
+    "compare",
+    "Comparison",
+    "apply_overrides",
+    "parse_override",
+    "parse_value",
+    "paired_table",
+    "metric_unit",
+    "METRIC_UNITS",
+    "MIN_EFFECT",
+]
 
 Progress = Callable[[int, int], None]
 ScenarioSource = Scenario | str | Path | dict[str, Any]
 
 # unit of each metric in Results.metrics_table() (latencies are seconds there)
 METRIC_UNITS = {
-    "latency_p50": "s", "latency_p90": "s", "latency_p99": "s", "latency_p999": "s", "latency_mean": "s",
-    "error_rate": "ratio", "availability": "ratio", "utilization": "ratio", "throughput": "1/s",
-    "amplification": "x", "attempts": "count", "retries": "count", "requests": "count",
-    "cost_per_million": "usd", "queue_wait_mean": "s", "waited_fraction": "ratio", "mean_in_system": "count",
-    "ejections": "count", "hedges": "count", "budget_refusals": "count",
+    "latency_p50": "s",
+    "latency_p90": "s",
+    "latency_p99": "s",
+    "latency_p999": "s",
+    "latency_mean": "s",
+    "error_rate": "ratio",
+    "availability": "ratio",
+    "utilization": "ratio",
+    "throughput": "1/s",
+    "amplification": "x",
+    "attempts": "count",
+    "retries": "count",
+    "requests": "count",
+    "cost_per_million": "usd",
+    "queue_wait_mean": "s",
+    "waited_fraction": "ratio",
+    "mean_in_system": "count",
+    "ejections": "count",
+    "hedges": "count",
+    "budget_refusals": "count",
 }
 
 
@@ -51,6 +76,8 @@ def metric_unit(metric: str) -> str:
     if metric.endswith("_s") or metric.startswith("latency_"):
         return "s"
     return ""
+
+
 _MISSING = object()
 MIN_EFFECT = 0.001  # relative change below which a difference is not called significant
 
@@ -64,8 +91,9 @@ def parse_value(text: str) -> Any:
     try:
         return YAML(typ="safe", pure=True).load(io.StringIO(text))
     except YAMLError as exc:
-        raise MeshsimInputError(f"the value '{text}' is not valid YAML ({str(exc).splitlines()[0]})",
-                                field="--set") from None
+        raise MeshsimInputError(
+            f"the value '{text}' is not valid YAML ({str(exc).splitlines()[0]})", field="--set"
+        ) from None
 
 
 def parse_override(expr: str) -> tuple[str, Any]:
@@ -73,8 +101,7 @@ def parse_override(expr: str) -> tuple[str, Any]:
     path, sep, raw = expr.partition("=")
     path = path.strip()
     if not sep or not path:
-        raise MeshsimInputError(f"'{expr}': write path=value, e.g. policies.cart.retries.attempts=0",
-                                field="--set")
+        raise MeshsimInputError(f"'{expr}': write path=value, e.g. policies.cart.retries.attempts=0", field="--set")
     if any(not part for part in path.split(".")):
         raise MeshsimInputError(f"'{expr}': empty part in the path '{path}'", field="--set")
     return path, parse_value(raw.strip())
@@ -165,8 +192,9 @@ def _raw(source: ScenarioSource) -> tuple[dict[str, Any], str | None, Scenario]:
     return YAML(typ="safe", pure=True).load(io.StringIO(text)), origin, scenario
 
 
-def apply_overrides(source: ScenarioSource, overrides: Sequence[str | tuple[str, Any]],
-                    label: str = "--set") -> Scenario:
+def apply_overrides(
+    source: ScenarioSource, overrides: Sequence[str | tuple[str, Any]], label: str = "--set"
+) -> Scenario:
     """Return the scenario with ``path=value`` overrides applied (raises MeshsimInputError).
 
     An override is ``"path=value"`` (the value read as YAML) or a ``(path, value)`` pair.
@@ -187,15 +215,18 @@ def apply_overrides(source: ScenarioSource, overrides: Sequence[str | tuple[str,
         try:
             scenario = scenario_from_dict(copy.deepcopy(data), file=file)
         except MeshsimInputError as exc:
-            problems = [InputProblem(f"{label} {expr}: " + (f"{p.field}: " if p.field else "") + p.message)
-                        for p in exc.problems]
+            problems = [
+                InputProblem(f"{label} {expr}: " + (f"{p.field}: " if p.field else "") + p.message)
+                for p in exc.problems
+            ]
             raise MeshsimInputError(problems=problems) from None
     return scenario
 
 
 # ----- comparison -----
-def paired_table(base: Results, changed: Results, confidence: float = 0.95,
-                 min_effect: float = MIN_EFFECT) -> pd.DataFrame:
+def paired_table(
+    base: Results, changed: Results, confidence: float = 0.95, min_effect: float = MIN_EFFECT
+) -> pd.DataFrame:
     """Paired per-replication differences (changed - base) of every workload and service metric.
 
     Columns: scope, name, metric, unit, base_mean, changed_mean, diff, diff_ci_low,
@@ -219,12 +250,44 @@ def paired_table(base: Results, changed: Results, confidence: float = 0.95,
         cm = float(np.nanmean(xc)) if np.isfinite(xc).any() else math.nan
         d, lo, hi = mean_ci(diffs, confidence) if diffs.size else (math.nan, math.nan, math.nan)
         rel = d / bm if bm and not math.isnan(bm) and not math.isnan(d) else math.nan
-        sig = bool(diffs.size >= 2 and not math.isnan(lo) and (lo > 0.0 or hi < 0.0)
-                   and (math.isnan(rel) or abs(rel) >= min_effect))
-        rows.append((scope, name, metric, metric_unit(metric), bm, cm, d, lo, hi, rel,
-                     paired_p_value(diffs), sig, int(diffs.size)))
-    cols = ["scope", "name", "metric", "unit", "base_mean", "changed_mean", "diff", "diff_ci_low",
-            "diff_ci_high", "rel_change", "p_value", "significant", "replications"]
+        sig = bool(
+            diffs.size >= 2
+            and not math.isnan(lo)
+            and (lo > 0.0 or hi < 0.0)
+            and (math.isnan(rel) or abs(rel) >= min_effect)
+        )
+        rows.append(
+            (
+                scope,
+                name,
+                metric,
+                metric_unit(metric),
+                bm,
+                cm,
+                d,
+                lo,
+                hi,
+                rel,
+                paired_p_value(diffs),
+                sig,
+                int(diffs.size),
+            )
+        )
+    cols = [
+        "scope",
+        "name",
+        "metric",
+        "unit",
+        "base_mean",
+        "changed_mean",
+        "diff",
+        "diff_ci_low",
+        "diff_ci_high",
+        "rel_change",
+        "p_value",
+        "significant",
+        "replications",
+    ]
     table = pd.DataFrame(rows, columns=cols)
     order = {"workload": 0, "service": 1}
     table["_o"] = table["scope"].map(order).fillna(2)
@@ -270,19 +333,28 @@ class Comparison:
         for rec in self.table.to_dict("records"):
             scale = 1e3 if rec["unit"] == "s" else 1.0
             item = {
-                "scope": rec["scope"], "name": rec["name"], "metric": rec["metric"],
+                "scope": rec["scope"],
+                "name": rec["name"],
+                "metric": rec["metric"],
                 "unit": "ms" if rec["unit"] == "s" else rec["unit"],
-                "base": _clean(rec["base_mean"] * scale), "changed": _clean(rec["changed_mean"] * scale),
+                "base": _clean(rec["base_mean"] * scale),
+                "changed": _clean(rec["changed_mean"] * scale),
                 "diff": _clean(rec["diff"] * scale),
                 "diff_ci": [_clean(rec["diff_ci_low"] * scale), _clean(rec["diff_ci_high"] * scale)],
-                "relative_change": _clean(rec["rel_change"]), "p_value": _clean(rec["p_value"]),
-                "significant": bool(rec["significant"]), "replications": int(rec["replications"]),
+                "relative_change": _clean(rec["rel_change"]),
+                "p_value": _clean(rec["p_value"]),
+                "significant": bool(rec["significant"]),
+                "replications": int(rec["replications"]),
             }
             metrics.append(item)
         out: dict[str, Any] = {
-            "base": self.base.scenario.name, "changed": self.changed.scenario.name,
-            "seed": self.base.scenario.seed, "replications": len(self.base.replications),
-            "confidence": self.confidence, "overrides": list(self.overrides), "notes": list(self.notes),
+            "base": self.base.scenario.name,
+            "changed": self.changed.scenario.name,
+            "seed": self.base.scenario.seed,
+            "replications": len(self.base.replications),
+            "confidence": self.confidence,
+            "overrides": list(self.overrides),
+            "notes": list(self.notes),
             "metrics": metrics,
         }
         rollouts = {}
@@ -296,10 +368,19 @@ class Comparison:
         return out
 
 
-def compare(base: ScenarioSource, changed: ScenarioSource | None = None, replications: int = 5, *,
-            overrides: Sequence[str] = (), executor: str = "auto", workers: int | None = None,
-            confidence: float = 0.95, min_effect: float = MIN_EFFECT, progress: Progress | None = None,
-            force: bool = False) -> Comparison:
+def compare(
+    base: ScenarioSource,
+    changed: ScenarioSource | None = None,
+    replications: int = 5,
+    *,
+    overrides: Sequence[str] = (),
+    executor: str = "auto",
+    workers: int | None = None,
+    confidence: float = 0.95,
+    min_effect: float = MIN_EFFECT,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> Comparison:
     """Run ``base`` and ``changed`` (or ``base`` with ``overrides``) with common random numbers.
 
     ``changed`` runs with the base seed (a note says so when its own seed differs), and
@@ -308,8 +389,7 @@ def compare(base: ScenarioSource, changed: ScenarioSource | None = None, replica
     """
     from meshsim._version import __version__
     from meshsim.experiments._executors import map_jobs
-    from meshsim.experiments._simulate import replication_job
-    from meshsim.experiments._simulate import MAX_REQUESTS
+    from meshsim.experiments._simulate import MAX_REQUESTS, replication_job
 
     if replications < 1:
         raise MeshsimInputError("replications must be at least 1", field="replications")
@@ -321,14 +401,16 @@ def compare(base: ScenarioSource, changed: ScenarioSource | None = None, replica
         changed_s = target if isinstance(target, Scenario) else load_scenario(target)
     notes = []
     if changed_s.seed != base_s.seed:
-        notes.append(f"changed scenario's seed {changed_s.seed} replaced by the base seed {base_s.seed} "
-                     "(common random numbers)")
+        notes.append(
+            f"changed scenario's seed {changed_s.seed} replaced by the base seed {base_s.seed} (common random numbers)"
+        )
         changed_s = changed_s.model_copy(update={"seed": base_s.seed})
     expected = (base_s.expected_requests() + changed_s.expected_requests()) * replications
     if expected > MAX_REQUESTS and not force:
         raise MeshsimInputError(
             f"this comparison would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
-            "shorten duration, lower the rate or replications, or pass --force", field="duration",
+            "shorten duration, lower the rate or replications, or pass --force",
+            field="duration",
         )
     jobs = [(base_s, r, 0.0) for r in range(replications)] + [(changed_s, r, 0.0) for r in range(replications)]
     results = map_jobs(replication_job, jobs, executor, workers=workers, progress=progress)

@@ -93,10 +93,7 @@ def inconclusive_text(verdict: SloVerdict) -> str:
     """Why an inconclusive verdict passed or failed."""
     if verdict.met:
         return "The interval straddles the limit; accepted (--allow-inconclusive)"
-    return (
-        "The interval straddles the limit; counted as failed "
-        "(add replications or use --allow-inconclusive)"
-    )
+    return "The interval straddles the limit; counted as failed (add replications or use --allow-inconclusive)"
 
 
 def summary_line(passed: int, failed: int) -> str:

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from meshsim.slo import SloVerdict, count_passed_failed
 from meshsim.gate._format import describe, format_interval, format_limit, format_value, summary_line
+from meshsim.slo import SloVerdict, count_passed_failed
 
 __all__ = [
     "escape_data",
@@ -42,9 +42,7 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _annotation(
-    level: str, message: str, title: str, file: str | None, line: int | None
-) -> str:
+def _annotation(level: str, message: str, title: str, file: str | None, line: int | None) -> str:
     props = []
     if file:
         props.append(f"file={escape_property(file)}")
@@ -105,8 +103,13 @@ def github_summary_markdown(verdicts: Sequence[SloVerdict], scenario_name: str) 
             + " | ".join(
                 _cell(x)
                 for x in (
-                    v.name, f"{v.scope} {v.target}", v.metric, format_value(v.metric, v.value),
-                    format_interval(v), format_limit(v), status,
+                    v.name,
+                    f"{v.scope} {v.target}",
+                    v.metric,
+                    format_value(v.metric, v.value),
+                    format_interval(v),
+                    format_limit(v),
+                    status,
                 )
             )
             + " |"

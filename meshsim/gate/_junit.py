@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from meshsim.errors import MeshsimInputError
-from meshsim.slo import SloVerdict, count_passed_failed
 from meshsim.gate._format import describe, format_interval, format_limit, format_value, inconclusive_text
+from meshsim.slo import SloVerdict, count_passed_failed
 
 __all__ = ["junit_element", "junit_xml", "write_junit"]
 
@@ -49,8 +49,7 @@ def _details(v: SloVerdict) -> str:
         f"slo: {v.name}",
         f"{v.scope}: {v.target}",
         f"metric: {v.metric}",
-        f"status: {v.status}"
-        + (f" ({inconclusive_text(v)})" if v.status == "inconclusive" else ""),
+        f"status: {v.status}" + (f" ({inconclusive_text(v)})" if v.status == "inconclusive" else ""),
         f"value: {format_value(v.metric, v.value)} (mean over replications)",
         f"interval: {level} {format_interval(v)}" if v.has_interval else "interval: none",
         f"limit: {format_limit(v)}",
@@ -133,8 +132,13 @@ def junit_xml(
 ) -> str:
     """Return the JUnit document as a string with XML declaration (see junit_element)."""
     root = junit_element(
-        verdicts, scenario_name, timestamp, time_s=time_s, source_file=source_file,
-        slo_lines=slo_lines, properties=properties,
+        verdicts,
+        scenario_name,
+        timestamp,
+        time_s=time_s,
+        source_file=source_file,
+        slo_lines=slo_lines,
+        properties=properties,
     )
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
@@ -154,8 +158,13 @@ def write_junit(
 ) -> None:
     """Write the JUnit XML file, creating its folder; a bad path is a MeshsimInputError."""
     text = junit_xml(
-        verdicts, scenario_name, timestamp, time_s=time_s, source_file=source_file,
-        slo_lines=slo_lines, properties=properties,
+        verdicts,
+        scenario_name,
+        timestamp,
+        time_s=time_s,
+        source_file=source_file,
+        slo_lines=slo_lines,
+        properties=properties,
     )
     target = Path(path)
     try:

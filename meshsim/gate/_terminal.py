@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from meshsim.slo import SloVerdict, count_passed_failed
 from meshsim.gate._format import STATUS_LABEL, format_interval, format_limit, format_value, summary_line
+from meshsim.slo import SloVerdict, count_passed_failed
 
 __all__ = ["verdicts_table", "print_verdicts"]
 
@@ -42,15 +42,17 @@ def verdicts_table(verdicts: Sequence[SloVerdict], title: str | None = None) -> 
         if v.status == "inconclusive" and v.met:
             label += " (allowed)"
         table.add_row(
-            Text(v.name), Text(f"{v.scope} {v.target}"), v.metric, Text(value),
-            format_limit(v), Text(label, style=_STYLE[v.status]),
+            Text(v.name),
+            Text(f"{v.scope} {v.target}"),
+            v.metric,
+            Text(value),
+            format_limit(v),
+            Text(label, style=_STYLE[v.status]),
         )
     return table
 
 
-def print_verdicts(
-    verdicts: Sequence[SloVerdict], console: Console | None = None, *, title: str | None = None
-) -> None:
+def print_verdicts(verdicts: Sequence[SloVerdict], console: Console | None = None, *, title: str | None = None) -> None:
     """Print the table, any notes, and the closing ``N passed, N failed`` line."""
     con = console if console is not None else Console()
     if console is None and not con.is_terminal:
@@ -73,8 +75,6 @@ def print_verdicts(
                 )
             )
         if allowed:
-            con.print(
-                Text(f"{allowed} inconclusive SLO(s) counted as passed (--allow-inconclusive)")
-            )
+            con.print(Text(f"{allowed} inconclusive SLO(s) counted as passed (--allow-inconclusive)"))
     passed, failed = count_passed_failed(verdicts)
     con.print(Text(summary_line(passed, failed)), highlight=False)

@@ -7,10 +7,10 @@ each value remembering the file and line it came from.
 
 from __future__ import annotations
 
+from meshsim.meshes._base import MESH_WIDE
 from meshsim.meshes._block_defaults import PRESET_FOR_FORMAT
 from meshsim.meshes._importing import SUPPORTED_FORMATS, apply_mesh_wide, import_mesh_config
 from meshsim.meshes._presets import NO_PRESET, PRESETS, PROXY_FOR_PRESET, preset
-from meshsim.meshes._base import MESH_WIDE
 from meshsim.meshes._result import ImportResult, Origin, render_yaml
 
 __all__ = [

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from meshsim.units import format_duration
 from meshsim.meshes._base import Cur
-from meshsim.meshes._common import Ident, MeshImporter, backend_version, k8s_ident, write_split
 from meshsim.meshes._block_defaults import envoy_max_ejection, fill
+from meshsim.meshes._common import Ident, MeshImporter, backend_version, k8s_ident, write_split
 from meshsim.meshes._files import Document
+from meshsim.units import format_duration
 
 __all__ = ["AppMeshImporter"]
 
@@ -36,11 +36,21 @@ _HTTP_EVENTS = {
     "client-error": (["retriable-4xx"], []),
     "stream-error": (["refused-stream"], []),
 }
-_GRPC_EVENTS = {"cancelled": "cancelled", "deadline-exceeded": "deadline-exceeded", "internal": "internal",
-                "resource-exhausted": "resource-exhausted", "unavailable": "unavailable"}
+_GRPC_EVENTS = {
+    "cancelled": "cancelled",
+    "deadline-exceeded": "deadline-exceeded",
+    "internal": "internal",
+    "resource-exhausted": "resource-exhausted",
+    "unavailable": "unavailable",
+}
 _ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
-_WRAPPERS = {"route": "Route", "virtualNode": "VirtualNode", "virtualRouter": "VirtualRouter",
-             "virtualService": "VirtualService", "mesh": "Mesh"}
+_WRAPPERS = {
+    "route": "Route",
+    "virtualNode": "VirtualNode",
+    "virtualRouter": "VirtualRouter",
+    "virtualService": "VirtualService",
+    "mesh": "Mesh",
+}
 
 
 @dataclass
@@ -233,12 +243,16 @@ class AppMeshImporter(MeshImporter):
         def priority(item: tuple[str, Cur]) -> int:
             p = item[1].get("priority")
             return p.as_int() if p is not None else 1001  # unset: after every prioritised route
+
         ordered = sorted(router.routes, key=priority)
         chosen = next((r for _, r in ordered if _catch_all(r)), None)
         for _, r in ordered:
             if r is not chosen:
-                self.b.warn(r, "route match (path/header/method) not modelled; "
-                            + ("the catch-all route is used" if chosen is not None else "the first route is used"))
+                self.b.warn(
+                    r,
+                    "route match (path/header/method) not modelled; "
+                    + ("the catch-all route is used" if chosen is not None else "the first route is used"),
+                )
         if chosen is None:
             chosen = ordered[0][1]
         tgt = (svc, None)
@@ -289,8 +303,11 @@ class AppMeshImporter(MeshImporter):
         blk.set("per_try_timeout", prt.duration(), prt)
         conds: list[str] = []
         codes: list[int] = []
-        for fld, table in (("httpRetryEvents", _HTTP_EVENTS), ("tcpRetryEvents", {"connection-error": (["connect-failure"], [])}),
-                           ("grpcRetryEvents", {k: ([v], []) for k, v in _GRPC_EVENTS.items()})):
+        for fld, table in (
+            ("httpRetryEvents", _HTTP_EVENTS),
+            ("tcpRetryEvents", {"connection-error": (["connect-failure"], [])}),
+            ("grpcRetryEvents", {k: ([v], []) for k, v in _GRPC_EVENTS.items()}),
+        ):
             events = rp.get(fld)
             for e in events.list() if events is not None else []:
                 if e.as_str() not in table:
@@ -306,8 +323,20 @@ class AppMeshImporter(MeshImporter):
 
     def _apply_node(self, svc: str, version: str | None, node: _Node) -> None:
         spec = node.spec
-        self.b.unmodelled(spec, {"listeners"}, {"podSelector", "serviceDiscovery", "backends", "backendDefaults",
-                                                "logging", "awsName", "meshRef", "virtualNodeName"})
+        self.b.unmodelled(
+            spec,
+            {"listeners"},
+            {
+                "podSelector",
+                "serviceDiscovery",
+                "backends",
+                "backendDefaults",
+                "logging",
+                "awsName",
+                "meshRef",
+                "virtualNodeName",
+            },
+        )
         tgt = (svc, version)
         self.b.service(svc, spec)
         if version is not None:
@@ -327,9 +356,12 @@ class AppMeshImporter(MeshImporter):
         if pool is not None:
             pool.map()
             blk = self.b.block(tgt, "connection_pool", pool)
-            for proto, fields in (("http", (("maxConnections", "max_connections"), ("maxPendingRequests", "max_pending"))),
-                                  ("http2", (("maxRequests", "max_requests"),)), ("grpc", (("maxRequests", "max_requests"),)),
-                                  ("tcp", (("maxConnections", "max_connections"),))):
+            for proto, fields in (
+                ("http", (("maxConnections", "max_connections"), ("maxPendingRequests", "max_pending"))),
+                ("http2", (("maxRequests", "max_requests"),)),
+                ("grpc", (("maxRequests", "max_requests"),)),
+                ("tcp", (("maxConnections", "max_connections"),)),
+            ):
                 part = pool.get(proto)
                 for fld, name in fields if part is not None else ():
                     c = part.get(fld)  # type: ignore[union-attr]
@@ -353,8 +385,11 @@ class AppMeshImporter(MeshImporter):
                 blk.set(name, c.duration(), c)
                 if fld == "baseEjectionDuration":
                     base_s = c.seconds()
-            blk.default("max_ejection_time", format_duration(envoy_max_ejection(base_s)),
-                        "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]")
+            blk.default(
+                "max_ejection_time",
+                format_duration(envoy_max_ejection(base_s)),
+                "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]",
+            )
             fill(blk, "appmesh")
         timeout = lst.get("timeout")
         if timeout is not None:

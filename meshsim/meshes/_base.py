@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from meshsim.errors import MeshsimInputError
-from meshsim.units import format_duration
 from meshsim.meshes._files import Document
 from meshsim.meshes._result import ImportResult, Origin
+from meshsim.units import format_duration
 
 __all__ = [
     "MESH_WIDE",
@@ -286,7 +286,13 @@ class Builder:
         if message not in self.warnings:
             self.warnings.append(message)
 
-    def unmodelled(self, cur: Cur, handled: set[str] | frozenset[str], ignored: set[str] | frozenset[str] = frozenset(), what: str = "not modelled") -> None:
+    def unmodelled(
+        self,
+        cur: Cur,
+        handled: set[str] | frozenset[str],
+        ignored: set[str] | frozenset[str] = frozenset(),
+        what: str = "not modelled",
+    ) -> None:
         """Warn once per key of this mapping that is neither handled nor known to be irrelevant."""
         if not isinstance(cur.value, dict):
             return
@@ -325,7 +331,9 @@ class Builder:
         """Drop a whole block before an object sets it anew (blocks replace, never merge)."""
         svc, ver = tgt
         doomed = [full for full in self.leaves if full[0] == svc and full[1] == ver and full[2][0] == block]
-        others = [self.leaves[f] for f in doomed if not self.leaves[f].weak and _other_object(self.leaves[f].origin, origin)]
+        others = [
+            self.leaves[f] for f in doomed if not self.leaves[f].weak and _other_object(self.leaves[f].origin, origin)
+        ]
         if others:
             self.warn_raw(
                 f"{origin.file}:{origin.line}: {origin.object}: {origin.source_field}: "

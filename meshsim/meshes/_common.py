@@ -28,14 +28,38 @@ __all__ = [
 ]
 
 #: Kubernetes kinds that never carry traffic policy: skipped silently everywhere.
-NON_TRAFFIC_KINDS = frozenset({
-    "Namespace", "ServiceAccount", "ConfigMap", "Secret", "Role", "RoleBinding", "ClusterRole",
-    "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolumeClaim", "PersistentVolume",
-    "Job", "CronJob", "PodDisruptionBudget", "StorageClass", "LimitRange", "ResourceQuota",
-    "PriorityClass", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
-    "Certificate", "Issuer", "ClusterIssuer", "ServiceMonitor", "PodMonitor", "Endpoints",
-    "EndpointSlice", "Kustomization",
-})
+NON_TRAFFIC_KINDS = frozenset(
+    {
+        "Namespace",
+        "ServiceAccount",
+        "ConfigMap",
+        "Secret",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PersistentVolumeClaim",
+        "PersistentVolume",
+        "Job",
+        "CronJob",
+        "PodDisruptionBudget",
+        "StorageClass",
+        "LimitRange",
+        "ResourceQuota",
+        "PriorityClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "Certificate",
+        "Issuer",
+        "ClusterIssuer",
+        "ServiceMonitor",
+        "PodMonitor",
+        "Endpoints",
+        "EndpointSlice",
+        "Kustomization",
+    }
+)
 
 #: Kubernetes kinds that matter to traffic but are not imported: one warning each.
 K8S_UNMODELLED = {
@@ -50,10 +74,18 @@ K8S_UNMODELLED = {
     "GRPCRoute": "Gateway API routes are read by formats 'istio' and 'linkerd' only",
 }
 
-WORKLOAD_KINDS = frozenset({
-    "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "ReplicationController", "Pod",
-    "DeploymentConfig", "Rollout",
-})
+WORKLOAD_KINDS = frozenset(
+    {
+        "Deployment",
+        "StatefulSet",
+        "ReplicaSet",
+        "DaemonSet",
+        "ReplicationController",
+        "Pod",
+        "DeploymentConfig",
+        "Rollout",
+    }
+)
 
 #: API groups of each mesh, to name the right format for a misplaced object.
 MESH_GROUPS = {
@@ -109,11 +141,17 @@ def k8s_ident(data: Any) -> Ident | None:
     meta: dict[Any, Any] = raw if isinstance(raw, dict) else {}
     name = meta.get("name", "")
     ns = meta.get("namespace")
-    return Ident(data["kind"], str(name) if name is not None else "", str(data.get("apiVersion", "")),
-                 str(ns) if ns is not None else None)
+    return Ident(
+        data["kind"],
+        str(name) if name is not None else "",
+        str(data.get("apiVersion", "")),
+        str(ns) if ns is not None else None,
+    )
 
 
-def retry_conditions(b: Builder, items: list[tuple[str, Cur]], table: dict[str, str | None] | None = None) -> tuple[list[str], list[int]]:
+def retry_conditions(
+    b: Builder, items: list[tuple[str, Cur]], table: dict[str, str | None] | None = None
+) -> tuple[list[str], list[int]]:
     """Map condition names (and bare status codes) to ``(retry_on, retriable_status_codes)``.
 
     Conditions meshsim does not model give one warning each and are left out.
@@ -155,7 +193,7 @@ def not_applied(route: Cur, keys: tuple[str, ...]) -> str:
 def backend_version(parent: str, backend: str) -> str:
     """Version name for a backend *service* of a split: ``orders-v2`` of ``orders`` -> ``v2``."""
     if backend.startswith(parent + "-") and len(backend) > len(parent) + 1:
-        return backend[len(parent) + 1:]
+        return backend[len(parent) + 1 :]
     return backend
 
 
@@ -208,7 +246,11 @@ class Workloads:
         if ident.kind == "Service":
             spec = root.get("spec")
             sel = spec.get("selector") if spec is not None and isinstance(spec.value, dict) else None
-            selector = {str(k): str(v) for k, v in sel.value.items()} if sel is not None and isinstance(sel.value, dict) else {}
+            selector = (
+                {str(k): str(v) for k, v in sel.value.items()}
+                if sel is not None and isinstance(sel.value, dict)
+                else {}
+            )
             self.services.append(_Service(ident.name, selector, root, ident.namespace))
             return
         spec = root.get("spec")
@@ -236,8 +278,10 @@ class Workloads:
             self.b.service(svc.name, svc.cur)
         for wl in self.workloads:
             matches = [
-                s for s in self.services
-                if s.selector and (s.namespace == wl.namespace or s.namespace is None or wl.namespace is None)
+                s
+                for s in self.services
+                if s.selector
+                and (s.namespace == wl.namespace or s.namespace is None or wl.namespace is None)
                 and all(wl.labels.get(k) == v for k, v in s.selector.items())
             ]
             if matches:
@@ -307,8 +351,10 @@ class MeshImporter:
 
     def _unknown(self, root: Cur, ident: Ident) -> None:
         group = ident.api_version.split("/")[0] if "/" in ident.api_version else ""
-        owner = next((fmt for fmt, groups in MESH_GROUPS.items()
-                      if any(group == g or group.endswith("." + g) for g in groups)), None)
+        owner = next(
+            (fmt for fmt, groups in MESH_GROUPS.items() if any(group == g or group.endswith("." + g) for g in groups)),
+            None,
+        )
         hint = f" (it belongs to format {owner!r})" if owner and owner != self.FORMAT else ""
         if root.doc.explicit:
             where = root.get("kind", "type", "Kind") or root

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from meshsim.units import format_duration
 from meshsim.meshes._base import MESH_WIDE, Cur, service_name
+from meshsim.meshes._block_defaults import envoy_max_ejection, fill
 from meshsim.meshes._common import (
     Ident,
     MeshImporter,
@@ -31,8 +31,8 @@ from meshsim.meshes._common import (
     retry_conditions,
     write_split,
 )
-from meshsim.meshes._block_defaults import envoy_max_ejection, fill
 from meshsim.meshes._files import Document
+from meshsim.units import format_duration
 
 __all__ = ["ConsulImporter"]
 
@@ -84,7 +84,9 @@ class ConsulImporter(MeshImporter):
         "SamenessGroup": "cross-partition failover groups are not modelled",
         "ControlPlaneRequestLimit": "control-plane limits are not modelled",
     }
-    IGNORED: ClassVar[frozenset[str]] = frozenset({"Mesh", "ExportedServices", "JWTProvider", "InlineCertificate", "FileCertificate"})
+    IGNORED: ClassVar[frozenset[str]] = frozenset(
+        {"Mesh", "ExportedServices", "JWTProvider", "InlineCertificate", "FileCertificate"}
+    )
 
     def __init__(self, builder) -> None:  # type: ignore[no-untyped-def]
         super().__init__(builder)
@@ -101,8 +103,13 @@ class ConsulImporter(MeshImporter):
             meta: dict[Any, Any] = raw if isinstance(raw, dict) else {}
             kind = str(data["kind"])
             ns = meta.get("namespace")
-            return Ident(_KINDS.get(_norm(kind), kind), str(meta.get("name", "")), str(data["apiVersion"]),
-                         str(ns) if ns is not None else None, ci=True)
+            return Ident(
+                _KINDS.get(_norm(kind), kind),
+                str(meta.get("name", "")),
+                str(data["apiVersion"]),
+                str(ns) if ns is not None else None,
+                ci=True,
+            )
         keys = {_norm(str(k)): k for k in data}
         if "kind" in keys and isinstance(data[keys["kind"]], str):
             kind = str(data[keys["kind"]])
@@ -153,19 +160,30 @@ class ConsulImporter(MeshImporter):
             if _catch_all(r):
                 chosen = r
                 break
-            self.b.warn(r.get("Match") or r, "route match on request attributes not modelled; "
-                        "the catch-all route (or Consul's implied default route) is used"
-                        + not_applied(r, ("Destination",)))
+            self.b.warn(
+                r.get("Match") or r,
+                "route match on request attributes not modelled; "
+                "the catch-all route (or Consul's implied default route) is used" + not_applied(r, ("Destination",)),
+            )
         if chosen is None:
             return
         dest = chosen.get("Destination")
         if dest is None:
             return
         dest.map()
-        self.b.unmodelled(dest, {"Service", "ServiceSubset", "RequestTimeout", "NumRetries", "RetryOnConnectFailure",
-                                 "RetryOn", "RetryOnStatusCodes"},
-                          {"Namespace", "Partition", "PrefixRewrite", "IdleTimeout", "RequestHeaders",
-                           "ResponseHeaders"})
+        self.b.unmodelled(
+            dest,
+            {
+                "Service",
+                "ServiceSubset",
+                "RequestTimeout",
+                "NumRetries",
+                "RetryOnConnectFailure",
+                "RetryOn",
+                "RetryOnStatusCodes",
+            },
+            {"Namespace", "Partition", "PrefixRewrite", "IdleTimeout", "RequestHeaders", "ResponseHeaders"},
+        )
         tgt = (svc, None)
         target = dest.get("Service")
         if target is not None and service_name(target.as_str()) != svc:
@@ -213,8 +231,11 @@ class ConsulImporter(MeshImporter):
         entries = []
         for s in splits.list():
             s.map()
-            self.b.unmodelled(s, {"Weight", "Service", "ServiceSubset"},
-                              {"Namespace", "Partition", "RequestHeaders", "ResponseHeaders"})
+            self.b.unmodelled(
+                s,
+                {"Weight", "Service", "ServiceSubset"},
+                {"Namespace", "Partition", "RequestHeaders", "ResponseHeaders"},
+            )
             weight = s.get("Weight")
             if weight is None:
                 raise s.error("a split needs a Weight")
@@ -234,8 +255,9 @@ class ConsulImporter(MeshImporter):
         svc = service_name(ident.name)
         tgt = (svc, None)
         self.b.service(svc, root)
-        self.b.unmodelled(root, {"DefaultSubset", "Subsets", "Failover", "ConnectTimeout", "RequestTimeout",
-                                 "LoadBalancer"}, _META)
+        self.b.unmodelled(
+            root, {"DefaultSubset", "Subsets", "Failover", "ConnectTimeout", "RequestTimeout", "LoadBalancer"}, _META
+        )
         subsets = root.get("Subsets")
         if subsets is not None:
             for name, sub in subsets.items():
@@ -287,8 +309,14 @@ class ConsulImporter(MeshImporter):
         policy = lb.get("Policy")
         if policy is None:
             return
-        name = {"round_robin": "round_robin", "least_request": "least_request", "ring_hash": "ring_hash",
-                "maglev": "ring_hash", "random": "random", "": "round_robin"}.get(policy.as_str())
+        name = {
+            "round_robin": "round_robin",
+            "least_request": "least_request",
+            "ring_hash": "ring_hash",
+            "maglev": "ring_hash",
+            "random": "random",
+            "": "round_robin",
+        }.get(policy.as_str())
         if name is None:
             raise policy.error(f"unknown load balancer policy {policy.as_str()!r}")
         blk = self.b.block(tgt, "load_balancer", lb)
@@ -321,17 +349,32 @@ class ConsulImporter(MeshImporter):
     def service_defaults(self, root: Cur, ident: Ident) -> None:
         svc = service_name(ident.name)
         self.b.service(svc, root)
-        self.b.unmodelled(root, {"Protocol", "UpstreamConfig", "RateLimits"}, _META | {
-            "BalanceInboundConnections", "Mode", "TransparentProxy", "MutualTLSMode", "Expose", "MeshGateway",
-            "ExternalSNI", "Destination"})
+        self.b.unmodelled(
+            root,
+            {"Protocol", "UpstreamConfig", "RateLimits"},
+            _META
+            | {
+                "BalanceInboundConnections",
+                "Mode",
+                "TransparentProxy",
+                "MutualTLSMode",
+                "Expose",
+                "MeshGateway",
+                "ExternalSNI",
+                "Destination",
+            },
+        )
         up = root.get("UpstreamConfig")
         if up is not None:
             up.map()
             self.b.unmodelled(up, {"Defaults", "Overrides"})
             defaults = up.get("Defaults")
             if defaults is not None:
-                self.b.warn(defaults, f"upstream defaults of {svc!r} apply to its calls only; "
-                            "meshsim applies them to every caller (policy '*')")
+                self.b.warn(
+                    defaults,
+                    f"upstream defaults of {svc!r} apply to its calls only; "
+                    "meshsim applies them to every caller (policy '*')",
+                )
                 self._upstream((MESH_WIDE, None), defaults)
             overrides = up.get("Overrides")
             for o in overrides.list() if overrides is not None else []:
@@ -340,8 +383,11 @@ class ConsulImporter(MeshImporter):
                 if name is None:
                     raise o.error("an upstream override needs a Name")
                 target = service_name(name.as_str())
-                self.b.warn(name, f"upstream override for {target!r} applies to calls from {svc!r} only; "
-                            f"meshsim applies it to every caller of {target!r}")
+                self.b.warn(
+                    name,
+                    f"upstream override for {target!r} applies to calls from {svc!r} only; "
+                    f"meshsim applies it to every caller of {target!r}",
+                )
                 self._upstream((target, None), o)
         limits = root.get("RateLimits")
         if limits is not None:
@@ -360,16 +406,30 @@ class ConsulImporter(MeshImporter):
                     if burst is not None:
                         blk.set("burst", burst.as_int(minimum=1), burst)
                     else:
-                        blk.default("burst", max(1, int(rps.as_num())), "Consul: RequestsMaxBurst unset => equal to "
-                                    "RequestsPerSecond (assumed), §3 [C5]")
+                        blk.default(
+                            "burst",
+                            max(1, int(rps.as_num())),
+                            "Consul: RequestsMaxBurst unset => equal to RequestsPerSecond (assumed), §3 [C5]",
+                        )
                 routes = inst.get("Routes")
                 if routes is not None:
                     self.b.warn(routes, "per-route rate limits not modelled")
 
     def _upstream(self, tgt: tuple[str, str | None], cfg: Cur) -> None:
-        self.b.unmodelled(cfg, {"Name", "ConnectTimeoutMs", "Limits", "PassiveHealthCheck"},
-                          {"Protocol", "MeshGateway", "Namespace", "Partition", "Peer", "BalanceOutboundConnections",
-                           "EnvoyListenerJSON", "EnvoyClusterJSON"})
+        self.b.unmodelled(
+            cfg,
+            {"Name", "ConnectTimeoutMs", "Limits", "PassiveHealthCheck"},
+            {
+                "Protocol",
+                "MeshGateway",
+                "Namespace",
+                "Partition",
+                "Peer",
+                "BalanceOutboundConnections",
+                "EnvoyListenerJSON",
+                "EnvoyClusterJSON",
+            },
+        )
         ctm = cfg.get("ConnectTimeoutMs")
         limits = cfg.get("Limits")
         if ctm is not None or limits is not None:
@@ -380,8 +440,11 @@ class ConsulImporter(MeshImporter):
             if limits is not None:
                 limits.map()
                 self.b.unmodelled(limits, {"MaxConnections", "MaxPendingRequests", "MaxConcurrentRequests"})
-                for fld, name in (("MaxConnections", "max_connections"), ("MaxPendingRequests", "max_pending"),
-                                  ("MaxConcurrentRequests", "max_requests")):
+                for fld, name in (
+                    ("MaxConnections", "max_connections"),
+                    ("MaxPendingRequests", "max_pending"),
+                    ("MaxConcurrentRequests", "max_requests"),
+                ):
                     c = limits.get(fld)
                     if c is not None and c.as_int() > 0:  # 0 means unset [C5]
                         blk.set(name, c.as_int(), c)
@@ -389,8 +452,9 @@ class ConsulImporter(MeshImporter):
         phc = cfg.get("PassiveHealthCheck")
         if phc is not None:
             phc.map()
-            self.b.unmodelled(phc, {"Interval", "MaxFailures", "EnforcingConsecutive5xx", "MaxEjectionPercent",
-                                    "BaseEjectionTime"})
+            self.b.unmodelled(
+                phc, {"Interval", "MaxFailures", "EnforcingConsecutive5xx", "MaxEjectionPercent", "BaseEjectionTime"}
+            )
             blk = self.b.block(tgt, "outlier_detection", phc)
             mf = phc.get("MaxFailures")
             if mf is not None and mf.as_int() > 0:
@@ -406,19 +470,29 @@ class ConsulImporter(MeshImporter):
             if mep is not None:
                 blk.set("max_ejection_percent", mep.as_num(), mep)
             base = phc.get("BaseEjectionTime")
-            blk.default("max_ejection_time",
-                        format_duration(envoy_max_ejection(_consul_seconds(base) if base is not None else 30.0)),
-                        "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]")
+            blk.default(
+                "max_ejection_time",
+                format_duration(envoy_max_ejection(_consul_seconds(base) if base is not None else 30.0)),
+                "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]",
+            )
             fill(blk, "consul")
 
     # -- proxy-defaults ------------------------------------------------------------------------
     def proxy_defaults(self, root: Cur, ident: Ident) -> None:
-        self.b.unmodelled(root, {"Config"}, _META | {"MeshGateway", "Mode", "TransparentProxy", "Expose",
-                                                     "MutualTLSMode", "AccessLogs", "EnvoyExtensions"})
+        self.b.unmodelled(
+            root,
+            {"Config"},
+            _META
+            | {"MeshGateway", "Mode", "TransparentProxy", "Expose", "MutualTLSMode", "AccessLogs", "EnvoyExtensions"},
+        )
         config = root.get("Config")
         if config is not None and isinstance(config.value, dict):
-            self.b.unmodelled(config, set(), {"protocol", "envoy_prometheus_bind_addr", "envoy_stats_bind_addr"},
-                              what="(proxy configuration) not modelled")
+            self.b.unmodelled(
+                config,
+                set(),
+                {"protocol", "envoy_prometheus_bind_addr", "envoy_stats_bind_addr"},
+                what="(proxy configuration) not modelled",
+            )
 
     # -- resolution --------------------------------------------------------------------------------
     def finish(self) -> None:

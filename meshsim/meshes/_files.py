@@ -7,7 +7,6 @@ imported value can name the line it came from. Nothing the user gives is execute
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,13 @@ __all__ = ["CONFIG_SUFFIXES", "Document", "iter_files", "load_documents", "subst
 
 #: File names a folder import picks up (``.template``: App Mesh walkthrough manifests).
 CONFIG_SUFFIXES = (
-    ".yaml", ".yml", ".json", ".hcl",
-    ".yaml.template", ".yml.template", ".json.template",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".hcl",
+    ".yaml.template",
+    ".yml.template",
+    ".json.template",
 )
 
 
@@ -73,9 +77,11 @@ def substitute_placeholders(text: str, is_json: bool) -> tuple[str, list[str]]:
             names.append(name)
 
     if not is_json:
+
         def sub(m: re.Match[str]) -> str:
             note(m.group(1))
             return _dummy(m.group(1))
+
         return _BRACED.sub(sub, text), names
     # JSON: inside strings substitute text; outside strings a placeholder must
     # become a quoted string for the document to parse at all.
@@ -85,7 +91,7 @@ def substitute_placeholders(text: str, is_json: bool) -> tuple[str, list[str]]:
         ch = text[i]
         if in_str:
             if ch == "\\":
-                out.append(text[i:i + 2])
+                out.append(text[i : i + 2])
                 i += 2
                 continue
             if ch == '"':
@@ -114,9 +120,7 @@ def substitute_placeholders(text: str, is_json: bool) -> tuple[str, list[str]]:
     return "".join(out), names
 
 
-def load_documents(
-    path: Path, display: str, *, explicit: bool, substitute: bool
-) -> tuple[list[Document], list[str]]:
+def load_documents(path: Path, display: str, *, explicit: bool, substitute: bool) -> tuple[list[Document], list[str]]:
     """Read one file into documents. Returns ``(documents, warnings)``.
 
     ``substitute`` replaces ``${VAR}`` template placeholders (always done for
@@ -148,10 +152,7 @@ def load_documents(
         if data is None:
             return [], warnings
         if isinstance(data, LineList):
-            return [
-                Document(display, data.lines[i], item, explicit, index=i)
-                for i, item in enumerate(data)
-            ], warnings
+            return [Document(display, data.lines[i], item, explicit, index=i) for i, item in enumerate(data)], warnings
         return [Document(display, getattr(data, "line", 1) or 1, data, explicit)], warnings
     docs = []
     for i, (line, data) in enumerate(read_yaml_documents(text, display)):

@@ -47,7 +47,8 @@ def route_parents(b: Builder, root: Cur, ident: Ident) -> list[tuple[str, Cur]]:
 
 def catch_all_rule(rule: Cur, prefix_types: tuple[str, ...] = ("PathPrefix",)) -> bool:
     """Whether a Gateway-API-style rule (also Kuma's MeshHTTPRoute) matches every request:
-    no matches, an empty match, or only a path prefix of "/" (of one of ``prefix_types``)."""
+    no matches, an empty match, or only a path prefix of "/" (of one of ``prefix_types``).
+    """
     matches = rule.get("matches")
     if matches is None or not matches.value:
         return True
@@ -59,7 +60,11 @@ def catch_all_rule(rule: Cur, prefix_types: tuple[str, ...] = ("PathPrefix",)) -
             return True
         if keys == {"path"}:
             path = m.value["path"]
-            if isinstance(path, dict) and path.get("value", "/") == "/" and path.get("type", "PathPrefix") in prefix_types:
+            if (
+                isinstance(path, dict)
+                and path.get("value", "/") == "/"
+                and path.get("type", "PathPrefix") in prefix_types
+            ):
                 return True
     return False
 
@@ -78,12 +83,17 @@ def default_rule(b: Builder, spec: Cur) -> Cur | None:
             continue
         if chosen is None and r is items[-1]:
             continue
-        b.warn(r.get("matches") or r, "route match on request attributes not modelled; default rule used"
-               + not_applied(r, ("backendRefs", "timeouts", "retry", "filters")))
+        b.warn(
+            r.get("matches") or r,
+            "route match on request attributes not modelled; default rule used"
+            + not_applied(r, ("backendRefs", "timeouts", "retry", "filters")),
+        )
     if chosen is None:
         chosen = items[-1]
-        b.warn(chosen.get("matches") or chosen, "route match not modelled; no catch-all rule, so this last rule "
-               "is used for all traffic")
+        b.warn(
+            chosen.get("matches") or chosen,
+            "route match not modelled; no catch-all rule, so this last rule is used for all traffic",
+        )
     return chosen
 
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes._base import MESH_WIDE, Builder
-from meshsim.meshes._result import ImportResult, Origin
-from meshsim.meshes._common import MeshImporter
 from meshsim.meshes._block_defaults import PRESET_FOR_FORMAT
+from meshsim.meshes._common import MeshImporter
 from meshsim.meshes._files import iter_files, load_documents
+from meshsim.meshes._result import ImportResult
 
 __all__ = ["SUPPORTED_FORMATS", "apply_mesh_wide", "import_mesh_config"]
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from meshsim.units import format_duration
 from meshsim.meshes._base import Cur, service_name
-from meshsim.meshes._common import Ident, MeshImporter, not_applied, retry_conditions, write_split
 from meshsim.meshes._block_defaults import BLOCK_DEFAULTS, OFF, envoy_max_ejection, fill
+from meshsim.meshes._common import Ident, MeshImporter, not_applied, retry_conditions, write_split
 from meshsim.meshes._gatewayapi import import_gateway_route
+from meshsim.units import format_duration
 
 __all__ = ["IstioImporter"]
 
@@ -65,7 +65,9 @@ class IstioImporter(MeshImporter):
         "WorkloadGroup": "VM workloads are not imported",
         "WasmPlugin": "proxy plugins are not modelled",
     }
-    IGNORED: ClassVar[frozenset[str]] = frozenset({"PeerAuthentication", "RequestAuthentication", "Telemetry", "ProxyConfig"})
+    IGNORED: ClassVar[frozenset[str]] = frozenset(
+        {"PeerAuthentication", "RequestAuthentication", "Telemetry", "ProxyConfig"}
+    )
 
     # -- VirtualService ------------------------------------------------------------------
     def virtual_service(self, root: Cur, ident: Ident) -> None:
@@ -92,16 +94,24 @@ class IstioImporter(MeshImporter):
             if r is chosen:
                 break
             if chosen is not None:
-                self.b.warn(r.get("match") or r, f"route match on {_match_kinds(r)} not modelled; "
-                            f"default route {chosen.path} used" + not_applied(r, _ROUTE_FIELDS))
+                self.b.warn(
+                    r.get("match") or r,
+                    f"route match on {_match_kinds(r)} not modelled; "
+                    f"default route {chosen.path} used" + not_applied(r, _ROUTE_FIELDS),
+                )
         if chosen is None:
             chosen = routes[-1]
             for r in routes[:-1]:
-                self.b.warn(r.get("match") or r, f"route match on {_match_kinds(r)} not modelled; "
-                            f"no catch-all route, so {chosen.path} is used for all traffic"
-                            + not_applied(r, _ROUTE_FIELDS))
-            self.b.warn(chosen.get("match") or chosen, f"route match on {_match_kinds(chosen)} not modelled; "
-                        "this last route is used for all traffic (Istio answers 404 when nothing matches)")
+                self.b.warn(
+                    r.get("match") or r,
+                    f"route match on {_match_kinds(r)} not modelled; "
+                    f"no catch-all route, so {chosen.path} is used for all traffic" + not_applied(r, _ROUTE_FIELDS),
+                )
+            self.b.warn(
+                chosen.get("match") or chosen,
+                f"route match on {_match_kinds(chosen)} not modelled; "
+                "this last route is used for all traffic (Istio answers 404 when nothing matches)",
+            )
         dest_hosts = set()
         route = chosen.get("route")
         for d in route.list() if route is not None else []:
@@ -132,8 +142,19 @@ class IstioImporter(MeshImporter):
         for block in _ROUTE_BLOCKS:
             self.b.clear(tgt, block, r.origin())
         self.b.unmodelled(
-            r, {"route", "timeout", "retries", "fault", "mirror", "mirrors", "mirrorPercentage",
-                "mirrorPercent", "mirror_percent", "match"},
+            r,
+            {
+                "route",
+                "timeout",
+                "retries",
+                "fault",
+                "mirror",
+                "mirrors",
+                "mirrorPercentage",
+                "mirrorPercent",
+                "mirror_percent",
+                "match",
+            },
             {"name", "headers", "rewrite", "corsPolicy"},
         )
         dests = r.get("route")
@@ -174,8 +195,11 @@ class IstioImporter(MeshImporter):
             weight = w.as_num() if w is not None else (100 if len(items) == 1 else 0)
             if target != svc:
                 if weight:
-                    self.b.warn(host, f"route to another service {target!r} not modelled "
-                                f"(meshsim routes calls to {svc!r} to {svc!r})")
+                    self.b.warn(
+                        host,
+                        f"route to another service {target!r} not modelled "
+                        f"(meshsim routes calls to {svc!r} to {svc!r})",
+                    )
                 continue
             subset = dest.get("subset")
             if subset is None:
@@ -188,8 +212,9 @@ class IstioImporter(MeshImporter):
 
     def _retries(self, tgt: tuple[str, str | None], rc: Cur) -> None:
         rc.map()
-        self.b.unmodelled(rc, {"attempts", "perTryTimeout", "retryOn", "retryIgnorePreviousHosts",
-                              "retryRemoteLocalities", "backoff"})
+        self.b.unmodelled(
+            rc, {"attempts", "perTryTimeout", "retryOn", "retryIgnorePreviousHosts", "retryRemoteLocalities", "backoff"}
+        )
         blk = self.b.block(tgt, "retries", rc)
         att = rc.get("attempts")
         n = att.as_int() if att is not None else 0
@@ -220,8 +245,7 @@ class IstioImporter(MeshImporter):
         if bo is not None:
             base = bo.seconds()
             blk.set("backoff.base", format_duration(base), bo)
-            blk.set("backoff.max", format_duration(10 * base),
-                    bo.noted("Envoy: max back-off = 10 x base, §0 [E1]"))
+            blk.set("backoff.max", format_duration(10 * base), bo.noted("Envoy: max back-off = 10 x base, §0 [E1]"))
         fill(blk, "istio")
 
     def _fault(self, tgt: tuple[str, str | None], fc: Cur) -> None:
@@ -280,8 +304,11 @@ class IstioImporter(MeshImporter):
         target = service_name(host.as_str())
         subset = dest.get("subset")
         if target != svc or subset is None:
-            self.b.warn(dest, f"mirroring to {'service ' + repr(target) if target != svc else 'the whole service'} "
-                        "not modelled (meshsim mirrors to a version of the same service)")
+            self.b.warn(
+                dest,
+                f"mirroring to {'service ' + repr(target) if target != svc else 'the whole service'} "
+                "not modelled (meshsim mirrors to a version of the same service)",
+            )
             return
         blk = self.b.block((svc, None), "mirror", dest)
         blk.set("to", subset.as_str(), subset)
@@ -324,8 +351,9 @@ class IstioImporter(MeshImporter):
 
     def _traffic_policy(self, tgt: tuple[str, str | None], tp: Cur) -> None:
         tp.map()
-        self.b.unmodelled(tp, {"loadBalancer", "connectionPool", "outlierDetection", "retryBudget"},
-                          {"tls", "proxyProtocol"})
+        self.b.unmodelled(
+            tp, {"loadBalancer", "connectionPool", "outlierDetection", "retryBudget"}, {"tls", "proxyProtocol"}
+        )
         lb = tp.get("loadBalancer")
         if lb is not None:
             self._load_balancer(tgt, lb)
@@ -355,8 +383,13 @@ class IstioImporter(MeshImporter):
         self.b.unmodelled(lb, {"simple", "consistentHash", "localityLbSetting"})
         simple = lb.get("simple")
         if simple is not None:
-            names = {"ROUND_ROBIN": "round_robin", "LEAST_CONN": "least_request", "LEAST_REQUEST": "least_request",
-                     "RANDOM": "random", "UNSPECIFIED": "least_request"}
+            names = {
+                "ROUND_ROBIN": "round_robin",
+                "LEAST_CONN": "least_request",
+                "LEAST_REQUEST": "least_request",
+                "RANDOM": "random",
+                "UNSPECIFIED": "least_request",
+            }
             value = simple.as_str().upper()
             if value == "PASSTHROUGH":
                 self.b.warn(simple, "PASSTHROUGH load balancing not modelled")
@@ -367,15 +400,29 @@ class IstioImporter(MeshImporter):
         ch = lb.get("consistentHash")
         if ch is not None:
             ch.map()
-            self.b.unmodelled(ch, {"httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName",
-                                   "ringHash", "minimumRingSize"}, {"maglev"})
+            self.b.unmodelled(
+                ch,
+                {
+                    "httpHeaderName",
+                    "httpCookie",
+                    "useSourceIp",
+                    "httpQueryParameterName",
+                    "ringHash",
+                    "minimumRingSize",
+                },
+                {"maglev"},
+            )
             blk = self.b.block(tgt, "load_balancer", ch)
             blk.set("kind", "ring_hash", ch)
             maglev = ch.get("maglev")
             if maglev is not None:
                 self.b.warn(maglev, "Maglev is modelled as a ring hash")
-            for fld, prefix in (("httpHeaderName", ""), ("httpCookie", "cookie:"),
-                                ("httpQueryParameterName", "query:"), ("useSourceIp", "")):
+            for fld, prefix in (
+                ("httpHeaderName", ""),
+                ("httpCookie", "cookie:"),
+                ("httpQueryParameterName", "query:"),
+                ("useSourceIp", ""),
+            ):
                 part = ch.get(fld)
                 if part is None:
                     continue
@@ -427,10 +474,16 @@ class IstioImporter(MeshImporter):
                 blk.set("connect_timeout", ct.duration(), ct)
         if http is not None:
             http.map()
-            self.b.unmodelled(http, {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries"},
-                              {"idleTimeout", "h2UpgradePolicy", "useClientProtocol"})
-            for fld, name in (("http1MaxPendingRequests", "max_pending"), ("http2MaxRequests", "max_requests"),
-                              ("maxRetries", "max_retries")):
+            self.b.unmodelled(
+                http,
+                {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries"},
+                {"idleTimeout", "h2UpgradePolicy", "useClientProtocol"},
+            )
+            for fld, name in (
+                ("http1MaxPendingRequests", "max_pending"),
+                ("http2MaxRequests", "max_requests"),
+                ("maxRetries", "max_retries"),
+            ):
                 c = http.get(fld)
                 if c is not None and c.as_int() > 0:
                     blk.set(name, c.as_int(), c)
@@ -438,8 +491,18 @@ class IstioImporter(MeshImporter):
 
     def _outlier(self, tgt: tuple[str, str | None], od: Cur) -> None:
         od.map()
-        self.b.unmodelled(od, {"consecutive5xxErrors", "consecutiveGatewayErrors", "consecutiveErrors", "interval",
-                              "baseEjectionTime", "maxEjectionPercent", "minHealthPercent"})
+        self.b.unmodelled(
+            od,
+            {
+                "consecutive5xxErrors",
+                "consecutiveGatewayErrors",
+                "consecutiveErrors",
+                "interval",
+                "baseEjectionTime",
+                "maxEjectionPercent",
+                "minHealthPercent",
+            },
+        )
         blk = self.b.block(tgt, "outlier_detection", od)
         c5 = od.get("consecutive5xxErrors")
         if c5 is not None:
@@ -471,8 +534,11 @@ class IstioImporter(MeshImporter):
             blk.set("min_health_percent", mhp.as_num(), mhp)
         base = od.get("baseEjectionTime")
         base_s = base.seconds() if base is not None else 30.0
-        blk.default("max_ejection_time", format_duration(envoy_max_ejection(base_s)),
-                    "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]")
+        blk.default(
+            "max_ejection_time",
+            format_duration(envoy_max_ejection(base_s)),
+            "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]",
+        )
         fill(blk, "istio")
 
     # -- Gateway API routes (Istio's GAMMA support) ------------------------------------------
@@ -486,9 +552,19 @@ class IstioImporter(MeshImporter):
             if key == ("load_balancer", "kind") and leaf.value == "ring_hash":
                 rk = (svc, ver, ("retries", "retry_different_host"))
                 if rk in leaves and leaves[rk].weak:
-                    self.b.put((svc, ver), rk[2], False, leaf.origin.__class__(
-                        leaf.origin.file, leaf.origin.line, leaf.origin.object, leaf.origin.source_field,
-                        "Istio: no previous-hosts predicate under consistent hashing, §1 [S3]"), weak=True)
+                    self.b.put(
+                        (svc, ver),
+                        rk[2],
+                        False,
+                        leaf.origin.__class__(
+                            leaf.origin.file,
+                            leaf.origin.line,
+                            leaf.origin.object,
+                            leaf.origin.source_field,
+                            "Istio: no previous-hosts predicate under consistent hashing, §1 [S3]",
+                        ),
+                        weak=True,
+                    )
         super().finish()
 
 

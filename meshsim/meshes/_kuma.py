@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from meshsim.units import format_duration
 from meshsim.meshes._base import MESH_WIDE, Cur, service_name
+from meshsim.meshes._block_defaults import OFF, envoy_max_ejection, fill
 from meshsim.meshes._common import (
     Ident,
     MeshImporter,
@@ -28,9 +28,9 @@ from meshsim.meshes._common import (
     retry_conditions,
     write_split,
 )
-from meshsim.meshes._block_defaults import OFF, envoy_max_ejection, fill
-from meshsim.meshes._gatewayapi import catch_all_rule
 from meshsim.meshes._files import Document
+from meshsim.meshes._gatewayapi import catch_all_rule
+from meshsim.units import format_duration
 
 __all__ = ["KumaImporter", "kuma_service"]
 
@@ -38,13 +38,24 @@ _KUMA_SVC = re.compile(r"^(.+?)_[^_]+_svc(?:_\d+)?$")
 
 #: MeshRetry HTTP retryOn -> scenario names (None: not modelled), keys normalised (lower, no "_") [K3].
 _HTTP_ON: dict[str, str | None] = {
-    "5xx": "5xx", "all5xx": "5xx", "gatewayerror": "gateway-error", "reset": "reset",
-    "retriable4xx": "retriable-4xx", "connectfailure": "connect-failure", "envoyratelimited": "rate_limited",
-    "refusedstream": "refused-stream", "http3postconnectfailure": None, "resetbeforerequest": None,
+    "5xx": "5xx",
+    "all5xx": "5xx",
+    "gatewayerror": "gateway-error",
+    "reset": "reset",
+    "retriable4xx": "retriable-4xx",
+    "connectfailure": "connect-failure",
+    "envoyratelimited": "rate_limited",
+    "refusedstream": "refused-stream",
+    "http3postconnectfailure": None,
+    "resetbeforerequest": None,
 }
 _GRPC_ON: dict[str, str | None] = {
-    "canceled": "cancelled", "cancelled": "cancelled", "deadlineexceeded": "deadline-exceeded",
-    "internal": "internal", "resourceexhausted": "resource-exhausted", "unavailable": "unavailable",
+    "canceled": "cancelled",
+    "cancelled": "cancelled",
+    "deadlineexceeded": "deadline-exceeded",
+    "internal": "internal",
+    "resourceexhausted": "resource-exhausted",
+    "unavailable": "unavailable",
 }
 
 
@@ -77,14 +88,41 @@ class KumaImporter(MeshImporter):
         "MeshGatewayRoute": "gateway (north-south) traffic is not modelled",
         "MeshExternalService": "external services are not simulated",
         "MeshPassthrough": "passthrough to external hosts is not modelled",
-        **{k: "legacy source/destination policy not modelled; use the targetRef policies" for k in (
-            "TrafficRoute", "TrafficPermission", "Retry", "Timeout", "CircuitBreaker", "HealthCheck",
-            "FaultInjection", "RateLimit", "TrafficTrace", "TrafficLog", "ProxyTemplate")},
+        **{
+            k: "legacy source/destination policy not modelled; use the targetRef policies"
+            for k in (
+                "TrafficRoute",
+                "TrafficPermission",
+                "Retry",
+                "Timeout",
+                "CircuitBreaker",
+                "HealthCheck",
+                "FaultInjection",
+                "RateLimit",
+                "TrafficTrace",
+                "TrafficLog",
+                "ProxyTemplate",
+            )
+        },
     }
-    IGNORED: ClassVar[frozenset[str]] = frozenset({
-        "Mesh", "MeshAccessLog", "MeshTrace", "MeshMetric", "MeshTLS", "MeshIdentity", "MeshTrust", "Dataplane",
-        "ZoneIngress", "ZoneEgress", "MeshMultiZoneService", "HostnameGenerator", "Zone", "MeshInsight",
-    })
+    IGNORED: ClassVar[frozenset[str]] = frozenset(
+        {
+            "Mesh",
+            "MeshAccessLog",
+            "MeshTrace",
+            "MeshMetric",
+            "MeshTLS",
+            "MeshIdentity",
+            "MeshTrust",
+            "Dataplane",
+            "ZoneIngress",
+            "ZoneEgress",
+            "MeshMultiZoneService",
+            "HostnameGenerator",
+            "Zone",
+            "MeshInsight",
+        }
+    )
 
     def identify(self, doc: Document) -> Ident | None:
         ident = k8s_ident(doc.data)
@@ -104,7 +142,9 @@ class KumaImporter(MeshImporter):
         kind = kind_cur.as_str()
         name = ref.get("name")
         tags = ref.get("tags")
-        tagmap = {str(k): str(v) for k, v in tags.value.items()} if tags is not None and isinstance(tags.value, dict) else {}
+        tagmap = (
+            {str(k): str(v) for k, v in tags.value.items()} if tags is not None and isinstance(tags.value, dict) else {}
+        )
         if kind == "Mesh":
             return (MESH_WIDE, None)
         if kind in ("MeshService", "MeshMultiZoneService"):
@@ -177,8 +217,11 @@ class KumaImporter(MeshImporter):
             if body is None:
                 continue
             body.map()
-            self.b.unmodelled(body, {"numRetries", "perTryTimeout", "backOff", "retryOn", "hostSelection"},
-                              {"hostReselectionMaxAttempts"})
+            self.b.unmodelled(
+                body,
+                {"numRetries", "perTryTimeout", "backOff", "retryOn", "hostSelection"},
+                {"hostReselectionMaxAttempts"},
+            )
             blk = self.b.block(tgt, "retries", body, replace=False)
             n = body.get("numRetries")
             if n is not None:
@@ -192,8 +235,11 @@ class KumaImporter(MeshImporter):
                 if base is not None:
                     blk.set("backoff.base", base.duration(), base)
                     if mx is None:
-                        blk.set("backoff.max", format_duration(10 * base.seconds()),
-                                base.noted("Envoy: max back-off = 10 x base, §0 [E1]"))
+                        blk.set(
+                            "backoff.max",
+                            format_duration(10 * base.seconds()),
+                            base.noted("Envoy: max back-off = 10 x base, §0 [E1]"),
+                        )
                 if mx is not None:
                     blk.set("backoff.max", mx.duration(), mx)
             on = body.get("retryOn")
@@ -233,8 +279,9 @@ class KumaImporter(MeshImporter):
             if http is None:
                 continue
             http.map()
-            self.b.unmodelled(http, {"requestTimeout"}, {"streamIdleTimeout", "maxConnectionDuration",
-                                                          "requestHeadersTimeout"})
+            self.b.unmodelled(
+                http, {"requestTimeout"}, {"streamIdleTimeout", "maxConnectionDuration", "requestHeadersTimeout"}
+            )
             rt = http.get("requestTimeout")
             if rt is not None:
                 if inbound:
@@ -249,8 +296,12 @@ class KumaImporter(MeshImporter):
                 cl.map()
                 self.b.unmodelled(cl, {"maxConnections", "maxPendingRequests", "maxRequests", "maxRetries"})
                 blk = self.b.block(tgt, "connection_pool", cl, replace=False)
-                for fld, name in (("maxConnections", "max_connections"), ("maxPendingRequests", "max_pending"),
-                                  ("maxRequests", "max_requests"), ("maxRetries", "max_retries")):
+                for fld, name in (
+                    ("maxConnections", "max_connections"),
+                    ("maxPendingRequests", "max_pending"),
+                    ("maxRequests", "max_requests"),
+                    ("maxRetries", "max_retries"),
+                ):
                     c = cl.get(fld)
                     if c is not None:
                         blk.set(name, c.as_int(minimum=0 if fld in ("maxPendingRequests", "maxRetries") else 1), c)
@@ -261,8 +312,18 @@ class KumaImporter(MeshImporter):
 
     def _outlier(self, tgt: tuple[str, str | None], od: Cur) -> None:
         od.map()
-        self.b.unmodelled(od, {"disabled", "interval", "baseEjectionTime", "maxEjectionPercent",
-                               "healthyPanicThreshold", "detectors", "splitExternalAndLocalErrors"})
+        self.b.unmodelled(
+            od,
+            {
+                "disabled",
+                "interval",
+                "baseEjectionTime",
+                "maxEjectionPercent",
+                "healthyPanicThreshold",
+                "detectors",
+                "splitExternalAndLocalErrors",
+            },
+        )
         blk = self.b.block(tgt, "outlier_detection", od, replace=False)
         disabled = od.get("disabled")
         if disabled is not None and disabled.as_bool():
@@ -297,8 +358,11 @@ class KumaImporter(MeshImporter):
                 blk.set("consecutive_gateway_errors", count.as_int(minimum=1), count)
                 blk.set("enforcing_consecutive_gateway_errors", 100, count)
         base = od.get("baseEjectionTime")
-        blk.default("max_ejection_time", format_duration(envoy_max_ejection(base.seconds() if base is not None else 30.0)),
-                    "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]")
+        blk.default(
+            "max_ejection_time",
+            format_duration(envoy_max_ejection(base.seconds() if base is not None else 30.0)),
+            "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]",
+        )
         fill(blk, "kuma")
 
     def http_route(self, root: Cur, ident: Ident) -> None:
@@ -336,8 +400,11 @@ class KumaImporter(MeshImporter):
                 break
         for r in items:
             if r is not chosen:
-                self.b.warn(r.get("matches") or r, "route match on request attributes not modelled; "
-                            + ("the catch-all rule is used" if chosen is not None else "rule ignored"))
+                self.b.warn(
+                    r.get("matches") or r,
+                    "route match on request attributes not modelled; "
+                    + ("the catch-all rule is used" if chosen is not None else "rule ignored"),
+                )
         if chosen is None:
             return
         d = chosen.get("default")
@@ -398,8 +465,13 @@ class KumaImporter(MeshImporter):
         t = lb.get("type")
         if t is None:
             raise lb.error("loadBalancer needs a type")
-        names = {"RoundRobin": "round_robin", "LeastRequest": "least_request", "RingHash": "ring_hash",
-                 "Random": "random", "Maglev": "ring_hash"}
+        names = {
+            "RoundRobin": "round_robin",
+            "LeastRequest": "least_request",
+            "RingHash": "ring_hash",
+            "Random": "random",
+            "Maglev": "ring_hash",
+        }
         kind = names.get(t.as_str())
         if kind is None:
             raise t.error(f"unknown load balancer type {t.as_str()!r}")
@@ -426,8 +498,11 @@ class KumaImporter(MeshImporter):
         for h in hp.list() if hp is not None else []:
             ht = h.map().get("type")
             htype = ht.as_str() if ht is not None else ""
-            for fld, sub, prefix in (("Header", "header", ""), ("Cookie", "cookie", "cookie:"),
-                                     ("QueryParameter", "queryParameter", "query:")):
+            for fld, sub, prefix in (
+                ("Header", "header", ""),
+                ("Cookie", "cookie", "cookie:"),
+                ("QueryParameter", "queryParameter", "query:"),
+            ):
                 if htype == fld:
                     part = h.get(sub)
                     name = part.get("name") if part is not None else None

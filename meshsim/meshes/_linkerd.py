@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from meshsim.meshes._base import Cur, service_name
+from meshsim.meshes._block_defaults import fill
 from meshsim.meshes._common import (
     Ident,
     MeshImporter,
@@ -24,7 +25,6 @@ from meshsim.meshes._common import (
     quantity,
     write_split,
 )
-from meshsim.meshes._block_defaults import fill
 from meshsim.meshes._gatewayapi import import_gateway_route
 
 __all__ = ["PROFILE_RETRY_CAP", "LinkerdImporter"]
@@ -42,8 +42,13 @@ _ACCRUAL_FIELDS = {
     "balancer.linkerd.io/failure-accrual-consecutive-max-penalty": ("max_penalty", "duration"),
     "balancer.linkerd.io/failure-accrual-consecutive-jitter-ratio": ("jitter", "ratio"),
 }
-_GRPC = {"cancelled": "cancelled", "deadline-exceeded": "deadline-exceeded", "internal": "internal",
-         "resource-exhausted": "resource-exhausted", "unavailable": "unavailable"}
+_GRPC = {
+    "cancelled": "cancelled",
+    "deadline-exceeded": "deadline-exceeded",
+    "internal": "internal",
+    "resource-exhausted": "resource-exhausted",
+    "unavailable": "unavailable",
+}
 
 
 def _annotations(root: Cur) -> dict[str, Cur]:
@@ -83,15 +88,21 @@ class LinkerdImporter(MeshImporter):
 
     # -- annotations ------------------------------------------------------------------------
     def on_service(self, root: Cur, ident: Ident) -> None:
-        ann = {k: c for k, c in _annotations(root).items()
-               if k.startswith(("retry.linkerd.io/", "timeout.linkerd.io/", "balancer.linkerd.io/",
-                                "balancer.alpha.linkerd.io/"))}
+        ann = {
+            k: c
+            for k, c in _annotations(root).items()
+            if k.startswith(
+                ("retry.linkerd.io/", "timeout.linkerd.io/", "balancer.linkerd.io/", "balancer.alpha.linkerd.io/")
+            )
+        }
         if ann:
             self.service_ann[ident.name] = ann
 
     def route(self, root: Cur, ident: Ident) -> None:
         parents = import_gateway_route(self.b, root, ident)
-        ann = {k: c for k, c in _annotations(root).items() if k.startswith(("retry.linkerd.io/", "timeout.linkerd.io/"))}
+        ann = {
+            k: c for k, c in _annotations(root).items() if k.startswith(("retry.linkerd.io/", "timeout.linkerd.io/"))
+        }
         for svc, _ in parents:
             if ann:
                 # A later route's annotations for the same service replace an earlier one's.
@@ -124,12 +135,18 @@ class LinkerdImporter(MeshImporter):
             if chosen is not None:
                 cond = chosen.get("condition")
                 if cond is not None and not _catch_all(cond):
-                    self.b.warn(cond, "route condition (path/method) not modelled; this route's "
-                                "retries and timeout apply to every call")
+                    self.b.warn(
+                        cond,
+                        "route condition (path/method) not modelled; this route's "
+                        "retries and timeout apply to every call",
+                    )
                 for r in with_policy[1:]:
                     if _policy_of(r) != _policy_of(chosen):
-                        self.b.warn(r, f"per-route settings differ from route {chosen.path}; meshsim has one "
-                                    "policy per service and used that route's")
+                        self.b.warn(
+                            r,
+                            f"per-route settings differ from route {chosen.path}; meshsim has one "
+                            "policy per service and used that route's",
+                        )
                 self._profile_route(tgt, chosen)
         budget = spec.get("retryBudget")
         if budget is not None:
@@ -167,8 +184,14 @@ class LinkerdImporter(MeshImporter):
         if retryable is None or not retryable.as_bool():
             return
         blk = self.b.block(tgt, "retries", retryable)
-        blk.set("attempts", PROFILE_RETRY_CAP, retryable.noted("Linkerd profile retries: no per-request "
-                f"limit, bounded by retry_budget; {PROFILE_RETRY_CAP} stands in, §2 [L10][L11]"))
+        blk.set(
+            "attempts",
+            PROFILE_RETRY_CAP,
+            retryable.noted(
+                "Linkerd profile retries: no per-request "
+                f"limit, bounded by retry_budget; {PROFILE_RETRY_CAP} stands in, §2 [L10][L11]"
+            ),
+        )
         codes: list[int] = []
         classes = r.get("responseClasses")
         if classes is not None:
@@ -201,8 +224,11 @@ class LinkerdImporter(MeshImporter):
                 profile = self.profiles[svc]
                 for key, cur in {**svc_ann, **route_ann}.items():
                     if key.startswith(("retry.", "timeout.", "balancer.linkerd.io/failure")):
-                        self.b.warn(cur, f"annotation ignored: ServiceProfile {profile.obj} "
-                                    f"({profile.where()}) overrides it (§2 [L1])")
+                        self.b.warn(
+                            cur,
+                            f"annotation ignored: ServiceProfile {profile.obj} "
+                            f"({profile.where()}) overrides it (§2 [L1])",
+                        )
                 continue
             tgt = (svc, None)
             retry_src = route_ann if any(k in route_ann for k in _RETRY_KEYS) else svc_ann
@@ -215,8 +241,10 @@ class LinkerdImporter(MeshImporter):
             for key in _TIMEOUT_KEYS:
                 if key in route_ann and key in svc_ann:
                     self.b.warn(svc_ann[key], f"annotation overridden by the route's {key}")
-            timeouts = {**{k: svc_ann[k] for k in _TIMEOUT_KEYS if k in svc_ann},
-                        **{k: route_ann[k] for k in _TIMEOUT_KEYS if k in route_ann}}
+            timeouts = {
+                **{k: svc_ann[k] for k in _TIMEOUT_KEYS if k in svc_ann},
+                **{k: route_ann[k] for k in _TIMEOUT_KEYS if k in route_ann},
+            }
             if not any(k in route_ann for k in _TIMEOUT_KEYS) and self.b.has(tgt, ("timeout",), strong_only=True):
                 # The route's own timeouts.request is more specific than the Service's annotation.
                 for key in _TIMEOUT_KEYS:

@@ -59,7 +59,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "retries.attempts": 2,
         "retries.per_try_timeout": None,
         "retries.retry_on": (
-            "connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes",
+            "connect-failure",
+            "refused-stream",
+            "unavailable",
+            "cancelled",
+            "retriable-status-codes",
         ),
         "retries.retriable_status_codes": (),
         "retries.backoff": (0.025, 0.25),

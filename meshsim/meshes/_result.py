@@ -49,7 +49,6 @@ class ImportResult:
         return render_yaml(self)
 
 
-
 def _scalar(value: Any) -> str:
     """One value in YAML flow syntax on one line (quoted where YAML needs it)."""
     text = dump_yaml(value, flow=True).strip()
@@ -83,8 +82,10 @@ def render_yaml(result: ImportResult) -> str:
     plural = "s" if len(result.files) != 1 else ""
     lines = [f"# meshsim policies imported from {result.format} configuration ({len(result.files)} file{plural})."]
     if result.defaults:
-        lines.append(f"# Unset fields follow the {result.defaults} preset: "
-                     f"put `mesh: {{defaults: {result.defaults}}}` in the scenario.")
+        lines.append(
+            f"# Unset fields follow the {result.defaults} preset: "
+            f"put `mesh: {{defaults: {result.defaults}}}` in the scenario."
+        )
     lines.append("# Each value names the file, line, object and field it came from; a note in")
     lines.append("# parentheses marks a mesh default that the object implies but does not write.")
     if "*" in result.policies:

@@ -15,14 +15,20 @@ from __future__ import annotations
 from typing import ClassVar
 
 from meshsim.meshes._base import Cur
-from meshsim.meshes._common import Ident, MeshImporter, import_traffic_split
 from meshsim.meshes._block_defaults import fill
+from meshsim.meshes._common import Ident, MeshImporter, import_traffic_split
 
 __all__ = ["TraefikImporter"]
 
 _PREFIX = "mesh.traefik.io/"
-_KNOWN = {"traffic-type", "scheme", "retry-attempts", "circuit-breaker-expression", "ratelimit-average",
-          "ratelimit-burst"}
+_KNOWN = {
+    "traffic-type",
+    "scheme",
+    "retry-attempts",
+    "circuit-breaker-expression",
+    "ratelimit-average",
+    "ratelimit-burst",
+}
 
 
 class TraefikImporter(MeshImporter):
@@ -44,7 +50,7 @@ class TraefikImporter(MeshImporter):
         ann = meta.get("annotations") if meta is not None else None
         if ann is None or not isinstance(ann.value, dict):
             return
-        found = {str(k)[len(_PREFIX):]: c for k, c in ann.items() if str(k).startswith(_PREFIX)}
+        found = {str(k)[len(_PREFIX) :]: c for k, c in ann.items() if str(k).startswith(_PREFIX)}
         if not found:
             return
         svc = ident.name
@@ -58,8 +64,10 @@ class TraefikImporter(MeshImporter):
             if kind not in ("http", "tcp", "udp"):
                 raise ttype.error(f"traffic-type must be http, tcp or udp, got {ttype.as_str()!r}")
             if kind != "http":
-                self.b.warn(ttype, f"{kind} service: meshsim simulates HTTP; Traefik applies no retries, "
-                            "breaker or rate limit to it")
+                self.b.warn(
+                    ttype,
+                    f"{kind} service: meshsim simulates HTTP; Traefik applies no retries, breaker or rate limit to it",
+                )
                 for key in ("retry-attempts", "circuit-breaker-expression", "ratelimit-average", "ratelimit-burst"):
                     if key in found:
                         self.b.warn(found[key], f"ignored for a {kind} service")
@@ -69,7 +77,9 @@ class TraefikImporter(MeshImporter):
             n = attempts.as_int(minimum=1)
             blk = self.b.block(tgt, "retries", attempts)
             # Traefik counts every try; the scenario counts retries after the first [T4].
-            blk.set("attempts", n - 1, attempts.noted("Traefik attempts count every try: retries = attempts - 1, §6 [T4]"))
+            blk.set(
+                "attempts", n - 1, attempts.noted("Traefik attempts count every try: retries = attempts - 1, §6 [T4]")
+            )
             fill(blk, "traefik")
         expr = found.get("circuit-breaker-expression")
         if expr is not None:
@@ -88,5 +98,8 @@ class TraefikImporter(MeshImporter):
                 blk.set("rate", f"{a}/s", avg)  # type: ignore[arg-type]
                 blk.set("burst", bu, burst)  # type: ignore[arg-type]
             else:
-                self.b.warn(avg or burst, "rate limit ignored: Traefik Mesh needs both ratelimit-average "  # type: ignore[arg-type]
-                            "and ratelimit-burst above 0 (§6 [T2])")
+                self.b.warn(
+                    avg or burst,
+                    "rate limit ignored: Traefik Mesh needs both ratelimit-average "  # type: ignore[arg-type]
+                    "and ratelimit-burst above 0 (§6 [T2])",
+                )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshsim.meshes import preset
 from meshsim.scenario._models import Scenario
 from meshsim.scenario._policies import (
     CircuitBreakerSpec,
@@ -22,7 +23,6 @@ from meshsim.scenario._policies import (
     PolicySpec,
     RateLimitSpec,
 )
-from meshsim.meshes import preset
 
 __all__ = ["EffectivePolicy", "OutlierParams", "resolve_policy"]
 
@@ -112,9 +112,7 @@ def _block(service_pol: Any, version_pol: PolicySpec | None, name: str) -> tuple
     return None, None
 
 
-def resolve_policy(
-    scenario: Scenario, service: str, version: str | None = None
-) -> EffectivePolicy:
+def resolve_policy(scenario: Scenario, service: str, version: str | None = None) -> EffectivePolicy:
     """Return the effective policy for calls to ``service`` (and ``version``, when routed to one)."""
     pre = preset(scenario.mesh.defaults)
     pre_src = pre["source"]
@@ -171,8 +169,14 @@ def resolve_policy(
         codes = pre["retries.retriable_status_codes"]
         backoff = pre["retries.backoff"]
         diff_host = pre["retries.retry_different_host"]
-        for key in ("retry_attempts", "per_try_timeout_s", "retry_on", "retriable_status_codes",
-                    "backoff_base_s", "retry_different_host"):
+        for key in (
+            "retry_attempts",
+            "per_try_timeout_s",
+            "retry_on",
+            "retriable_status_codes",
+            "backoff_base_s",
+            "retry_different_host",
+        ):
             origins[key] = pre_src
     origins["backoff_max_s"] = origins["backoff_base_s"]
 
@@ -192,8 +196,14 @@ def resolve_policy(
         # Linkerd sends the ServiceProfile budget even when no profile exists [L6].
         budget_kind = "linkerd"
         b_ratio, b_min_ps, b_ttl = pre["retry_budget.linkerd"]
-    for key in ("budget_kind", "budget_percent", "budget_min_concurrency", "budget_ratio",
-                "budget_min_per_second", "budget_ttl_s"):
+    for key in (
+        "budget_kind",
+        "budget_percent",
+        "budget_min_concurrency",
+        "budget_ratio",
+        "budget_min_per_second",
+        "budget_ttl_s",
+    ):
         origins[key] = src(lvl, "retry_budget")
 
     lb, lvl = _block(spol, vpol, "load_balancer")
@@ -219,11 +229,18 @@ def resolve_policy(
 
     od, lvl = _block(spol, vpol, "outlier_detection")
     outlier = None
-    od_defaults = dict(pre.get("outlier.defaults") or {
-        "consecutive_5xx": 5, "consecutive_gateway_errors": 5,
-        "enforcing_consecutive_gateway_errors": 0.0, "interval": 10.0,
-        "base_ejection_time": 30.0, "max_ejection_time": 300.0, "max_ejection_percent": 10.0,
-    })
+    od_defaults = dict(
+        pre.get("outlier.defaults")
+        or {
+            "consecutive_5xx": 5,
+            "consecutive_gateway_errors": 5,
+            "enforcing_consecutive_gateway_errors": 0.0,
+            "interval": 10.0,
+            "base_ejection_time": 30.0,
+            "max_ejection_time": 300.0,
+            "max_ejection_percent": 10.0,
+        }
+    )
     panic = pre["outlier.panic_percent"]
     if od is not None:
         vals = {k: (getattr(od, k) if getattr(od, k) is not None else v) for k, v in od_defaults.items()}

@@ -36,14 +36,26 @@ def _field_path(loc: tuple[Any, ...], tree: Any) -> str:
     parts: list[str] = []
     node = tree
     for key in loc:
-        if isinstance(node, LineMap) and key in node:
+        if (
+            isinstance(node, LineMap)
+            and key in node
+            or isinstance(node, LineList)
+            and isinstance(key, int)
+            and 0 <= key < len(node)
+        ):
             node = node[key]
             parts.append(str(key))
-        elif isinstance(node, LineList) and isinstance(key, int) and 0 <= key < len(node):
-            node = node[key]
-            parts.append(str(key))
-        elif isinstance(key, str) and not key[:1].isupper() and "[" not in key and key not in (
-            "function-after", "function-before", "function-plain", "function-wrap",
+        elif (
+            isinstance(key, str)
+            and not key[:1].isupper()
+            and "[" not in key
+            and key
+            not in (
+                "function-after",
+                "function-before",
+                "function-plain",
+                "function-wrap",
+            )
         ):
             # a field that is missing in the file (e.g. 'Field required')
             if key not in ("str", "int", "float", "CallSpec", "ParallelSpec"):
@@ -87,7 +99,7 @@ def _problems_from_validation(exc: ValidationError, tree: Any, file: str | None)
         field = _field_path(loc, tree)
         msg = err["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         if err["type"] == "extra_forbidden":
             name = str(loc[-1])
             options = _known_fields(loc)
@@ -138,7 +150,7 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
         variants: list[tuple[tuple[Any, ...], Any]] = [(("services", name), svc)]
         variants += [(("services", name, "versions", v), ver) for v, ver in svc.versions.items()]
         for base, fields in variants:
-            for zone in (fields.placement or {}):
+            for zone in fields.placement or {}:
                 if zone not in zones:
                     yield base + ("placement", zone), unknown_location(zone, "zone")
             if fields.placement is not None and fields.replicas is not None:
@@ -155,9 +167,12 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
         if svc.placement is None and svc.replicas is None and len(zones) > 1:
             unplaced = [v for v, ver in svc.versions.items() if ver.placement is None and ver.replicas is None]
             if not svc.versions or unplaced:
-                yield ("services", name), (
-                    "say where it runs: placement: {cloud/region/zone: replicas} "
-                    "(or replicas: N when the scenario has at most one zone)"
+                yield (
+                    ("services", name),
+                    (
+                        "say where it runs: placement: {cloud/region/zone: replicas} "
+                        "(or replicas: N when the scenario has at most one zone)"
+                    ),
                 )
         if svc.autoscaling and svc.autoscaling.min_replicas > svc.autoscaling.max_replicas:
             yield ("services", name, "autoscaling"), "min_replicas is above max_replicas"
@@ -177,11 +192,16 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
         for v in list((pol.split or {}).keys()) + list(pol.versions):
             if v not in versions:
                 where = ("policies", name, "split", v) if v in (pol.split or {}) else ("policies", name, "versions", v)
-                yield where, f"service '{name}' has no version '{v}'{_did_you_mean(v, versions)}" + (
-                    "" if versions else f"; declare it under services.{name}.versions"
+                yield (
+                    where,
+                    f"service '{name}' has no version '{v}'{_did_you_mean(v, versions)}"
+                    + ("" if versions else f"; declare it under services.{name}.versions"),
                 )
         if pol.mirror and pol.mirror.to not in versions and pol.mirror.to not in s.services:
-            yield ("policies", name, "mirror", "to"), f"mirror target '{pol.mirror.to}' is neither a version of {name} nor a service"
+            yield (
+                ("policies", name, "mirror", "to"),
+                f"mirror target '{pol.mirror.to}' is neither a version of {name} nor a service",
+            )
         if pol.locality:
             for i, loc in enumerate(pol.locality.failover):
                 if not known_location(loc):
@@ -205,16 +225,26 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
     for i, f in enumerate(s.faults):
         if f.kind == "load":
             if f.target is not None and f.target not in names:
-                yield ("faults", i, "target"), (
-                    f"a load fault targets a workload; unknown workload '{f.target}'" + _did_you_mean(f.target, names))
+                yield (
+                    ("faults", i, "target"),
+                    (
+                        f"a load fault targets a workload; unknown workload '{f.target}'"
+                        + _did_you_mean(f.target, names)
+                    ),
+                )
         elif f.target is not None and not _fault_target_known(f.target, s, prefixes):
-            yield ("faults", i, "target"), (
-                f"unknown fault target '{f.target}': give a service, service/version or location"
-                + _did_you_mean(f.target, services + sorted(prefixes))
+            yield (
+                ("faults", i, "target"),
+                (
+                    f"unknown fault target '{f.target}': give a service, service/version or location"
+                    + _did_you_mean(f.target, services + sorted(prefixes))
+                ),
             )
         elif f.kind in ("errors", "degrade") and f.target in prefixes and f.target not in s.services:
-            yield ("faults", i, "target"), (
-                f"a {f.kind} fault targets a service or service/version, not the location '{f.target}'")
+            yield (
+                ("faults", i, "target"),
+                (f"a {f.kind} fault targets a service or service/version, not the location '{f.target}'"),
+            )
         if f.location is not None and not known_location(f.location):
             yield ("faults", i, "location"), unknown_location(f.location)
         for j, loc in enumerate(f.between or []):
@@ -255,7 +285,9 @@ def scenario_from_dict(data: Any, file: str | None = None, tree: Any = None) -> 
     """Validate a mapping (already parsed) into a :class:`Scenario`, raising MeshsimInputError."""
     tree = data if tree is None else tree
     if not isinstance(data, dict):
-        raise MeshsimInputError("a scenario file must be a mapping (name:, services:, workload: ...)", file=file, line=1)
+        raise MeshsimInputError(
+            "a scenario file must be a mapping (name:, services:, workload: ...)", file=file, line=1
+        )
     base_dir = Path(file).parent if file else Path.cwd()
     data = _apply_imports(data, tree, file, base_dir)
     try:
@@ -296,7 +328,9 @@ def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: 
         path = (base_dir / str(item["path"])).resolve()
         if not path.exists():
             line, col = locate(tree, ("mesh", "import", i, "path"))
-            raise MeshsimInputError(f"no such file or folder: {path}", file=file, line=line, field=f"mesh.import.{i}.path")
+            raise MeshsimInputError(
+                f"no such file or folder: {path}", file=file, line=line, field=f"mesh.import.{i}.path"
+            )
         result = import_mesh_config(str(item["format"]), str(path))
         preset = preset or result.defaults
         for svc, pol in result.policies.items():
@@ -320,7 +354,9 @@ def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: 
             keep = [x for x in loc["failover"] if x in known]
             for x in loc["failover"]:
                 if x not in known:
-                    warnings.append(f"imported locality failover '{x}' of {svc} is not a location of this scenario; dropped")
+                    warnings.append(
+                        f"imported locality failover '{x}' of {svc} is not a location of this scenario; dropped"
+                    )
             pol["locality"] = {**loc, "failover": keep}
     own = dict(data.get("policies") or {})
     for svc, pol in merged_policies.items():
@@ -331,8 +367,7 @@ def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: 
             body = services[svc]
             if body.get("placement") is None and body.get("replicas") is None and not body.get("versions"):
                 services[svc] = {**body, "replicas": hints["replicas"]}
-    out = {**data, "policies": own, "services": services,
-           "import_origins": origins, "import_warnings": warnings}
+    out = {**data, "policies": own, "services": services, "import_origins": origins, "import_warnings": warnings}
     if preset and isinstance(mesh, dict) and "defaults" not in mesh:
         out["mesh"] = {**mesh, "defaults": preset}
     return out
@@ -359,7 +394,9 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
     """
     if isinstance(source, dict):
         return scenario_from_dict(source)
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))):
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))
+    ):
         path = Path(source)
         if not path.exists():
             raise MeshsimInputError(f"no such scenario file: {path}", file=str(path))

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from meshsim.scenario._slo import SloSpec
 from meshsim.scenario._policies import ServicePolicySpec
+from meshsim.scenario._slo import SloSpec
 from meshsim.scenario._types import Bandwidth, DistSpec, Duration, Rate, Ratio, Size, Strict
 
 __all__ = [
@@ -96,8 +96,10 @@ class ServiceFields(Strict):
     calls: list[CallSpec | ParallelSpec] | None = None
     cancel_on_timeout: bool | None = None
     contention: Duration | None = Field(
-        default=None, description="service time added per request already in progress on the replica "
-        "(lock or CPU contention), as in Brooker's collapse model: 1 s + 10 ms x concurrency")
+        default=None,
+        description="service time added per request already in progress on the replica "
+        "(lock or CPU contention), as in Brooker's collapse model: 1 s + 10 ms x concurrency",
+    )
 
     @field_validator("calls", mode="before")
     @classmethod
@@ -140,9 +142,7 @@ class Network(Strict):
 
     same_zone: DistSpec = Field(default_factory=lambda: DistSpec.model_validate("0.1ms"))
     cross_zone: DistSpec = Field(
-        default_factory=lambda: DistSpec.model_validate(
-            {"dist": "lognormal", "median": "0.6ms", "p99": "2ms"}
-        )
+        default_factory=lambda: DistSpec.model_validate({"dist": "lognormal", "median": "0.6ms", "p99": "2ms"})
     )
     cross_region: DistSpec | None = None
     cross_cloud: DistSpec | None = None
@@ -231,10 +231,11 @@ class Fault(Strict):
     restart: Duration | None = None
     factor: float | None = Field(default=None, gt=0)
     location: str | None = Field(
-        default=None, description="outage/crash of a service: only its replicas in this zone, region or cloud")
+        default=None, description="outage/crash of a service: only its replicas in this zone, region or cloud"
+    )
 
     @model_validator(mode="after")
-    def _needs(self) -> "Fault":
+    def _needs(self) -> Fault:
         need = {
             "latency": ["add"],
             "errors": ["target", "rate"],
@@ -250,8 +251,10 @@ class Fault(Strict):
         if self.kind == "latency" and self.target is None and self.between is None:
             raise ValueError("a latency fault needs a target (service, version or location) or between")
         if self.location is not None and self.kind not in ("outage", "crash"):
-            raise ValueError("location narrows an outage or a crash of a service to one place; "
-                             f"for a {self.kind} fault give the location as the target")
+            raise ValueError(
+                "location narrows an outage or a crash of a service to one place; "
+                f"for a {self.kind} fault give the location as the target"
+            )
         return self
 
 
@@ -297,7 +300,7 @@ class ArgoStep(Strict):
         return data
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "ArgoStep":
+    def _one_kind(self) -> ArgoStep:
         kinds = (self.set_weight is not None) + (self.pause is not None or self.pause_manual)
         if kinds != 1:
             raise ValueError("a step is either setWeight: N or pause: DURATION")
@@ -343,12 +346,14 @@ class Rollout(Strict):
     analysis_starting_step: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
-    def _steps_fit_style(self) -> "Rollout":
+    def _steps_fit_style(self) -> Rollout:
         for i, step in enumerate(self.steps):
             if isinstance(step, ArgoStep):
                 if self.style != "argo":
-                    raise ValueError(f"steps.{i}: setWeight/pause steps need style: argo; "
-                                     "Flagger steps are weights, e.g. [5, 10, 25, 50]")
+                    raise ValueError(
+                        f"steps.{i}: setWeight/pause steps need style: argo; "
+                        "Flagger steps are weights, e.g. [5, 10, 25, 50]"
+                    )
             elif not 0 <= step <= 100:
                 raise ValueError(f"steps.{i}: a weight is a percentage between 0 and 100, not {step}")
         if self.interval <= 0 or (self.analysis_interval is not None and self.analysis_interval <= 0):
@@ -358,8 +363,10 @@ class Rollout(Strict):
         if self.baseline == self.canary:
             raise ValueError("baseline and canary must be different versions")
         if self.style == "argo" and self.analysis_starting_step >= len(self.steps):
-            raise ValueError(f"analysis_starting_step {self.analysis_starting_step} is past the last step "
-                             f"(steps are numbered from 0 to {len(self.steps) - 1})")
+            raise ValueError(
+                f"analysis_starting_step {self.analysis_starting_step} is past the last step "
+                f"(steps are numbered from 0 to {len(self.steps) - 1})"
+            )
         return self
 
 

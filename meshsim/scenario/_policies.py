@@ -50,9 +50,21 @@ RETRY_ON = (
     "timeout",
 )
 RetryOn = Literal[
-    "5xx", "gateway-error", "reset", "connect-failure", "refused-stream",
-    "retriable-status-codes", "retriable-4xx", "unavailable", "cancelled",
-    "deadline-exceeded", "internal", "resource-exhausted", "overflow", "rate_limited", "timeout",
+    "5xx",
+    "gateway-error",
+    "reset",
+    "connect-failure",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-4xx",
+    "unavailable",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "overflow",
+    "rate_limited",
+    "timeout",
 ]
 
 
@@ -84,7 +96,7 @@ class RetryBudgetSpec(Strict):
     ttl: Duration | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "RetryBudgetSpec":
+    def _one_form(self) -> RetryBudgetSpec:
         envoy = self.budget_percent is not None or self.min_retry_concurrency is not None
         linkerd = self.ratio is not None or self.min_per_second is not None or self.ttl is not None
         if envoy and linkerd:
@@ -99,7 +111,9 @@ class RetryBudgetSpec(Strict):
     @property
     def kind(self) -> str:
         """``envoy`` or ``linkerd``."""
-        return "linkerd" if self.ratio is not None or self.min_per_second is not None or self.ttl is not None else "envoy"
+        return (
+            "linkerd" if self.ratio is not None or self.min_per_second is not None or self.ttl is not None else "envoy"
+        )
 
 
 class HedgingSpec(Strict):

@@ -72,9 +72,7 @@ _LIMIT_SCHEMA = WithJsonSchema(
     {
         "anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}],
         "default": None,
-        "description": (
-            "limit in the metric's unit: 300ms (latency), 0.5% (ratio), 500/s (throughput)"
-        ),
+        "description": ("limit in the metric's unit: 300ms (latency), 0.5% (ratio), 500/s (throughput)"),
         "examples": ["300ms", "0.5%", "99.9%", "500/s", 1.5],
     }
 )
@@ -103,9 +101,7 @@ def _parse_limit(metric: str, value: Any, which: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise PydanticCustomError(
-            "slo_limit", "{msg}", {"msg": f"{label}: expected a number, got {value!r}"}
-        ) from None
+        raise PydanticCustomError("slo_limit", "{msg}", {"msg": f"{label}: expected a number, got {value!r}"}) from None
     if not math.isfinite(number) or number < 0:
         raise PydanticCustomError(
             "slo_limit", "{msg}", {"msg": f"{label}: must be a finite number >= 0, got {value!r}"}
@@ -146,13 +142,12 @@ class SloSpec(BaseModel):
     def _exactly_one(self) -> SloSpec:
         if (self.workload is None) == (self.service is None):
             raise PydanticCustomError(
-                "slo_target", "give exactly one of workload or service (SLO '{name}')",
+                "slo_target",
+                "give exactly one of workload or service (SLO '{name}')",
                 {"name": self.name},
             )
         if (self.max is None) == (self.min is None):
-            raise PydanticCustomError(
-                "slo_limit", "give exactly one of max or min (SLO '{name}')", {"name": self.name}
-            )
+            raise PydanticCustomError("slo_limit", "give exactly one of max or min (SLO '{name}')", {"name": self.name})
         return self
 
     @field_serializer("max", "min")

@@ -50,16 +50,12 @@ Duration = Annotated[
     float,
     BeforeValidator(_wrap(units.parse_duration)),
     PlainSerializer(units.format_duration, return_type=str),
-    WithJsonSchema(
-        {"type": "string", "pattern": r"^[0-9.]+\s*(ns|us|ms|s|m|min|h)$", "examples": ["250ms"]}
-    ),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9.]+\s*(ns|us|ms|s|m|min|h)$", "examples": ["250ms"]}),
 ]
 Rate = Annotated[
     float,
     BeforeValidator(_wrap(units.parse_rate)),
-    WithJsonSchema(
-        {"anyOf": [{"type": "number"}, {"type": "string", "examples": ["500/s", "30000/m"]}]}
-    ),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "examples": ["500/s", "30000/m"]}]}),
 ]
 Size = Annotated[
     int,
@@ -71,6 +67,8 @@ Ratio = Annotated[
     BeforeValidator(_wrap(units.parse_ratio)),
     WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "examples": ["0.1%"]}]}),
 ]
+
+
 def _format_bandwidth(bytes_per_s: float) -> str:
     return f"{bytes_per_s * 8 / 1e6:.12g}Mbps"
 
@@ -90,8 +88,15 @@ class Strict(BaseModel):
 
 
 DistKind = Literal[
-    "constant", "exponential", "lognormal", "gamma", "uniform", "pareto",
-    "empirical", "histogram", "mixture",
+    "constant",
+    "exponential",
+    "lognormal",
+    "gamma",
+    "uniform",
+    "pareto",
+    "empirical",
+    "histogram",
+    "mixture",
 ]
 
 
@@ -99,7 +104,7 @@ class MixtureComponent(Strict):
     """One part of a mixture: its weight and its distribution."""
 
     weight: float = Field(gt=0)
-    dist: "DistSpec"
+    dist: DistSpec
 
 
 class DistSpec(Strict):
@@ -127,7 +132,7 @@ class DistSpec(Strict):
         return data
 
     @model_validator(mode="after")
-    def _check_parameters(self) -> "DistSpec":
+    def _check_parameters(self) -> DistSpec:
         need: dict[str, list[list[str]]] = {
             "constant": [["value"]],
             "exponential": [["mean"]],
@@ -144,9 +149,7 @@ class DistSpec(Strict):
             if set(option) <= given:
                 extra = given - set(option)
                 if extra:
-                    raise ValueError(
-                        f"{self.dist} takes {' and '.join(option)}; remove {', '.join(sorted(extra))}"
-                    )
+                    raise ValueError(f"{self.dist} takes {' and '.join(option)}; remove {', '.join(sorted(extra))}")
                 break
         else:
             forms = " or ".join("{" + ", ".join(o) + "}" for o in need)
@@ -172,9 +175,7 @@ class DistSpec(Strict):
                 try:
                     le = units.parse_duration(key)
                 except units.UnitError:
-                    raise ValueError(
-                        f"histogram bucket bound {key!r} needs a unit (e.g. '5ms') or '+Inf'"
-                    ) from None
+                    raise ValueError(f"histogram bucket bound {key!r} needs a unit (e.g. '5ms') or '+Inf'") from None
             rows.append((le, float(count)))
         rows.sort()
         cum = [c for _, c in rows]
@@ -211,9 +212,7 @@ class DistSpec(Strict):
         if d == "histogram":
             return Distribution(d, buckets=self._histogram_table())
         if d == "mixture":
-            return Distribution(
-                d, components=tuple((c.weight, c.dist.build()) for c in self.components or ())
-            )
+            return Distribution(d, components=tuple((c.weight, c.dist.build()) for c in self.components or ()))
         raise ValueError(d)
 
 

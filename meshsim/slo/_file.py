@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from meshsim.errors import InputProblem, MeshsimInputError
 from meshsim.scenario import SloSpec
-from meshsim.yamlio import is_map, is_seq, item_line, key_line, locate, node_line, read_yaml_documents
 from meshsim.slo._openslo import convert_openslo, is_openslo
+from meshsim.yamlio import is_map, is_seq, item_line, key_line, locate, node_line, read_yaml_documents
 
 __all__ = [
     "SloFile",
@@ -57,37 +57,51 @@ def _loc_text(loc: tuple[Any, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
 
 
-def _meshsim_doc(
-    doc: Any, file: str
-) -> tuple[list[tuple[SloSpec, int | None]], list[InputProblem]]:
+def _meshsim_doc(doc: Any, file: str) -> tuple[list[tuple[SloSpec, int | None]], list[InputProblem]]:
     """Validate a ``{slos: [...]}`` document item by item."""
     problems: list[InputProblem] = []
     for key in doc:
         if key != "slos":
-            problems.append(InputProblem(
-                f"unknown top-level key {key!r}: an SLO file holds only slos: [...] "
-                "or OpenSLO v1 documents", file=file, line=key_line(doc, key), field=str(key)))
+            problems.append(
+                InputProblem(
+                    f"unknown top-level key {key!r}: an SLO file holds only slos: [...] or OpenSLO v1 documents",
+                    file=file,
+                    line=key_line(doc, key),
+                    field=str(key),
+                )
+            )
     items = doc.get("slos")
     if not is_seq(items):
-        problems.append(InputProblem("slos must be a list of SLOs", file=file,
-                                     line=key_line(doc, "slos"), field="slos"))
+        problems.append(
+            InputProblem("slos must be a list of SLOs", file=file, line=key_line(doc, "slos"), field="slos")
+        )
         return [], problems
     out: list[tuple[SloSpec, int | None]] = []
     for i, item in enumerate(items):
         line = item_line(items, i)
         if not is_map(item):
-            problems.append(InputProblem(
-                "each SLO is a mapping, e.g. {name: p99, workload: browse, metric: latency_p99, "
-                "max: 300ms}", file=file, line=line, field=f"slos[{i}]"))
+            problems.append(
+                InputProblem(
+                    "each SLO is a mapping, e.g. {name: p99, workload: browse, metric: latency_p99, max: 300ms}",
+                    file=file,
+                    line=line,
+                    field=f"slos[{i}]",
+                )
+            )
             continue
         try:
             out.append((SloSpec.model_validate(dict(item)), line))
         except ValidationError as exc:
             for err in exc.errors():
                 loc = tuple(err["loc"])
-                problems.append(InputProblem(
-                    _clean_msg(err["msg"]), file=file, line=locate(item, loc)[0] or line,
-                    field=f"slos[{i}]{_loc_text(loc)}"))
+                problems.append(
+                    InputProblem(
+                        _clean_msg(err["msg"]),
+                        file=file,
+                        line=locate(item, loc)[0] or line,
+                        field=f"slos[{i}]{_loc_text(loc)}",
+                    )
+                )
     return out, problems
 
 
@@ -105,9 +119,13 @@ def parse_slo_text(text: str, file: str = "<slo file>") -> SloFile:
             found += slos
             problems += errs
         else:
-            problems.append(InputProblem(
-                "not an SLO document: expected slos: [...] or apiVersion: openslo/v1",
-                file=file, line=node_line(doc) or 1))
+            problems.append(
+                InputProblem(
+                    "not an SLO document: expected slos: [...] or apiVersion: openslo/v1",
+                    file=file,
+                    line=node_line(doc) or 1,
+                )
+            )
     warned: list[InputProblem] = []
     if openslo_docs:
         slos, errs, warned = convert_openslo(openslo_docs, file)
@@ -118,8 +136,7 @@ def parse_slo_text(text: str, file: str = "<slo file>") -> SloFile:
     seen: set[str] = set()
     for spec, line in found:
         if spec.name in seen:
-            problems.append(InputProblem(f"duplicate SLO name {spec.name!r}", file=file, line=line,
-                                         field="name"))
+            problems.append(InputProblem(f"duplicate SLO name {spec.name!r}", file=file, line=line, field="name"))
         seen.add(spec.name)
         if line is not None:
             lines.setdefault(spec.name, line)
@@ -129,8 +146,8 @@ def parse_slo_text(text: str, file: str = "<slo file>") -> SloFile:
     if not found:
         # A gate with nothing to check must not pass by default.
         raise MeshsimInputError(
-            problems=[InputProblem("no SLO that meshsim can evaluate in this file", file=file,
-                                   line=1)] + warned)
+            problems=[InputProblem("no SLO that meshsim can evaluate in this file", file=file, line=1)] + warned
+        )
     return SloFile(path=file, slos=[s for s, _ in found], lines=lines, warnings=warned)
 
 

@@ -32,9 +32,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from meshsim.stats import mean_ci
 from meshsim.errors import InputProblem, MeshsimInputError
 from meshsim.scenario import METRIC_KIND, SloSpec
+from meshsim.stats import mean_ci
 
 __all__ = [
     "SloVerdict",
@@ -92,9 +92,7 @@ class SloVerdict:
         return _UNIT[METRIC_KIND[self.metric]]
 
 
-def _decide(
-    direction: str, value: float, low: float, high: float, limit: float
-) -> Status:
+def _decide(direction: str, value: float, low: float, high: float, limit: float) -> Status:
     if math.isnan(low):  # one replication: the point value is all there is
         low = high = value
     if direction == "max":
@@ -157,9 +155,11 @@ def evaluate_slos(
             known = sorted(metrics.loc[metrics["scope"] == spec.scope, "name"].astype(str).unique())
             problems.append(
                 _problem(
-                    f"no {spec.scope} named '{spec.target}' in the results"
-                    f" (known: {', '.join(known) or 'none'})",
-                    spec, index, source_file, slo_lines,
+                    f"no {spec.scope} named '{spec.target}' in the results (known: {', '.join(known) or 'none'})",
+                    spec,
+                    index,
+                    source_file,
+                    slo_lines,
                 )
             )
             continue
@@ -167,16 +167,17 @@ def evaluate_slos(
         if rows.empty:
             problems.append(
                 _problem(
-                    f"metric {spec.metric} is not available for"
-                    f" {spec.scope} '{spec.target}'",
-                    spec, index, source_file, slo_lines,
+                    f"metric {spec.metric} is not available for {spec.scope} '{spec.target}'",
+                    spec,
+                    index,
+                    source_file,
+                    slo_lines,
                 )
             )
             continue
         if rows["replication"].duplicated().any():
             raise ValueError(
-                f"metrics frame has several rows per replication for "
-                f"{spec.scope}/{spec.target}/{spec.metric}"
+                f"metrics frame has several rows per replication for {spec.scope}/{spec.target}/{spec.metric}"
             )
         verdicts.append(_judge(spec, rows, confidence, allow_inconclusive))
     if problems:
@@ -184,18 +185,13 @@ def evaluate_slos(
     return verdicts
 
 
-def _judge(
-    spec: SloSpec, rows: pd.DataFrame, confidence: float, allow_inconclusive: bool
-) -> SloVerdict:
+def _judge(spec: SloSpec, rows: pd.DataFrame, confidence: float, allow_inconclusive: bool) -> SloVerdict:
     ordered = rows.sort_values("replication")
     values = ordered["value"].to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
     notes: list[str] = []
     if len(finite) < len(values):
-        notes.append(
-            f"{len(values) - len(finite)} of {len(values)} replications had no value "
-            "and were left out"
-        )
+        notes.append(f"{len(values) - len(finite)} of {len(values)} replications had no value and were left out")
     common = {
         "name": spec.name,
         "scope": spec.scope,
@@ -207,12 +203,15 @@ def _judge(
         "confidence": confidence,
     }
     if len(finite) == 0:
-        notes.append(
-            "no replication produced a value (e.g. no request completed); counted as missed"
-        )
+        notes.append("no replication produced a value (e.g. no request completed); counted as missed")
         return SloVerdict(
-            value=math.nan, ci_low=math.nan, ci_high=math.nan, status="missed", met=False,
-            note="; ".join(notes), **common,  # type: ignore[arg-type]
+            value=math.nan,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            status="missed",
+            met=False,
+            note="; ".join(notes),
+            **common,  # type: ignore[arg-type]
         )
     mean, low, high = mean_ci(finite, confidence)
     if len(finite) == 1:
@@ -220,8 +219,13 @@ def _judge(
     status = _decide(spec.direction, mean, low, high, spec.limit)
     met = status == "met" or (status == "inconclusive" and allow_inconclusive)
     return SloVerdict(
-        value=mean, ci_low=low, ci_high=high, status=status, met=met,
-        note="; ".join(notes), **common,  # type: ignore[arg-type]
+        value=mean,
+        ci_low=low,
+        ci_high=high,
+        status=status,
+        met=met,
+        note="; ".join(notes),
+        **common,  # type: ignore[arg-type]
     )
 
 
@@ -246,10 +250,19 @@ def verdicts_records(verdicts: Iterable[SloVerdict]) -> list[dict[str, object]]:
         ci = [_json_float(v.ci_low), _json_float(v.ci_high)] if v.has_interval else None
         out.append(
             {
-                "name": v.name, "value": _json_float(v.value), "limit": v.limit, "met": v.met,
-                "status": v.status, "ci": ci, "unit": v.unit, "metric": v.metric,
-                "scope": v.scope, "target": v.target, "direction": v.direction,
-                "replications": v.replications, "note": v.note,
+                "name": v.name,
+                "value": _json_float(v.value),
+                "limit": v.limit,
+                "met": v.met,
+                "status": v.status,
+                "ci": ci,
+                "unit": v.unit,
+                "metric": v.metric,
+                "scope": v.scope,
+                "target": v.target,
+                "direction": v.direction,
+                "replications": v.replications,
+                "note": v.note,
             }
         )
     return out
@@ -292,16 +305,17 @@ def validate_slo_targets(
     seen: set[str] = set()
     for index, spec in enumerate(slos):
         if spec.name in seen:
-            problems.append(
-                _problem(f"duplicate SLO name '{spec.name}'", spec, index, source_file, slo_lines)
-            )
+            problems.append(_problem(f"duplicate SLO name '{spec.name}'", spec, index, source_file, slo_lines))
         seen.add(spec.name)
         if spec.target not in known[spec.scope]:
             choices = ", ".join(sorted(known[spec.scope])) or "none"
             problems.append(
                 _problem(
                     f"unknown {spec.scope} '{spec.target}' (known: {choices})",
-                    spec, index, source_file, slo_lines,
+                    spec,
+                    index,
+                    source_file,
+                    slo_lines,
                 )
             )
     if problems:

@@ -39,11 +39,27 @@ OPENSLO_API = "openslo/v1"
 _IGNORED_KINDS = ("Service", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
 _DOC_KEYS = {"apiVersion", "kind", "metadata", "spec"}
 _META_KEYS = {"name", "displayName", "labels", "annotations"}
-_SLO_KEYS = {"description", "service", "indicator", "indicatorRef", "timeWindow",
-             "budgetingMethod", "objectives", "alertPolicies"}
+_SLO_KEYS = {
+    "description",
+    "service",
+    "indicator",
+    "indicatorRef",
+    "timeWindow",
+    "budgetingMethod",
+    "objectives",
+    "alertPolicies",
+}
 _SLI_KEYS = {"description", "thresholdMetric", "ratioMetric"}
-_OBJECTIVE_KEYS = {"displayName", "op", "value", "target", "targetPercent",
-                   "timeSliceTarget", "timeSliceWindow", "compositeWeight"}
+_OBJECTIVE_KEYS = {
+    "displayName",
+    "op",
+    "value",
+    "target",
+    "targetPercent",
+    "timeSliceTarget",
+    "timeSliceWindow",
+    "compositeWeight",
+}
 _RATIO_KEYS = {"counter", "good", "bad", "total", "raw", "rawType"}
 _SOURCE_KEYS = {"metricSourceRef", "type", "spec"}
 _MESHSIM_SOURCE_KEYS = {"workload", "service", "metric"}
@@ -105,7 +121,9 @@ class _Reader:
             if key not in allowed:
                 raise self.bad(
                     f"unknown field in {what} (allowed: {', '.join(sorted(allowed))})",
-                    node, key, f"{path}.{key}" if path else str(key),
+                    node,
+                    key,
+                    f"{path}.{key}" if path else str(key),
                 )
 
     # -- documents -------------------------------------------------------------
@@ -116,7 +134,9 @@ class _Reader:
         if api != OPENSLO_API:
             raise self.bad(
                 f"apiVersion {api!r} is not supported; meshsim reads {OPENSLO_API}",
-                doc, "apiVersion", "apiVersion",
+                doc,
+                "apiVersion",
+                "apiVersion",
             )
         self.known(doc, _DOC_KEYS, "", "an OpenSLO document")
         kind = doc.get("kind")
@@ -140,12 +160,10 @@ class _Reader:
                 elif kind in ("SLI", "DataSource"):
                     table = self.slis if kind == "SLI" else self.sources
                     if name in table:
-                        raise self.bad(f"duplicate {kind} name {name!r}", doc["metadata"], "name",
-                                       "metadata.name")
+                        raise self.bad(f"duplicate {kind} name {name!r}", doc["metadata"], "name", "metadata.name")
                     table[name] = self.mapping(doc.get("spec"), "spec", doc, "spec")
                 elif kind in _IGNORED_KINDS:
-                    self.warn(f"kind {kind} {name!r} is not supported by meshsim and was ignored",
-                              doc, "kind", "kind")
+                    self.warn(f"kind {kind} {name!r} is not supported by meshsim and was ignored", doc, "kind", "kind")
                 else:
                     raise self.bad(f"unknown OpenSLO kind {kind!r}", doc, "kind", "kind")
             except _Bad as exc:
@@ -159,24 +177,33 @@ class _Reader:
         spec = self.mapping(doc.get("spec"), "spec", doc, "spec")
         self.known(spec, _SLO_KEYS, "spec", "an SLO spec")
         if "timeWindow" in spec:
-            self.warn("timeWindow is not supported and was ignored: meshsim judges the whole "
-                      "simulated horizon after warm-up", spec, "timeWindow", "spec.timeWindow")
+            self.warn(
+                "timeWindow is not supported and was ignored: meshsim judges the whole simulated horizon after warm-up",
+                spec,
+                "timeWindow",
+                "spec.timeWindow",
+            )
         method = self.text(spec, "budgetingMethod", "spec.budgetingMethod") or "Occurrences"
         if method in ("Timeslices", "RatioTimeslices"):
-            self.warn(f"budgetingMethod {method} is not supported: judged as Occurrences "
-                      "(every simulated request counts)", spec, "budgetingMethod",
-                      "spec.budgetingMethod")
+            self.warn(
+                f"budgetingMethod {method} is not supported: judged as Occurrences (every simulated request counts)",
+                spec,
+                "budgetingMethod",
+                "spec.budgetingMethod",
+            )
         elif method != "Occurrences":
-            raise self.bad(f"budgetingMethod {method!r}: expected Occurrences, Timeslices or "
-                           "RatioTimeslices", spec, "budgetingMethod", "spec.budgetingMethod")
+            raise self.bad(
+                f"budgetingMethod {method!r}: expected Occurrences, Timeslices or RatioTimeslices",
+                spec,
+                "budgetingMethod",
+                "spec.budgetingMethod",
+            )
         if spec.get("alertPolicies"):
-            self.warn("alertPolicies are not supported and were ignored", spec, "alertPolicies",
-                      "spec.alertPolicies")
+            self.warn("alertPolicies are not supported and were ignored", spec, "alertPolicies", "spec.alertPolicies")
         sli = self.indicator(spec)
         objectives = spec.get("objectives")
         if not is_seq(objectives) or not objectives:
-            raise self.bad("objectives: give at least one objective", spec, "objectives",
-                           "spec.objectives")
+            raise self.bad("objectives: give at least one objective", spec, "objectives", "spec.objectives")
         out: list[tuple[SloSpec, int | None]] = []
         for i, objective in enumerate(objectives):
             path = f"spec.objectives[{i}]"
@@ -184,8 +211,7 @@ class _Reader:
             self.known(objective, _OBJECTIVE_KEYS, path, "an objective")
             for key in ("timeSliceTarget", "timeSliceWindow", "compositeWeight"):
                 if key in objective:
-                    self.warn(f"{key} is not supported and was ignored", objective, key,
-                              f"{path}.{key}")
+                    self.warn(f"{key} is not supported and was ignored", objective, key, f"{path}.{key}")
             label = self.text(objective, "displayName", f"{path}.displayName") or str(i)
             slo_name = name if len(objectives) == 1 else f"{name}/{label}"
             fields = self.objective(slo_name, spec, sli, objective, path)
@@ -207,8 +233,12 @@ class _Reader:
             ref = self.text(spec, "indicatorRef", "spec.indicatorRef")
             if ref not in self.slis:
                 known = ", ".join(sorted(self.slis)) or "none"
-                raise self.bad(f"indicatorRef {ref!r}: no SLI document of that name in this file "
-                               f"(SLIs here: {known})", spec, "indicatorRef", "spec.indicatorRef")
+                raise self.bad(
+                    f"indicatorRef {ref!r}: no SLI document of that name in this file (SLIs here: {known})",
+                    spec,
+                    "indicatorRef",
+                    "spec.indicatorRef",
+                )
             sli = self.slis[ref]
             path = f"SLI {ref}: spec"
         else:
@@ -230,13 +260,10 @@ class _Reader:
         raw = objective[key]
         scale = 1.0 if has_t else 100.0
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw < scale:
-            raise self.bad(f"{key} must be a number in [0, {scale:g}), got {raw!r}",
-                           objective, key, f"{path}.{key}")
+            raise self.bad(f"{key} must be a number in [0, {scale:g}), got {raw!r}", objective, key, f"{path}.{key}")
         return round(float(raw) / scale, 12)
 
-    def objective(
-        self, slo_name: str, spec: Any, sli: Any, objective: Any, path: str
-    ) -> dict[str, Any] | None:
+    def objective(self, slo_name: str, spec: Any, sli: Any, objective: Any, path: str) -> dict[str, Any] | None:
         """SloSpec fields for one objective, or None when its source is not meshsim."""
         ratio = self.target(objective, path)
         key = "target" if "target" in objective else "targetPercent"
@@ -247,26 +274,44 @@ class _Reader:
             scope, name, metric = where
             op = self.text(objective, "op", f"{path}.op")
             if op not in ("lt", "lte"):
-                raise self.bad(f"op {op!r}: a threshold SLO maps onto a latency percentile only "
-                               "with op lt or lte", objective, "op", f"{path}.op")
+                raise self.bad(
+                    f"op {op!r}: a threshold SLO maps onto a latency percentile only with op lt or lte",
+                    objective,
+                    "op",
+                    f"{path}.op",
+                )
             quantile = _QUANTILES.get(round(ratio, 9))
             if quantile is None:
-                raise self.bad(f"{key} {objective[key]}: a threshold SLO needs a target that is a "
-                               "latency percentile meshsim reports: 0.5, 0.9, 0.99 or 0.999 "
-                               "(targetPercent 50, 90, 99, 99.9)", objective, key, f"{path}.{key}")
+                raise self.bad(
+                    f"{key} {objective[key]}: a threshold SLO needs a target that is a "
+                    "latency percentile meshsim reports: 0.5, 0.9, 0.99 or 0.999 "
+                    "(targetPercent 50, 90, 99, 99.9)",
+                    objective,
+                    key,
+                    f"{path}.{key}",
+                )
             if metric not in (None, "latency", quantile):
-                raise self.bad(f"metric {metric!r} does not match {key} {objective[key]} "
-                               f"(that is {quantile})", objective, key, f"{path}.{key}")
+                raise self.bad(
+                    f"metric {metric!r} does not match {key} {objective[key]} (that is {quantile})",
+                    objective,
+                    key,
+                    f"{path}.{key}",
+                )
             value = objective.get("value")
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise self.bad("value: give the latency threshold in milliseconds (e.g. 400)",
-                               objective, "value", f"{path}.value")
+                raise self.bad(
+                    "value: give the latency threshold in milliseconds (e.g. 400)", objective, "value", f"{path}.value"
+                )
             limit = f"{value}ms" if isinstance(value, (int, float)) else value
             return {"name": slo_name, scope: name, "metric": quantile, "max": limit}
         for key2 in ("op", "value"):
             if key2 in objective:
-                raise self.bad(f"{key2} applies only to thresholdMetric; a ratioMetric uses "
-                               "target alone", objective, key2, f"{path}.{key2}")
+                raise self.bad(
+                    f"{key2} applies only to thresholdMetric; a ratioMetric uses target alone",
+                    objective,
+                    key2,
+                    f"{path}.{key2}",
+                )
         return self.ratio(slo_name, spec, sli, ratio)
 
     def ratio(self, slo_name: str, spec: Any, sli: Any, target: float) -> dict[str, Any] | None:
@@ -275,19 +320,21 @@ class _Reader:
         self.known(rm, _RATIO_KEYS, "ratioMetric", "a ratioMetric")
         if "raw" in rm:
             if any(k in rm for k in ("good", "bad", "total")):
-                raise self.bad("raw cannot be combined with good, bad or total", rm, "raw",
-                               "ratioMetric.raw")
+                raise self.bad("raw cannot be combined with good, bad or total", rm, "raw", "ratioMetric.raw")
             raw_type = self.text(rm, "rawType", "ratioMetric.rawType")
             if raw_type not in ("success", "failure"):
-                raise self.bad(f"rawType {raw_type!r}: expected success or failure", rm,
-                               "rawType" if "rawType" in rm else "raw", "ratioMetric.rawType")
+                raise self.bad(
+                    f"rawType {raw_type!r}: expected success or failure",
+                    rm,
+                    "rawType" if "rawType" in rm else "raw",
+                    "ratioMetric.rawType",
+                )
             where = self.source(rm, "raw", raw_type, spec, slo_name)
             good = raw_type == "success"
             totals: list[tuple[str, str, str | None]] = []
         else:
             if ("good" in rm) == ("bad" in rm):
-                raise self.bad("give exactly one of good or bad (with total), or raw",
-                               rm, None, "ratioMetric")
+                raise self.bad("give exactly one of good or bad (with total), or raw", rm, None, "ratioMetric")
             if "total" not in rm:
                 raise self.bad("total is required with good or bad", rm, None, "ratioMetric.total")
             role = "good" if "good" in rm else "bad"
@@ -302,12 +349,15 @@ class _Reader:
         scope, name, _ = where
         for t_scope, t_name, _ in totals:
             if (t_scope, t_name) != (scope, name):
-                raise self.bad(f"total counts {t_scope} {t_name!r} but the ratio's other side "
-                               f"counts {scope} {name!r}", rm, "total", "ratioMetric.total")
+                raise self.bad(
+                    f"total counts {t_scope} {t_name!r} but the ratio's other side counts {scope} {name!r}",
+                    rm,
+                    "total",
+                    "ratioMetric.total",
+                )
         if good:
             return {"name": slo_name, scope: name, "metric": "availability", "min": target}
-        return {"name": slo_name, scope: name, "metric": "error_rate",
-                "max": round(1.0 - target, 12)}
+        return {"name": slo_name, scope: name, "metric": "error_rate", "max": round(1.0 - target, 12)}
 
     def source(
         self, holder: Any, key: str, role: str, slo_spec: Any, slo_name: str
@@ -324,15 +374,22 @@ class _Reader:
         ref = self.text(source, "metricSourceRef", f"{path}.metricSourceRef")
         if kind is None and ref is not None:
             if ref not in self.sources:
-                raise self.bad(f"metricSourceRef {ref!r}: no DataSource of that name in this file",
-                               source, "metricSourceRef", f"{path}.metricSourceRef")
+                raise self.bad(
+                    f"metricSourceRef {ref!r}: no DataSource of that name in this file",
+                    source,
+                    "metricSourceRef",
+                    f"{path}.metricSourceRef",
+                )
             kind = self.text(self.sources[ref], "type", f"DataSource {ref}: spec.type")
         if kind is None:
             raise self.bad("metricSource needs type: meshsim", source, None, path)
         if str(kind).lower() != "meshsim":
-            self.warn(f"metricSource type {kind!r} cannot be simulated (only type: meshsim); "
-                      f"SLO {slo_name!r} skipped", source, "type" if "type" in source else None,
-                      f"{path}.type")
+            self.warn(
+                f"metricSource type {kind!r} cannot be simulated (only type: meshsim); SLO {slo_name!r} skipped",
+                source,
+                "type" if "type" in source else None,
+                f"{path}.type",
+            )
             return None
         spec = source.get("spec")
         spec = {} if spec is None else self.mapping(spec, f"{path}.spec", source, "spec")
@@ -343,8 +400,12 @@ class _Reader:
         if role == "threshold":
             allowed = allowed | set(_QUANTILES.values())
         if metric is not None and metric not in allowed:
-            raise self.bad(f"metric {metric!r}: for {role} use one of {', '.join(sorted(allowed))} "
-                           "or leave it out", spec, "metric", f"{path}.spec.metric")
+            raise self.bad(
+                f"metric {metric!r}: for {role} use one of {', '.join(sorted(allowed))} or leave it out",
+                spec,
+                "metric",
+                f"{path}.spec.metric",
+            )
         if "workload" in spec and "service" in spec:
             raise self.bad("give workload or service, not both", spec, None, f"{path}.spec")
         for scope in ("workload", "service"):
@@ -356,8 +417,7 @@ class _Reader:
         service = slo_spec.get("service")
         if isinstance(service, str) and service:
             return "service", service, metric
-        raise self.bad("name the workload or service: spec: {workload: NAME} or {service: NAME}",
-                       source, None, path)
+        raise self.bad("name the workload or service: spec: {workload: NAME} or {service: NAME}", source, None, path)
 
 
 def convert_openslo(

@@ -105,8 +105,7 @@ class NetworkModel:
         # same-zone traffic takes no time and crosses no link that could add bandwidth or loss:
         # lets the engine skip the network entirely
         self.quiet = bool(self._dists["same_zone"] is not None and self._dists["same_zone"].is_zero) and not any(
-            under(link.between[0], link.between[1]) or under(link.between[1], link.between[0])
-            for link in net.links
+            under(link.between[0], link.between[1]) or under(link.between[1], link.between[0]) for link in net.links
         )
 
     def _link(self, a: str, b: str) -> Link | None:
@@ -205,10 +204,7 @@ class NetworkModel:
         """True when an active partition black-holes traffic between ``a`` and ``b``."""
         if not self.partitions or a is None or b is None:
             return False
-        for x, y in self.partitions:
-            if _between(a, b, x, y):
-                return True
-        return False
+        return any(_between(a, b, x, y) for x, y in self.partitions)
 
     # ----- fault hooks (used by meshsim.engine.faults) -----
     def add_partition(self, x: str, y: str) -> tuple[str, str]:
@@ -226,5 +222,3 @@ class NetworkModel:
 
     def remove_delay(self, entry: LinkDelay) -> None:
         self.extra.remove(entry)
-
-

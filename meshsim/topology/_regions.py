@@ -45,31 +45,55 @@ REGION_RTT_MS: dict[frozenset[str], float] = {
 # Approximate metro of each region (latitude, longitude in degrees), from the providers'
 # published region locations; used only to estimate pairs the table above lacks.
 REGION_METRO: dict[str, tuple[float, float]] = {
-    "aws/us-east-1": (39.04, -77.49), "aws/us-east-2": (39.96, -83.00),
-    "aws/us-west-1": (37.34, -121.89), "aws/us-west-2": (45.84, -119.70),
-    "aws/ca-central-1": (45.50, -73.57), "aws/sa-east-1": (-23.55, -46.63),
-    "aws/eu-west-1": (53.35, -6.26), "aws/eu-west-2": (51.51, -0.13),
-    "aws/eu-west-3": (48.86, 2.35), "aws/eu-central-1": (50.11, 8.68),
-    "aws/eu-north-1": (59.33, 18.07), "aws/ap-northeast-1": (35.68, 139.69),
-    "aws/ap-southeast-1": (1.35, 103.82), "aws/ap-southeast-2": (-33.87, 151.21),
+    "aws/us-east-1": (39.04, -77.49),
+    "aws/us-east-2": (39.96, -83.00),
+    "aws/us-west-1": (37.34, -121.89),
+    "aws/us-west-2": (45.84, -119.70),
+    "aws/ca-central-1": (45.50, -73.57),
+    "aws/sa-east-1": (-23.55, -46.63),
+    "aws/eu-west-1": (53.35, -6.26),
+    "aws/eu-west-2": (51.51, -0.13),
+    "aws/eu-west-3": (48.86, 2.35),
+    "aws/eu-central-1": (50.11, 8.68),
+    "aws/eu-north-1": (59.33, 18.07),
+    "aws/ap-northeast-1": (35.68, 139.69),
+    "aws/ap-southeast-1": (1.35, 103.82),
+    "aws/ap-southeast-2": (-33.87, 151.21),
     "aws/ap-south-1": (19.08, 72.88),
-    "gcp/us-central1": (41.26, -95.86), "gcp/us-east1": (33.20, -80.01),
-    "gcp/us-east4": (39.04, -77.49), "gcp/us-west1": (45.59, -121.18),
-    "gcp/us-west2": (34.05, -118.24), "gcp/northamerica-northeast1": (45.50, -73.57),
-    "gcp/southamerica-east1": (-23.55, -46.63), "gcp/europe-west1": (50.45, 3.82),
-    "gcp/europe-west2": (51.51, -0.13), "gcp/europe-west3": (50.11, 8.68),
-    "gcp/europe-west4": (53.44, 6.83), "gcp/europe-north1": (60.57, 27.19),
-    "gcp/asia-northeast1": (35.68, 139.69), "gcp/asia-southeast1": (1.35, 103.82),
-    "gcp/australia-southeast1": (-33.87, 151.21), "gcp/asia-south1": (19.08, 72.88),
-    "azure/eastus": (36.67, -78.39), "azure/eastus2": (36.67, -78.39),
-    "azure/centralus": (41.59, -93.62), "azure/westus2": (47.23, -119.85),
-    "azure/westus": (37.78, -122.42), "azure/canadacentral": (43.65, -79.38),
-    "azure/brazilsouth": (-23.55, -46.63), "azure/northeurope": (53.35, -6.26),
-    "azure/westeurope": (52.37, 4.90), "azure/uksouth": (51.51, -0.13),
-    "azure/ukwest": (51.48, -3.18), "azure/germanywestcentral": (50.11, 8.68),
-    "azure/francecentral": (48.86, 2.35), "azure/swedencentral": (60.67, 17.14),
-    "azure/japaneast": (35.68, 139.69), "azure/southeastasia": (1.35, 103.82),
-    "azure/australiaeast": (-33.87, 151.21), "azure/centralindia": (18.52, 73.86),
+    "gcp/us-central1": (41.26, -95.86),
+    "gcp/us-east1": (33.20, -80.01),
+    "gcp/us-east4": (39.04, -77.49),
+    "gcp/us-west1": (45.59, -121.18),
+    "gcp/us-west2": (34.05, -118.24),
+    "gcp/northamerica-northeast1": (45.50, -73.57),
+    "gcp/southamerica-east1": (-23.55, -46.63),
+    "gcp/europe-west1": (50.45, 3.82),
+    "gcp/europe-west2": (51.51, -0.13),
+    "gcp/europe-west3": (50.11, 8.68),
+    "gcp/europe-west4": (53.44, 6.83),
+    "gcp/europe-north1": (60.57, 27.19),
+    "gcp/asia-northeast1": (35.68, 139.69),
+    "gcp/asia-southeast1": (1.35, 103.82),
+    "gcp/australia-southeast1": (-33.87, 151.21),
+    "gcp/asia-south1": (19.08, 72.88),
+    "azure/eastus": (36.67, -78.39),
+    "azure/eastus2": (36.67, -78.39),
+    "azure/centralus": (41.59, -93.62),
+    "azure/westus2": (47.23, -119.85),
+    "azure/westus": (37.78, -122.42),
+    "azure/canadacentral": (43.65, -79.38),
+    "azure/brazilsouth": (-23.55, -46.63),
+    "azure/northeurope": (53.35, -6.26),
+    "azure/westeurope": (52.37, 4.90),
+    "azure/uksouth": (51.51, -0.13),
+    "azure/ukwest": (51.48, -3.18),
+    "azure/germanywestcentral": (50.11, 8.68),
+    "azure/francecentral": (48.86, 2.35),
+    "azure/swedencentral": (60.67, 17.14),
+    "azure/japaneast": (35.68, 139.69),
+    "azure/southeastasia": (1.35, 103.82),
+    "azure/australiaeast": (-33.87, 151.21),
+    "azure/centralindia": (18.52, 73.86),
 }
 
 # RTT ~ intercept + slope x great-circle km, least squares over the published pairs above
@@ -117,7 +141,8 @@ def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def region_rtt_ms(a: str, b: str) -> tuple[float, str] | None:
     """Round trip in ms between the regions of two locations and where it comes from
-    (``published`` or ``estimated``); None when either region is unknown."""
+    (``published`` or ``estimated``); None when either region is unknown.
+    """
     ra, rb = _region(a), _region(b)
     rtt = REGION_RTT_MS.get(frozenset({ra, rb}))
     if rtt is not None:
@@ -137,7 +162,8 @@ def _one_way(rtt_ms: float) -> Distribution:
 def default_latency(a: str, b: str, rel: str, fallback: bool = True) -> Distribution | None:
     """One-way latency between two locations in different regions or clouds, from the table
     (or the distance estimate); the continental fallback, or None when ``fallback`` is off.
-    Same-zone and cross-zone relations return None: ``network.same_zone``/``cross_zone`` apply."""
+    Same-zone and cross-zone relations return None: ``network.same_zone``/``cross_zone`` apply.
+    """
     if rel not in ("cross_region", "cross_cloud"):
         return None
     found = region_rtt_ms(a, b)

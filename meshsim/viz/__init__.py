@@ -95,7 +95,8 @@ def figures(results: Any, data: dict[str, Any] | None = None) -> dict[str, go.Fi
     }
     if data.get("rollout") or getattr(scenario, "rollout", None) is not None:
         rollout = data.get("rollout")
-        out["rollout"] = rollout_timeline(rollout_frame(rollout, results.events()), rollout,
-                                          rollout_checks_frame(rollout))
+        out["rollout"] = rollout_timeline(
+            rollout_frame(rollout, results.events()), rollout, rollout_checks_frame(rollout)
+        )
     out["cost"] = cost_per_edge(results.edges())
     return out

@@ -28,25 +28,36 @@ __all__ = [
 ]
 
 CAUSE_COLORS = {
-    "error": "#d62728", "timeout": "#ff7f0e", "overflow": "#9467bd", "no_endpoint": "#8c564b",
-    "connect_failure": "#e377c2", "rate_limited": "#bcbd22", "budget_exhausted": "#17becf",
+    "error": "#d62728",
+    "timeout": "#ff7f0e",
+    "overflow": "#9467bd",
+    "no_endpoint": "#8c564b",
+    "connect_failure": "#e377c2",
+    "rate_limited": "#bcbd22",
+    "budget_exhausted": "#17becf",
 }
 PALETTE = ("#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 _STATUS_COLORS = {"met": "#d8f0d8", "missed": "#f7d4d4", "inconclusive": "#fdf0c8"}
 
 
 def _style(fig: go.Figure, chart: str, title: str, height: int = 380) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0.01}, template="plotly_white", height=height,
-                      margin={"l": 60, "r": 20, "t": 60, "b": 50}, meta={"chart": chart},
-                      legend={"orientation": "h", "y": -0.18})
+    fig.update_layout(
+        title={"text": title, "x": 0.01},
+        template="plotly_white",
+        height=height,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        meta={"chart": chart},
+        legend={"orientation": "h", "y": -0.18},
+    )
     return fig
 
 
 def empty_figure(chart: str, title: str, message: str) -> go.Figure:
     """A figure that says why there is nothing to draw (keeps the report's chart list fixed)."""
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 14, "color": "#666"})
+    fig.add_annotation(
+        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14, "color": "#666"}
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _style(fig, chart, title, height=220)
@@ -61,16 +72,28 @@ def add_fault_windows(fig: go.Figure, faults: pd.DataFrame | None) -> go.Figure:
         # alternate label rows so neighbouring faults do not print over each other
         where = "top left" if i % 2 == 0 else "bottom left"
         if math.isnan(f["end_s"]) or f["end_s"] <= f["start_s"]:
-            fig.add_vline(x=f["start_s"], line={"color": "#999", "dash": "dot"}, annotation_position=where,
-                          annotation={"text": label, "font": {"size": 10}})
+            fig.add_vline(
+                x=f["start_s"],
+                line={"color": "#999", "dash": "dot"},
+                annotation_position=where,
+                annotation={"text": label, "font": {"size": 10}},
+            )
         else:
-            fig.add_vrect(x0=f["start_s"], x1=f["end_s"], fillcolor="#999", opacity=0.12, line_width=0,
-                          annotation={"text": label, "font": {"size": 10}}, annotation_position=where)
+            fig.add_vrect(
+                x0=f["start_s"],
+                x1=f["end_s"],
+                fillcolor="#999",
+                opacity=0.12,
+                line_width=0,
+                annotation={"text": label, "font": {"size": 10}},
+                annotation_position=where,
+            )
     return fig
 
 
-def latency_over_time(ts: pd.DataFrame, slos: pd.DataFrame | None = None,
-                      faults: pd.DataFrame | None = None) -> go.Figure:
+def latency_over_time(
+    ts: pd.DataFrame, slos: pd.DataFrame | None = None, faults: pd.DataFrame | None = None
+) -> go.Figure:
     """p50 (dotted) and p99 (solid) latency per workload per 1 s bin, in ms, with latency SLO limits."""
     title = "Latency percentiles over time per workload"
     sub = ts[ts["scope"] == "workload"] if ts is not None and not ts.empty else pd.DataFrame()
@@ -79,15 +102,34 @@ def latency_over_time(ts: pd.DataFrame, slos: pd.DataFrame | None = None,
     fig = go.Figure()
     for i, (name, g) in enumerate(sub.groupby("name", sort=True)):
         color = PALETTE[i % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=g["t_s"], y=g["latency_p99_ms"], name=f"{name} p99", mode="lines",
-                                 line={"color": color, "width": 2}, legendgroup=name))
-        fig.add_trace(go.Scatter(x=g["t_s"], y=g["latency_p50_ms"], name=f"{name} p50", mode="lines",
-                                 line={"color": color, "width": 1, "dash": "dot"}, legendgroup=name))
+        fig.add_trace(
+            go.Scatter(
+                x=g["t_s"],
+                y=g["latency_p99_ms"],
+                name=f"{name} p99",
+                mode="lines",
+                line={"color": color, "width": 2},
+                legendgroup=name,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=g["t_s"],
+                y=g["latency_p50_ms"],
+                name=f"{name} p50",
+                mode="lines",
+                line={"color": color, "width": 1, "dash": "dot"},
+                legendgroup=name,
+            )
+        )
     if slos is not None and not slos.empty:
         lat = slos[(slos["scope"] == "workload") & slos["metric"].astype(str).str.startswith("latency_")]
         for _, s in lat.iterrows():
-            fig.add_hline(y=s["limit"] * 1e3, line={"color": "#d62728", "dash": "dash", "width": 1},
-                          annotation={"text": f"SLO {s['name']} ({s['limit_text']})", "font": {"size": 10}})
+            fig.add_hline(
+                y=s["limit"] * 1e3,
+                line={"color": "#d62728", "dash": "dash", "width": 1},
+                annotation={"text": f"SLO {s['name']} ({s['limit_text']})", "font": {"size": 10}},
+            )
     add_fault_windows(fig, faults)
     fig.update_xaxes(title="simulated time (s)")
     fig.update_yaxes(title="latency (ms)", rangemode="tozero")
@@ -106,8 +148,9 @@ def errors_by_cause(ts: pd.DataFrame, faults: pd.DataFrame | None = None) -> go.
     for cause in CAUSES:
         g = per_t[per_t["cause"] == cause]
         if not g.empty:
-            fig.add_trace(go.Bar(x=g["t_s"], y=g["failed_per_s"], name=cause,
-                                 marker_color=CAUSE_COLORS.get(cause, "#7f7f7f")))
+            fig.add_trace(
+                go.Bar(x=g["t_s"], y=g["failed_per_s"], name=cause, marker_color=CAUSE_COLORS.get(cause, "#7f7f7f"))
+            )
     fig.update_layout(barmode="stack", bargap=0.05)
     add_fault_windows(fig, faults)
     wl = ts[ts["scope"] == "workload"]["t_s"]
@@ -123,14 +166,33 @@ def retries_amplification(services: pd.DataFrame) -> go.Figure:
     if services is None or services.empty:
         return empty_figure("retries", title, "no services")
     df = services.sort_values(["amplification", "retries"], ascending=False, kind="stable")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("retries sent to the service",
-                                                        "amplification (1 = no extra load)"))
-    fig.add_trace(go.Bar(x=df["service"], y=df["retries"], name="retries", marker_color="#ff7f0e",
-                         customdata=df[["attempts"]], hovertemplate="%{x}: %{y} retries of "
-                         "%{customdata[0]} attempts<extra></extra>"), row=1, col=1)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("retries sent to the service", "amplification (1 = no extra load)")
+    )
+    fig.add_trace(
+        go.Bar(
+            x=df["service"],
+            y=df["retries"],
+            name="retries",
+            marker_color="#ff7f0e",
+            customdata=df[["attempts"]],
+            hovertemplate="%{x}: %{y} retries of %{customdata[0]} attempts<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
     colors = ["#d62728" if a > 1.2 else "#1f77b4" for a in df["amplification"].fillna(1.0)]
-    fig.add_trace(go.Bar(x=df["service"], y=df["amplification"], name="amplification", marker_color=colors,
-                         hovertemplate="%{x}: %{y:.3f}x<extra></extra>"), row=1, col=2)
+    fig.add_trace(
+        go.Bar(
+            x=df["service"],
+            y=df["amplification"],
+            name="amplification",
+            marker_color=colors,
+            hovertemplate="%{x}: %{y:.3f}x<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
     fig.add_hline(y=1.0, line={"color": "#444", "dash": "dot", "width": 1}, row=1, col=2)
     fig.update_yaxes(title="retries", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title="attempts / original", rangemode="tozero", row=1, col=2)
@@ -149,9 +211,18 @@ def cost_per_edge(edges: pd.DataFrame, top: int = 15) -> go.Figure:
     df = gb.assign(egress_usd=usd).sort_values("egress_usd", ascending=True).tail(top)
     boundaries = [c for c in ("cross zone", "cross region", "cross cloud") if c in df.columns]
     hover = ["<br>".join(f"{b}: {row[b]:.4f} GB" for b in boundaries) for _, row in df.iterrows()]
-    fig = go.Figure(go.Bar(x=df["egress_usd"], y=df.index, orientation="h", marker_color="#2ca02c",
-                           customdata=hover, hovertemplate="%{y}: $%{x:.6f}<br>%{customdata}<extra></extra>",
-                           text=[f"${v:.4f}" for v in df["egress_usd"]], textposition="auto"))
+    fig = go.Figure(
+        go.Bar(
+            x=df["egress_usd"],
+            y=df.index,
+            orientation="h",
+            marker_color="#2ca02c",
+            customdata=hover,
+            hovertemplate="%{y}: $%{x:.6f}<br>%{customdata}<extra></extra>",
+            text=[f"${v:.4f}" for v in df["egress_usd"]],
+            textposition="auto",
+        )
+    )
     total = float(usd.sum())
     fig.update_xaxes(title="egress cost (USD, all replications)")
     return _style(fig, "cost", f"{title} (total ${total:.4f})", height=max(300, 40 + 28 * len(df)))
@@ -169,45 +240,82 @@ def slo_headline(slos: pd.DataFrame) -> go.Figure:
     status = [str(s).upper() if s != "met" else "met" for s in slos["status"]]
     fills = [_STATUS_COLORS.get(str(s), "#eee") for s in slos["status"]]
     sign = ["≤" if d == "max" else "≥" for d in slos["direction"]]
-    fig = go.Figure(go.Table(
-        header={"values": ["SLO", "target", "metric", "value", "limit", "95% interval", "status"],
-                "fill_color": "#e8e8e8", "align": "left"},
-        cells={"values": [list(slos["name"]), list(slos["target"]), list(slos["metric"]), list(slos["value_text"]),
-                          [f"{s} {t}" for s, t in zip(sign, slos["limit_text"])],
-                          [ci_text(r) for _, r in slos.iterrows()], status],
-               "fill_color": [fills] * 7, "align": "left"}))
+    fig = go.Figure(
+        go.Table(
+            header={
+                "values": ["SLO", "target", "metric", "value", "limit", "95% interval", "status"],
+                "fill_color": "#e8e8e8",
+                "align": "left",
+            },
+            cells={
+                "values": [
+                    list(slos["name"]),
+                    list(slos["target"]),
+                    list(slos["metric"]),
+                    list(slos["value_text"]),
+                    [f"{s} {t}" for s, t in zip(sign, slos["limit_text"])],
+                    [ci_text(r) for _, r in slos.iterrows()],
+                    status,
+                ],
+                "fill_color": [fills] * 7,
+                "align": "left",
+            },
+        )
+    )
     _style(fig, "slo", title, height=110 + 30 * len(slos))
     fig.update_layout(margin={"l": 20, "r": 20, "t": 50, "b": 10})
     return fig
 
 
-def rollout_timeline(weights: pd.DataFrame, rollout: dict[str, Any] | None = None,
-                     checks: pd.DataFrame | None = None) -> go.Figure:
+def rollout_timeline(
+    weights: pd.DataFrame, rollout: dict[str, Any] | None = None, checks: pd.DataFrame | None = None
+) -> go.Figure:
     """The canary's traffic weight (percent) over simulated time, the controller's checks
-    (green passed, red failed) and the outcome when it happened."""
+    (green passed, red failed) and the outcome when it happened.
+    """
     title = "Rollout: canary weight over time"
     if weights is None or weights.empty:
         if rollout:
             title += f" ({rollout.get('outcome', 'no outcome')})"
         return empty_figure("rollout", title, "no weight timeline reported")
-    fig = go.Figure(go.Scatter(x=weights["t_s"], y=weights["weight"], mode="lines+markers", line_shape="hv",
-                               name="canary weight", line={"color": "#1f77b4"},
-                               customdata=weights["note"], hovertemplate="t=%{x:.1f}s: %{y:.0f}%"
-                               " %{customdata}<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=weights["t_s"],
+            y=weights["weight"],
+            mode="lines+markers",
+            line_shape="hv",
+            name="canary weight",
+            line={"color": "#1f77b4"},
+            customdata=weights["note"],
+            hovertemplate="t=%{x:.1f}s: %{y:.0f}% %{customdata}<extra></extra>",
+        )
+    )
     if checks is not None and not checks.empty:
         for passed, g in checks.groupby("passed"):
-            fig.add_trace(go.Scatter(
-                x=g["t_s"], y=g["weight"], mode="markers", name="check passed" if passed else "check failed",
-                marker={"symbol": "circle" if passed else "x", "size": 11,
-                        "color": "#2ca02c" if passed else "#d62728"},
-                customdata=list(zip(g["success_rate"], g["latency_p99_ms"])),
-                hovertemplate="check at %{x:.0f}s: success %{customdata[0]:.2%}, p99 %{customdata[1]:.1f} ms"
-                              "<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=g["t_s"],
+                    y=g["weight"],
+                    mode="markers",
+                    name="check passed" if passed else "check failed",
+                    marker={
+                        "symbol": "circle" if passed else "x",
+                        "size": 11,
+                        "color": "#2ca02c" if passed else "#d62728",
+                    },
+                    customdata=list(zip(g["success_rate"], g["latency_p99_ms"])),
+                    hovertemplate="check at %{x:.0f}s: success %{customdata[0]:.2%}, p99 %{customdata[1]:.1f} ms"
+                    "<extra></extra>",
+                )
+            )
     if rollout and rollout.get("at_s") is not None:
         outcome = str(rollout.get("outcome", ""))
         color = "#2ca02c" if outcome == "promoted" else "#d62728"
-        fig.add_vline(x=float(rollout["at_s"]), line={"color": color, "dash": "dash"},
-                      annotation={"text": f"{outcome} at {float(rollout['at_s']):.0f}s"})
+        fig.add_vline(
+            x=float(rollout["at_s"]),
+            line={"color": color, "dash": "dash"},
+            annotation={"text": f"{outcome} at {float(rollout['at_s']):.0f}s"},
+        )
         failed = rollout.get("failed_requests")
         if failed is not None:
             title += f" — {outcome}, {failed} failed requests due to the canary"

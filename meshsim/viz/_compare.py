@@ -17,8 +17,16 @@ from meshsim.viz._charts import PALETTE, _style, empty_figure
 __all__ = ["HEADLINE_METRICS", "compare_bars", "compare_latency", "comparison_frame"]
 
 #: Metrics shown in the what-if table and bars, in order.
-HEADLINE_METRICS = ("latency_p50", "latency_p99", "latency_mean", "error_rate", "throughput",
-                    "amplification", "utilization", "cost_per_million")
+HEADLINE_METRICS = (
+    "latency_p50",
+    "latency_p99",
+    "latency_mean",
+    "error_rate",
+    "throughput",
+    "amplification",
+    "utilization",
+    "cost_per_million",
+)
 
 
 def _display(metric: str, unit: str, x: float) -> str:
@@ -39,7 +47,8 @@ def _display(metric: str, unit: str, x: float) -> str:
 
 def comparison_frame(table: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE_METRICS) -> pd.DataFrame:
     """The headline rows of a paired table, as text: scope, name, metric, baseline, what-if,
-    change, change_pct, interval (of the difference), significant."""
+    change, change_pct, interval (of the difference), significant.
+    """
     cols = ["scope", "name", "metric", "baseline", "what-if", "change", "change_pct", "interval", "significant"]
     if table is None or table.empty:
         return pd.DataFrame(columns=cols)
@@ -52,15 +61,21 @@ def comparison_frame(table: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE_ME
     for _, r in sub.iterrows():
         unit = str(r.get("unit", ""))
         lo, hi = r["diff_ci_low"], r["diff_ci_high"]
-        rows.append({
-            "scope": r["scope"], "name": r["name"], "metric": r["metric"],
-            "baseline": _display(r["metric"], unit, r["base_mean"]),
-            "what-if": _display(r["metric"], unit, r["changed_mean"]),
-            "change": ("+" if r["diff"] > 0 else "") + _display(r["metric"], unit, r["diff"]),
-            "change_pct": r["rel_change"] * 100 if not math.isnan(r["rel_change"]) else math.nan,
-            "interval": "-" if math.isnan(lo) else f"[{_display(r['metric'], unit, lo)}, {_display(r['metric'], unit, hi)}]",
-            "significant": bool(r["significant"]),
-        })
+        rows.append(
+            {
+                "scope": r["scope"],
+                "name": r["name"],
+                "metric": r["metric"],
+                "baseline": _display(r["metric"], unit, r["base_mean"]),
+                "what-if": _display(r["metric"], unit, r["changed_mean"]),
+                "change": ("+" if r["diff"] > 0 else "") + _display(r["metric"], unit, r["diff"]),
+                "change_pct": r["rel_change"] * 100 if not math.isnan(r["rel_change"]) else math.nan,
+                "interval": "-"
+                if math.isnan(lo)
+                else f"[{_display(r['metric'], unit, lo)}, {_display(r['metric'], unit, hi)}]",
+                "significant": bool(r["significant"]),
+            }
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -74,19 +89,35 @@ def compare_latency(ts_base: pd.DataFrame, ts_whatif: pd.DataFrame) -> go.Figure
         color = PALETTE[i % len(PALETTE)]
         if ts_base is not None and not ts_base.empty:
             gb = ts_base[(ts_base["scope"] == "workload") & (ts_base["name"] == name)]
-            fig.add_trace(go.Scatter(x=gb["t_s"], y=gb["latency_p99_ms"], name=f"{name} baseline", mode="lines",
-                                     line={"color": "#888", "dash": "dash", "width": 1.5}))
-        fig.add_trace(go.Scatter(x=g["t_s"], y=g["latency_p99_ms"], name=f"{name} what-if", mode="lines",
-                                 line={"color": color, "width": 2}))
+            fig.add_trace(
+                go.Scatter(
+                    x=gb["t_s"],
+                    y=gb["latency_p99_ms"],
+                    name=f"{name} baseline",
+                    mode="lines",
+                    line={"color": "#888", "dash": "dash", "width": 1.5},
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=g["t_s"],
+                y=g["latency_p99_ms"],
+                name=f"{name} what-if",
+                mode="lines",
+                line={"color": color, "width": 2},
+            )
+        )
     fig.update_xaxes(title="simulated time (s)")
     fig.update_yaxes(title="p99 latency (ms)", rangemode="tozero")
     return _style(fig, "compare_latency", title)
 
 
-def compare_bars(table: pd.DataFrame, scope: str = "workload",
-                 metrics: tuple[str, ...] = HEADLINE_METRICS) -> go.Figure:
+def compare_bars(
+    table: pd.DataFrame, scope: str = "workload", metrics: tuple[str, ...] = HEADLINE_METRICS
+) -> go.Figure:
     """Relative change (%) of each headline metric per workload (or service), with the interval of
-    the difference; faded bars are not significant."""
+    the difference; faded bars are not significant.
+    """
     title = f"What-if vs baseline: change per {scope} metric (%)"
     sub = pd.DataFrame()
     if table is not None and not table.empty:
@@ -98,13 +129,19 @@ def compare_bars(table: pd.DataFrame, scope: str = "workload",
         base = g["base_mean"].abs().where(g["base_mean"] != 0)
         up = ((g["diff_ci_high"] - g["diff"]) / base * 100).fillna(0.0)
         down = ((g["diff"] - g["diff_ci_low"]) / base * 100).fillna(0.0)
-        fig.add_trace(go.Bar(
-            x=g["metric"], y=g["rel_change"] * 100, name=str(name), marker_color=PALETTE[i % len(PALETTE)],
-            marker_opacity=[1.0 if s else 0.45 for s in g["significant"]],
-            error_y={"type": "data", "array": list(up), "arrayminus": list(down), "visible": True},
-            customdata=list(zip(g["base_mean"], g["changed_mean"], g["significant"])),
-            hovertemplate="%{x}: %{y:+.1f}%<br>baseline %{customdata[0]:.4g}<br>what-if %{customdata[1]:.4g}"
-                          "<br>significant: %{customdata[2]}<extra>" + str(name) + "</extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=g["metric"],
+                y=g["rel_change"] * 100,
+                name=str(name),
+                marker_color=PALETTE[i % len(PALETTE)],
+                marker_opacity=[1.0 if s else 0.45 for s in g["significant"]],
+                error_y={"type": "data", "array": list(up), "arrayminus": list(down), "visible": True},
+                customdata=list(zip(g["base_mean"], g["changed_mean"], g["significant"])),
+                hovertemplate="%{x}: %{y:+.1f}%<br>baseline %{customdata[0]:.4g}<br>what-if %{customdata[1]:.4g}"
+                "<br>significant: %{customdata[2]}<extra>" + str(name) + "</extra>",
+            )
+        )
     fig.add_hline(y=0, line={"color": "#444", "width": 1})
     fig.update_layout(barmode="group")
     present = set(sub["metric"])

@@ -39,18 +39,40 @@ def workload_frame(data: dict[str, Any]) -> pd.DataFrame:
     for name, w in data.get("workloads", {}).items():
         lat = w.get("latency_ms", {})
         ci = w.get("latency_p99_ci_ms") or [None, None]
-        rows.append({
-            "workload": name, "requests": w.get("requests", 0), "ok": w.get("ok", 0),
-            "failed": sum((w.get("failed") or {}).values()), "in_flight": w.get("in_flight", 0),
-            "error_rate": _num(w.get("error_rate")), "throughput_rps": _num(w.get("throughput_rps")),
-            "latency_mean_ms": _num(lat.get("mean")), "latency_p50_ms": _num(lat.get("p50")),
-            "latency_p90_ms": _num(lat.get("p90")), "latency_p99_ms": _num(lat.get("p99")),
-            "latency_p999_ms": _num(lat.get("p999")),
-            "latency_p99_ci_low_ms": _num(ci[0]), "latency_p99_ci_high_ms": _num(ci[1]),
-        })
-    cols = ["workload", "requests", "ok", "failed", "in_flight", "error_rate", "throughput_rps",
-            "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_p999_ms",
-            "latency_p99_ci_low_ms", "latency_p99_ci_high_ms"]
+        rows.append(
+            {
+                "workload": name,
+                "requests": w.get("requests", 0),
+                "ok": w.get("ok", 0),
+                "failed": sum((w.get("failed") or {}).values()),
+                "in_flight": w.get("in_flight", 0),
+                "error_rate": _num(w.get("error_rate")),
+                "throughput_rps": _num(w.get("throughput_rps")),
+                "latency_mean_ms": _num(lat.get("mean")),
+                "latency_p50_ms": _num(lat.get("p50")),
+                "latency_p90_ms": _num(lat.get("p90")),
+                "latency_p99_ms": _num(lat.get("p99")),
+                "latency_p999_ms": _num(lat.get("p999")),
+                "latency_p99_ci_low_ms": _num(ci[0]),
+                "latency_p99_ci_high_ms": _num(ci[1]),
+            }
+        )
+    cols = [
+        "workload",
+        "requests",
+        "ok",
+        "failed",
+        "in_flight",
+        "error_rate",
+        "throughput_rps",
+        "latency_mean_ms",
+        "latency_p50_ms",
+        "latency_p90_ms",
+        "latency_p99_ms",
+        "latency_p999_ms",
+        "latency_p99_ci_low_ms",
+        "latency_p99_ci_high_ms",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -61,22 +83,45 @@ def service_frame(data: dict[str, Any]) -> pd.DataFrame:
         failed = sum((s.get("failed") or {}).values())
         attempts = s.get("attempts", 0)
         lat = s.get("latency_ms", {})
-        rows.append({
-            "service": name, "attempts": attempts, "retries": s.get("retries", 0), "ok": s.get("ok", 0),
-            "failed": failed, "error_rate": failed / attempts if attempts else math.nan,
-            "amplification": _num(s.get("amplification")), "utilization": _num(s.get("utilization")),
-            "ejections": s.get("ejections", 0), "budget_refusals": s.get("budget_refusals", 0),
-            "wasted_work_s": _num(s.get("wasted_work_s")),
-            "latency_p50_ms": _num(lat.get("p50")), "latency_p99_ms": _num(lat.get("p99")),
-        })
-    cols = ["service", "attempts", "retries", "ok", "failed", "error_rate", "amplification", "utilization",
-            "ejections", "budget_refusals", "wasted_work_s", "latency_p50_ms", "latency_p99_ms"]
+        rows.append(
+            {
+                "service": name,
+                "attempts": attempts,
+                "retries": s.get("retries", 0),
+                "ok": s.get("ok", 0),
+                "failed": failed,
+                "error_rate": failed / attempts if attempts else math.nan,
+                "amplification": _num(s.get("amplification")),
+                "utilization": _num(s.get("utilization")),
+                "ejections": s.get("ejections", 0),
+                "budget_refusals": s.get("budget_refusals", 0),
+                "wasted_work_s": _num(s.get("wasted_work_s")),
+                "latency_p50_ms": _num(lat.get("p50")),
+                "latency_p99_ms": _num(lat.get("p99")),
+            }
+        )
+    cols = [
+        "service",
+        "attempts",
+        "retries",
+        "ok",
+        "failed",
+        "error_rate",
+        "amplification",
+        "utilization",
+        "ejections",
+        "budget_refusals",
+        "wasted_work_s",
+        "latency_p50_ms",
+        "latency_p99_ms",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
 def slo_frame(data: dict[str, Any], scenario: Any = None) -> pd.DataFrame:
     """SLO verdicts joined with their specs: name, scope, target, metric, direction, value, limit, met,
-    status, ci_low, ci_high, value_text, limit_text (values in the metric's internal unit)."""
+    status, ci_low, ci_high, value_text, limit_text (values in the metric's internal unit).
+    """
     from meshsim.gate import format_value
     from meshsim.scenario import METRIC_KIND
 
@@ -87,18 +132,38 @@ def slo_frame(data: dict[str, Any], scenario: Any = None) -> pd.DataFrame:
         metric = spec.metric if spec is not None else str(v.get("metric", ""))
         ci = v.get("ci") or [None, None]
         value, limit = _num(v.get("value")), _num(v.get("limit"))
-        rows.append({
-            "name": v["name"], "scope": spec.scope if spec is not None else str(v.get("scope", "")),
-            "target": spec.target if spec is not None else str(v.get("target", "")), "metric": metric,
-            "direction": spec.direction if spec is not None else str(v.get("direction", "max")),
-            "value": value, "limit": limit, "met": bool(v.get("met")),
-            "status": v.get("status") or ("met" if v.get("met") else "missed"),
-            "ci_low": _num(ci[0]), "ci_high": _num(ci[1]),
-            "value_text": format_value(metric, value) if metric in METRIC_KIND else f"{value:g}",
-            "limit_text": format_value(metric, limit) if metric in METRIC_KIND else f"{limit:g}",
-        })
-    cols = ["name", "scope", "target", "metric", "direction", "value", "limit", "met", "status", "ci_low",
-            "ci_high", "value_text", "limit_text"]
+        rows.append(
+            {
+                "name": v["name"],
+                "scope": spec.scope if spec is not None else str(v.get("scope", "")),
+                "target": spec.target if spec is not None else str(v.get("target", "")),
+                "metric": metric,
+                "direction": spec.direction if spec is not None else str(v.get("direction", "max")),
+                "value": value,
+                "limit": limit,
+                "met": bool(v.get("met")),
+                "status": v.get("status") or ("met" if v.get("met") else "missed"),
+                "ci_low": _num(ci[0]),
+                "ci_high": _num(ci[1]),
+                "value_text": format_value(metric, value) if metric in METRIC_KIND else f"{value:g}",
+                "limit_text": format_value(metric, limit) if metric in METRIC_KIND else f"{limit:g}",
+            }
+        )
+    cols = [
+        "name",
+        "scope",
+        "target",
+        "metric",
+        "direction",
+        "value",
+        "limit",
+        "met",
+        "status",
+        "ci_low",
+        "ci_high",
+        "value_text",
+        "limit_text",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -113,8 +178,14 @@ def edge_cost_frame(edges: pd.DataFrame) -> pd.DataFrame:
         for b in ("zone", "region", "cloud"):
             nbytes = float(e.get(f"bytes_cross_{b}", 0) or 0)
             if nbytes > 0:
-                rows.append({"edge": label, "boundary": f"cross {b}", "gb": nbytes / 1e9,
-                             "egress_usd": float(e.get("egress_usd", 0) or 0)})
+                rows.append(
+                    {
+                        "edge": label,
+                        "boundary": f"cross {b}",
+                        "gb": nbytes / 1e9,
+                        "egress_usd": float(e.get("egress_usd", 0) or 0),
+                    }
+                )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -135,12 +206,19 @@ def fault_frame(scenario: Any) -> pd.DataFrame:
     rows = []
     for f in getattr(scenario, "faults", None) or []:
         target = f.target if f.target is not None else " <-> ".join(f.between or [])
-        rows.append({"kind": f.kind, "target": target or "all", "start_s": float(f.at),
-                     "end_s": float(f.at + f.duration) if f.duration is not None else math.nan})
+        rows.append(
+            {
+                "kind": f.kind,
+                "target": target or "all",
+                "start_s": float(f.at),
+                "end_s": float(f.at + f.duration) if f.duration is not None else math.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=["kind", "target", "start_s", "end_s"])
 
 
 # ----- service graph -----
+
 
 def _location_of(zone: str, level: str) -> str:
     parts = zone.split("/")
@@ -190,47 +268,81 @@ def graph_frames(scenario: Any, data: dict[str, Any]) -> tuple[pd.DataFrame, pd.
         else:
             location = _location_of(zones[0], level) if zones else "local"
         st = stats.loc[name] if name in stats.index else None
-        rows.append({
-            "id": name, "service": name, "kind": "service", "location": location,
-            "zones": ", ".join(f"{z}: {n}" for z, n in per_zone.items()) or f"{replicas} replica(s)",
-            "replicas": replicas, "depth": depth.get(name, 1),
-            "utilization": float(st["utilization"]) if st is not None else math.nan,
-            "error_rate": float(st["error_rate"]) if st is not None else math.nan,
-            "attempts": float(st["attempts"]) if st is not None else math.nan,
-        })
+        rows.append(
+            {
+                "id": name,
+                "service": name,
+                "kind": "service",
+                "location": location,
+                "zones": ", ".join(f"{z}: {n}" for z, n in per_zone.items()) or f"{replicas} replica(s)",
+                "replicas": replicas,
+                "depth": depth.get(name, 1),
+                "utilization": float(st["utilization"]) if st is not None else math.nan,
+                "error_rate": float(st["error_rate"]) if st is not None else math.nan,
+                "attempts": float(st["attempts"]) if st is not None else math.nan,
+            }
+        )
     for w in scenario.workload:
         entry_loc = next((r["location"] for r in rows if r["service"] == w.entry), "local")
         origin = w.origin or entry_loc
-        location = entry_loc if not w.origin else _location_of(
-            origin if origin.count("/") >= 2 else next((z for z in zones if z.startswith(origin + "/")), origin),
-            level)
+        location = (
+            entry_loc
+            if not w.origin
+            else _location_of(
+                origin if origin.count("/") >= 2 else next((z for z in zones if z.startswith(origin + "/")), origin),
+                level,
+            )
+        )
         wd = data.get("workloads", {}).get(w.name, {})
-        rows.append({"id": f"workload:{w.name}", "service": w.name, "kind": "workload", "location": location,
-                     "zones": f"origin {w.origin or '-'}", "replicas": 0, "depth": 0,
-                     "utilization": math.nan, "error_rate": _num(wd.get("error_rate")),
-                     "attempts": float(wd.get("requests", math.nan))})
+        rows.append(
+            {
+                "id": f"workload:{w.name}",
+                "service": w.name,
+                "kind": "workload",
+                "location": location,
+                "zones": f"origin {w.origin or '-'}",
+                "replicas": 0,
+                "depth": 0,
+                "utilization": math.nan,
+                "error_rate": _num(wd.get("error_rate")),
+                "attempts": float(wd.get("requests", math.nan)),
+            }
+        )
     nodes = pd.DataFrame(rows)
 
     erows = []
     for e in data.get("edges", []):
         failed = sum((e.get("failed") or {}).values())
-        erows.append({"from": e["from"], "to": e["to"], "attempts": e.get("attempts", 0),
-                      "retries": e.get("retries", 0), "failed": failed,
-                      "error_rate": failed / e["attempts"] if e.get("attempts") else math.nan})
+        erows.append(
+            {
+                "from": e["from"],
+                "to": e["to"],
+                "attempts": e.get("attempts", 0),
+                "retries": e.get("retries", 0),
+                "failed": failed,
+                "error_rate": failed / e["attempts"] if e.get("attempts") else math.nan,
+            }
+        )
     seen = {(r["from"], r["to"]) for r in erows}
     for w in scenario.workload:
         if (f"workload:{w.name}", w.entry) in seen:
             continue  # the engine already reports the client's edge
         wd = data.get("workloads", {}).get(w.name, {})
-        erows.append({"from": f"workload:{w.name}", "to": w.entry, "attempts": wd.get("requests", 0), "retries": 0,
-                      "failed": sum((wd.get("failed") or {}).values()),
-                      "error_rate": _num(wd.get("error_rate"))})
+        erows.append(
+            {
+                "from": f"workload:{w.name}",
+                "to": w.entry,
+                "attempts": wd.get("requests", 0),
+                "retries": 0,
+                "failed": sum((wd.get("failed") or {}).values()),
+                "error_rate": _num(wd.get("error_rate")),
+            }
+        )
     # edges in the scenario that carried no traffic still belong in the picture
     for src, dsts in children.items():
         for dst in sorted(dsts):
             if (src, dst) not in seen:
-                erows.append({"from": src, "to": dst, "attempts": 0, "retries": 0, "failed": 0,
-                              "error_rate": math.nan})
+                erows.append({"from": src, "to": dst, "attempts": 0, "retries": 0, "failed": 0, "error_rate": math.nan})
     edges = pd.DataFrame(erows, columns=["from", "to", "attempts", "retries", "failed", "error_rate"])
     # column order follows the scenario's locations
     order: dict[str, int] = {}
@@ -286,11 +398,19 @@ def rollout_frame(rollout: dict[str, Any] | None, events: pd.DataFrame | None = 
 
 def rollout_checks_frame(rollout: dict[str, Any] | None) -> pd.DataFrame:
     """The controller's checks of SPEC 4 ``rollout.checks``: t_s, weight, passed, success_rate,
-    latency_p99_ms (NaN where a check reported no value)."""
+    latency_p99_ms (NaN where a check reported no value).
+    """
     cols = ["t_s", "weight", "passed", "success_rate", "latency_p99_ms"]
     rows = []
     for c in (rollout or {}).get("checks") or []:
         if isinstance(c, dict) and c.get("t_s") is not None:
-            rows.append({"t_s": float(c["t_s"]), "weight": _num(c.get("weight")), "passed": bool(c.get("passed")),
-                         "success_rate": _num(c.get("success_rate")), "latency_p99_ms": _num(c.get("latency_p99_ms"))})
+            rows.append(
+                {
+                    "t_s": float(c["t_s"]),
+                    "weight": _num(c.get("weight")),
+                    "passed": bool(c.get("passed")),
+                    "success_rate": _num(c.get("success_rate")),
+                    "latency_p99_ms": _num(c.get("latency_p99_ms")),
+                }
+            )
     return pd.DataFrame(rows, columns=cols)

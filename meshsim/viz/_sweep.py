@@ -35,9 +35,16 @@ def pick_entity(df: pd.DataFrame, scope: str, name: str | None) -> str:
     return name
 
 
-def sweep_figure(df: pd.DataFrame, metrics: Sequence[str] = ("latency_p99", "error_rate"), *,
-                 x: str | None = None, color: str | None = None, workload: str | None = None,
-                 service: str | None = None, confidence: float = 0.95) -> go.Figure:
+def sweep_figure(
+    df: pd.DataFrame,
+    metrics: Sequence[str] = ("latency_p99", "error_rate"),
+    *,
+    x: str | None = None,
+    color: str | None = None,
+    workload: str | None = None,
+    service: str | None = None,
+    confidence: float = 0.95,
+) -> go.Figure:
     """A plotly figure: one panel per metric against the first parameter, one line per value of the second.
 
     Points are means over replications with ``confidence`` intervals as error bars.
@@ -50,8 +57,11 @@ def sweep_figure(df: pd.DataFrame, metrics: Sequence[str] = ("latency_p99", "err
     x = x or params[0]
     if color is None and len(params) > 1:
         color = next(p for p in params if p != x)
-    scope, entity = ("service", pick_entity(df, "service", service)) if service else (
-        "workload", pick_entity(df, "workload", workload))
+    scope, entity = (
+        ("service", pick_entity(df, "service", service))
+        if service
+        else ("workload", pick_entity(df, "workload", workload))
+    )
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"{entity}: {m}" for m in metrics])
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=False))
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -59,8 +69,11 @@ def sweep_figure(df: pd.DataFrame, metrics: Sequence[str] = ("latency_p99", "err
         column = metric_column(scope, entity, metric)
         if column not in df.columns:
             raise MeshsimInputError(f"no column {column} in the sweep table")
-        scale, unit = (1e3, "ms") if column.endswith("_s") else ((100.0, "%") if metric in (
-            "error_rate", "availability", "utilization") else (1.0, ""))
+        scale, unit = (
+            (1e3, "ms")
+            if column.endswith("_s")
+            else ((100.0, "%") if metric in ("error_rate", "availability", "utilization") else (1.0, ""))
+        )
         for g_i, (value, grp) in enumerate(groups):
             xs, ys, err_hi, err_lo = [], [], [], []
             for xv, sub in grp.groupby(x, sort=False):
@@ -70,16 +83,29 @@ def sweep_figure(df: pd.DataFrame, metrics: Sequence[str] = ("latency_p99", "err
                 err_hi.append(0.0 if math.isnan(hi) else (hi - m) * scale)
                 err_lo.append(0.0 if math.isnan(lo) else (m - lo) * scale)
             label = "all" if value is None else f"{color}={value}"
-            fig.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines+markers", name=label, legendgroup=label, showlegend=col_i == 1,
-                line={"color": palette[g_i % len(palette)]},
-                error_y={"type": "data", "array": err_hi, "arrayminus": err_lo, "visible": True},
-            ), row=1, col=col_i)
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines+markers",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=col_i == 1,
+                    line={"color": palette[g_i % len(palette)]},
+                    error_y={"type": "data", "array": err_hi, "arrayminus": err_lo, "visible": True},
+                ),
+                row=1,
+                col=col_i,
+            )
         fig.update_yaxes(title_text=f"{metric} ({unit})" if unit else metric, row=1, col=col_i)
         fig.update_xaxes(title_text=x, row=1, col=col_i)
         if not all(isinstance(v, (int, float, np.number)) for v in df[x]):
             fig.update_xaxes(type="category", row=1, col=col_i)
     title = df.attrs.get("scenario", "sweep")
-    fig.update_layout(title=f"{title}: sweep over {', '.join(params)} (mean, {confidence:.0%} CI)",
-                      template="plotly_white", height=420, width=max(520, 460 * len(metrics)))
+    fig.update_layout(
+        title=f"{title}: sweep over {', '.join(params)} (mean, {confidence:.0%} CI)",
+        template="plotly_white",
+        height=420,
+        width=max(520, 460 * len(metrics)),
+    )
     return fig

@@ -60,8 +60,8 @@ def _unescape(raw: str, file: str, line: int) -> str:
         if nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
             i += 2
-        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[i + 2:i + 6]):
-            out.append(chr(int(raw[i + 2:i + 6], 16)))
+        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[i + 2 : i + 6]):
+            out.append(chr(int(raw[i + 2 : i + 6], 16)))
             i += 6
         else:
             raise MeshsimInputError(f"invalid HCL: unknown escape \\{nxt} in a string", file=file, line=line)
@@ -87,7 +87,7 @@ def _tokens(text: str, file: str) -> list[_Tok]:
             em = end.search(text, m.end())
             if em is None:
                 raise MeshsimInputError(f"invalid HCL: heredoc <<{tag} is never closed", file=file, line=line)
-            body = text[m.end():em.start()]
+            body = text[m.end() : em.start()]
             if indent:
                 lines = body.split("\n")
                 width = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)

@@ -76,9 +76,7 @@ class _Copier:
     def copy(self, node: Any, depth: int, line: int | None) -> Any:
         self.values += 1
         if self.values > MAX_VALUES:
-            raise self.fail(
-                f"YAML: the document holds more than {MAX_VALUES:,} values once aliases are expanded", line
-            )
+            raise self.fail(f"YAML: the document holds more than {MAX_VALUES:,} values once aliases are expanded", line)
         if isinstance(node, (CommentedMap, CommentedSeq)) and depth > MAX_DEPTH:
             raise self.fail(f"YAML: nested more than {MAX_DEPTH} levels deep", line)
         if isinstance(node, CommentedMap):

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 EXE = shutil.which("meshsim", path=str(Path(sys.executable).parent)) or shutil.which("meshsim")
 
@@ -30,11 +29,28 @@ def test_run_writes_spec4_json(tmp_path):
     out = run("run", "models/minimal.yaml", "--replications", "2", "--json", str(tmp_path / "r.json"), "--no-progress")
     assert out.returncode == 0, out.stderr
     data = json.loads((tmp_path / "r.json").read_text())
-    assert set(data) >= {"scenario", "seed", "replications", "meshsim_version", "workloads", "services", "edges",
-                         "cost", "slos"}
+    assert set(data) >= {
+        "scenario",
+        "seed",
+        "replications",
+        "meshsim_version",
+        "workloads",
+        "services",
+        "edges",
+        "cost",
+        "slos",
+    }
     w = data["workloads"]["users"]
-    assert set(w) >= {"requests", "ok", "failed", "in_flight", "error_rate", "throughput_rps", "latency_ms",
-                      "latency_p99_ci_ms"}
+    assert set(w) >= {
+        "requests",
+        "ok",
+        "failed",
+        "in_flight",
+        "error_rate",
+        "throughput_rps",
+        "latency_ms",
+        "latency_p99_ci_ms",
+    }
     assert w["latency_p99_ci_ms"][0] <= w["latency_ms"]["p99"] * 1.5
     assert "users" in out.stdout and "p99" in out.stdout
 
@@ -44,7 +60,10 @@ def test_explain_names_preset_and_lines():
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     by_field = {r["field"]: r for r in rows if r["version"] is None}
-    assert by_field["retry_attempts"]["value"] == 2 and by_field["retry_attempts"]["origin"] == "policies.payment.retries.attempts"
+    assert (
+        by_field["retry_attempts"]["value"] == 2
+        and by_field["retry_attempts"]["origin"] == "policies.payment.retries.attempts"
+    )
     assert by_field["load_balancer"]["origin"].startswith("istio preset")
 
 

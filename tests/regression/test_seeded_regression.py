@@ -19,5 +19,10 @@ def test_seed_42_minimal_pinned_numbers():
     out = simulate(load_scenario(data), 2, executor="serial").to_dict()
     w = out["workloads"]["users"]
     assert (w["requests"], w["ok"]) == (4674, 4657)
-    assert w["latency_ms"] == {"mean": 48.399186, "p50": 32.199484, "p90": 112.11397, "p99": 237.939344,
-                               "p999": 295.847667}
+    assert w["latency_ms"] == {
+        "mean": 48.399186,
+        "p50": 32.199484,
+        "p90": 112.11397,
+        "p99": 237.939344,
+        "p999": 295.847667,
+    }

@@ -7,17 +7,30 @@ from meshsim.metrics import EntityStats
 
 
 def scenario():
-    return load_scenario({
-        "name": "acct", "duration": "20s", "warmup": "2s",
-        "services": {
-            "front": {"replicas": 2, "concurrency": 2, "queue_limit": 3,
-                      "service_time": {"dist": "exponential", "mean": "20ms"}, "calls": ["back"]},
-            "back": {"replicas": 1, "concurrency": 1, "error_rate": 0.2,
-                     "service_time": {"dist": "lognormal", "median": "30ms", "p99": "400ms"}},
-        },
-        "policies": {"back": {"timeout": "150ms", "retries": {"attempts": 2, "per_try_timeout": "60ms"}}},
-        "workload": [{"name": "w", "entry": "front", "rate": 120, "client": {"timeout": "300ms", "retries": 1}}],
-    })
+    return load_scenario(
+        {
+            "name": "acct",
+            "duration": "20s",
+            "warmup": "2s",
+            "services": {
+                "front": {
+                    "replicas": 2,
+                    "concurrency": 2,
+                    "queue_limit": 3,
+                    "service_time": {"dist": "exponential", "mean": "20ms"},
+                    "calls": ["back"],
+                },
+                "back": {
+                    "replicas": 1,
+                    "concurrency": 1,
+                    "error_rate": 0.2,
+                    "service_time": {"dist": "lognormal", "median": "30ms", "p99": "400ms"},
+                },
+            },
+            "policies": {"back": {"timeout": "150ms", "retries": {"attempts": 2, "per_try_timeout": "60ms"}}},
+            "workload": [{"name": "w", "entry": "front", "rate": 120, "client": {"timeout": "300ms", "retries": 1}}],
+        }
+    )
 
 
 def test_invariant_holds_with_every_kind_of_failure():

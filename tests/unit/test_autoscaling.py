@@ -40,16 +40,26 @@ def test_hpa_never_reverses_direction_because_of_replicas_without_metrics() -> N
 
 def _scenario(**over: object) -> dict:
     sc: dict = {
-        "name": "hpa", "seed": 21, "duration": "180s", "warmup": "10s",
+        "name": "hpa",
+        "seed": 21,
+        "duration": "180s",
+        "warmup": "10s",
         "locations": {"aws": {"us-east-1": ["a", "b"]}},
         "network": {"same_zone": "0ms", "cross_zone": "0ms"},
         "mesh": {"proxy": "none"},
-        "services": {"api": {
-            "placement": {"aws/us-east-1/a": 1, "aws/us-east-1/b": 1}, "concurrency": 4,
-            "service_time": {"dist": "exponential", "mean": "50ms"},
-            "autoscaling": {"target_utilization": 0.6, "min_replicas": 2, "max_replicas": 8,
-                            "startup_delay": "10s"},
-        }},
+        "services": {
+            "api": {
+                "placement": {"aws/us-east-1/a": 1, "aws/us-east-1/b": 1},
+                "concurrency": 4,
+                "service_time": {"dist": "exponential", "mean": "50ms"},
+                "autoscaling": {
+                    "target_utilization": 0.6,
+                    "min_replicas": 2,
+                    "max_replicas": 8,
+                    "startup_delay": "10s",
+                },
+            }
+        },
         "workload": [{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "80/s"}],
         # x3 from 40 s: 240/s against 2 x 4 / 50 ms = 160/s of capacity
         "faults": [{"at": "40s", "kind": "load", "factor": 3}],
@@ -93,8 +103,11 @@ def test_autoscaler_adds_replicas_under_a_load_fault_and_p99_recovers() -> None:
 
 def test_scale_down_waits_for_the_stabilization_window() -> None:
     # load x3 for 40 s, then back: replicas come down only 300 s after the last high recommendation
-    sc = _scenario(duration="460s", faults=[{"at": "40s", "duration": "40s", "kind": "load", "factor": 3}],
-                   workload=[{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "40/s"}])
+    sc = _scenario(
+        duration="460s",
+        faults=[{"at": "40s", "duration": "40s", "kind": "load", "factor": 3}],
+        workload=[{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "40/s"}],
+    )
     res = meshsim.simulate(sc, executor="serial")
     scale = _scale_events(res)
     ups = scale[scale.replicas_to > scale.replicas_from]

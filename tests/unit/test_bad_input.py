@@ -25,8 +25,9 @@ workload:
 
 
 def meshsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "meshsim", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "meshsim", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def check_bad(tmp_path: Path, text: str, line: int, *needles: str, command: str = "validate") -> str:
@@ -49,18 +50,29 @@ def test_good_file_validates(tmp_path):
 
 
 def test_yaml_syntax_error(tmp_path):
-    check_bad(tmp_path, GOOD.replace("  db: {replicas: 1, service_time: 1ms}", "  db: {replicas: 1, service_time: 1ms"), 9,
-              "YAML syntax", "started at line 8")
+    check_bad(
+        tmp_path,
+        GOOD.replace("  db: {replicas: 1, service_time: 1ms}", "  db: {replicas: 1, service_time: 1ms"),
+        9,
+        "YAML syntax",
+        "started at line 8",
+    )
 
 
 def test_unknown_field_with_did_you_mean(tmp_path):
-    check_bad(tmp_path, GOOD.replace("    replicas: 1\n", "    replicas: 1\n    concurency: 4\n", 1), 6,
-              "services.api.concurency", "did you mean 'concurrency'")
+    check_bad(
+        tmp_path,
+        GOOD.replace("    replicas: 1\n", "    replicas: 1\n    concurency: 4\n", 1),
+        6,
+        "services.api.concurency",
+        "did you mean 'concurrency'",
+    )
 
 
 def test_missing_unit(tmp_path):
-    check_bad(tmp_path, GOOD.replace("service_time: 5ms", "service_time: 5"), 6, "services.api.service_time",
-              "give a unit")
+    check_bad(
+        tmp_path, GOOD.replace("service_time: 5ms", "service_time: 5"), 6, "services.api.service_time", "give a unit"
+    )
 
 
 def test_unknown_service(tmp_path):
@@ -68,13 +80,20 @@ def test_unknown_service(tmp_path):
 
 
 def test_unknown_location(tmp_path):
-    text = "locations:\n  aws: {us-east-1: [a]}\n" + GOOD.replace("    replicas: 1\n", "    placement: {aws/us-east-1/z: 1}\n", 1)
+    text = "locations:\n  aws: {us-east-1: [a]}\n" + GOOD.replace(
+        "    replicas: 1\n", "    placement: {aws/us-east-1/z: 1}\n", 1
+    )
     check_bad(tmp_path, text, 7, "unknown zone 'aws/us-east-1/z'", "did you mean 'aws/us-east-1/a'")
 
 
 def test_cycle_in_call_graph(tmp_path):
-    check_bad(tmp_path, GOOD.replace("{replicas: 1, service_time: 1ms}", "{replicas: 1, service_time: 1ms, calls: [api]}"),
-              8, "cycle", "api -> db -> api")
+    check_bad(
+        tmp_path,
+        GOOD.replace("{replicas: 1, service_time: 1ms}", "{replicas: 1, service_time: 1ms, calls: [api]}"),
+        8,
+        "cycle",
+        "api -> db -> api",
+    )
 
 
 def test_zero_rate(tmp_path):
@@ -82,8 +101,14 @@ def test_zero_rate(tmp_path):
 
 
 def test_run_too_large_needs_force(tmp_path):
-    check_bad(tmp_path, GOOD.replace("rate: 10/s", "rate: 1000000/s").replace("duration: 10s", "duration: 1h"), 2,
-              "50,000,000", "--force", command="run")
+    check_bad(
+        tmp_path,
+        GOOD.replace("rate: 10/s", "rate: 1000000/s").replace("duration: 10s", "duration: 1h"),
+        2,
+        "50,000,000",
+        "--force",
+        command="run",
+    )
 
 
 def test_missing_file_and_not_a_mapping(tmp_path):
@@ -103,10 +128,13 @@ def test_yaml_is_never_executed(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
-@pytest.mark.parametrize("fragment,needle", [
-    ("  - {name: w, entry: api, rate: 10/s, origin: mars}\n", "unknown location 'mars'"),
-    ("  - {name: w, entry: ap, rate: 10/s}\n", "unknown service 'ap'"),
-])
+@pytest.mark.parametrize(
+    "fragment,needle",
+    [
+        ("  - {name: w, entry: api, rate: 10/s, origin: mars}\n", "unknown location 'mars'"),
+        ("  - {name: w, entry: ap, rate: 10/s}\n", "unknown service 'ap'"),
+    ],
+)
 def test_workload_references(tmp_path, fragment, needle):
     text = GOOD.replace("  - {name: w, entry: api, rate: 10/s}\n", fragment)
     check_bad(tmp_path, text, 10, needle)

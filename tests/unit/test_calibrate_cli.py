@@ -18,8 +18,7 @@ import pytest
 import yaml
 
 from meshsim import load_scenario, simulate
-from meshsim.calibrate import calibrate, detect_format, read_traces, synthetic_spans
-from meshsim.calibrate import analyse_spans
+from meshsim.calibrate import analyse_spans, calibrate, detect_format, read_traces, synthetic_spans
 from meshsim.calibrate._overhead import (
     MIN_HOP_SAMPLES,
     fit_hop_overhead,
@@ -53,8 +52,11 @@ TINY = {
             "service_time": {"dist": "lognormal", "median": "2ms", "p99": "10ms"},
             "calls": [{"parallel": ["catalog", {"to": "cart", "probability": 0.5}]}],
         },
-        "catalog": {"replicas": 1, "concurrency": 8,
-                    "service_time": {"dist": "lognormal", "median": "1ms", "p99": "5ms"}},
+        "catalog": {
+            "replicas": 1,
+            "concurrency": 8,
+            "service_time": {"dist": "lognormal", "median": "1ms", "p99": "5ms"},
+        },
         "cart": {"replicas": 1, "concurrency": 8, "service_time": {"dist": "exponential", "mean": "1ms"}},
     },
     "workload": [{"name": "users", "entry": "web", "rate": "100/s"}],
@@ -62,8 +64,14 @@ TINY = {
 
 
 def meshsim_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meshsim", *map(str, args)], check=False, capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "meshsim", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +112,9 @@ def test_run_exports_otlp_that_calibrate_turns_into_a_scenario(shop: dict[str, A
 
 def test_twin_check_passes_on_the_twin(shop: dict[str, Any]) -> None:
     out = shop["tmp"] / "check.json"
-    r = meshsim_cli("twin-check", shop["twin"], shop["traces"], "--sample-rate", SAMPLE, "-n", 2, "--json", out,
-                    "--no-progress")
+    r = meshsim_cli(
+        "twin-check", shop["twin"], shop["traces"], "--sample-rate", SAMPLE, "-n", 2, "--json", out, "--no-progress"
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "twin matches" in r.stdout
     assert "load at web: simulated" in r.stdout
@@ -168,8 +177,10 @@ def test_run_writes_jaeger_when_the_name_says_so(tmp_path: Path) -> None:
         (["calibrate", str(DATA / "otlp_shop.json"), "--format", "zipkin"], "looks like otlp"),
         (["twin-check", "no-such.yaml", str(DATA / "otlp_shop.json")], "no-such.yaml"),
         (["twin-check", str(ROOT / "models" / "minimal.yaml"), str(DATA / "otlp_shop.json")], "share no service"),
-        (["twin-check", str(ROOT / "models" / "minimal.yaml"), str(DATA / "otlp_shop.json"), "-n", "0"],
-         "--replications"),
+        (
+            ["twin-check", str(ROOT / "models" / "minimal.yaml"), str(DATA / "otlp_shop.json"), "-n", "0"],
+            "--replications",
+        ),
     ],
 )
 def test_bad_input_is_one_message_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,8 +226,16 @@ def test_hop_overhead_needs_samples_and_keeps_a_constant() -> None:
 
 
 def _span(tid: str, sid: str, parent: str | None, svc: str, kind: str, start: float, dur: float) -> dict[str, Any]:
-    return {"trace_id": tid, "span_id": sid, "parent_id": parent, "service": svc, "kind": kind,
-            "start_s": start, "duration_s": dur, "name": kind}
+    return {
+        "trace_id": tid,
+        "span_id": sid,
+        "parent_id": parent,
+        "service": svc,
+        "kind": kind,
+        "start_s": start,
+        "duration_s": dur,
+        "name": kind,
+    }
 
 
 def test_hop_samples_leave_out_retried_calls_and_skew() -> None:
@@ -254,24 +273,33 @@ def test_quantile_interval_covers_the_true_quantile() -> None:
     rng = np.random.default_rng(9)
     true_p90 = -math.log(0.1)  # exponential(1)
     trials = 600
-    hits = sum(lo <= true_p90 <= hi for lo, hi in (quantile_interval(rng.exponential(size=300), 0.9, 2.576)
-                                                   for _ in range(trials)))
+    hits = sum(
+        lo <= true_p90 <= hi
+        for lo, hi in (quantile_interval(rng.exponential(size=300), 0.9, 2.576) for _ in range(trials))
+    )
     assert hits / trials >= 0.97  # a 99% interval; binomial noise on 600 trials is ~0.4%
     lo, hi = quantile_interval(np.arange(1000.0), 0.5, 2.576)
     assert lo < 500 < hi and hi - lo < 100
 
 
 def test_observed_load_scales_the_workloads_and_keeps_the_profile_shape() -> None:
-    spans = synthetic_spans({"web": {"service_time": "1ms"}}, [{"entry": "web", "rate": 40}], 30,
-                            np.random.default_rng(1))
+    spans = synthetic_spans(
+        {"web": {"service_time": "1ms"}}, [{"entry": "web", "rate": 40}], 30, np.random.default_rng(1)
+    )
     load = observed_load(analyse_spans(spans), sample_rate=0.5)
     assert load["rate"].iloc[0] == pytest.approx(80, rel=0.1)
-    sc = load_scenario({
-        "name": "s", "duration": "20s", "warmup": "0s",
-        "services": {"web": {"service_time": "1ms"}},
-        "workload": [{"name": "a", "entry": "web", "rate": 10, "profile": [{"at": "10s", "rate": 30}]},
-                     {"name": "b", "entry": "web", "rate": 20}],
-    })
+    sc = load_scenario(
+        {
+            "name": "s",
+            "duration": "20s",
+            "warmup": "0s",
+            "services": {"web": {"service_time": "1ms"}},
+            "workload": [
+                {"name": "a", "entry": "web", "rate": 10, "profile": [{"at": "10s", "rate": 30}]},
+                {"name": "b", "entry": "web", "rate": 20},
+            ],
+        }
+    )
     warnings: list[str] = []
     new, table = at_observed_load(sc, load, warnings)
     factor = load["rate"].iloc[0] / 40  # the scenario's mean rate: (10 + 30) / 2 + 20
@@ -333,8 +361,18 @@ def test_rare_calls_in_sequence_keep_their_order() -> None:
 
 def test_calibrate_cli_with_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "shop.yaml"
-    code = main(["calibrate", str(DATA / "otlp_shop.json"), "--metrics", str(DATA / "istio_metrics.prom"),
-                 "--metrics-window", "100s", "-o", str(out)])
+    code = main(
+        [
+            "calibrate",
+            str(DATA / "otlp_shop.json"),
+            "--metrics",
+            str(DATA / "istio_metrics.prom"),
+            "--metrics-window",
+            "100s",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert "warning(s):" in err and "only in metrics" in err
@@ -358,11 +396,17 @@ def test_zones_in_the_spans_split_proxy_and_network_time() -> None:
         rows += [
             dict(_span(tid, f"{i}r", None, "web", "server", t0, 0.010), **web),
             dict(_span(tid, f"{i}c1", f"{i}r", "web", "client", t0 + 0.001, 0.001 + same_hop), **web),
-            dict(_span(tid, f"{i}s1", f"{i}c1", "api", "server", t0 + 0.0012, 0.001),
-                 location="aws/us-east-1/a", instance="api-1"),
+            dict(
+                _span(tid, f"{i}s1", f"{i}c1", "api", "server", t0 + 0.0012, 0.001),
+                location="aws/us-east-1/a",
+                instance="api-1",
+            ),
             dict(_span(tid, f"{i}c2", f"{i}r", "web", "client", t0 + 0.005, 0.001 + cross_hop), **web),
-            dict(_span(tid, f"{i}s2", f"{i}c2", "db", "server", t0 + 0.0055, 0.001),
-                 location="aws/us-east-1/b", instance="db-1"),
+            dict(
+                _span(tid, f"{i}s2", f"{i}c2", "db", "server", t0 + 0.0055, 0.001),
+                location="aws/us-east-1/b",
+                instance="db-1",
+            ),
         ]
     r = calibrate(spans=pd.DataFrame(rows))
     s = r.scenario

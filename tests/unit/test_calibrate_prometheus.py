@@ -74,8 +74,7 @@ def test_histogram_spec_is_cumulative_with_units_and_builds() -> None:
 def test_rates_from_two_scrapes_with_timestamps_and_a_reset(tmp_path: Path) -> None:
     def scrape(total: int, bucket: int, ts_ms: int) -> str:
         labels = (
-            'reporter="destination",source_workload="a",'
-            'destination_workload="b-v1",destination_canonical_service="b"'
+            'reporter="destination",source_workload="a",destination_workload="b-v1",destination_canonical_service="b"'
         )
         return (
             f'istio_requests_total{{{labels},response_code="200"}} {total} {ts_ms}\n'

@@ -72,9 +72,7 @@ def test_fitted_values_are_near_the_truth(result) -> None:
     pc = p["services.productcatalog.service_time"]
     assert pc["fit"] == "gamma" and abs(pc["params"]["mean"] - 3e-3) < 4 * 3e-3 * 0.5 / math.sqrt(pc["n"])
     redis = p["services.redis.service_time"]
-    assert redis["fit"] == "exponential" and abs(redis["params"]["mean"] - 5e-4) < 4 * 5e-4 / math.sqrt(
-        redis["n"]
-    )
+    assert redis["fit"] == "exponential" and abs(redis["params"]["mean"] - 5e-4) < 4 * 5e-4 / math.sqrt(redis["n"])
     for svc, rate in (("cart", 0.02), ("recommendation", 0.05), ("currency", 0.0)):
         got = result.scenario["services"][svc]["error_rate"]
         m = p[f"services.{svc}.error_rate"]["n"]
@@ -120,9 +118,7 @@ def test_yaml_loads_back_and_every_value_has_its_comment(result, tmp_path: Path)
 
 
 def test_sample_rate_scales_arrivals() -> None:
-    spans = synthetic_spans(
-        {"a": {"service_time": "1ms"}}, [{"entry": "a", "rate": 20}], 30, np.random.default_rng(1)
-    )
+    spans = synthetic_spans({"a": {"service_time": "1ms"}}, [{"entry": "a", "rate": 20}], 30, np.random.default_rng(1))
     full = calibrate(spans=spans)
     sampled = calibrate(spans=spans, sample_rate=0.5)
     r_full = float(full.scenario["workload"][0]["rate"][:-2])
@@ -134,9 +130,7 @@ def test_sample_rate_scales_arrivals() -> None:
 def test_versions_get_their_own_fits_and_a_split() -> None:
     rng = np.random.default_rng(2)
     v1 = synthetic_spans({"api": {"service_time": "2ms"}}, [{"entry": "api", "rate": 30}], 20, rng)
-    v2 = synthetic_spans(
-        {"api": {"service_time": "6ms", "error_rate": 0.1}}, [{"entry": "api", "rate": 10}], 20, rng
-    )
+    v2 = synthetic_spans({"api": {"service_time": "6ms", "error_rate": 0.1}}, [{"entry": "api", "rate": 10}], 20, rng)
     v1["version"], v2["version"] = "v1", "v2"
     import pandas as pd
 
@@ -219,9 +213,7 @@ def test_metrics_fill_in_what_traces_miss() -> None:
     ship = s["services"]["shipping"]
     assert ship["service_time"]["dist"] == "histogram"
     assert ship["service_time"]["buckets"]["25ms"] == 300
-    assert {"to": "shipping", "probability": pytest.approx(300 / 1005, abs=1e-4)} in s["services"][
-        "frontend"
-    ]["calls"]
+    assert {"to": "shipping", "probability": pytest.approx(300 / 1005, abs=1e-4)} in s["services"]["frontend"]["calls"]
     assert s["mesh"] == {"proxy": "envoy", "defaults": "istio"}
     assert s["workload"][0]["rate"] == "10.05/s"  # the unsampled rate from the counters
     assert "istio histogram of 300 requests into shipping" in r.to_yaml()

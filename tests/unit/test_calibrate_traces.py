@@ -32,9 +32,7 @@ def _graph_summary(path: Path) -> dict:
         (u, v): (d["calls"], d["requests_with_call"], round(d["probability"], 4), d["parallel_with"])
         for u, v, d in a.graph.edges(data=True)
     }
-    self_ms = {
-        s: sorted(np.round(g["self_s"].to_numpy() * 1e3, 3).tolist()) for s, g in a.entries.groupby("service")
-    }
+    self_ms = {s: sorted(np.round(g["self_s"].to_numpy() * 1e3, 3).tolist()) for s, g in a.entries.groupby("service")}
     steps = {s: call_steps(a.graph, s) for s in a.graph}
     errors = {s: int(g["error"].sum()) for s, g in a.entries.groupby("service")}
     return {"edges": edges, "self_ms": self_ms, "steps": steps, "errors": errors}

@@ -146,9 +146,7 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
         (write_zipkin_json, "sim.zipkin.json", 1e-6),
     ],
 )
-def test_export_reads_back_identically(
-    spans: pd.DataFrame, tmp_path: Path, writer, name: str, time_tol: float
-) -> None:
+def test_export_reads_back_identically(spans: pd.DataFrame, tmp_path: Path, writer, name: str, time_tol: float) -> None:
     path = writer(spans, tmp_path / name)
     back = read_traces(path)
     assert back.attrs["warnings"] == []
@@ -169,10 +167,6 @@ def test_export_is_gzip_by_name_and_follows_otlp_shape(spans: pd.DataFrame, tmp_
     assert p.read_bytes()[:2] == b"\x1f\x8b"
     doc = otlp_document(spans.head(5), epoch_s=1.7e9)
     span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
-    assert (
-        isinstance(span["startTimeUnixNano"], str)
-        and len(span["traceId"]) == 32
-        and len(span["spanId"]) == 16
-    )
+    assert isinstance(span["startTimeUnixNano"], str) and len(span["traceId"]) == 32 and len(span["spanId"]) == 16
     assert int(span["startTimeUnixNano"]) > 1.7e18
     json.dumps(doc)  # plain JSON types only

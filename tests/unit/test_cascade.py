@@ -24,7 +24,10 @@ def _svc(time: str, calls: list | None = None, zone: str = "aws/us-east-1/a") ->
 
 def _scenario(services: dict, faults: list | None = None, **over: object) -> dict:
     sc: dict = {
-        "name": "cascade", "seed": 4, "duration": "40s", "warmup": "0s",
+        "name": "cascade",
+        "seed": 4,
+        "duration": "40s",
+        "warmup": "0s",
         "locations": {"aws": {"us-east-1": ["a", "b"]}},
         "network": {"same_zone": "0ms", "cross_zone": "1ms"},
         "mesh": {"proxy": "none"},
@@ -37,8 +40,7 @@ def _scenario(services: dict, faults: list | None = None, **over: object) -> dic
 
 
 CHAIN = {"a": _svc("2ms", ["b"]), "b": _svc("3ms", ["c"]), "c": _svc("5ms")}
-FANOUT = {"a": _svc("2ms", [{"parallel": ["b", {"to": "c", "optional": True}]}]),
-          "b": _svc("3ms"), "c": _svc("5ms")}
+FANOUT = {"a": _svc("2ms", [{"parallel": ["b", {"to": "c", "optional": True}]}]), "b": _svc("3ms"), "c": _svc("5ms")}
 
 
 def test_dependents_of_a_chain_are_all_hard() -> None:
@@ -49,8 +51,12 @@ def test_dependents_of_a_chain_are_all_hard() -> None:
 
 
 def test_optional_calls_make_optional_dependencies() -> None:
-    services = {"a": _svc("2ms", [{"parallel": ["b", {"to": "c", "optional": True, "probability": 0.5}]}]),
-                "b": _svc("3ms", [{"to": "d", "count": 3}]), "c": _svc("5ms", ["d"]), "d": _svc("1ms")}
+    services = {
+        "a": _svc("2ms", [{"parallel": ["b", {"to": "c", "optional": True, "probability": 0.5}]}]),
+        "b": _svc("3ms", [{"to": "d", "count": 3}]),
+        "c": _svc("5ms", ["d"]),
+        "d": _svc("1ms"),
+    }
     sc = meshsim.load_scenario(_scenario(services))
     df = dependents(sc).set_index("service")
     assert df.loc["b", "dependency"] == "hard"
@@ -63,8 +69,12 @@ def test_optional_calls_make_optional_dependencies() -> None:
 
 
 def test_critical_path_adds_sequences_and_takes_the_slowest_parallel_branch() -> None:
-    services = {"a": _svc("2ms", ["b", {"parallel": ["c", "d"]}]), "b": _svc("3ms"),
-                "c": _svc("5ms"), "d": _svc("20ms", zone="aws/us-east-1/b")}
+    services = {
+        "a": _svc("2ms", ["b", {"parallel": ["c", "d"]}]),
+        "b": _svc("3ms"),
+        "c": _svc("5ms"),
+        "d": _svc("20ms", zone="aws/us-east-1/b"),
+    }
     cp = critical_path(meshsim.load_scenario(_scenario(services)), "shop")
     assert list(cp["service"]) == ["a", "b", "d"]
     assert list(cp["step"]) == ["entry", "seq", "parallel"]
@@ -76,10 +86,12 @@ def test_critical_path_adds_sequences_and_takes_the_slowest_parallel_branch() ->
 
 def test_fault_targets_by_kind() -> None:
     services = {"a": _svc("2ms", ["b"]), "b": _svc("3ms", zone="aws/us-east-1/b")}
-    faults = [{"at": "1s", "kind": "outage", "target": "aws/us-east-1/b"},
-              {"at": "1s", "kind": "errors", "target": "a", "rate": 0.1},
-              {"at": "1s", "kind": "partition", "between": ["aws/us-east-1/a", "aws/us-east-1/b"]},
-              {"at": "1s", "kind": "load", "factor": 2}]
+    faults = [
+        {"at": "1s", "kind": "outage", "target": "aws/us-east-1/b"},
+        {"at": "1s", "kind": "errors", "target": "a", "rate": 0.1},
+        {"at": "1s", "kind": "partition", "between": ["aws/us-east-1/a", "aws/us-east-1/b"]},
+        {"at": "1s", "kind": "load", "factor": 2},
+    ]
     sc = meshsim.load_scenario(_scenario(services, faults))
     # a partition hits the callees of calls that cross it: a (zone a) calls b (zone b)
     assert [fault_targets(sc, f) for f in sc.faults] == [{"b"}, {"a"}, {"b"}, {"a", "b"}]
@@ -114,8 +126,11 @@ def test_blast_radius_of_a_fan_out_stops_at_optional_calls() -> None:
 
 
 def test_blast_radius_of_a_zone_outage_names_the_services_in_it() -> None:
-    services = {"a": _svc("2ms", [{"to": "c", "optional": True}, {"to": "b"}]),
-                "b": _svc("3ms", zone="aws/us-east-1/b"), "c": _svc("5ms", zone="aws/us-east-1/b")}
+    services = {
+        "a": _svc("2ms", [{"to": "c", "optional": True}, {"to": "b"}]),
+        "b": _svc("3ms", zone="aws/us-east-1/b"),
+        "c": _svc("5ms", zone="aws/us-east-1/b"),
+    }
     faults = [{"at": "10s", "duration": "10s", "kind": "outage", "target": "aws/us-east-1/b"}]
     sc = _scenario(services, faults, mesh={"proxy": "none", "discovery_delay": "60s", "connect_timeout": "200ms"})
     br = blast_radius(meshsim.simulate(sc, executor="serial")).set_index(["scope", "name"])

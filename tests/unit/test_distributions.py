@@ -13,19 +13,27 @@ def build(spec):
     return DistSpec.model_validate(spec).build()
 
 
-@pytest.mark.parametrize("spec", [
-    "5ms",
-    {"dist": "exponential", "mean": "5ms"},
-    {"dist": "lognormal", "median": "5ms", "p99": "40ms"},
-    {"dist": "lognormal", "mean": "5ms", "cv": 1.5},
-    {"dist": "gamma", "mean": "5ms", "cv": 0.5},
-    {"dist": "uniform", "low": "1ms", "high": "3ms"},
-    {"dist": "pareto", "mean": "5ms", "alpha": 3.5},
-    {"dist": "empirical", "samples": ["1ms", "2ms", "9ms"]},
-    {"dist": "histogram", "buckets": {"5ms": 50, "10ms": 90, "+Inf": 100}},
-    {"dist": "mixture", "components": [{"weight": 0.9, "dist": {"dist": "exponential", "mean": "5ms"}},
-                                       {"weight": 0.1, "dist": {"dist": "exponential", "mean": "55ms"}}]},
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "5ms",
+        {"dist": "exponential", "mean": "5ms"},
+        {"dist": "lognormal", "median": "5ms", "p99": "40ms"},
+        {"dist": "lognormal", "mean": "5ms", "cv": 1.5},
+        {"dist": "gamma", "mean": "5ms", "cv": 0.5},
+        {"dist": "uniform", "low": "1ms", "high": "3ms"},
+        {"dist": "pareto", "mean": "5ms", "alpha": 3.5},
+        {"dist": "empirical", "samples": ["1ms", "2ms", "9ms"]},
+        {"dist": "histogram", "buckets": {"5ms": 50, "10ms": 90, "+Inf": 100}},
+        {
+            "dist": "mixture",
+            "components": [
+                {"weight": 0.9, "dist": {"dist": "exponential", "mean": "5ms"}},
+                {"weight": 0.1, "dist": {"dist": "exponential", "mean": "55ms"}},
+            ],
+        },
+    ],
+)
 def test_sample_mean_matches_analytic_mean(spec):
     d = build(spec)
     x = d.draw(np.random.default_rng(1), 200_000)
@@ -40,14 +48,17 @@ def test_lognormal_fitted_from_median_and_p99():
     assert stats.lognorm.ppf(0.99, sigma, scale=math.exp(mu)) == pytest.approx(0.040)
 
 
-@pytest.mark.parametrize("spec,message", [
-    ({"dist": "lognormal", "median": "5ms"}, "needs"),
-    ({"dist": "lognormal", "median": "50ms", "p99": "40ms"}, "median < p99"),
-    ({"dist": "gamma", "mean": "5ms", "cv": 0.5, "low": "1ms"}, "remove low"),
-    ({"dist": "histogram", "buckets": {"5": 3}}, "needs a unit"),
-    ({"dist": "histogram", "buckets": {"5ms": 9, "10ms": 3}}, "cumulative"),
-    ({"dist": "exponential", "mean": 5}, "give a unit"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ({"dist": "lognormal", "median": "5ms"}, "needs"),
+        ({"dist": "lognormal", "median": "50ms", "p99": "40ms"}, "median < p99"),
+        ({"dist": "gamma", "mean": "5ms", "cv": 0.5, "low": "1ms"}, "remove low"),
+        ({"dist": "histogram", "buckets": {"5": 3}}, "needs a unit"),
+        ({"dist": "histogram", "buckets": {"5ms": 9, "10ms": 3}}, "cumulative"),
+        ({"dist": "exponential", "mean": 5}, "give a unit"),
+    ],
+)
 def test_bad_distributions(spec, message):
     with pytest.raises(Exception, match=message):
         build(spec)

@@ -4,19 +4,29 @@ return identical results, in order; bad executors fail with one clear message.""
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 import meshsim
-from meshsim.experiments import _executors as executors
 from meshsim.experiments import ClusterError, map_jobs, replication_job
+from meshsim.experiments import _executors as executors
 
 SCENARIO = {
-    "name": "executors", "seed": 21, "duration": "21s", "warmup": "2s",
-    "mesh": {"proxy": "none"}, "network": {"same_zone": "0ms"},
-    "services": {"api": {"replicas": 2, "concurrency": 4, "service_time": {"dist": "exponential", "mean": "4ms"},
-                         "versions": {"v1": {}, "v2": {"error_rate": 0.3}}}},
+    "name": "executors",
+    "seed": 21,
+    "duration": "21s",
+    "warmup": "2s",
+    "mesh": {"proxy": "none"},
+    "network": {"same_zone": "0ms"},
+    "services": {
+        "api": {
+            "replicas": 2,
+            "concurrency": 4,
+            "service_time": {"dist": "exponential", "mean": "4ms"},
+            "versions": {"v1": {}, "v2": {"error_rate": 0.3}},
+        }
+    },
     "workload": [{"name": "users", "entry": "api", "rate": "150/s"}],
     "rollout": {"service": "api", "baseline": "v1", "canary": "v2", "steps": [20, 50], "interval": "10s"},
 }
@@ -33,8 +43,9 @@ def scheduler() -> Iterator[str]:
     """A running Dask scheduler with two workers, as a user's cluster would be."""
     from dask.distributed import LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    )
     try:
         yield cluster.scheduler_address
     finally:

@@ -15,15 +15,22 @@ from meshsim.errors import MeshsimInputError
 
 def _base(**over: object) -> dict:
     sc: dict = {
-        "name": "faults", "seed": 9, "duration": "40s", "warmup": "0s",
+        "name": "faults",
+        "seed": 9,
+        "duration": "40s",
+        "warmup": "0s",
         "locations": {"aws": {"us-east-1": ["a", "b"]}},
         "network": {"same_zone": "0ms", "cross_zone": "0ms"},
         "mesh": {"proxy": "none", "discovery_delay": "5s", "connect_timeout": "700ms"},
-        "services": {"api": {"placement": {"aws/us-east-1/a": 2, "aws/us-east-1/b": 2}, "concurrency": 64,
-                             "service_time": "10ms"}},
+        "services": {
+            "api": {
+                "placement": {"aws/us-east-1/a": 2, "aws/us-east-1/b": 2},
+                "concurrency": 64,
+                "service_time": "10ms",
+            }
+        },
         "policies": {"api": {"load_balancer": "round_robin"}},
-        "workload": [{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "50/s",
-                      "arrival": "constant"}],
+        "workload": [{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "50/s", "arrival": "constant"}],
     }
     sc.update(over)
     return sc
@@ -62,10 +69,13 @@ def test_latency_fault_has_a_start_and_an_end() -> None:
 
 def test_latency_fault_into_a_location_and_on_a_link() -> None:
     # a location target delays calls into its replicas; a link fault the exchanges between two places
-    sc = _base(services={"api": {"placement": {"aws/us-east-1/b": 2}, "concurrency": 64, "service_time": "10ms"}},
-               faults=[{"at": "0s", "kind": "latency", "target": "aws/us-east-1/b", "add": "30ms"},
-                       {"at": "0s", "kind": "latency", "between": ["aws/us-east-1/a", "aws/us-east-1/b"],
-                        "add": "5ms"}])
+    sc = _base(
+        services={"api": {"placement": {"aws/us-east-1/b": 2}, "concurrency": 64, "service_time": "10ms"}},
+        faults=[
+            {"at": "0s", "kind": "latency", "target": "aws/us-east-1/b", "add": "30ms"},
+            {"at": "0s", "kind": "latency", "between": ["aws/us-east-1/a", "aws/us-east-1/b"], "add": "5ms"},
+        ],
+    )
     mean = meshsim.simulate(sc, executor="serial").to_dict()["workloads"]["w"]["latency_ms"]["mean"]
     assert mean == pytest.approx(45.0, rel=1e-6)
 
@@ -77,10 +87,19 @@ def test_degrade_multiplies_service_time() -> None:
 
 
 def test_errors_fault_on_one_version_only() -> None:
-    sc = _base(services={"api": {"placement": {"aws/us-east-1/a": 2}, "concurrency": 64, "service_time": "10ms",
-                                 "versions": {"v1": {}, "v2": {}}}},
-               policies={"api": {"split": {"v1": 50, "v2": 50}}}, duration="60s",
-               faults=[{"at": "0s", "kind": "errors", "target": "api/v2", "rate": 0.4}])
+    sc = _base(
+        services={
+            "api": {
+                "placement": {"aws/us-east-1/a": 2},
+                "concurrency": 64,
+                "service_time": "10ms",
+                "versions": {"v1": {}, "v2": {}},
+            }
+        },
+        policies={"api": {"split": {"v1": 50, "v2": 50}}},
+        duration="60s",
+        faults=[{"at": "0s", "kind": "errors", "target": "api/v2", "rate": 0.4}],
+    )
     d = meshsim.simulate(sc, executor="serial").to_dict()["workloads"]["w"]
     n = d["requests"] - d["in_flight"]
     # half the requests go to v2 and 40% of those fail: 20%; a 99.9% binomial interval
@@ -89,9 +108,13 @@ def test_errors_fault_on_one_version_only() -> None:
 
 
 def test_errors_fault_combines_with_the_services_own_rate() -> None:
-    sc = _base(services={"api": {"placement": {"aws/us-east-1/a": 2}, "concurrency": 64, "service_time": "10ms",
-                                 "error_rate": 0.1}}, duration="60s",
-               faults=[{"at": "0s", "kind": "errors", "target": "api", "rate": 0.5}])
+    sc = _base(
+        services={
+            "api": {"placement": {"aws/us-east-1/a": 2}, "concurrency": 64, "service_time": "10ms", "error_rate": 0.1}
+        },
+        duration="60s",
+        faults=[{"at": "0s", "kind": "errors", "target": "api", "rate": 0.5}],
+    )
     d = meshsim.simulate(sc, executor="serial").to_dict()["workloads"]["w"]
     n = d["requests"] - d["in_flight"]
     lo, hi = stats.binom.interval(0.999, n, 1 - 0.9 * 0.5)  # independent failures: 1 - (1-0.1)(1-0.5)
@@ -100,17 +123,22 @@ def test_errors_fault_combines_with_the_services_own_rate() -> None:
 
 def test_partition_makes_attempts_wait_for_the_connect_timeout() -> None:
     # every call crosses the cut: each fails with connect_failure after exactly the connect timeout
-    sc = _base(services={"api": {"placement": {"aws/us-east-1/b": 2}, "concurrency": 64, "service_time": "10ms"}},
-               faults=[{"at": "0s", "kind": "partition", "between": ["aws/us-east-1/a", "aws/us-east-1/b"]}])
+    sc = _base(
+        services={"api": {"placement": {"aws/us-east-1/b": 2}, "concurrency": 64, "service_time": "10ms"}},
+        faults=[{"at": "0s", "kind": "partition", "between": ["aws/us-east-1/a", "aws/us-east-1/b"]}],
+    )
     d = meshsim.simulate(sc, executor="serial").to_dict()["workloads"]["w"]
     assert d["ok"] == 0 and set(d["failed"]) == {"connect_failure"}
     assert d["latency_ms"]["mean"] == pytest.approx(700.0, rel=1e-9)
 
 
 def test_partition_ends_and_traffic_flows_again() -> None:
-    sc = _base(services={"api": {"placement": {"aws/us-east-1/b": 2}, "concurrency": 64, "service_time": "10ms"}},
-               faults=[{"at": "10s", "duration": "10s", "kind": "partition",
-                        "between": ["aws/us-east-1/a", "aws/us-east-1/b"]}])
+    sc = _base(
+        services={"api": {"placement": {"aws/us-east-1/b": 2}, "concurrency": 64, "service_time": "10ms"}},
+        faults=[
+            {"at": "10s", "duration": "10s", "kind": "partition", "between": ["aws/us-east-1/a", "aws/us-east-1/b"]}
+        ],
+    )
     w = _workload_bins(meshsim.simulate(sc, executor="serial")).set_index("t_s")
     assert w.loc[5.0, "failed"] == 0 and w.loc[15.0, "error_rate"] == 1.0 and w.loc[25.0, "failed"] == 0
     # a partition does not remove endpoints: the control plane still sees both sides
@@ -135,8 +163,11 @@ def test_outage_black_holes_a_zone_until_discovery_removes_it() -> None:
 
 
 def test_crash_refuses_at_once_and_restarts_after_the_default_delay() -> None:
-    sc = _base(duration="60s", mesh={"proxy": "none", "discovery_delay": "20s", "connect_timeout": "700ms"},
-               faults=[{"at": "10s", "kind": "crash", "target": "api", "instances": 2}])
+    sc = _base(
+        duration="60s",
+        mesh={"proxy": "none", "discovery_delay": "20s", "connect_timeout": "700ms"},
+        faults=[{"at": "10s", "kind": "crash", "target": "api", "instances": 2}],
+    )
     res = meshsim.simulate(sc, executor="serial")
     start = _events(res, "fault_start").iloc[0]
     assert start["replicas"] == 2
@@ -152,9 +183,11 @@ def test_crash_refuses_at_once_and_restarts_after_the_default_delay() -> None:
 
 
 def test_crash_resets_work_in_flight() -> None:
-    sc = _base(services={"api": {"placement": {"aws/us-east-1/a": 1}, "concurrency": 256, "service_time": "2s"}},
-               duration="20s",
-               faults=[{"at": "5s", "kind": "crash", "target": "api", "restart": "5s"}])
+    sc = _base(
+        services={"api": {"placement": {"aws/us-east-1/a": 1}, "concurrency": 256, "service_time": "2s"}},
+        duration="20s",
+        faults=[{"at": "5s", "kind": "crash", "target": "api", "restart": "5s"}],
+    )
     d = meshsim.simulate(sc, executor="serial").to_dict()["workloads"]["w"]
     # the ~100 requests in flight at 5 s end as resets (cause error), the ones during the crash
     # are refused (connect_failure); the rest succeed
@@ -170,19 +203,26 @@ def test_restart_and_duration_of_a_crash() -> None:
 
 
 def test_overlapping_faults_on_one_service_combine() -> None:
-    sc = _base(faults=[{"at": "0s", "kind": "latency", "target": "api", "add": "5ms"},
-                       {"at": "0s", "kind": "latency", "target": "api", "add": "7ms"},
-                       {"at": "0s", "kind": "degrade", "target": "api", "factor": 2},
-                       {"at": "0s", "kind": "degrade", "target": "api", "factor": 1.5}])
+    sc = _base(
+        faults=[
+            {"at": "0s", "kind": "latency", "target": "api", "add": "5ms"},
+            {"at": "0s", "kind": "latency", "target": "api", "add": "7ms"},
+            {"at": "0s", "kind": "degrade", "target": "api", "factor": 2},
+            {"at": "0s", "kind": "degrade", "target": "api", "factor": 1.5},
+        ]
+    )
     mean = meshsim.simulate(sc, executor="serial").to_dict()["workloads"]["w"]["latency_ms"]["mean"]
     assert mean == pytest.approx(10 * 3 + 12, rel=1e-6)
 
 
-@pytest.mark.parametrize("fault", [
-    {"at": "1s", "kind": "errors", "target": "aws/us-east-1/a", "rate": 0.5},
-    {"at": "1s", "kind": "degrade", "target": "aws", "factor": 2},
-    {"at": "1s", "duration": "0s", "kind": "latency", "target": "api", "add": "5ms"},
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"at": "1s", "kind": "errors", "target": "aws/us-east-1/a", "rate": 0.5},
+        {"at": "1s", "kind": "degrade", "target": "aws", "factor": 2},
+        {"at": "1s", "duration": "0s", "kind": "latency", "target": "api", "add": "5ms"},
+    ],
+)
 def test_faults_the_engine_cannot_apply_are_input_errors(fault: dict) -> None:
     with pytest.raises(MeshsimInputError) as exc:
         meshsim.simulate(_base(faults=[fault]), executor="serial")
@@ -200,15 +240,18 @@ def test_load_fault_is_on_the_timeline() -> None:
     sc = _base(faults=[{"at": "10s", "duration": "10s", "kind": "load", "factor": 2}])
     res = meshsim.simulate(sc, executor="serial")
     w = _workload_bins(res).set_index("t_s")
-    assert w.loc[15.0, "completed"] == pytest.approx(100, abs=2) and w.loc[25.0, "completed"] == pytest.approx(50, abs=2)
+    assert w.loc[15.0, "completed"] == pytest.approx(100, abs=2) and w.loc[25.0, "completed"] == pytest.approx(
+        50, abs=2
+    )
     assert list(_events(res, "fault_start").fault_kind) == ["load"]
     assert not math.isnan(w.loc[5.0, "latency_p50_ms"])
 
 
 def test_outage_of_a_service_narrowed_to_one_zone() -> None:
     # only api's replicas in zone a go dark: round robin sends them half the calls until discovery
-    sc = _base(faults=[{"at": "10s", "duration": "20s", "kind": "outage", "target": "api",
-                        "location": "aws/us-east-1/a"}])
+    sc = _base(
+        faults=[{"at": "10s", "duration": "20s", "kind": "outage", "target": "api", "location": "aws/us-east-1/a"}]
+    )
     res = meshsim.simulate(sc, executor="serial")
     start = _events(res, "fault_start").iloc[0]
     assert start["replicas"] == 2 and start["target"] == "api@aws/us-east-1/a"
@@ -217,8 +260,18 @@ def test_outage_of_a_service_narrowed_to_one_zone() -> None:
 
 
 def test_crash_narrowed_to_a_location_picks_only_there() -> None:
-    sc = _base(faults=[{"at": "5s", "kind": "crash", "target": "api", "location": "aws/us-east-1/b",
-                        "instances": 5, "restart": "10s"}])
+    sc = _base(
+        faults=[
+            {
+                "at": "5s",
+                "kind": "crash",
+                "target": "api",
+                "location": "aws/us-east-1/b",
+                "instances": 5,
+                "restart": "10s",
+            }
+        ]
+    )
     res = meshsim.simulate(sc, executor="serial")
     start = _events(res, "fault_start").iloc[0]
     assert start["replicas"] == 2  # capped at the two replicas in zone b
@@ -226,10 +279,13 @@ def test_crash_narrowed_to_a_location_picks_only_there() -> None:
     assert set(removed.zone) == {"aws/us-east-1/b"}
 
 
-@pytest.mark.parametrize(("fault", "field"), [
-    ({"at": "1s", "kind": "outage", "target": "aws/us-east-1/a", "location": "aws/us-east-1/a"}, "location"),
-    ({"at": "1s", "kind": "crash", "target": "api", "location": "gcp/us-central1"}, "location"),
-])
+@pytest.mark.parametrize(
+    ("fault", "field"),
+    [
+        ({"at": "1s", "kind": "outage", "target": "aws/us-east-1/a", "location": "aws/us-east-1/a"}, "location"),
+        ({"at": "1s", "kind": "crash", "target": "api", "location": "gcp/us-central1"}, "location"),
+    ],
+)
 def test_bad_locations_name_the_field(fault: dict, field: str) -> None:
     with pytest.raises(MeshsimInputError) as exc:
         meshsim.simulate(_base(faults=[fault]), executor="serial")
@@ -238,6 +294,9 @@ def test_bad_locations_name_the_field(fault: dict, field: str) -> None:
 
 def test_location_only_narrows_outages_and_crashes() -> None:
     with pytest.raises(MeshsimInputError) as exc:
-        meshsim.load_scenario(_base(faults=[{"at": "1s", "kind": "latency", "target": "api", "add": "5ms",
-                                             "location": "aws/us-east-1/a"}]))
+        meshsim.load_scenario(
+            _base(
+                faults=[{"at": "1s", "kind": "latency", "target": "api", "add": "5ms", "location": "aws/us-east-1/a"}]
+            )
+        )
     assert "location" in str(exc.value)

@@ -10,8 +10,17 @@ import pandas as pd
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.slo import METRICS_COLUMNS, SloVerdict, check_exit_code, count_passed_failed, evaluate_slos, validate_slo_targets, verdicts_frame, verdicts_records
 from meshsim.scenario import SloSpec
+from meshsim.slo import (
+    METRICS_COLUMNS,
+    SloVerdict,
+    check_exit_code,
+    count_passed_failed,
+    evaluate_slos,
+    validate_slo_targets,
+    verdicts_frame,
+    verdicts_records,
+)
 
 
 def frame(values: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:
@@ -165,8 +174,18 @@ def test_frame_and_records() -> None:
     verdicts = [one(P99, [0.2, 0.21]), one(P99, [0.2])]
     df = verdicts_frame(verdicts)
     assert list(df.columns)[:12] == [
-        "name", "scope", "target", "metric", "value", "ci_low", "ci_high", "limit",
-        "direction", "status", "met", "replications",
+        "name",
+        "scope",
+        "target",
+        "metric",
+        "value",
+        "ci_low",
+        "ci_high",
+        "limit",
+        "direction",
+        "status",
+        "met",
+        "replications",
     ]
     assert len(df) == 2 and df["met"].tolist() == [True, True]
     records = verdicts_records(verdicts)
@@ -180,8 +199,11 @@ def test_validate_slo_targets_fails_fast_with_lines() -> None:
     dup = SloSpec(name="browse-p99", workload="browse", metric="latency_p50", max="1s")
     with pytest.raises(MeshsimInputError) as info:
         validate_slo_targets(
-            [P99, AVAIL, dup], workloads=["browse"], services=["frontend"],
-            source_file="slos.yaml", slo_lines={"cart-availability": 4},
+            [P99, AVAIL, dup],
+            workloads=["browse"],
+            services=["frontend"],
+            source_file="slos.yaml",
+            slo_lines={"cart-availability": 4},
         )
     problems = info.value.problems
     assert len(problems) == 2

@@ -15,12 +15,10 @@ import pandas as pd
 import pytest
 
 from meshsim.gate import emit_ci_outputs, escape_data, escape_property, github_annotations, github_summary_markdown
-from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
 from meshsim.scenario import SloSpec
+from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
 
-_COMMAND = re.compile(
-    r"^::(error|warning|notice) ((?:[a-zA-Z]+=[^,:]*)(?:,[a-zA-Z]+=[^,:]*)*)::(.*)$"
-)
+_COMMAND = re.compile(r"^::(error|warning|notice) ((?:[a-zA-Z]+=[^,:]*)(?:,[a-zA-Z]+=[^,:]*)*)::(.*)$")
 
 
 def verdicts(allow: bool = False) -> list[SloVerdict]:
@@ -30,11 +28,12 @@ def verdicts(allow: bool = False) -> list[SloVerdict]:
         SloSpec(name="cart-availability", service="cart", metric="availability", min="99.9%"),
     ]
     rows = []
-    for rep, (p99, err, avail) in enumerate([(0.45, 0.001, 0.9985), (0.46, 0.002, 0.9995),
-                                             (0.44, 0.001, 0.9990)]):
-        rows += [(rep, "workload", "browse", "latency_p99", p99),
-                 (rep, "workload", "browse", "error_rate", err),
-                 (rep, "service", "cart", "availability", avail)]
+    for rep, (p99, err, avail) in enumerate([(0.45, 0.001, 0.9985), (0.46, 0.002, 0.9995), (0.44, 0.001, 0.9990)]):
+        rows += [
+            (rep, "workload", "browse", "latency_p99", p99),
+            (rep, "workload", "browse", "error_rate", err),
+            (rep, "service", "cart", "availability", avail),
+        ]
     metrics = pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
     return evaluate_slos(slos, metrics, allow_inconclusive=allow)
 
@@ -96,8 +95,15 @@ def test_outputs_appear_only_under_github_variables(
     summary_file.write_text("earlier step\n", encoding="utf-8")
     env = {k: (str(summary_file) if v == "SUMMARY" else v) for k, v in environ.items()}
     out, err = io.StringIO(), io.StringIO()
-    done = emit_ci_outputs(verdicts(), scenario_name="checkout", scenario_file="s.yaml",
-                           slo_lines={"browse-p99": 3}, environ=env, stdout=out, stderr=err)
+    done = emit_ci_outputs(
+        verdicts(),
+        scenario_name="checkout",
+        scenario_file="s.yaml",
+        slo_lines={"browse-p99": 3},
+        environ=env,
+        stdout=out,
+        stderr=err,
+    )
     assert done == {"annotations": annotations, "summary": summary}
     printed = out.getvalue()
     assert ("::error file=s.yaml,line=3,title=SLO missed::" in printed) is annotations
@@ -111,15 +117,20 @@ def test_outputs_appear_only_under_github_variables(
 def test_absolute_scenario_path_is_made_relative_to_the_workspace(tmp_path: Path) -> None:
     scenario = tmp_path / "scenarios" / "x.yaml"
     out = io.StringIO()
-    emit_ci_outputs(verdicts(), scenario_name="x", scenario_file=str(scenario),
-                    environ={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path)},
-                    stdout=out)
+    emit_ci_outputs(
+        verdicts(),
+        scenario_name="x",
+        scenario_file=str(scenario),
+        environ={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path)},
+        stdout=out,
+    )
     assert "::error file=scenarios/x.yaml,title=SLO missed::" in out.getvalue()
 
 
 def test_unwritable_summary_is_reported_not_fatal(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
-    done = emit_ci_outputs(verdicts(), scenario_name="x",
-                           environ={"GITHUB_STEP_SUMMARY": str(tmp_path)}, stdout=out, stderr=err)
+    done = emit_ci_outputs(
+        verdicts(), scenario_name="x", environ={"GITHUB_STEP_SUMMARY": str(tmp_path)}, stdout=out, stderr=err
+    )
     assert done["summary"] is False
     assert "could not write the job summary" in err.getvalue()

@@ -20,8 +20,8 @@ import pytest
 
 from meshsim.errors import MeshsimInputError
 from meshsim.gate import junit_xml, write_junit
-from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
 from meshsim.scenario import SloSpec
+from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
 
 _RESULT = ("failure", "error", "skipped")
 _OUTPUT = ("system-out", "system-err")
@@ -64,8 +64,11 @@ def check_junit_structure(root: ET.Element) -> list[ET.Element]:
         failures += tags.count("failure")
         errors += tags.count("error")
         skipped += tags.count("skipped")
-    assert (int(suite.get("failures", "-1")), int(suite.get("errors", "-1")),
-            int(suite.get("skipped", "-1"))) == (failures, errors, skipped)
+    assert (int(suite.get("failures", "-1")), int(suite.get("errors", "-1")), int(suite.get("skipped", "-1"))) == (
+        failures,
+        errors,
+        skipped,
+    )
     if root.tag == "testsuites" and "tests" in root.attrib:
         assert int(root.get("tests", "-1")) == len(cases)
         assert int(root.get("failures", "-1")) == failures
@@ -79,12 +82,12 @@ def verdicts(allow: bool = False) -> list[SloVerdict]:
         SloSpec(name="cart-availability", service="cart", metric="availability", min="99.9%"),
     ]
     rows = []
-    for rep, (p99, p50, avail) in enumerate(
-        [(0.45, 0.05, 0.9985), (0.46, 0.06, 0.9995), (0.44, 0.05, 0.9990)]
-    ):
-        rows += [(rep, "workload", "browse", "latency_p99", p99),
-                 (rep, "workload", "browse", "latency_p50", p50),
-                 (rep, "service", "cart", "availability", avail)]
+    for rep, (p99, p50, avail) in enumerate([(0.45, 0.05, 0.9985), (0.46, 0.06, 0.9995), (0.44, 0.05, 0.9990)]):
+        rows += [
+            (rep, "workload", "browse", "latency_p99", p99),
+            (rep, "workload", "browse", "latency_p50", p50),
+            (rep, "service", "cart", "availability", avail),
+        ]
     metrics = pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
     return evaluate_slos(slos, metrics, allow_inconclusive=allow)
 
@@ -96,8 +99,15 @@ def test_junit_parses_and_has_the_xsd_structure(tmp_path: Path) -> None:
     vs = verdicts()
     assert [v.status for v in vs] == ["missed", "met", "inconclusive"]
     out = tmp_path / "reports" / "meshsim.xml"
-    write_junit(vs, out, "checkout-multicloud", WHEN, source_file="scenario.yaml",
-                slo_lines={"browse-p99": 40, "cart-availability": 42}, properties={"seed": 7})
+    write_junit(
+        vs,
+        out,
+        "checkout-multicloud",
+        WHEN,
+        source_file="scenario.yaml",
+        slo_lines={"browse-p99": 40, "cart-availability": 42},
+        properties={"seed": 7},
+    )
     root = ET.parse(out).getroot()
     cases = check_junit_structure(root)
     suite = root.find("testsuite")

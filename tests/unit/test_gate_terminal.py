@@ -8,10 +8,9 @@ import re
 import pandas as pd
 from rich.console import Console
 
-from meshsim.gate import print_verdicts, verdicts_table
-from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
-from meshsim.gate import format_interval, format_limit, format_value
+from meshsim.gate import format_interval, format_limit, format_value, print_verdicts, verdicts_table
 from meshsim.scenario import SloSpec
+from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
 
 
 def verdicts(allow: bool = False, reps: int = 3) -> list[SloVerdict]:
@@ -23,9 +22,11 @@ def verdicts(allow: bool = False, reps: int = 3) -> list[SloVerdict]:
     data = [(0.45, 0.05, 0.9985), (0.46, 0.06, 0.9995), (0.44, 0.05, 0.9990)][:reps]
     rows = []
     for rep, (p99, p50, avail) in enumerate(data):
-        rows += [(rep, "workload", "browse", "latency_p99", p99),
-                 (rep, "workload", "browse", "latency_p50", p50),
-                 (rep, "service", "cart", "availability", avail)]
+        rows += [
+            (rep, "workload", "browse", "latency_p99", p99),
+            (rep, "workload", "browse", "latency_p50", p50),
+            (rep, "service", "cart", "availability", avail),
+        ]
     metrics = pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
     return evaluate_slos(slos, metrics, allow_inconclusive=allow)
 

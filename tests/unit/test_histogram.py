@@ -22,9 +22,11 @@ def test_merge_equals_one_histogram_of_everything():
     rng = np.random.default_rng(6)
     a, b, both = LogHistogram(), LogHistogram(), LogHistogram()
     for x in rng.exponential(0.01, 5000):
-        a.add(float(x)); both.add(float(x))
+        a.add(float(x))
+        both.add(float(x))
     for x in rng.exponential(0.05, 5000):
-        b.add(float(x)); both.add(float(x))
+        b.add(float(x))
+        both.add(float(x))
     a.merge(b)
     assert a.counts == both.counts and a.n == both.n
     assert [a.quantile(q) for q in (0.5, 0.99)] == [both.quantile(q) for q in (0.5, 0.99)]

@@ -30,8 +30,14 @@ def test_route_from_api_json(res: ImportResult) -> None:
     assert c["timeout"] == "2s"
     r = c["retries"]
     assert r["attempts"] == 2 and r["per_try_timeout"] == "250ms"
-    assert r["retry_on"] == ["retriable-status-codes", "reset", "gateway-error", "retriable-4xx",
-                             "refused-stream", "connect-failure"]
+    assert r["retry_on"] == [
+        "retriable-status-codes",
+        "reset",
+        "gateway-error",
+        "retriable-4xx",
+        "refused-stream",
+        "connect-failure",
+    ]
     assert r["retriable_status_codes"] == SERVER_ERROR
     assert r["backoff"] == {"base": "25ms", "max": "250ms"}
     f = GOOD / "colors-route.json"
@@ -49,8 +55,12 @@ def test_non_catch_all_route_warns(res: ImportResult) -> None:
 
 def test_virtual_node_listener_limits(res: ImportResult) -> None:
     red = res.policies["colors"]["versions"]["red"]
-    assert red["connection_pool"] == {"max_connections": 50, "max_pending": 10,
-                                      "max_requests": 2**31 - 1, "max_retries": 2**31 - 1}  # [A1]
+    assert red["connection_pool"] == {
+        "max_connections": 50,
+        "max_pending": 10,
+        "max_requests": 2**31 - 1,
+        "max_retries": 2**31 - 1,
+    }  # [A1]
     assert red["outlier_detection"]["consecutive_5xx"] == 5
     assert red["outlier_detection"]["interval"] == "10s"
     assert red["outlier_detection"]["base_ejection_time"] == "30s"
@@ -78,17 +88,22 @@ def test_crd_template_with_grpc_route(res: ImportResult) -> None:
 
 def test_single_target_route_sets_no_split(tmp_path: Path) -> None:
     f = tmp_path / "r.json"
-    f.write_text('{"virtualRouterName": "pay-router", "routeName": "r", "spec": {"httpRoute": {'
-                 '"match": {"prefix": "/"}, "action": {"weightedTargets": [{"virtualNode": "pay", "weight": 1}]},'
-                 '"timeout": {"perRequest": {"value": 500, "unit": "ms"}}}}}')
+    f.write_text(
+        '{"virtualRouterName": "pay-router", "routeName": "r", "spec": {"httpRoute": {'
+        '"match": {"prefix": "/"}, "action": {"weightedTargets": [{"virtualNode": "pay", "weight": 1}]},'
+        '"timeout": {"perRequest": {"value": 500, "unit": "ms"}}}}}'
+    )
     res = import_mesh_config("appmesh", f)
     assert res.policies == {"pay": {"timeout": "500ms"}}  # "-router" suffix dropped without a VirtualService
 
 
-@pytest.mark.parametrize("name,line,message", [
-    ("missing-timeout.json", 8, "retryPolicy needs maxRetries and perRetryTimeout"),
-    ("bad-unit.json", 8, "unit must be ms or s"),
-])
+@pytest.mark.parametrize(
+    "name,line,message",
+    [
+        ("missing-timeout.json", 8, "retryPolicy needs maxRetries and perRetryTimeout"),
+        ("bad-unit.json", 8, "unit must be ms or s"),
+    ],
+)
 def test_malformed(name: str, line: int, message: str) -> None:
     with pytest.raises(MeshsimInputError) as exc:
         import_mesh_config("appmesh", BAD / name)

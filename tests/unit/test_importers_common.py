@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meshsim.scenario import ServicePolicySpec
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import (
     SUPPORTED_FORMATS,
@@ -17,8 +16,9 @@ from meshsim.meshes import (
 )
 from meshsim.meshes._base import parse_go_duration, service_name
 from meshsim.meshes._block_defaults import BLOCK_DEFAULTS, PRESET_FOR_FORMAT
-from meshsim.yamlio import read_hcl as parse_hcl
 from meshsim.meshes._files import substitute_placeholders
+from meshsim.scenario import ServicePolicySpec
+from meshsim.yamlio import read_hcl as parse_hcl
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "importers"
 
@@ -76,7 +76,7 @@ def test_hcl_reader_keeps_lines_and_hcl1_blocks() -> None:
         'Kind = "service-router"  # comment\n'
         "Routes = [\n"
         "  {\n"
-        "    Match { HTTP { PathPrefix = \"/a\" } }\n"
+        '    Match { HTTP { PathPrefix = "/a" } }\n'
         "    Destination {\n"
         "      NumRetries = 2\n"
         "      Codes = [503, 504]\n"
@@ -151,8 +151,10 @@ def test_folder_skips_unrelated_kinds_but_explicit_file_refuses(tmp_path: Path) 
 
 
 def test_later_object_replaces_earlier_with_a_warning(tmp_path: Path) -> None:
-    vs = ("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: %s}\nspec:\n"
-          "  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n    timeout: %s\n")
+    vs = (
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: %s}\nspec:\n"
+        "  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n    timeout: %s\n"
+    )
     (tmp_path / "a.yaml").write_text(vs % ("first", "1s"))
     (tmp_path / "b.yaml").write_text(vs % ("second", "2s"))
     res = import_mesh_config("istio", tmp_path)
@@ -168,9 +170,14 @@ def test_to_yaml_round_trips_and_comments_every_value(fmt: str) -> None:
     data = yaml.safe_load(text)
     assert (data.get("policies") or {}) == res.policies
     assert (data.get("services") or {}) == res.services
-    value_lines = [ln for ln in text.splitlines()
-                   if not ln.lstrip().startswith("#") and ":" in ln and not ln.rstrip().endswith(":")
-                   and not ln.startswith(("policies", "services"))]
+    value_lines = [
+        ln
+        for ln in text.splitlines()
+        if not ln.lstrip().startswith("#")
+        and ":" in ln
+        and not ln.rstrip().endswith(":")
+        and not ln.startswith(("policies", "services"))
+    ]
     for ln in value_lines:
         assert "# from " in ln, ln
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from meshsim.scenario import ServicePolicySpec
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import import_mesh_config
+from meshsim.scenario import ServicePolicySpec
 
 CONFORMANCE = (Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance").resolve()
 MESHES = ("istio", "linkerd", "consul", "appmesh", "kuma", "traefik")

@@ -62,11 +62,20 @@ def test_resolver(res: ImportResult) -> None:
 
 def test_service_defaults_crd(res: ImportResult) -> None:
     api = res.policies["api"]
-    assert api["connection_pool"] == {"connect_timeout": "2.5s", "max_connections": 50, "max_pending": 20,
-                                      "max_requests": 80, "max_retries": 3}
+    assert api["connection_pool"] == {
+        "connect_timeout": "2.5s",
+        "max_connections": 50,
+        "max_pending": 20,
+        "max_requests": 80,
+        "max_retries": 3,
+    }
     od = api["outlier_detection"]
     assert (od["consecutive_5xx"], od["interval"], od["base_ejection_time"], od["max_ejection_percent"]) == (
-        4, "5s", "15s", 30)
+        4,
+        "5s",
+        "15s",
+        30,
+    )
     assert od["min_health_percent"] == 0  # panic off [C3]
     assert res.policies["*"]["connection_pool"]["max_connections"] == 200  # UpstreamConfig.Defaults
     assert res.policies["frontend"]["rate_limit"] == {"rate": "100/s", "burst": 50}
@@ -76,8 +85,11 @@ def test_service_defaults_crd(res: ImportResult) -> None:
 
 
 def test_retry_flag_alone_gets_envoy_one_retry(res: ImportResult) -> None:
-    assert res.policies["checkout"]["retries"] == {"retry_on": ["connect-failure"], "attempts": 1,
-                                                   "backoff": {"base": "25ms", "max": "250ms"}}  # [C1]
+    assert res.policies["checkout"]["retries"] == {
+        "retry_on": ["connect-failure"],
+        "attempts": 1,
+        "backoff": {"base": "25ms", "max": "250ms"},
+    }  # [C1]
     assert any("ServiceIntentions" in x for x in res.warnings)
 
 
@@ -94,11 +106,14 @@ def test_negative_request_timeout_means_none(tmp_path: Path) -> None:
     assert import_mesh_config("consul", f).policies["a"]["timeout"] == "0s"
 
 
-@pytest.mark.parametrize("name,line,message", [
-    ("bad-syntax.hcl", 7, "invalid HCL"),
-    ("bad-type.hcl", 6, "whole number"),
-    ("no-kind.json", 1, "no kind"),
-])
+@pytest.mark.parametrize(
+    "name,line,message",
+    [
+        ("bad-syntax.hcl", 7, "invalid HCL"),
+        ("bad-type.hcl", 6, "whole number"),
+        ("no-kind.json", 1, "no kind"),
+    ],
+)
 def test_malformed(name: str, line: int, message: str) -> None:
     with pytest.raises(MeshsimInputError) as exc:
         import_mesh_config("consul", BAD / name)

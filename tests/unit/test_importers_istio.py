@@ -48,8 +48,13 @@ def test_destination_rule_fields(res: ImportResult) -> None:
     r = res.policies["reviews"]
     assert r["load_balancer"] == "least_request"
     assert r["locality"] == {"failover": ["aws/us-east-1", "gcp/us-central1"], "prefer": "zone"}
-    assert r["connection_pool"] == {"max_connections": 100, "connect_timeout": "3s", "max_pending": 10,
-                                    "max_requests": 200, "max_retries": 5}
+    assert r["connection_pool"] == {
+        "max_connections": 100,
+        "connect_timeout": "3s",
+        "max_pending": 10,
+        "max_requests": 200,
+        "max_retries": 5,
+    }
     od = r["outlier_detection"]
     assert od["consecutive_5xx"] == 3
     assert od["consecutive_gateway_errors"] == 2 and od["enforcing_consecutive_gateway_errors"] == 100
@@ -94,12 +99,22 @@ def test_fault_route_has_no_timeout_or_retries(res: ImportResult) -> None:
 def test_partial_blocks_get_istio_defaults(res: ImportResult) -> None:
     d = res.policies["details"]
     assert d["retries"]["attempts"] == 2
-    assert d["retries"]["retry_on"] == ["connect-failure", "refused-stream", "unavailable", "cancelled",
-                                        "retriable-status-codes"]  # [S3]
+    assert d["retries"]["retry_on"] == [
+        "connect-failure",
+        "refused-stream",
+        "unavailable",
+        "cancelled",
+        "retriable-status-codes",
+    ]  # [S3]
     assert d["retries"]["retry_different_host"] is True
     assert d["retries"]["backoff"] == {"base": "25ms", "max": "250ms"}
-    assert d["connection_pool"] == {"max_retries": 7, "max_connections": 2**32 - 1, "max_pending": 2**32 - 1,
-                                    "max_requests": 2**32 - 1, "connect_timeout": "10s"}  # [S4][S8]
+    assert d["connection_pool"] == {
+        "max_retries": 7,
+        "max_connections": 2**32 - 1,
+        "max_pending": 2**32 - 1,
+        "max_requests": 2**32 - 1,
+        "connect_timeout": "10s",
+    }  # [S4][S8]
     od = d["outlier_detection"]
     assert od["consecutive_5xx"] == 5 and od["enforcing_consecutive_gateway_errors"] == 0
     assert od["max_ejection_percent"] == 10 and od["min_health_percent"] == 0  # panic off [S4]
@@ -168,13 +183,16 @@ def test_consistent_hash_drops_retry_on_other_host(tmp_path: Path) -> None:
     assert pol["load_balancer"] == {"kind": "ring_hash", "key": "source-ip"}
 
 
-@pytest.mark.parametrize("name,line,field,message", [
-    ("bad-syntax.yaml", 7, None, "YAML syntax"),
-    ("bad-type.yaml", 11, "spec.http[0].retries.attempts", "whole number"),
-    ("bad-duration.yaml", 10, "spec.http[0].timeout", "give a unit"),
-    ("unknown-kind.yaml", 2, "kind", "unknown kind 'Frobnicator'"),
-    ("bad.json", 4, None, "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "name,line,field,message",
+    [
+        ("bad-syntax.yaml", 7, None, "YAML syntax"),
+        ("bad-type.yaml", 11, "spec.http[0].retries.attempts", "whole number"),
+        ("bad-duration.yaml", 10, "spec.http[0].timeout", "give a unit"),
+        ("unknown-kind.yaml", 2, "kind", "unknown kind 'Frobnicator'"),
+        ("bad.json", 4, None, "invalid JSON"),
+    ],
+)
 def test_malformed(name: str, line: int, field: str | None, message: str) -> None:
     with pytest.raises(MeshsimInputError) as exc:
         import_mesh_config("istio", BAD / name)

@@ -33,21 +33,36 @@ def test_kuma_service_names() -> None:
 
 def test_mesh_retry(res: ImportResult) -> None:
     r = res.policies["backend"]["retries"]
-    assert r == {"attempts": 3, "per_try_timeout": "1s", "backoff": {"base": "50ms", "max": "500ms"},
-                 "retry_on": ["5xx", "reset", "connect-failure", "retriable-status-codes"],
-                 "retriable_status_codes": [503], "retry_different_host": True}
+    assert r == {
+        "attempts": 3,
+        "per_try_timeout": "1s",
+        "backoff": {"base": "50ms", "max": "500ms"},
+        "retry_on": ["5xx", "reset", "connect-failure", "retriable-status-codes"],
+        "retriable_status_codes": [503],
+        "retry_different_host": True,
+    }
     f = GOOD / "k8s-policies.yaml"
     o = res.origins["policies.backend.retries.attempts"]
-    assert (o.line, o.object, o.source_field) == (line_of(f, "numRetries: 3"), "MeshRetry/backend-retry",
-                                                  "spec.to[0].default.http.numRetries")
+    assert (o.line, o.object, o.source_field) == (
+        line_of(f, "numRetries: 3"),
+        "MeshRetry/backend-retry",
+        "spec.to[0].default.http.numRetries",
+    )
     assert any("HTTP methods" in w for w in res.warnings)
 
 
 def test_grpc_retry_defaults_and_caller_scope(res: ImportResult) -> None:
     r = res.policies["payments"]["retries"]
     assert r["attempts"] == 2
-    assert r["retry_on"] == ["cancelled", "connect-failure", "gateway-error", "refused-stream", "reset",
-                             "resource-exhausted", "unavailable"]  # [K3]
+    assert r["retry_on"] == [
+        "cancelled",
+        "connect-failure",
+        "gateway-error",
+        "refused-stream",
+        "reset",
+        "resource-exhausted",
+        "unavailable",
+    ]  # [K3]
     assert any("universal.yaml" in w and "calls from these proxies only" in w for w in res.warnings)
 
 
@@ -60,13 +75,16 @@ def test_mesh_timeout(res: ImportResult) -> None:
 
 def test_mesh_circuit_breaker(res: ImportResult) -> None:
     b = res.policies["backend"]
-    assert b["connection_pool"] == {"max_connections": 100, "max_pending": 50, "max_requests": 200,
-                                    "max_retries": 4}
+    assert b["connection_pool"] == {"max_connections": 100, "max_pending": 50, "max_requests": 200, "max_retries": 4}
     od = b["outlier_detection"]
     assert od["consecutive_5xx"] == 5 and od["consecutive_gateway_errors"] == 3
     assert od["enforcing_consecutive_gateway_errors"] == 100
     assert (od["interval"], od["base_ejection_time"], od["max_ejection_percent"], od["min_health_percent"]) == (
-        "5s", "40s", 20, 30)
+        "5s",
+        "40s",
+        20,
+        30,
+    )
     # detectors omitted: consecutive detectors get enforcement 0 (off), panic 50 % [K4]
     p = res.policies["payments"]["outlier_detection"]
     assert p["consecutive_5xx"] == OFF and p["enforcing_consecutive_gateway_errors"] == 0
@@ -91,8 +109,10 @@ def test_load_balancing_strategy(res: ImportResult) -> None:
 
 
 def test_fault_injection_inbound(res: ImportResult) -> None:
-    assert res.policies["backend"]["fault"] == {"abort": {"status": 503, "percent": 10},
-                                                "delay": {"fixed": "2s", "percent": 2.5}}
+    assert res.policies["backend"]["fault"] == {
+        "abort": {"status": 503, "percent": 10},
+        "delay": {"fixed": "2s", "percent": 2.5},
+    }
     assert any("responseBandwidth" in w for w in res.warnings)
     assert any("more than one abort" in w for w in res.warnings)
 
@@ -109,16 +129,21 @@ def test_traffic_permission_warns(res: ImportResult) -> None:
 
 def test_rate_limit_fraction(tmp_path: Path) -> None:
     f = tmp_path / "rl.yaml"
-    f.write_text("type: MeshRateLimit\nname: rl\nmesh: default\nspec:\n  targetRef: {kind: MeshService, name: b}\n"
-                 "  from:\n  - targetRef: {kind: Mesh}\n    default:\n      local:\n        http:\n"
-                 "          requestRate: {num: 5, interval: 10s}\n")
+    f.write_text(
+        "type: MeshRateLimit\nname: rl\nmesh: default\nspec:\n  targetRef: {kind: MeshService, name: b}\n"
+        "  from:\n  - targetRef: {kind: Mesh}\n    default:\n      local:\n        http:\n"
+        "          requestRate: {num: 5, interval: 10s}\n"
+    )
     assert import_mesh_config("kuma", f).policies["b"]["rate_limit"] == {"rate": "0.5/s", "burst": 5}
 
 
-@pytest.mark.parametrize("name,line,message", [
-    ("bad-interval.yaml", 11, "cannot read duration"),
-    ("no-kind.yaml", 1, "no kind"),
-])
+@pytest.mark.parametrize(
+    "name,line,message",
+    [
+        ("bad-interval.yaml", 11, "cannot read duration"),
+        ("no-kind.yaml", 1, "no kind"),
+    ],
+)
 def test_malformed(name: str, line: int, message: str) -> None:
     with pytest.raises(MeshsimInputError) as exc:
         import_mesh_config("kuma", BAD / name)

@@ -41,8 +41,13 @@ def test_route_annotations_replace_service_retry_annotations(res: ImportResult) 
 def test_service_timeout_and_failure_accrual(res: ImportResult) -> None:
     o = res.policies["orders"]
     assert o["timeout"] == "2s"
-    assert o["failure_accrual"] == {"kind": "consecutive", "max_failures": 5, "min_penalty": "2s",
-                                    "max_penalty": "30s", "jitter": 0.2}
+    assert o["failure_accrual"] == {
+        "kind": "consecutive",
+        "max_failures": 5,
+        "min_penalty": "2s",
+        "max_penalty": "30s",
+        "jitter": 0.2,
+    }
     f = GOOD / "orders.yaml"
     assert res.origins["policies.orders.failure_accrual.jitter"].line == line_of(f, "jitter-ratio")
 
@@ -55,7 +60,12 @@ def test_httproute_weighted_backends(res: ImportResult) -> None:
 
 def test_failure_accrual_defaults(res: ImportResult) -> None:
     assert res.policies["inventory"]["failure_accrual"] == {
-        "kind": "consecutive", "max_failures": 7, "min_penalty": "1s", "max_penalty": "60s", "jitter": 0.5}  # [L3]
+        "kind": "consecutive",
+        "max_failures": 7,
+        "min_penalty": "1s",
+        "max_penalty": "60s",
+        "jitter": 0.5,
+    }  # [L3]
     assert "§2" in res.origins["policies.inventory.failure_accrual.max_failures"].note
 
 
@@ -106,11 +116,14 @@ def test_server_warns(res: ImportResult) -> None:
     assert any("Server/web-http" in w for w in res.warnings)
 
 
-@pytest.mark.parametrize("name,line,message", [
-    ("bad-limit.yaml", 6, "whole number"),
-    ("bad-condition.yaml", 6, "unknown retry condition 'sometimes'"),
-    ("bad-escape.yaml", 8, "YAML syntax"),
-])
+@pytest.mark.parametrize(
+    "name,line,message",
+    [
+        ("bad-limit.yaml", 6, "whole number"),
+        ("bad-condition.yaml", 6, "unknown retry condition 'sometimes'"),
+        ("bad-escape.yaml", 8, "YAML syntax"),
+    ],
+)
 def test_malformed(name: str, line: int, message: str) -> None:
     with pytest.raises(MeshsimInputError) as exc:
         import_mesh_config("linkerd", BAD / name)
@@ -120,10 +133,11 @@ def test_malformed(name: str, line: int, message: str) -> None:
 
 
 def test_route_timeout_field_beats_service_annotation_but_not_route_annotation(tmp_path: Path) -> None:
-    svc = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n"
-           "  annotations: {timeout.linkerd.io/request: 9s}\n---\n")
-    route = ("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: a\n%s"
-             "spec:\n  parentRefs: [{name: a, kind: Service, group: core}]\n  rules:\n  - timeouts: {request: 2s}\n")
+    svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  annotations: {timeout.linkerd.io/request: 9s}\n---\n"
+    route = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: a\n%s"
+        "spec:\n  parentRefs: [{name: a, kind: Service, group: core}]\n  rules:\n  - timeouts: {request: 2s}\n"
+    )
     f = tmp_path / "a.yaml"
     f.write_text(svc + route % "")
     res = import_mesh_config("linkerd", f)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from meshsim.scenario import load_scenario
 from meshsim.meshes import import_mesh_config
+from meshsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,10 +21,18 @@ def test_traefik_annotations_and_split() -> None:
     res = import_mesh_config("traefik", DATA / "traefik" / "good")
     s = res.policies["search"]
     # "3" attempts counts every try: 2 retries, no back-off, connection errors only [T4]
-    assert s["retries"] == {"attempts": 2, "backoff": "none", "retry_on": ["connect-failure"],
-                            "retry_different_host": True}
-    assert s["circuit_breaker"] == {"expression": "NetworkErrorRatio() > 0.30", "check_period": "100ms",
-                                    "fallback_duration": "10s", "recovery_duration": "10s"}  # [T5]
+    assert s["retries"] == {
+        "attempts": 2,
+        "backoff": "none",
+        "retry_on": ["connect-failure"],
+        "retry_different_host": True,
+    }
+    assert s["circuit_breaker"] == {
+        "expression": "NetworkErrorRatio() > 0.30",
+        "check_period": "100ms",
+        "fallback_duration": "10s",
+        "recovery_duration": "10s",
+    }  # [T5]
     assert s["rate_limit"] == {"rate": "50/s", "burst": 100}
     assert s["split"] == {"v1": 70, "v2": 30}
     assert set(res.policies) == {"search"}  # lonely (average only) and the tcp service get nothing

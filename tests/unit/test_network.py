@@ -8,30 +8,34 @@ import numpy as np
 import pytest
 
 import meshsim
-from meshsim.topology import TCP_MIN_RTO_S, NetworkModel, relation
+from meshsim.stats import mean_ci
 from meshsim.topology import (
     EGRESS_USD_PER_GB,
     REGION_METRO,
     REGION_RTT_MS,
     RTT_FIT_INTERCEPT_MS,
     RTT_FIT_MS_PER_KM,
+    TCP_MIN_RTO_S,
+    NetworkModel,
     distance_km,
     region_rtt_ms,
+    relation,
 )
-from meshsim.stats import mean_ci
 
 GIB = 1.073741824
 
 
 def _scenario(**over: object) -> dict:
     sc: dict = {
-        "name": "net", "seed": 5, "duration": "20s", "warmup": "0s",
+        "name": "net",
+        "seed": 5,
+        "duration": "20s",
+        "warmup": "0s",
         "locations": {"aws": {"us-east-1": ["a", "b"], "eu-west-1": ["a"]}, "gcp": {"europe-west1": ["b"]}},
         "network": {"same_zone": "0ms", "cross_zone": "0ms"},
         "mesh": {"proxy": "none"},
         "services": {"api": {"placement": {"aws/us-east-1/a": 1}, "concurrency": 64, "service_time": "1ms"}},
-        "workload": [{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "50/s",
-                      "arrival": "constant"}],
+        "workload": [{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "50/s", "arrival": "constant"}],
     }
     sc.update(over)
     return sc
@@ -75,8 +79,10 @@ def test_unlisted_pairs_are_estimated_from_distance() -> None:
 
 def test_fitted_line_matches_the_published_pairs() -> None:
     # the two constants in regions.py are a least-squares fit: refit and compare
-    ibm = {("wash", "lon"): (75.0, (38.9, -77.04), (51.51, -0.13)),
-           ("fra", "lon"): (13.0, (50.11, 8.68), (51.51, -0.13))}
+    ibm = {
+        ("wash", "lon"): (75.0, (38.9, -77.04), (51.51, -0.13)),
+        ("fra", "lon"): (13.0, (50.11, 8.68), (51.51, -0.13)),
+    }
     xs, ys = [], []
     for pair, rtt in REGION_RTT_MS.items():
         a, b = sorted(pair)
@@ -116,13 +122,25 @@ def test_prices_follow_the_sending_provider_and_link_overrides() -> None:
 
 def test_exact_egress_cost_of_a_cross_cloud_edge() -> None:
     # constant sizes and no failures: cost = attempts x (request x price(a->b) + response x price(b->a))
-    sc = _scenario(services={
-        "front": {"placement": {"aws/us-east-1/a": 1}, "concurrency": 64, "service_time": "1ms",
-                  "calls": ["catalog"]},
-        "catalog": {"placement": {"gcp/europe-west1/b": 1}, "concurrency": 64, "service_time": "1ms",
-                    "request_size": "3KB", "response_size": "50KB"},
-    }, network={"same_zone": "0ms", "cross_cloud": "10ms"}, workload=[
-        {"name": "w", "entry": "front", "origin": "aws/us-east-1/a", "rate": "40/s", "arrival": "constant"}])
+    sc = _scenario(
+        services={
+            "front": {
+                "placement": {"aws/us-east-1/a": 1},
+                "concurrency": 64,
+                "service_time": "1ms",
+                "calls": ["catalog"],
+            },
+            "catalog": {
+                "placement": {"gcp/europe-west1/b": 1},
+                "concurrency": 64,
+                "service_time": "1ms",
+                "request_size": "3KB",
+                "response_size": "50KB",
+            },
+        },
+        network={"same_zone": "0ms", "cross_cloud": "10ms"},
+        workload=[{"name": "w", "entry": "front", "origin": "aws/us-east-1/a", "rate": "40/s", "arrival": "constant"}],
+    )
     res = meshsim.simulate(sc, replications=1, executor="serial")
     edges = res.edges().set_index(["from", "to"])
     attempts = int(edges.loc[("front", "catalog"), "attempts"])
@@ -138,10 +156,22 @@ def test_exact_egress_cost_of_a_cross_cloud_edge() -> None:
 
 def test_bandwidth_adds_size_over_bandwidth() -> None:
     # 1 Mbps = 125,000 bytes/s: a 1,250-byte request takes 10 ms more, a 12,500-byte answer 100 ms
-    sc = _scenario(network={"same_zone": "0ms", "cross_zone": "0ms", "links": [
-        {"between": ["aws/us-east-1/a", "aws/us-east-1/b"], "latency": "2ms", "bandwidth": "1Mbps"}]},
-        services={"api": {"placement": {"aws/us-east-1/b": 1}, "concurrency": 64, "service_time": "1ms",
-                          "request_size": 1250, "response_size": 12500}})
+    sc = _scenario(
+        network={
+            "same_zone": "0ms",
+            "cross_zone": "0ms",
+            "links": [{"between": ["aws/us-east-1/a", "aws/us-east-1/b"], "latency": "2ms", "bandwidth": "1Mbps"}],
+        },
+        services={
+            "api": {
+                "placement": {"aws/us-east-1/b": 1},
+                "concurrency": 64,
+                "service_time": "1ms",
+                "request_size": 1250,
+                "response_size": 12500,
+            }
+        },
+    )
     res = meshsim.simulate(sc, replications=1, executor="serial")
     mean = res.to_dict()["workloads"]["w"]["latency_ms"]["mean"]
     assert mean == pytest.approx(2 + 10 + 1 + 2 + 100, rel=1e-6)
@@ -153,10 +183,12 @@ def test_loss_raises_latency_but_not_errors() -> None:
     # a call has two messages (request and response).
     p, one_way = 0.05, 0.010
     link = {"between": ["aws/us-east-1/a", "aws/us-east-1/b"], "latency": "10ms", "loss": p}
-    sc = _scenario(network={"same_zone": "0ms", "links": [link]}, duration="60s",
-                   services={"api": {"placement": {"aws/us-east-1/b": 1}, "concurrency": 256,
-                                     "service_time": "1ms"}},
-                   workload=[{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "100/s"}])
+    sc = _scenario(
+        network={"same_zone": "0ms", "links": [link]},
+        duration="60s",
+        services={"api": {"placement": {"aws/us-east-1/b": 1}, "concurrency": 256, "service_time": "1ms"}},
+        workload=[{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": "100/s"}],
+    )
     res = meshsim.simulate(sc, replications=6, executor="serial")
     d = res.to_dict()["workloads"]["w"]
     assert d["failed"] == {} and d["error_rate"] == 0.0

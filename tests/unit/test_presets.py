@@ -9,13 +9,18 @@ from meshsim import load_scenario, resolve_policy
 
 
 def scenario(defaults: str | None, policy: dict | None = None):
-    return load_scenario({
-        "name": "p", "mesh": {"defaults": defaults} if defaults else {},
-        "services": {"a": {"replicas": 1, "service_time": "1ms", "calls": ["b"]},
-                     "b": {"replicas": 2, "service_time": "1ms"}},
-        "policies": {"b": policy} if policy else {},
-        "workload": [{"name": "w", "entry": "a", "rate": 1}],
-    })
+    return load_scenario(
+        {
+            "name": "p",
+            "mesh": {"defaults": defaults} if defaults else {},
+            "services": {
+                "a": {"replicas": 1, "service_time": "1ms", "calls": ["b"]},
+                "b": {"replicas": 2, "service_time": "1ms"},
+            },
+            "policies": {"b": policy} if policy else {},
+            "workload": [{"name": "w", "entry": "a", "rate": 1}],
+        }
+    )
 
 
 def test_no_preset_means_nothing():
@@ -28,18 +33,19 @@ def test_istio():
     p = resolve_policy(scenario("istio"), "b")
     assert p.retry_attempts == 2
     assert p.retry_on == {"connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"}
-    assert p.timeout_s is None and p.per_try_timeout_s is None          # no route timeout [S7]
-    assert p.load_balancer.kind == "least_request"                      # [S4]
-    assert p.max_connections is None and p.max_requests is None         # 2^32-1 = unlimited [S4]
-    assert p.outlier is None and p.panic_percent == 0.0                 # only if a DR sets it; panic off
+    assert p.timeout_s is None and p.per_try_timeout_s is None  # no route timeout [S7]
+    assert p.load_balancer.kind == "least_request"  # [S4]
+    assert p.max_connections is None and p.max_requests is None  # 2^32-1 = unlimited [S4]
+    assert p.outlier is None and p.panic_percent == 0.0  # only if a DR sets it; panic off
     assert (p.backoff_base_s, p.backoff_max_s) == (0.025, 0.25)
     assert p.connect_timeout_s == 10.0 and p.locality is not None and p.locality_needs_outlier
 
 
 def test_istio_partial_blocks_keep_istio_defaults():
-    p = resolve_policy(scenario("istio", {"retries": {"per_try_timeout": "200ms"},
-                                          "outlier_detection": {"consecutive_5xx": 3}}), "b")
-    assert p.retry_attempts == 2 and "connect-failure" in p.retry_on   # retryOn default still applies [S3]
+    p = resolve_policy(
+        scenario("istio", {"retries": {"per_try_timeout": "200ms"}, "outlier_detection": {"consecutive_5xx": 3}}), "b"
+    )
+    assert p.retry_attempts == 2 and "connect-failure" in p.retry_on  # retryOn default still applies [S3]
     assert p.outlier.consecutive_5xx == 3 and p.outlier.base_ejection_time == 30.0
     assert p.outlier.max_ejection_percent == 10.0 and p.outlier.enforcing_consecutive_gateway_errors == 0.0
 
@@ -50,7 +56,7 @@ def test_linkerd():
     assert p.load_balancer.default_rtt == 0.030 and p.load_balancer.decay == 10.0
     assert p.failure_accrual is None and p.connect_timeout_s == 1.0
     configured = resolve_policy(scenario("linkerd", {"retries": {"retry_on": ["5xx"]}}), "b")
-    assert configured.retry_attempts == 1                               # annotation limit default 1 [L7]
+    assert configured.retry_attempts == 1  # annotation limit default 1 [L7]
     assert configured.budget_kind == "linkerd"
     assert (configured.budget_ratio, configured.budget_min_per_second, configured.budget_ttl_s) == (0.2, 10.0, 10.0)
 
@@ -82,8 +88,8 @@ def test_traefik():
     p = resolve_policy(scenario("traefik"), "b")
     assert p.retry_attempts == 0 and p.timeout_s is None and p.outlier is None
     configured = resolve_policy(scenario("traefik", {"retries": {"attempts": 2}}), "b")
-    assert configured.backoff_base_s is None                            # no back-off in Traefik Mesh [T4]
-    assert configured.retry_on == {"connect-failure"}                   # only connection-level errors
+    assert configured.backoff_base_s is None  # no back-off in Traefik Mesh [T4]
+    assert configured.retry_on == {"connect-failure"}  # only connection-level errors
 
 
 @pytest.mark.parametrize("mesh", ["istio", "linkerd", "consul", "appmesh", "kuma", "traefik"])
@@ -95,13 +101,22 @@ def test_explicit_fields_win_and_say_where_they_came_from(mesh):
 
 
 def test_version_block_replaces_the_service_block():
-    sc = load_scenario({
-        "name": "v", "services": {"a": {"replicas": 1, "service_time": "1ms", "calls": ["b"]},
-                                  "b": {"service_time": "1ms", "versions": {"v1": {"replicas": 1}, "v2": {"replicas": 1}}}},
-        "policies": {"b": {"connection_pool": {"max_connections": 10, "max_pending": 5},
-                           "versions": {"v2": {"connection_pool": {"max_connections": 3}}}}},
-        "workload": [{"name": "w", "entry": "a", "rate": 1}],
-    })
+    sc = load_scenario(
+        {
+            "name": "v",
+            "services": {
+                "a": {"replicas": 1, "service_time": "1ms", "calls": ["b"]},
+                "b": {"service_time": "1ms", "versions": {"v1": {"replicas": 1}, "v2": {"replicas": 1}}},
+            },
+            "policies": {
+                "b": {
+                    "connection_pool": {"max_connections": 10, "max_pending": 5},
+                    "versions": {"v2": {"connection_pool": {"max_connections": 3}}},
+                }
+            },
+            "workload": [{"name": "w", "entry": "a", "rate": 1}],
+        }
+    )
     v1, v2 = resolve_policy(sc, "b", "v1"), resolve_policy(sc, "b", "v2")
     assert (v1.max_connections, v1.max_pending) == (10, 5)
     assert (v2.max_connections, v2.max_pending) == (3, None)  # whole block replaced, not merged [S6]

@@ -14,18 +14,33 @@ from meshsim.report import CHART_HEADINGS, render_html_report, write_html_report
 # A canary that fails its checks (so the report has a rollout), retries (amplification) and
 # two SLOs, one met and one missed. Small: about 4,000 requests.
 SCENARIO = {
-    "name": "report-fixture", "seed": 5, "duration": "40s",
+    "name": "report-fixture",
+    "seed": 5,
+    "duration": "40s",
     "services": {
-        "api": {"replicas": 2, "concurrency": 8, "service_time": "4ms", "calls": ["db"],
-                "versions": {"v1": {}, "v2": {"error_rate": 0.3}}},
+        "api": {
+            "replicas": 2,
+            "concurrency": 8,
+            "service_time": "4ms",
+            "calls": ["db"],
+            "versions": {"v1": {}, "v2": {"error_rate": 0.3}},
+        },
         "db": {"replicas": 1, "concurrency": 8, "service_time": "1ms", "error_rate": 0.05},
     },
     "policies": {"db": {"retries": {"attempts": 2, "retry_on": ["5xx"]}}},
     "workload": [{"name": "users", "entry": "api", "rate": "100/s"}],
-    "rollout": {"service": "api", "baseline": "v1", "canary": "v2", "steps": [10, 50, 100], "interval": "10s",
-                "max_failed_checks": 1},
-    "slos": [{"name": "users-p99", "workload": "users", "metric": "latency_p99", "max": "2s"},
-             {"name": "users-errors", "workload": "users", "metric": "error_rate", "max": "0.01%"}],
+    "rollout": {
+        "service": "api",
+        "baseline": "v1",
+        "canary": "v2",
+        "steps": [10, 50, 100],
+        "interval": "10s",
+        "max_failed_checks": 1,
+    },
+    "slos": [
+        {"name": "users-p99", "workload": "users", "metric": "latency_p99", "max": "2s"},
+        {"name": "users-errors", "workload": "users", "metric": "error_rate", "max": "0.01%"},
+    ],
 }
 
 SCRIPT_SRC = re.compile(r"<script[^>]*\bsrc\s*=", re.IGNORECASE)

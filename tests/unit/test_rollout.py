@@ -3,7 +3,8 @@ where the rule (not the metrics) is under test, and the scenario fields' validat
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -13,14 +14,25 @@ from meshsim.engine._rollout import RolloutController
 WARMUP = 5.0
 
 
-def scenario(rollout: dict[str, Any], *, canary: dict[str, Any] | None = None, rate: str = "50/s",
-             duration: str = "80s", policies: dict[str, Any] | None = None) -> dict[str, Any]:
+def scenario(
+    rollout: dict[str, Any],
+    *,
+    canary: dict[str, Any] | None = None,
+    rate: str = "50/s",
+    duration: str = "80s",
+    policies: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     base = {"service": "api", "baseline": "v1", "canary": "v2", "interval": "10s"}
     return {
-        "name": "rollout-unit", "seed": 3, "duration": duration, "warmup": f"{WARMUP:g}s",
-        "mesh": {"proxy": "none"}, "network": {"same_zone": "0ms"},
-        "services": {"api": {"replicas": 2, "concurrency": 20, "service_time": "2ms",
-                             "versions": {"v1": {}, "v2": canary or {}}}},
+        "name": "rollout-unit",
+        "seed": 3,
+        "duration": duration,
+        "warmup": f"{WARMUP:g}s",
+        "mesh": {"proxy": "none"},
+        "network": {"same_zone": "0ms"},
+        "services": {
+            "api": {"replicas": 2, "concurrency": 20, "service_time": "2ms", "versions": {"v1": {}, "v2": canary or {}}}
+        },
         "policies": policies or {},
         "workload": [{"name": "users", "entry": "api", "rate": rate}],
         "rollout": {**base, **rollout},
@@ -41,8 +53,14 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Any:
 
         def check(self: RolloutController) -> dict[str, Any]:
             passed, n = next(seq, (True, 10))
-            return {"t_s": self.sim.env.now, "weight": self.weight, "requests": n, "success_rate": None,
-                    "latency_p99_ms": None, "passed": passed}
+            return {
+                "t_s": self.sim.env.now,
+                "weight": self.weight,
+                "requests": n,
+                "success_rate": None,
+                "latency_p99_ms": None,
+                "passed": passed,
+            }
 
         monkeypatch.setattr(RolloutController, "check", check)
 
@@ -87,8 +105,16 @@ def test_rollout_overrides_split_and_starts_on_baseline() -> None:
 def test_argo_failure_limit_off_by_one(script: Any, limit: int) -> None:
     # Argo fails the run when failed > failureLimit: the (limit + 1)-th failure aborts
     script([(False, 10)] * 10)
-    ro = run(scenario({"style": "argo", "steps": [{"setWeight": 25}, {"pause": "60s"}],
-                       "analysis_interval": "5s", "failure_limit": limit}))
+    ro = run(
+        scenario(
+            {
+                "style": "argo",
+                "steps": [{"setWeight": 25}, {"pause": "60s"}],
+                "analysis_interval": "5s",
+                "failure_limit": limit,
+            }
+        )
+    )
     assert ro["outcome"] == "rolled_back"
     assert len(ro["checks"]) == limit + 1
     assert ro["checks"][0]["t_s"] == pytest.approx(WARMUP)  # the first measurement is immediate
@@ -98,8 +124,16 @@ def test_argo_failure_limit_off_by_one(script: Any, limit: int) -> None:
 
 def test_argo_passing_measurements_do_not_abort(script: Any) -> None:
     script([(False, 10), (True, 10), (False, 10), (True, 10)])
-    ro = run(scenario({"style": "argo", "steps": [{"setWeight": 25}, {"pause": "18s"}, {"setWeight": 50}],
-                       "analysis_interval": "5s", "failure_limit": 2}))
+    ro = run(
+        scenario(
+            {
+                "style": "argo",
+                "steps": [{"setWeight": 25}, {"pause": "18s"}, {"setWeight": 50}],
+                "analysis_interval": "5s",
+                "failure_limit": 2,
+            }
+        )
+    )
     assert ro["outcome"] == "promoted"
     assert ro["at_s"] == pytest.approx(WARMUP + 18)
     assert ro["failed_checks"] == 2
@@ -107,26 +141,45 @@ def test_argo_passing_measurements_do_not_abort(script: Any) -> None:
 
 def test_argo_consecutive_errors(script: Any) -> None:
     script([(False, 0)] * 10)  # no data: Error measurements, not failures
-    ro = run(scenario({"style": "argo", "steps": [{"setWeight": 25}, {"pause": "60s"}],
-                       "analysis_interval": "5s", "consecutive_error_limit": 4}))
+    ro = run(
+        scenario(
+            {
+                "style": "argo",
+                "steps": [{"setWeight": 25}, {"pause": "60s"}],
+                "analysis_interval": "5s",
+                "consecutive_error_limit": 4,
+            }
+        )
+    )
     assert ro["outcome"] == "rolled_back"
     assert [c["phase"] for c in ro["checks"]] == ["Error"] * 5
     assert ro["failed_checks"] == 0
 
 
 def test_argo_manual_pause_stays_in_progress() -> None:
-    ro = run(scenario({"style": "argo", "steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}],
-                       "analysis_interval": "10s", "checks": {"success_rate_min": 0.5}}))
+    ro = run(
+        scenario(
+            {
+                "style": "argo",
+                "steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}],
+                "analysis_interval": "10s",
+                "checks": {"success_rate_min": 0.5},
+            }
+        )
+    )
     assert ro["outcome"] == "in_progress" and ro["at_s"] is None
     assert [w["weight"] for w in ro["weights"]] == [0.0, 20.0]
 
 
 def test_failed_requests_count_after_retries() -> None:
     # half the canary's tries fail; with 3 retries a call fails only if all 4 tries do (1/16)
-    data = scenario({"steps": [50, 100], "interval": "20s", "max_failed_checks": 5,
-                     "checks": {"success_rate_min": 0.1}},
-                    canary={"error_rate": 0.5}, rate="200/s", duration="30s",
-                    policies={"api": {"retries": {"attempts": 3, "retry_on": ["5xx"]}}})
+    data = scenario(
+        {"steps": [50, 100], "interval": "20s", "max_failed_checks": 5, "checks": {"success_rate_min": 0.1}},
+        canary={"error_rate": 0.5},
+        rate="200/s",
+        duration="30s",
+        policies={"api": {"retries": {"attempts": 3, "retry_on": ["5xx"]}}},
+    )
     ro = run(data)
     calls = ro["canary_requests"]
     assert calls > 1000
@@ -143,23 +196,32 @@ def test_rollout_in_results_json() -> None:
     assert {"rollout_weight", "rollout_check", "rollout_promoted"} <= kinds
 
 
-@pytest.mark.parametrize("rollout,message", [
-    ({"steps": [{"setWeight": 10}]}, "need style: argo"),
-    ({"steps": [150]}, "between 0 and 100"),
-    ({"style": "argo", "steps": [{"setWeight": 10, "pause": "1s"}]}, "either setWeight"),
-    ({"style": "argo", "steps": [{"pause": {"duration": "1s", "x": 1}}]}, "only a duration"),
-    ({"style": "argo", "steps": [20], "analysis_starting_step": 3}, "past the last step"),
-    ({"canary": "v1"}, "different versions"),
-    ({"canary": "v9"}, "no version 'v9'"),
-])
+@pytest.mark.parametrize(
+    "rollout,message",
+    [
+        ({"steps": [{"setWeight": 10}]}, "need style: argo"),
+        ({"steps": [150]}, "between 0 and 100"),
+        ({"style": "argo", "steps": [{"setWeight": 10, "pause": "1s"}]}, "either setWeight"),
+        ({"style": "argo", "steps": [{"pause": {"duration": "1s", "x": 1}}]}, "only a duration"),
+        ({"style": "argo", "steps": [20], "analysis_starting_step": 3}, "past the last step"),
+        ({"canary": "v1"}, "different versions"),
+        ({"canary": "v9"}, "no version 'v9'"),
+    ],
+)
 def test_rollout_validation(rollout: dict[str, Any], message: str) -> None:
     with pytest.raises(meshsim.MeshsimInputError, match=message):
         meshsim.load_scenario(scenario(rollout))
 
 
 def test_argo_pause_forms() -> None:
-    s = meshsim.load_scenario(scenario({"style": "argo", "steps": [
-        20, {"pause": {"duration": "30s"}}, {"pause": {}}, {"setWeight": 40}, {"pause": "1m"}]}))
+    s = meshsim.load_scenario(
+        scenario(
+            {
+                "style": "argo",
+                "steps": [20, {"pause": {"duration": "30s"}}, {"pause": {}}, {"setWeight": 40}, {"pause": "1m"}],
+            }
+        )
+    )
     steps = s.rollout.steps
     assert steps[0] == 20
     assert steps[1].pause == 30.0 and not steps[1].pause_manual

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from meshsim.errors import MeshsimInputError
-from meshsim.slo import SloFileWarning, load_slo_file, parse_slo_text, read_slo_file, slo_lines_in_yaml
 from meshsim.scenario import SloSpec
+from meshsim.slo import SloFileWarning, load_slo_file, parse_slo_text, read_slo_file, slo_lines_in_yaml
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slo"
 
@@ -38,8 +38,13 @@ def test_meshsim_format_file() -> None:
     path = DATA / "meshsim-slos.yaml"
     result = read_slo_file(path)
     slos = by_name(result.slos)
-    assert list(slos) == ["browse-p99", "browse-errors", "cart-availability",
-                          "checkout-throughput", "cart-amplification"]
+    assert list(slos) == [
+        "browse-p99",
+        "browse-errors",
+        "cart-availability",
+        "checkout-throughput",
+        "cart-amplification",
+    ]
     assert slos["browse-p99"].max == pytest.approx(0.3)
     assert slos["cart-availability"].min == 0.999
     assert slos["checkout-throughput"].min == pytest.approx(100.0)
@@ -76,8 +81,11 @@ def test_openslo_ratio_good_total_and_bad_total() -> None:
     assert errors.max == pytest.approx(0.005)
     fields = [w.field for w in result.warnings]
     assert fields == [
-        "spec.timeWindow", "spec.budgetingMethod", "spec.objectives[0].timeSliceTarget",
-        "spec.objectives[0].timeSliceWindow", "spec.alertPolicies",
+        "spec.timeWindow",
+        "spec.budgetingMethod",
+        "spec.objectives[0].timeSliceTarget",
+        "spec.objectives[0].timeSliceWindow",
+        "spec.alertPolicies",
     ]
     assert all(w.file == str(path) and w.line for w in result.warnings)
     assert "Timeslices" in result.warnings[1].message
@@ -93,8 +101,7 @@ def test_openslo_raw_with_indicator_ref_and_skipped_prometheus_source() -> None:
     p999 = slos["checkout-p999"]
     assert (p999.metric, p999.max) == ("latency_p999", pytest.approx(1.5))
     messages = [w.render() for w in result.warnings]
-    assert any("'Prometheus' cannot be simulated" in m and "checkout-prod-latency" in m
-               for m in messages)
+    assert any("'Prometheus' cannot be simulated" in m and "checkout-prod-latency" in m for m in messages)
     assert any("AlertPolicy" in m for m in messages)
     prom = next(w for w in result.warnings if "Prometheus" in w.message)
     assert prom.line == line_of(path, "type: Prometheus")
@@ -105,8 +112,7 @@ def test_load_slo_file_issues_each_unsupported_field_as_a_warning() -> None:
         slos = load_slo_file(DATA / "openslo-ratio.yaml")
     assert len(slos) == 2
     text = "\n".join(str(w.message) for w in record)
-    for field in ("timeWindow", "budgetingMethod", "timeSliceTarget", "timeSliceWindow",
-                  "alertPolicies"):
+    for field in ("timeWindow", "budgetingMethod", "timeSliceTarget", "timeSliceWindow", "alertPolicies"):
         assert field in text
 
 
@@ -189,8 +195,13 @@ def test_rendered_error_names_file_line_and_field(tmp_path: Path) -> None:
     ("text", "line", "field", "needle"),
     [
         ("slos:\n  - {name: a, workload: w\n  metric: x}\n", 3, None, "YAML syntax"),
-        ("slos:\n  - {name: a, workload: w, metric: error_rate, max: 1%}\n"
-         "  - {name: a, workload: w, metric: error_rate, max: 2%}\n", 3, "name", "duplicate SLO"),
+        (
+            "slos:\n  - {name: a, workload: w, metric: error_rate, max: 1%}\n"
+            "  - {name: a, workload: w, metric: error_rate, max: 2%}\n",
+            3,
+            "name",
+            "duplicate SLO",
+        ),
         ("services: {}\nslos: []\n", 1, "services", "unknown top-level key"),
         ("slos: {name: a}\n", 1, "slos", "must be a list"),
         ("- 1\n- 2\n", 1, None, "not an SLO document"),
@@ -218,37 +229,67 @@ spec:
     ("body", "field", "needle"),
     [
         # target that is no percentile meshsim reports
-        ("      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
-         "  objectives:\n    - {op: lt, value: 400, target: 0.95}\n",
-         "spec.objectives[0].target", "0.5, 0.9, 0.99 or 0.999"),
-        ("      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
-         "  objectives:\n    - {op: gt, value: 400, target: 0.99}\n",
-         "spec.objectives[0].op", "lt or lte"),
-        ("      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
-         "  objectives:\n    - {op: lt, value: 400, target: 0.99, targetPercent: 99}\n",
-         "spec.objectives[0]", "exactly one of target or targetPercent"),
-        ("      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
-         "  objectives:\n    - {op: lt, value: 400, targetPercent: 120}\n",
-         "spec.objectives[0].targetPercent", "[0, 100)"),
-        ("      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w, "
-         "metric: latency_p50}}}\n  objectives:\n    - {op: lt, value: 400, target: 0.99}\n",
-         "spec.objectives[0].target", "latency_p99"),
-        ("      ratioMetric:\n        good: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
-         "  objectives:\n    - {target: 0.99}\n",
-         "ratioMetric.total", "total is required"),
-        ("      ratioMetric:\n        good: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
-         "        total: {metricSource: {type: meshsim, spec: {workload: v}}}\n"
-         "  objectives:\n    - {target: 0.99}\n",
-         "ratioMetric.total", "total counts workload 'v'"),
-        ("      ratioMetric:\n        raw: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
-         "        rawType: bogus\n  objectives:\n    - {target: 0.99}\n",
-         "ratioMetric.rawType", "success or failure"),
-        ("      ratioMetric:\n        good: {metricSource: {type: meshsim, spec: {wrkload: w}}}\n"
-         "        total: {metricSource: {type: meshsim}}\n  objectives:\n    - {target: 0.9}\n",
-         "ratioMetric.good.metricSource.spec.wrkload", "unknown field"),
-        ("      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
-         "  objectives:\n    - {op: lt, value: 400, target: 0.99, tagret: 1}\n",
-         "spec.objectives[0].tagret", "unknown field"),
+        (
+            "      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
+            "  objectives:\n    - {op: lt, value: 400, target: 0.95}\n",
+            "spec.objectives[0].target",
+            "0.5, 0.9, 0.99 or 0.999",
+        ),
+        (
+            "      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
+            "  objectives:\n    - {op: gt, value: 400, target: 0.99}\n",
+            "spec.objectives[0].op",
+            "lt or lte",
+        ),
+        (
+            "      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
+            "  objectives:\n    - {op: lt, value: 400, target: 0.99, targetPercent: 99}\n",
+            "spec.objectives[0]",
+            "exactly one of target or targetPercent",
+        ),
+        (
+            "      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
+            "  objectives:\n    - {op: lt, value: 400, targetPercent: 120}\n",
+            "spec.objectives[0].targetPercent",
+            "[0, 100)",
+        ),
+        (
+            "      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w, "
+            "metric: latency_p50}}}\n  objectives:\n    - {op: lt, value: 400, target: 0.99}\n",
+            "spec.objectives[0].target",
+            "latency_p99",
+        ),
+        (
+            "      ratioMetric:\n        good: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
+            "  objectives:\n    - {target: 0.99}\n",
+            "ratioMetric.total",
+            "total is required",
+        ),
+        (
+            "      ratioMetric:\n        good: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
+            "        total: {metricSource: {type: meshsim, spec: {workload: v}}}\n"
+            "  objectives:\n    - {target: 0.99}\n",
+            "ratioMetric.total",
+            "total counts workload 'v'",
+        ),
+        (
+            "      ratioMetric:\n        raw: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
+            "        rawType: bogus\n  objectives:\n    - {target: 0.99}\n",
+            "ratioMetric.rawType",
+            "success or failure",
+        ),
+        (
+            "      ratioMetric:\n        good: {metricSource: {type: meshsim, spec: {wrkload: w}}}\n"
+            "        total: {metricSource: {type: meshsim}}\n  objectives:\n    - {target: 0.9}\n",
+            "ratioMetric.good.metricSource.spec.wrkload",
+            "unknown field",
+        ),
+        (
+            "      thresholdMetric: {metricSource: {type: meshsim, spec: {workload: w}}}\n"
+            "  objectives:\n    - {op: lt, value: 400, target: 0.99, tagret: 1}\n",
+            "spec.objectives[0].tagret",
+            "unknown field",
+        ),
     ],
 )
 def test_openslo_errors_name_the_field_and_line(body: str, field: str, needle: str) -> None:
@@ -280,8 +321,7 @@ def test_openslo_document_level_errors() -> None:
 
 def test_only_unsimulatable_slos_is_an_error_that_keeps_the_warnings() -> None:
     problems = errors_of(
-        OPENSLO_HEAD
-        + "      thresholdMetric: {metricSource: {type: datadog, spec: {query: q}}}\n"
+        OPENSLO_HEAD + "      thresholdMetric: {metricSource: {type: datadog, spec: {query: q}}}\n"
         "  objectives:\n    - {op: lt, value: 400, target: 0.99}\n"
     )
     messages = [m for _, _, m in problems]
@@ -310,8 +350,7 @@ def test_slo_lines_in_a_scenario_file(tmp_path: Path) -> None:
 
 def _paths(node: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(
-        node, list) else []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
     for key, value in items:
         out.append(prefix + (key,))
         out += _paths(value, prefix + (key,))

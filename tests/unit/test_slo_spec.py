@@ -83,9 +83,7 @@ def test_unknown_metric_and_extra_keys_are_refused() -> None:
         SloSpec.model_validate({"name": "x", "workload": "w", "metric": "latency_p95", "max": "1s"})
     assert [e["loc"] for e in info.value.errors()] == [("metric",)]
     with pytest.raises(ValidationError, match="Extra inputs"):
-        SloSpec.model_validate(
-            {"name": "x", "workload": "w", "metric": "error_rate", "max": 0.1, "maxx": 0.2}
-        )
+        SloSpec.model_validate({"name": "x", "workload": "w", "metric": "error_rate", "max": 0.1, "maxx": 0.2})
 
 
 def test_frozen() -> None:
@@ -96,8 +94,9 @@ def test_frozen() -> None:
 
 @pytest.mark.parametrize("metric", SLO_METRICS)
 def test_dump_then_validate_round_trips_exactly(metric: str) -> None:
-    raw = {"duration": "123.456789ms", "ratio": "0.123%", "rate": "7/s", "number": 1.25,
-           "money": 3.5}[METRIC_KIND[metric]]
+    raw = {"duration": "123.456789ms", "ratio": "0.123%", "rate": "7/s", "number": 1.25, "money": 3.5}[
+        METRIC_KIND[metric]
+    ]
     spec = SloSpec(name="x", service="s", metric=metric, min=raw)  # type: ignore[arg-type]
     again = SloSpec.model_validate(spec.model_dump())
     assert again == spec
@@ -106,8 +105,7 @@ def test_dump_then_validate_round_trips_exactly(metric: str) -> None:
 
 def test_kinds_cover_every_metric_and_latencies_are_durations() -> None:
     assert set(METRIC_KIND) == set(SLO_METRICS)
-    assert LATENCY_METRICS == ("latency_p50", "latency_p90", "latency_p99", "latency_p999",
-                               "latency_mean")
+    assert LATENCY_METRICS == ("latency_p50", "latency_p90", "latency_p99", "latency_p999", "latency_mean")
     assert all(METRIC_KIND[m] == "duration" for m in LATENCY_METRICS)
 
 
@@ -116,6 +114,4 @@ def test_json_schema_lets_editors_accept_unit_strings() -> None:
     types = {alt["type"] for alt in schema["properties"]["max"]["anyOf"]}
     assert {"number", "string"} <= types
     assert schema["additionalProperties"] is False
-    assert math.isclose(
-        SloSpec(name="x", workload="w", metric="latency_p90", max="0.5s").limit, 0.5
-    )
+    assert math.isclose(SloSpec(name="x", workload="w", metric="latency_p90", max="0.5s").limit, 0.5)

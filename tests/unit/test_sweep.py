@@ -41,8 +41,12 @@ def scenario_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def table(scenario_file: Path) -> pd.DataFrame:
-    return sweep(scenario_file, ["policies.api.retries.attempts=0,2", "workload.users.rate=60/s,120/s,150/s"],
-                 2, executor="serial")
+    return sweep(
+        scenario_file,
+        ["policies.api.retries.attempts=0,2", "workload.users.rate=60/s,120/s,150/s"],
+        2,
+        executor="serial",
+    )
 
 
 def test_one_row_per_point_and_replication(table: pd.DataFrame) -> None:
@@ -54,8 +58,13 @@ def test_one_row_per_point_and_replication(table: pd.DataFrame) -> None:
     first = table.drop_duplicates("point")
     assert first["policies.api.retries.attempts"].tolist() == [0, 0, 0, 2, 2, 2]
     assert first["workload.users.rate"].tolist() == ["60/s", "120/s", "150/s"] * 2
-    for col in ("workload:users:latency_p99_s", "workload:users:error_rate", "workload:users:throughput_rps",
-                "service:api:amplification", "service:api:utilization"):
+    for col in (
+        "workload:users:latency_p99_s",
+        "workload:users:error_rate",
+        "workload:users:throughput_rps",
+        "service:api:amplification",
+        "service:api:utilization",
+    ):
         assert col in table.columns
 
 
@@ -83,7 +92,9 @@ def test_points_share_the_seed_unless_it_is_swept(table: pd.DataFrame, scenario_
 def test_parse_param() -> None:
     assert parse_param("policies.cart.retries.attempts=0,1,2") == ("policies.cart.retries.attempts", [0, 1, 2])
     assert parse_param("policies.api.split={v1: 90, v2: 10},{v1: 50, v2: 50}") == (
-        "policies.api.split", [{"v1": 90, "v2": 10}, {"v1": 50, "v2": 50}])
+        "policies.api.split",
+        [{"v1": 90, "v2": 10}, {"v1": 50, "v2": 50}],
+    )
     assert parse_param("services.api.service_time=5ms,'7ms'") == ("services.api.service_time", ["5ms", "7ms"])
     for bad in ("attempts", "a=", "a=1,,2"):
         with pytest.raises(meshsim.MeshsimInputError, match="--param"):
@@ -103,7 +114,8 @@ def test_writers_round_trip(table: pd.DataFrame, tmp_path: Path) -> None:
     for back in (pd.read_csv(tmp_path / "t.csv"), pd.read_parquet(tmp_path / "t.parquet")):
         assert back.shape == table.shape
         assert back["workload:users:latency_p99_s"].tolist() == pytest.approx(
-            table["workload:users:latency_p99_s"].tolist())
+            table["workload:users:latency_p99_s"].tolist()
+        )
     with pytest.raises(meshsim.MeshsimInputError, match="csv or .parquet"):
         write_table(table, tmp_path / "t.xlsx")
 
@@ -114,18 +126,41 @@ def test_figure_one_line_per_second_parameter(table: pd.DataFrame) -> None:
     names = {t.name for t in fig.data}
     assert names == {"policies.api.retries.attempts=0", "policies.api.retries.attempts=2"}
     assert list(fig.data[0].x) == ["60/s", "120/s", "150/s"]
-    p99 = table[table["policies.api.retries.attempts"] == 0].groupby("workload.users.rate", sort=False)[
-        metric_column("workload", "users", "latency_p99")].mean()
+    p99 = (
+        table[table["policies.api.retries.attempts"] == 0]
+        .groupby("workload.users.rate", sort=False)[metric_column("workload", "users", "latency_p99")]
+        .mean()
+    )
     assert fig.data[0].y[0] == pytest.approx(p99["60/s"] * 1e3)  # drawn in ms
-    single = sweep_figure(table[table["policies.api.retries.attempts"] == 0], service="api",
-                          metrics=["utilization"], x="workload.users.rate", color=None)
+    single = sweep_figure(
+        table[table["policies.api.retries.attempts"] == 0],
+        service="api",
+        metrics=["utilization"],
+        x="workload.users.rate",
+        color=None,
+    )
     assert single.data
 
 
 def test_cli_sweep(scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, html = tmp_path / "o" / "s.parquet", tmp_path / "o" / "s.html"
-    code = main(["sweep", str(scenario_file), "--param", "policies.api.retries.attempts=0,1", "-n", "2",
-                 "--executor", "serial", "--no-progress", "--out", str(out), "--html", str(html)])
+    code = main(
+        [
+            "sweep",
+            str(scenario_file),
+            "--param",
+            "policies.api.retries.attempts=0,1",
+            "-n",
+            "2",
+            "--executor",
+            "serial",
+            "--no-progress",
+            "--out",
+            str(out),
+            "--html",
+            str(html),
+        ]
+    )
     assert code == 0
     assert len(pd.read_parquet(out)) == 4
     assert "plotly" in html.read_text(encoding="utf-8")[:200000].lower()

@@ -5,7 +5,9 @@ import pytest
 from meshsim.units import UnitError, parse_bandwidth, parse_duration, parse_rate, parse_ratio, parse_size
 
 
-@pytest.mark.parametrize("text,seconds", [("250ms", 0.25), ("1.5s", 1.5), ("2m", 120.0), ("100us", 1e-4), ("1h", 3600.0)])
+@pytest.mark.parametrize(
+    "text,seconds", [("250ms", 0.25), ("1.5s", 1.5), ("2m", 120.0), ("100us", 1e-4), ("1h", 3600.0)]
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
 
@@ -23,8 +25,17 @@ def test_rates_sizes_ratios_bandwidth():
     assert parse_bandwidth("10Gbps") == pytest.approx(1.25e9)
 
 
-@pytest.mark.parametrize("fn,value", [(parse_duration, "5 parsecs"), (parse_rate, "fast"), (parse_size, "2 XB"),
-                                      (parse_ratio, "150%"), (parse_ratio, -0.1), (parse_bandwidth, "10")])
+@pytest.mark.parametrize(
+    "fn,value",
+    [
+        (parse_duration, "5 parsecs"),
+        (parse_rate, "fast"),
+        (parse_size, "2 XB"),
+        (parse_ratio, "150%"),
+        (parse_ratio, -0.1),
+        (parse_bandwidth, "10"),
+    ],
+)
 def test_bad_values(fn, value):
     with pytest.raises(UnitError):
         fn(value)

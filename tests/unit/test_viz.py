@@ -16,23 +16,42 @@ from meshsim.metrics import CAUSES
 # Two clouds (so the graph has two bands and traffic has a cost), a flaky service behind
 # retries (so there are failures, retries and amplification), one SLO met and one missed.
 SCENARIO = {
-    "name": "viz-fixture", "seed": 3, "duration": "6s", "warmup": "1s",
+    "name": "viz-fixture",
+    "seed": 3,
+    "duration": "6s",
+    "warmup": "1s",
     "locations": {"aws": {"us-east-1": ["a"]}, "gcp": {"us-central1": ["a"]}},
-    "network": {"cross_cloud": "10ms",
-                "links": [{"between": ["aws/us-east-1", "gcp/us-central1"], "egress_cost_per_gb": 0.09}]},
+    "network": {
+        "cross_cloud": "10ms",
+        "links": [{"between": ["aws/us-east-1", "gcp/us-central1"], "egress_cost_per_gb": 0.09}],
+    },
     "services": {
-        "web": {"placement": {"aws/us-east-1/a": 2}, "concurrency": 16, "service_time": "2ms",
-                "calls": ["api", {"to": "cache", "probability": 0.0}], "response_size": "10KB"},
-        "api": {"placement": {"gcp/us-central1/a": 2}, "concurrency": 8, "error_rate": 0.3,
-                "service_time": {"dist": "exponential", "mean": "3ms"}, "calls": ["db"]},
+        "web": {
+            "placement": {"aws/us-east-1/a": 2},
+            "concurrency": 16,
+            "service_time": "2ms",
+            "calls": ["api", {"to": "cache", "probability": 0.0}],
+            "response_size": "10KB",
+        },
+        "api": {
+            "placement": {"gcp/us-central1/a": 2},
+            "concurrency": 8,
+            "error_rate": 0.3,
+            "service_time": {"dist": "exponential", "mean": "3ms"},
+            "calls": ["db"],
+        },
         "db": {"placement": {"gcp/us-central1/a": 1}, "concurrency": 4, "service_time": "1ms"},
         "cache": {"placement": {"aws/us-east-1/a": 1}, "concurrency": 4, "service_time": "1ms"},
     },
     "policies": {"api": {"retries": {"attempts": 2, "retry_on": ["5xx"]}}},
-    "workload": [{"name": "browse", "entry": "web", "origin": "aws/us-east-1", "rate": "100/s"},
-                 {"name": "batch", "entry": "api", "origin": "gcp/us-central1", "rate": "20/s"}],
-    "slos": [{"name": "browse-p99", "workload": "browse", "metric": "latency_p99", "max": "1s"},
-             {"name": "api-errors", "service": "api", "metric": "error_rate", "max": "0.1%"}],
+    "workload": [
+        {"name": "browse", "entry": "web", "origin": "aws/us-east-1", "rate": "100/s"},
+        {"name": "batch", "entry": "api", "origin": "gcp/us-central1", "rate": "20/s"},
+    ],
+    "slos": [
+        {"name": "browse-p99", "workload": "browse", "metric": "latency_p99", "max": "1s"},
+        {"name": "api-errors", "service": "api", "metric": "error_rate", "max": "0.1%"},
+    ],
 }
 
 
@@ -144,15 +163,22 @@ def test_slo_table_shows_each_verdict(data, figs):
 
 
 def test_rollout_frame_reads_the_weight_timeline_or_the_events():
-    rollout = {"outcome": "rolled_back", "at_s": 30.0, "failed_requests": 12,
-               "weights": [{"t_s": 0.0, "weight": 0.0}, {"t_s": 10.0, "weight": 10.0}, {"t_s": 30.0, "weight": 0.0}],
-               "checks": [{"t_s": 20.0, "weight": 10.0, "passed": False, "success_rate": 0.8,
-                           "latency_p99_ms": 5.0}]}
+    rollout = {
+        "outcome": "rolled_back",
+        "at_s": 30.0,
+        "failed_requests": 12,
+        "weights": [{"t_s": 0.0, "weight": 0.0}, {"t_s": 10.0, "weight": 10.0}, {"t_s": 30.0, "weight": 0.0}],
+        "checks": [{"t_s": 20.0, "weight": 10.0, "passed": False, "success_rate": 0.8, "latency_p99_ms": 5.0}],
+    }
     w = viz.rollout_frame(rollout)
     assert list(w["weight"]) == [0.0, 10.0, 0.0] and list(w["t_s"]) == [0.0, 10.0, 30.0]
-    events = pd.DataFrame([{"t_s": 5.0, "kind": "rollout_weight", "weight": 25.0, "replication": 0},
-                           {"t_s": 9.0, "kind": "ejection", "weight": math.nan, "replication": 0},
-                           {"t_s": 5.0, "kind": "rollout_weight", "weight": 25.0, "replication": 1}])
+    events = pd.DataFrame(
+        [
+            {"t_s": 5.0, "kind": "rollout_weight", "weight": 25.0, "replication": 0},
+            {"t_s": 9.0, "kind": "ejection", "weight": math.nan, "replication": 0},
+            {"t_s": 5.0, "kind": "rollout_weight", "weight": 25.0, "replication": 1},
+        ]
+    )
     from_events = viz.rollout_frame({"outcome": "promoted"}, events)
     assert list(from_events["weight"]) == [25.0]  # one replication's timeline, no other events
     fig = viz.rollout_timeline(w, rollout, viz.rollout_checks_frame(rollout))
@@ -164,24 +190,66 @@ def test_rollout_frame_reads_the_weight_timeline_or_the_events():
 
 def test_empty_inputs_give_a_figure_that_says_why():
     empty_ts = pd.DataFrame(columns=["scope", "name", "t_s", "latency_p50_ms", "latency_p99_ms"])
-    for fig in (viz.latency_over_time(empty_ts), viz.cost_per_edge(pd.DataFrame()),
-                viz.slo_headline(pd.DataFrame()), viz.rollout_timeline(pd.DataFrame())):
+    for fig in (
+        viz.latency_over_time(empty_ts),
+        viz.cost_per_edge(pd.DataFrame()),
+        viz.slo_headline(pd.DataFrame()),
+        viz.rollout_timeline(pd.DataFrame()),
+    ):
         assert len(fig.data) == 0
         assert fig.layout.annotations and fig.layout.annotations[0].text
 
 
 def test_comparison_frame_and_bars_read_the_paired_table():
-    table = pd.DataFrame([
-        {"scope": "workload", "name": "browse", "metric": "latency_p99", "unit": "s", "base_mean": 0.100,
-         "changed_mean": 0.120, "diff": 0.020, "diff_ci_low": 0.010, "diff_ci_high": 0.030, "rel_change": 0.2,
-         "p_value": 0.01, "significant": True, "replications": 5},
-        {"scope": "workload", "name": "browse", "metric": "error_rate", "unit": "ratio", "base_mean": 0.01,
-         "changed_mean": 0.0105, "diff": 0.0005, "diff_ci_low": -0.001, "diff_ci_high": 0.002,
-         "rel_change": 0.05, "p_value": 0.6, "significant": False, "replications": 5},
-        {"scope": "workload", "name": "browse", "metric": "requests", "unit": "count", "base_mean": 10.0,
-         "changed_mean": 10.0, "diff": 0.0, "diff_ci_low": 0.0, "diff_ci_high": 0.0, "rel_change": 0.0,
-         "p_value": 1.0, "significant": False, "replications": 5},
-    ])
+    table = pd.DataFrame(
+        [
+            {
+                "scope": "workload",
+                "name": "browse",
+                "metric": "latency_p99",
+                "unit": "s",
+                "base_mean": 0.100,
+                "changed_mean": 0.120,
+                "diff": 0.020,
+                "diff_ci_low": 0.010,
+                "diff_ci_high": 0.030,
+                "rel_change": 0.2,
+                "p_value": 0.01,
+                "significant": True,
+                "replications": 5,
+            },
+            {
+                "scope": "workload",
+                "name": "browse",
+                "metric": "error_rate",
+                "unit": "ratio",
+                "base_mean": 0.01,
+                "changed_mean": 0.0105,
+                "diff": 0.0005,
+                "diff_ci_low": -0.001,
+                "diff_ci_high": 0.002,
+                "rel_change": 0.05,
+                "p_value": 0.6,
+                "significant": False,
+                "replications": 5,
+            },
+            {
+                "scope": "workload",
+                "name": "browse",
+                "metric": "requests",
+                "unit": "count",
+                "base_mean": 10.0,
+                "changed_mean": 10.0,
+                "diff": 0.0,
+                "diff_ci_low": 0.0,
+                "diff_ci_high": 0.0,
+                "rel_change": 0.0,
+                "p_value": 1.0,
+                "significant": False,
+                "replications": 5,
+            },
+        ]
+    )
     frame = viz.comparison_frame(table)
     assert list(frame["metric"]) == ["latency_p99", "error_rate"]  # headline metrics only, in order
     p99 = frame.iloc[0]

@@ -43,8 +43,13 @@ def base_file(tmp_path: Path) -> Path:
 
 def test_p99_regression_of_20_percent_is_significant(base_file: Path) -> None:
     # api 20% slower at every quantile; at ~10% utilisation the end-to-end p99 follows it
-    cmp = compare(base_file, None, 4, executor="serial",
-                  overrides=["services.api.service_time={dist: lognormal, median: 6ms, p99: 48ms}"])
+    cmp = compare(
+        base_file,
+        None,
+        4,
+        executor="serial",
+        overrides=["services.api.service_time={dist: lognormal, median: 6ms, p99: 48ms}"],
+    )
     row = cmp.row("workload", "users", "latency_p99")
     assert row["significant"]
     assert row["diff_ci_low"] > 0
@@ -81,20 +86,30 @@ def test_to_dict_reports_milliseconds_and_intervals(base_file: Path) -> None:
     assert len(p99["diff_ci"]) == 2 and data["overrides"] == ["services.api.concurrency=1"]
 
 
-@pytest.mark.parametrize("expr,path,value", [
-    ("policies.cart.retries.attempts=0", "policies.cart.retries.attempts", 0),
-    ("mesh.mtls=false", "mesh.mtls", False),
-    ("workload.users.rate=900/s", "workload.users.rate", "900/s"),
-    ("policies.api.split={v1: 90, v2: 10}", "policies.api.split", {"v1": 90, "v2": 10}),
-    ("services.api.placement=null", "services.api.placement", None),
-])
+@pytest.mark.parametrize(
+    "expr,path,value",
+    [
+        ("policies.cart.retries.attempts=0", "policies.cart.retries.attempts", 0),
+        ("mesh.mtls=false", "mesh.mtls", False),
+        ("workload.users.rate=900/s", "workload.users.rate", "900/s"),
+        ("policies.api.split={v1: 90, v2: 10}", "policies.api.split", {"v1": 90, "v2": 10}),
+        ("services.api.placement=null", "services.api.placement", None),
+    ],
+)
 def test_parse_override_values_are_yaml(expr: str, path: str, value: Any) -> None:
     assert parse_override(expr) == (path, value)
 
 
 def test_apply_overrides_paths(base_file: Path) -> None:
-    s = apply_overrides(base_file, ["workload.users.rate=300/s", "workload.0.client.timeout=1s",
-                                    "policies.api.retries={attempts: 2}", "duration=5s"])
+    s = apply_overrides(
+        base_file,
+        [
+            "workload.users.rate=300/s",
+            "workload.0.client.timeout=1s",
+            "policies.api.retries={attempts: 2}",
+            "duration=5s",
+        ],
+    )
     assert s.workload[0].rate == 300.0 and s.workload[0].client.timeout == 1.0
     assert s.policies["api"].retries.attempts == 2 and s.duration == 5.0
     # a dict and an in-memory scenario work the same way
@@ -103,16 +118,19 @@ def test_apply_overrides_paths(base_file: Path) -> None:
     assert apply_overrides(data, ["services.api.concurrency=3"]).services["api"].concurrency == 3
 
 
-@pytest.mark.parametrize("expr,message", [
-    ("services.api.concurrenc=2", "did you mean 'concurrency'"),
-    ("workload.nobody.rate=5", "no item named 'nobody'; items: users"),
-    ("workload.3.rate=5", "index 3 is out of range"),
-    ("duration.unit=s", "duration is a single value"),
-    ("services.api.service_time=5", "give a unit"),
-    ("seed", "write path=value"),
-    ("a..b=1", "empty part"),
-    ("seed=[1, 2", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "expr,message",
+    [
+        ("services.api.concurrenc=2", "did you mean 'concurrency'"),
+        ("workload.nobody.rate=5", "no item named 'nobody'; items: users"),
+        ("workload.3.rate=5", "index 3 is out of range"),
+        ("duration.unit=s", "duration is a single value"),
+        ("services.api.service_time=5", "give a unit"),
+        ("seed", "write path=value"),
+        ("a..b=1", "empty part"),
+        ("seed=[1, 2", "not valid YAML"),
+    ],
+)
 def test_bad_overrides_name_the_set(base_file: Path, expr: str, message: str) -> None:
     with pytest.raises(meshsim.MeshsimInputError, match="--set|path=value|empty part|YAML") as info:
         apply_overrides(base_file, [expr])
@@ -121,8 +139,21 @@ def test_bad_overrides_name_the_set(base_file: Path, expr: str, message: str) ->
 
 def test_cli_compare(base_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cmp.json"
-    code = main(["compare", str(base_file), "--set", "services.api.concurrency=1", "-n", "2",
-                 "--executor", "serial", "--no-progress", "--json", str(out)])
+    code = main(
+        [
+            "compare",
+            str(base_file),
+            "--set",
+            "services.api.concurrency=1",
+            "-n",
+            "2",
+            "--executor",
+            "serial",
+            "--no-progress",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "latency_p99" in text and "significant" in text

@@ -18,12 +18,24 @@ from meshsim import load_scenario, simulate
 from meshsim.metrics import RELATIVE_ACCURACY
 
 
-def queue_scenario(name: str, services: dict[str, Any], rate: float, duration_s: float, *,
-                   entry: str | None = None, warmup_s: float = 20.0, seed: int = 2026) -> dict[str, Any]:
+def queue_scenario(
+    name: str,
+    services: dict[str, Any],
+    rate: float,
+    duration_s: float,
+    *,
+    entry: str | None = None,
+    warmup_s: float = 20.0,
+    seed: int = 2026,
+) -> dict[str, Any]:
     """A proxy-less, zero-latency scenario: pure queueing."""
     return {
-        "name": name, "seed": seed, "duration": f"{duration_s}s", "warmup": f"{warmup_s}s",
-        "network": {"same_zone": "0ms"}, "mesh": {"proxy": "none"},
+        "name": name,
+        "seed": seed,
+        "duration": f"{duration_s}s",
+        "warmup": f"{warmup_s}s",
+        "network": {"same_zone": "0ms"},
+        "mesh": {"proxy": "none"},
         "services": services,
         "workload": [{"name": "w", "entry": entry or next(iter(services)), "rate": rate}],
     }
@@ -39,8 +51,9 @@ def values(table, scope: str, name: str, metric: str) -> np.ndarray:
     return sel.sort_values("replication")["value"].to_numpy(dtype=float)
 
 
-def assert_matches(observed: np.ndarray, theory: float, *, quantile: bool = False, what: str = "",
-                   confidence: float = 0.99) -> None:
+def assert_matches(
+    observed: np.ndarray, theory: float, *, quantile: bool = False, what: str = "", confidence: float = 0.99
+) -> None:
     """Theory must lie in the t-interval of the replication values (plus 1% for histogram quantiles)."""
     n = observed.size
     mean = float(observed.mean())

@@ -21,8 +21,7 @@ import pytest
 import yaml
 
 from meshsim import load_scenario, simulate
-from meshsim.calibrate import calibrate, read_traces
-from meshsim.calibrate import write_simulated_traces
+from meshsim.calibrate import calibrate, read_traces, write_simulated_traces
 from meshsim.units import parse_duration
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "online-boutique.yaml"
@@ -37,11 +36,14 @@ def _steps(calls: list[Any]) -> list[list[dict[str, Any]]]:
     out = []
     for step in calls:
         items = step["parallel"] if isinstance(step, dict) and "parallel" in step else [step]
-        out.append([
-            {"to": i, "probability": 1.0, "count": 1} if isinstance(i, str)
-            else {"to": i["to"], "probability": float(i.get("probability", 1.0)), "count": int(i.get("count", 1))}
-            for i in items
-        ])
+        out.append(
+            [
+                {"to": i, "probability": 1.0, "count": 1}
+                if isinstance(i, str)
+                else {"to": i["to"], "probability": float(i.get("probability", 1.0)), "count": int(i.get("count", 1))}
+                for i in items
+            ]
+        )
     return out
 
 
@@ -65,10 +67,19 @@ def roundtrip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     recovered = load_scenario(tmp / "recovered.yaml")  # the file a user gets, not the dict
     # The traces cover all replications end to end (180 s); the latency comparison only
     # needs the original's run length, which keeps the test fast.
-    rec = simulate(recovered.model_copy(update={"duration": original.duration, "warmup": original.warmup}),
-                   REPLICATIONS)
-    return {"original": original, "sim": sim, "traces": n_traces, "otlp": from_otlp,
-            "jaeger": from_jaeger, "recovered": recovered, "rec": rec, "tmp": tmp}
+    rec = simulate(
+        recovered.model_copy(update={"duration": original.duration, "warmup": original.warmup}), REPLICATIONS
+    )
+    return {
+        "original": original,
+        "sim": sim,
+        "traces": n_traces,
+        "otlp": from_otlp,
+        "jaeger": from_jaeger,
+        "recovered": recovered,
+        "rec": rec,
+        "tmp": tmp,
+    }
 
 
 def test_files_hold_every_sampled_request(roundtrip: dict[str, Any]) -> None:
@@ -118,7 +129,9 @@ def test_service_times_and_rate_are_recovered(roundtrip: dict[str, Any]) -> None
         # the median of a lognormal sample of n has a standard error of about 1.25 sigma / sqrt(n)
         true_median = parse_duration(svc["service_time"]["median"])
         sigma = math.log(parse_duration(svc["service_time"]["p99"]) / true_median) / 2.326
-        assert parse_duration(st["median"]) == pytest.approx(true_median, rel=max(0.03, 5 * 1.25 * sigma / math.sqrt(n))), name
+        assert parse_duration(st["median"]) == pytest.approx(
+            true_median, rel=max(0.03, 5 * 1.25 * sigma / math.sqrt(n))
+        ), name
     rate = float(roundtrip["otlp"].scenario["workload"][0]["rate"].removesuffix("/s"))
     assert rate == pytest.approx(300, rel=0.05)
 
@@ -134,10 +147,13 @@ def test_recovered_scenario_predicts_entry_latency(roundtrip: dict[str, Any], me
 def test_without_the_hop_overhead_the_twin_is_far_too_fast(roundtrip: dict[str, Any]) -> None:
     """Why calibration writes mesh.proxy_overhead: each call's network and sidecar time sits in
     the client span, outside both services' self time. Left out, the twin is ~50% too fast."""
-    bare = roundtrip["recovered"].model_copy(update={
-        "duration": roundtrip["original"].duration, "warmup": roundtrip["original"].warmup,
-        "mesh": roundtrip["recovered"].mesh.model_copy(update={"proxy_overhead": None}),
-    })
+    bare = roundtrip["recovered"].model_copy(
+        update={
+            "duration": roundtrip["original"].duration,
+            "warmup": roundtrip["original"].warmup,
+            "mesh": roundtrip["recovered"].mesh.model_copy(update={"proxy_overhead": None}),
+        }
+    )
     want = _mean_metric(roundtrip["sim"], "browse", "latency_p50")
     got = _mean_metric(simulate(bare, REPLICATIONS), "frontend", "latency_p50")
     assert got < (1 - 2 * TOLERANCE) * want, f"original {want * 1e3:.2f} ms, without overhead {got * 1e3:.2f} ms"

@@ -26,13 +26,25 @@ AT, OUTAGE, DISCOVERY, CONNECT = 20.0, 40.0, 15.0, 1.0
 
 def _scenario(defaults: str, policy: dict) -> dict:
     return {
-        "name": "zone-outage", "seed": 17, "duration": "70s", "warmup": "5s",
+        "name": "zone-outage",
+        "seed": 17,
+        "duration": "70s",
+        "warmup": "5s",
         "locations": {"aws": {"us-east-1": ["a", "b"]}},
         "network": {"same_zone": "0.1ms", "cross_zone": "0.5ms"},
-        "mesh": {"proxy": "none", "defaults": defaults, "discovery_delay": f"{DISCOVERY}s",
-                 "connect_timeout": f"{CONNECT}s"},
-        "services": {"api": {"placement": {"aws/us-east-1/a": 2, "aws/us-east-1/b": 2}, "concurrency": 16,
-                             "service_time": {"dist": "exponential", "mean": "5ms"}}},
+        "mesh": {
+            "proxy": "none",
+            "defaults": defaults,
+            "discovery_delay": f"{DISCOVERY}s",
+            "connect_timeout": f"{CONNECT}s",
+        },
+        "services": {
+            "api": {
+                "placement": {"aws/us-east-1/a": 2, "aws/us-east-1/b": 2},
+                "concurrency": 16,
+                "service_time": {"dist": "exponential", "mean": "5ms"},
+            }
+        },
         "policies": {"api": policy},
         "workload": [{"name": "w", "entry": "api", "origin": "aws/us-east-1/a", "rate": f"{RATE}/s"}],
         "faults": [{"at": f"{AT}s", "duration": f"{OUTAGE}s", "kind": "outage", "target": "aws/us-east-1/a"}],
@@ -47,8 +59,14 @@ def _bins(res: meshsim.Results, scope: str) -> pd.DataFrame:
 
 
 def test_failover_with_outlier_detection_stops_errors_after_ejection() -> None:
-    policy = {"outlier_detection": {"consecutive_5xx": 2, "interval": "1s", "base_ejection_time": "30s",
-                                    "max_ejection_percent": 100}}
+    policy = {
+        "outlier_detection": {
+            "consecutive_5xx": 2,
+            "interval": "1s",
+            "base_ejection_time": "30s",
+            "max_ejection_percent": 100,
+        }
+    }
     res = meshsim.simulate(_scenario("istio", policy), executor="serial")
     w = res.to_dict()["workloads"]["w"]
     assert w["failed"] == {}  # Istio's default retries (connect-failure) go to the live zone

@@ -22,22 +22,28 @@ from meshsim.engine._proxy import Cluster, Proxy
 N_PICKS = 20_000
 
 
-def _cluster(p0_hosts: int, p1_hosts: int, panic: float | None, defaults: str = "istio",
-             locality: dict | None = None) -> tuple[Cluster, list[int], list[int]]:
+def _cluster(
+    p0_hosts: int, p1_hosts: int, panic: float | None, defaults: str = "istio", locality: dict | None = None
+) -> tuple[Cluster, list[int], list[int]]:
     policy: dict = {"outlier_detection": {"consecutive_5xx": 5, "max_ejection_percent": 100}}
     if panic is not None:
         policy["outlier_detection"]["min_health_percent"] = panic
     if locality is not None:
         policy["locality"] = locality
-    sc = meshsim.load_scenario({
-        "name": "prio", "seed": 1, "duration": "1s",
-        "locations": {"aws": {"us-east-1": ["a", "b"]}},
-        "mesh": {"proxy": "none", "defaults": defaults},
-        "services": {"api": {"placement": {"aws/us-east-1/a": p0_hosts, "aws/us-east-1/b": p1_hosts},
-                             "service_time": "1ms"}},
-        "policies": {"api": policy},
-        "workload": [{"name": "w", "entry": "api", "rate": "1/s"}],
-    })
+    sc = meshsim.load_scenario(
+        {
+            "name": "prio",
+            "seed": 1,
+            "duration": "1s",
+            "locations": {"aws": {"us-east-1": ["a", "b"]}},
+            "mesh": {"proxy": "none", "defaults": defaults},
+            "services": {
+                "api": {"placement": {"aws/us-east-1/a": p0_hosts, "aws/us-east-1/b": p1_hosts}, "service_time": "1ms"}
+            },
+            "policies": {"api": policy},
+            "workload": [{"name": "w", "entry": "api", "rate": "1/s"}],
+        }
+    )
     sim = Simulation(sc, np.random.SeedSequence(3))
     cluster = sim.cluster(Proxy("caller", "aws/us-east-1/a", True), "api", None)
     p0 = [i for i, r in enumerate(cluster.endpoints) if r.zone == "aws/us-east-1/a"]
@@ -119,13 +125,17 @@ def test_no_healthy_host_and_panic_off_is_no_endpoint() -> None:
 
 def test_istio_without_outlier_detection_has_no_locality_priorities() -> None:
     # Istio applies failover priorities only with outlier detection [S5]: otherwise one flat set
-    sc = meshsim.load_scenario({
-        "name": "flat", "duration": "1s", "locations": {"aws": {"us-east-1": ["a", "b"]}},
-        "mesh": {"proxy": "none", "defaults": "istio"},
-        "services": {"api": {"placement": {"aws/us-east-1/a": 2, "aws/us-east-1/b": 2}, "service_time": "1ms"}},
-        "policies": {"api": {"load_balancer": "round_robin"}},
-        "workload": [{"name": "w", "entry": "api", "rate": "1/s"}],
-    })
+    sc = meshsim.load_scenario(
+        {
+            "name": "flat",
+            "duration": "1s",
+            "locations": {"aws": {"us-east-1": ["a", "b"]}},
+            "mesh": {"proxy": "none", "defaults": "istio"},
+            "services": {"api": {"placement": {"aws/us-east-1/a": 2, "aws/us-east-1/b": 2}, "service_time": "1ms"}},
+            "policies": {"api": {"load_balancer": "round_robin"}},
+            "workload": [{"name": "w", "entry": "api", "rate": "1/s"}],
+        }
+    )
     sim = Simulation(sc, np.random.SeedSequence(3))
     cluster = sim.cluster(Proxy("caller", "aws/us-east-1/a", True), "api", None)
     assert cluster.policy.locality is not None and cluster.locality is None
@@ -135,13 +145,16 @@ def test_istio_without_outlier_detection_has_no_locality_priorities() -> None:
 
 def test_kuma_keeps_traffic_in_the_local_kuma_zone() -> None:
     # Kuma: locality on, cross-zone off unless configured [K5]; a Kuma zone maps to a region
-    sc = meshsim.load_scenario({
-        "name": "kuma", "duration": "1s",
-        "locations": {"aws": {"us-east-1": ["a", "b"]}, "gcp": {"us-central1": ["a"]}},
-        "mesh": {"proxy": "none", "defaults": "kuma"},
-        "services": {"api": {"placement": {"aws/us-east-1/b": 2, "gcp/us-central1/a": 2}, "service_time": "1ms"}},
-        "workload": [{"name": "w", "entry": "api", "rate": "1/s"}],
-    })
+    sc = meshsim.load_scenario(
+        {
+            "name": "kuma",
+            "duration": "1s",
+            "locations": {"aws": {"us-east-1": ["a", "b"]}, "gcp": {"us-central1": ["a"]}},
+            "mesh": {"proxy": "none", "defaults": "kuma"},
+            "services": {"api": {"placement": {"aws/us-east-1/b": 2, "gcp/us-central1/a": 2}, "service_time": "1ms"}},
+            "workload": [{"name": "w", "entry": "api", "rate": "1/s"}],
+        }
+    )
     sim = Simulation(sc, np.random.SeedSequence(3))
     cluster = sim.cluster(Proxy("caller", "aws/us-east-1/a", True), "api", None)
     picks = {cluster.endpoints[cluster.pick((), 0)].zone for _ in range(200)}
@@ -154,16 +167,27 @@ def test_kuma_keeps_traffic_in_the_local_kuma_zone() -> None:
 
 @pytest.mark.parametrize("failover", [["gcp/us-central1"], []])
 def test_failover_list_orders_the_remote_priorities(failover: list[str]) -> None:
-    sc = meshsim.load_scenario({
-        "name": "fo", "duration": "1s",
-        "locations": {"aws": {"us-east-1": ["a"], "us-west-2": ["a"]}, "gcp": {"us-central1": ["a"]}},
-        "mesh": {"proxy": "none", "defaults": "istio"},
-        "services": {"api": {"placement": {"aws/us-east-1/a": 1, "aws/us-west-2/a": 1, "gcp/us-central1/a": 1},
-                             "service_time": "1ms"}},
-        "policies": {"api": {"outlier_detection": {"consecutive_5xx": 1, "max_ejection_percent": 100},
-                             "locality": {"prefer": "zone", "failover": failover}}},
-        "workload": [{"name": "w", "entry": "api", "rate": "1/s"}],
-    })
+    sc = meshsim.load_scenario(
+        {
+            "name": "fo",
+            "duration": "1s",
+            "locations": {"aws": {"us-east-1": ["a"], "us-west-2": ["a"]}, "gcp": {"us-central1": ["a"]}},
+            "mesh": {"proxy": "none", "defaults": "istio"},
+            "services": {
+                "api": {
+                    "placement": {"aws/us-east-1/a": 1, "aws/us-west-2/a": 1, "gcp/us-central1/a": 1},
+                    "service_time": "1ms",
+                }
+            },
+            "policies": {
+                "api": {
+                    "outlier_detection": {"consecutive_5xx": 1, "max_ejection_percent": 100},
+                    "locality": {"prefer": "zone", "failover": failover},
+                }
+            },
+            "workload": [{"name": "w", "entry": "api", "rate": "1/s"}],
+        }
+    )
     sim = Simulation(sc, np.random.SeedSequence(3))
     cluster = sim.cluster(Proxy("caller", "aws/us-east-1/a", True), "api", None)
     _eject(cluster, [0])

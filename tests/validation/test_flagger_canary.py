@@ -25,24 +25,44 @@ RATE = 200.0  # requests per second, all to the service under rollout
 WARMUP = 5.0  # the rollout starts at the end of warm-up
 
 
-def flagger(threshold: int = 2, step: float = 20, error: float = 0.5, *, canary: dict[str, Any] | None = None,
-            checks: dict[str, Any] | None = None, window: str | None = None, rate: float = RATE,
-            duration: str = "60s") -> dict[str, Any]:
+def flagger(
+    threshold: int = 2,
+    step: float = 20,
+    error: float = 0.5,
+    *,
+    canary: dict[str, Any] | None = None,
+    checks: dict[str, Any] | None = None,
+    window: str | None = None,
+    rate: float = RATE,
+    duration: str = "60s",
+) -> dict[str, Any]:
     rollout: dict[str, Any] = {
-        "service": "api", "baseline": "v1", "canary": "v2", "steps": [step, 2 * step, 3 * step, 4 * step, 100],
-        "interval": "10s", "max_failed_checks": threshold,
+        "service": "api",
+        "baseline": "v1",
+        "canary": "v2",
+        "steps": [step, 2 * step, 3 * step, 4 * step, 100],
+        "interval": "10s",
+        "max_failed_checks": threshold,
     }
     if checks:
         rollout["checks"] = checks
     if window:
         rollout["metrics_window"] = window
     return {
-        "name": "flagger-canary", "seed": 11, "duration": duration, "warmup": f"{WARMUP:g}s",
-        "mesh": {"proxy": "none"}, "network": {"same_zone": "0ms"},
-        "services": {"api": {
-            "replicas": 4, "concurrency": 50, "service_time": {"dist": "exponential", "mean": "5ms"},
-            "versions": {"v1": {}, "v2": canary if canary is not None else {"error_rate": error}},
-        }},
+        "name": "flagger-canary",
+        "seed": 11,
+        "duration": duration,
+        "warmup": f"{WARMUP:g}s",
+        "mesh": {"proxy": "none"},
+        "network": {"same_zone": "0ms"},
+        "services": {
+            "api": {
+                "replicas": 4,
+                "concurrency": 50,
+                "service_time": {"dist": "exponential", "mean": "5ms"},
+                "versions": {"v1": {}, "v2": canary if canary is not None else {"error_rate": error}},
+            }
+        },
         "workload": [{"name": "users", "entry": "api", "rate": f"{rate:g}/s"}],
         "rollout": rollout,
     }
@@ -98,12 +118,26 @@ def test_good_canary_promoted_after_interval_times_steps() -> None:
 
 def argo(error: float, duration: str = "80s") -> dict[str, Any]:
     # the Argo docs example with minutes read as seconds x 2 (10m pause -> 20 s, 5m analysis -> 10 s)
-    steps = [{"setWeight": 20}, {"pause": "20s"}, {"setWeight": 40}, {"pause": "20s"},
-             {"setWeight": 60}, {"pause": "20s"}, {"setWeight": 80}, {"pause": "20s"}]
+    steps = [
+        {"setWeight": 20},
+        {"pause": "20s"},
+        {"setWeight": 40},
+        {"pause": "20s"},
+        {"setWeight": 60},
+        {"pause": "20s"},
+        {"setWeight": 80},
+        {"pause": "20s"},
+    ]
     scenario = flagger(canary={"error_rate": error}, duration=duration)
     scenario["rollout"] = {
-        "service": "api", "style": "argo", "baseline": "v1", "canary": "v2", "steps": steps,
-        "analysis_interval": "10s", "analysis_starting_step": 2, "failure_limit": 3,
+        "service": "api",
+        "style": "argo",
+        "baseline": "v1",
+        "canary": "v2",
+        "steps": steps,
+        "analysis_interval": "10s",
+        "analysis_starting_step": 2,
+        "failure_limit": 3,
         "checks": {"success_rate_min": 0.95, "latency_p99_max": None},
     }
     return scenario

@@ -18,18 +18,29 @@ def base(services, policies=None, rate=50.0, duration=60.0, warmup=5.0, client=N
     w = {"name": "w", "entry": next(iter(services)), "rate": rate}
     if client:
         w["client"] = client
-    return {"name": "p", "seed": seed, "duration": f"{duration}s", "warmup": f"{warmup}s",
-            "network": {"same_zone": "0ms"}, "mesh": {"proxy": "none"}, "services": services,
-            "policies": policies or {}, "workload": [w], **extra}
+    return {
+        "name": "p",
+        "seed": seed,
+        "duration": f"{duration}s",
+        "warmup": f"{warmup}s",
+        "network": {"same_zone": "0ms"},
+        "mesh": {"proxy": "none"},
+        "services": services,
+        "policies": policies or {},
+        "workload": [w],
+        **extra,
+    }
 
 
 def test_static_amplification_three_tiers_of_four_tries_is_64():
     """Google SRE book ch. 22: 3 layers x 4 attempts against a 100% failing database = 4^3 = 64 attempts
     per user action. Exact: every attempt fails, so every retry is taken."""
     fast = "1ms"
-    services = {"frontend": {"replicas": 2, "concurrency": 1000, "service_time": fast, "calls": ["backend"]},
-                "backend": {"replicas": 2, "concurrency": 1000, "service_time": fast, "calls": ["db"]},
-                "db": {"replicas": 2, "concurrency": 1000, "service_time": fast, "error_rate": 1.0}}
+    services = {
+        "frontend": {"replicas": 2, "concurrency": 1000, "service_time": fast, "calls": ["backend"]},
+        "backend": {"replicas": 2, "concurrency": 1000, "service_time": fast, "calls": ["db"]},
+        "db": {"replicas": 2, "concurrency": 1000, "service_time": fast, "error_rate": 1.0},
+    }
     retry = {"retries": {"attempts": 3, "retry_on": ["5xx"], "backoff": "none"}}
     sc = base(services, {"backend": retry, "db": retry}, rate=20, duration=20, warmup=0, client={"retries": 3})
     sc["workload"][0]["profile"] = [{"at": "15s", "rate": 0}]  # let every request finish before the end
@@ -46,8 +57,12 @@ def test_linkerd_budget_keeps_extra_load_within_ratio_plus_minimum():
     + min_per_second x ttl (mesh-semantics §2). With half the attempts failing and 3 retries allowed,
     unbudgeted retries would add ~100%; the budget holds them to 20% + 2/s."""
     services = {"api": {"replicas": 2, "concurrency": 100, "service_time": "1ms", "error_rate": 0.5}}
-    pol = {"api": {"retries": {"attempts": 3, "retry_on": ["5xx"], "backoff": "none"},
-                   "retry_budget": {"ratio": 0.2, "min_per_second": 2, "ttl": "10s"}}}
+    pol = {
+        "api": {
+            "retries": {"attempts": 3, "retry_on": ["5xx"], "backoff": "none"},
+            "retry_budget": {"ratio": 0.2, "min_per_second": 2, "ttl": "10s"},
+        }
+    }
     duration = 100.0
     out = simulate(load_scenario(base(services, pol, rate=100, duration=duration, warmup=0)), 1).to_dict()
     s = out["services"]["api"]
@@ -63,8 +78,12 @@ def test_envoy_budget_limits_concurrent_retries():
     """Envoy retry budget: concurrent retries <= max(min_retry_concurrency, budget_percent x active)
     (mesh-semantics §0.4). Against a failing, slow upstream almost all retries are refused."""
     services = {"api": {"replicas": 1, "concurrency": 1000, "service_time": "200ms", "error_rate": 1.0}}
-    pol = {"api": {"retries": {"attempts": 5, "retry_on": ["5xx"], "backoff": "none"},
-                   "retry_budget": {"budget_percent": 10, "min_retry_concurrency": 1}}}
+    pol = {
+        "api": {
+            "retries": {"attempts": 5, "retry_on": ["5xx"], "backoff": "none"},
+            "retry_budget": {"budget_percent": 10, "min_retry_concurrency": 1},
+        }
+    }
     out = simulate(load_scenario(base(services, pol, rate=20, duration=30)), 1).to_dict()
     s = out["services"]["api"]
     first = s["attempts"] - s["retries"]
@@ -77,7 +96,9 @@ def test_envoy_backoff_follows_the_full_jitter_bounds():
     """Envoy: retry N waits U[0, (2^N - 1) x base), capped at max (router_filter.rst). With a failing
     instant upstream the request latency is the sum of the waits: for 1 retry with base 100 ms it is
     U(0, 100 ms): mean 50 ms, max < 100 ms, and uniform (KS test)."""
-    assert [backoff_upper_s(n, 0.025, 0.25) for n in (1, 2, 3, 4, 5)] == pytest.approx([0.025, 0.075, 0.175, 0.25, 0.25])
+    assert [backoff_upper_s(n, 0.025, 0.25) for n in (1, 2, 3, 4, 5)] == pytest.approx(
+        [0.025, 0.075, 0.175, 0.25, 0.25]
+    )
     services = {"api": {"replicas": 1, "concurrency": 10_000, "service_time": "0ms", "error_rate": 1.0}}
     pol = {"api": {"retries": {"attempts": 1, "retry_on": ["5xx"], "backoff": {"base": "100ms", "max": "1s"}}}}
     sc = load_scenario(base(services, pol, rate=200, duration=20, warmup=0))
@@ -93,14 +114,28 @@ def test_envoy_backoff_follows_the_full_jitter_bounds():
 
 def _collapse(client=None, policy=None, seed=3):
     # Brooker's server: 1 s + 10 ms x concurrency, the request itself included (1.01 s + 10 ms per other)
-    return load_scenario({
-        "name": "collapse", "seed": seed, "duration": "80s",
-        "network": {"same_zone": {"dist": "exponential", "mean": "100ms"}}, "mesh": {"proxy": "none"},
-        "services": {"server": {"replicas": 1, "concurrency": 100000, "service_time": "1.01s", "contention": "10ms"}},
-        "policies": {"server": policy} if policy else {},
-        "workload": [{"name": "w", "entry": "server", "rate": 40, "client": client or {"timeout": "10s"},
-                      "profile": [{"at": "20s", "rate": 80}, {"at": "25s", "rate": 40}]}],
-    })
+    return load_scenario(
+        {
+            "name": "collapse",
+            "seed": seed,
+            "duration": "80s",
+            "network": {"same_zone": {"dist": "exponential", "mean": "100ms"}},
+            "mesh": {"proxy": "none"},
+            "services": {
+                "server": {"replicas": 1, "concurrency": 100000, "service_time": "1.01s", "contention": "10ms"}
+            },
+            "policies": {"server": policy} if policy else {},
+            "workload": [
+                {
+                    "name": "w",
+                    "entry": "server",
+                    "rate": 40,
+                    "client": client or {"timeout": "10s"},
+                    "profile": [{"at": "20s", "rate": 80}, {"at": "25s", "rate": 40}],
+                }
+            ],
+        }
+    )
 
 
 def _ok_per_second_each(res, start, end):
@@ -129,8 +164,9 @@ def test_metastable_collapse_matches_brookers_simulator():
     assert after.mean() - half <= 12 and after.mean() + half >= 8, (after.mean(), half)
     assert np.all((after < 5) | (after > 30)), after  # bistable: collapsed or recovered, nothing between
     assert np.any(after < 5)  # collapse happens and persists to the end of the run
-    with_backoff = simulate(_collapse({"timeout": "3s", "retries": 2, "backoff": "20s", "jitter": True}), 6,
-                            executor="process")
+    with_backoff = simulate(
+        _collapse({"timeout": "3s", "retries": 2, "backoff": "20s", "jitter": True}), 6, executor="process"
+    )
     assert np.all(_ok_per_second_each(with_backoff, 35, 79) > 35)
 
 
@@ -140,8 +176,10 @@ def test_metastable_mesh_retries_recover_with_a_budget():
     pol = {"retries": {"attempts": 2, "per_try_timeout": "3s", "retry_on": ["5xx", "reset"]}}
     unbudgeted = _ok_per_second_each(simulate(_collapse(policy=pol), 8, executor="process"), 40, 79)
     budgeted = _ok_per_second_each(
-        simulate(_collapse(policy={**pol, "retry_budget": {"ratio": 0.1, "min_per_second": 5}}), 8,
-                 executor="process"), 40, 79)
+        simulate(_collapse(policy={**pol, "retry_budget": {"ratio": 0.1, "min_per_second": 5}}), 8, executor="process"),
+        40,
+        79,
+    )
     assert np.mean(unbudgeted < 5) >= 0.5  # most runs stay collapsed long after the trigger
     assert np.all(budgeted > 35)  # the budget removes the sustaining effect: every run recovers
 
@@ -149,11 +187,24 @@ def test_metastable_mesh_retries_recover_with_a_budget():
 def test_outlier_detection_ejects_the_failing_replica():
     """Envoy consecutive_5xx ejection (outlier.rst): one of four replicas always fails; with outlier
     detection it is ejected and the error rate falls from ~25% to a few ejection-cycle probes."""
-    services = {"api": {"concurrency": 100, "service_time": "2ms",
-                        "versions": {"good": {"replicas": 3}, "bad": {"replicas": 1, "error_rate": 1.0}}}}
+    services = {
+        "api": {
+            "concurrency": 100,
+            "service_time": "2ms",
+            "versions": {"good": {"replicas": 3}, "bad": {"replicas": 1, "error_rate": 1.0}},
+        }
+    }
     plain = simulate(load_scenario(base(services, rate=100, duration=60)), 1).to_dict()
-    od = {"api": {"outlier_detection": {"consecutive_5xx": 5, "interval": "10s", "base_ejection_time": "30s",
-                                        "max_ejection_percent": 50}}}
+    od = {
+        "api": {
+            "outlier_detection": {
+                "consecutive_5xx": 5,
+                "interval": "10s",
+                "base_ejection_time": "30s",
+                "max_ejection_percent": 50,
+            }
+        }
+    }
     ejected = simulate(load_scenario(base(services, od, rate=100, duration=60)), 1).to_dict()
     assert plain["workloads"]["w"]["error_rate"] == pytest.approx(0.25, abs=0.03)
     assert ejected["services"]["api"]["ejections"] >= 1
@@ -164,13 +215,22 @@ def test_outlier_detection_ejects_the_failing_replica():
 def test_load_aware_balancers_beat_round_robin_when_one_replica_is_slow(balancer):
     """P2C least-request (Envoy) and peak-EWMA (Linkerd) steer around a slow replica; round robin keeps
     sending it a quarter of the traffic. p99 over replications must be clearly lower (CIs apart)."""
-    services = {"api": {"concurrency": 4, "service_time": {"dist": "exponential", "mean": "10ms"},
-                        "versions": {"fast": {"replicas": 3},
-                                     "slow": {"replicas": 1, "service_time": {"dist": "exponential", "mean": "60ms"}}}}}
+    services = {
+        "api": {
+            "concurrency": 4,
+            "service_time": {"dist": "exponential", "mean": "10ms"},
+            "versions": {
+                "fast": {"replicas": 3},
+                "slow": {"replicas": 1, "service_time": {"dist": "exponential", "mean": "60ms"}},
+            },
+        }
+    }
 
     def p99(lb):
         sc = base(services, {"api": {"load_balancer": lb}}, rate=250, duration=40)
-        return values(simulate(load_scenario(sc), 4, executor="process").metrics_table(), "workload", "w", "latency_p99")
+        return values(
+            simulate(load_scenario(sc), 4, executor="process").metrics_table(), "workload", "w", "latency_p99"
+        )
 
     rr, smart = p99("round_robin"), p99(balancer)
     assert smart.max() < rr.min(), (smart, rr)
@@ -183,8 +243,9 @@ def test_hedging_after_the_p95_cuts_the_p99_of_a_bimodal_service():
     bimodal = {"dist": "mixture", "components": [{"weight": 0.98, "dist": "10ms"}, {"weight": 0.02, "dist": "1s"}]}
     services = {"api": {"replicas": 4, "concurrency": 10_000, "service_time": bimodal}}
     plain = simulate(load_scenario(base(services, rate=200, duration=60)), 1).to_dict()
-    hedged = simulate(load_scenario(base(services, {"api": {"hedging": {"delay": "20ms"}}}, rate=200, duration=60)),
-                      1).to_dict()
+    hedged = simulate(
+        load_scenario(base(services, {"api": {"hedging": {"delay": "20ms"}}}, rate=200, duration=60)), 1
+    ).to_dict()
     assert plain["workloads"]["w"]["latency_ms"]["p99"] > 900
     assert hedged["workloads"]["w"]["latency_ms"]["p99"] < 35
     s = hedged["services"]["api"]
@@ -221,8 +282,12 @@ def test_timeouts_route_and_per_try_with_wasted_work():
     """Envoy: the route timeout covers every attempt and back-off (no retry after it fires); a per-try
     timeout is retried; abandoned attempts keep the upstream busy (wasted work) unless it cancels."""
     services = {"api": {"replicas": 1, "concurrency": 100, "service_time": "500ms"}}
-    pol = {"api": {"timeout": "250ms", "retries": {"attempts": 3, "per_try_timeout": "100ms", "backoff": "none",
-                                                   "retry_on": ["5xx"]}}}
+    pol = {
+        "api": {
+            "timeout": "250ms",
+            "retries": {"attempts": 3, "per_try_timeout": "100ms", "backoff": "none", "retry_on": ["5xx"]},
+        }
+    }
     out = simulate(load_scenario(base(services, pol, rate=10, duration=20)), 1).to_dict()
     w, s = out["workloads"]["w"], out["services"]["api"]
     assert w["ok"] == 0 and w["failed"].get("timeout", 0) >= 0.95 * w["requests"] - w["in_flight"]
@@ -239,8 +304,13 @@ def test_linkerd_failure_accrual_takes_a_failing_endpoint_out():
     """Linkerd consecutive failure accrual (mesh-semantics §2): after 7 consecutive failures an endpoint
     is unavailable for a penalty, then probed with one request; with one of four replicas always
     failing, errors fall from ~25% to the probes (one per penalty, the penalty doubling to 60 s)."""
-    services = {"api": {"concurrency": 100, "service_time": "2ms",
-                        "versions": {"good": {"replicas": 3}, "bad": {"replicas": 1, "error_rate": 1.0}}}}
+    services = {
+        "api": {
+            "concurrency": 100,
+            "service_time": "2ms",
+            "versions": {"good": {"replicas": 3}, "bad": {"replicas": 1, "error_rate": 1.0}},
+        }
+    }
     pol = {"api": {"failure_accrual": {"max_failures": 7, "min_penalty": "1s", "max_penalty": "60s"}}}
     out = simulate(load_scenario(base(services, pol, rate=100, duration=60)), 1).to_dict()
     w = out["workloads"]["w"]
@@ -284,8 +354,9 @@ def test_ring_hash_keeps_a_key_on_one_host_and_moves_few_keys_when_a_host_leaves
 @pytest.mark.parametrize("balancer", ["random", "round_robin", "ring_hash"])
 def test_balancers_spread_requests_over_equal_hosts(balancer):
     """Equal hosts get equal shares (binomial 99.9% bounds) under random, round robin and ring hash."""
-    services = {"api": {"concurrency": 100, "service_time": "1ms",
-                        "versions": {"a": {"replicas": 1}, "b": {"replicas": 1}}}}
+    services = {
+        "api": {"concurrency": 100, "service_time": "1ms", "versions": {"a": {"replicas": 1}, "b": {"replicas": 1}}}
+    }
     sc = base(services, {"api": {"load_balancer": balancer}}, rate=200, duration=30)
     res = simulate(load_scenario(sc), 1, trace_sample=1.0)
     served = res.spans()
@@ -298,9 +369,13 @@ def test_balancers_spread_requests_over_equal_hosts(balancer):
 def test_mirroring_adds_shadow_load_without_touching_the_caller():
     """Istio mirroring: the mirror gets a copy of `percent` of the requests; the caller never waits
     for it, so its latency is unchanged and its failures never reach users."""
-    services = {"api": {"concurrency": 100, "service_time": "5ms",
-                        "versions": {"v1": {"replicas": 1}, "v2": {"replicas": 1, "service_time": "2s",
-                                                                   "error_rate": 1.0}}}}
+    services = {
+        "api": {
+            "concurrency": 100,
+            "service_time": "5ms",
+            "versions": {"v1": {"replicas": 1}, "v2": {"replicas": 1, "service_time": "2s", "error_rate": 1.0}},
+        }
+    }
     pol = {"api": {"split": {"v1": 100, "v2": 0}, "mirror": {"to": "v2", "percent": 50}}}
     out = simulate(load_scenario(base(services, pol, rate=100, duration=30)), 1).to_dict()
     w = out["workloads"]["w"]

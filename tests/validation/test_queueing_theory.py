@@ -27,8 +27,7 @@ def erlang_c(c: int, lam: float, mu: float) -> float:
 
 
 def exp_service(mean: str, concurrency: int = 1, **extra) -> dict:
-    return {"replicas": 1, "concurrency": concurrency,
-            "service_time": {"dist": "exponential", "mean": mean}, **extra}
+    return {"replicas": 1, "concurrency": concurrency, "service_time": {"dist": "exponential", "mean": mean}, **extra}
 
 
 def test_mm1_mean_and_p99():
@@ -84,16 +83,26 @@ def test_jackson_tandem_network():
     """Open Jackson tandem lambda=80; mu=100, 120, 150: E[T] = sum 1/(mu_i - lambda) = 89.29 ms;
     T is hypoexponential with rates mu_i - lambda, p99 = 281.6 ms (dynamics.md §1)."""
     services = {
-        "router": {"replicas": 1, "concurrency": 10_000, "holds_worker_during_calls": False,
-                   "service_time": "0ms", "calls": ["a", "b", "c"]},
-        "a": exp_service("10ms"), "b": exp_service(f"{1000 / 120}ms"), "c": exp_service(f"{1000 / 150}ms"),
+        "router": {
+            "replicas": 1,
+            "concurrency": 10_000,
+            "holds_worker_during_calls": False,
+            "service_time": "0ms",
+            "calls": ["a", "b", "c"],
+        },
+        "a": exp_service("10ms"),
+        "b": exp_service(f"{1000 / 120}ms"),
+        "c": exp_service(f"{1000 / 150}ms"),
     }
     rates = np.array([20.0, 40.0, 70.0])
     mean = float(np.sum(1 / rates))
+
     # hypoexponential tail: P(T > t) = sum_i prod_{j != i} r_j / (r_j - r_i) e^{-r_i t}
     def tail(t_s: float) -> float:
         return sum(np.prod([r2 / (r2 - r1) for r2 in rates if r2 != r1]) * math.exp(-r1 * t_s) for r1 in rates)
+
     from scipy.optimize import brentq
+
     p99 = brentq(lambda x: tail(x) - 0.01, 0.01, 2.0)
     assert p99 == pytest.approx(0.2816, abs=5e-4)
     t = replicate(queue_scenario("tandem", services, 80, 300))
@@ -105,8 +114,12 @@ def test_littles_law_at_every_station():
     """Little's law L = lambda W, per station: the time-average number in a replica equals its
     arrival rate times its mean response time (a sample-path identity, up to edge effects)."""
     services = {
-        "front": {"replicas": 2, "concurrency": 4, "service_time": {"dist": "lognormal", "median": "20ms", "p99": "120ms"},
-                  "calls": [{"to": "db", "probability": 0.7}]},
+        "front": {
+            "replicas": 2,
+            "concurrency": 4,
+            "service_time": {"dist": "lognormal", "median": "20ms", "p99": "120ms"},
+            "calls": [{"to": "db", "probability": 0.7}],
+        },
         "db": exp_service("5ms", concurrency=2),
     }
     t = replicate(queue_scenario("little", services, 120, 200), replications=4)
@@ -122,8 +135,10 @@ def test_max_of_parallel_exponential_calls():
     mean = 10 ms x H_10 = 29.29 ms, p99 = -10 ms ln(1 - 0.99^(1/10)) = 69.0 ms (dynamics.md §6)."""
     n = 10
     leaf = {"replicas": 1, "concurrency": 100_000, "service_time": {"dist": "exponential", "mean": "10ms"}}
-    services = {"root": {"replicas": 1, "concurrency": 100_000, "service_time": "0ms",
-                         "calls": [{"parallel": ["leaf"] * n}]}, "leaf": leaf}
+    services = {
+        "root": {"replicas": 1, "concurrency": 100_000, "service_time": "0ms", "calls": [{"parallel": ["leaf"] * n}]},
+        "leaf": leaf,
+    }
     mean = 0.010 * sum(1 / k for k in range(1, n + 1))
     p99 = -0.010 * math.log(1 - 0.99 ** (1 / n))
     assert mean * 1e3 == pytest.approx(29.29, abs=0.01) and p99 * 1e3 == pytest.approx(69.0, abs=0.1)
@@ -136,13 +151,20 @@ def test_mmc_against_ciw_as_an_outside_implementation():
     """The same M/M/c (c=10, lambda=80, mu=10) simulated by Ciw, an independent queueing-network DES:
     the two means must agree within their combined 99% interval (and both with Erlang C's 120.46 ms)."""
     ciw = pytest.importorskip("ciw")
-    ours = values(replicate(queue_scenario("mmc", {"s": exp_service("100ms", concurrency=10)}, 80, 300)),
-                  "workload", "w", "latency_mean")
+    ours = values(
+        replicate(queue_scenario("mmc", {"s": exp_service("100ms", concurrency=10)}, 80, 300)),
+        "workload",
+        "w",
+        "latency_mean",
+    )
     theirs = []
     for seed in range(8):
         ciw.seed(seed)  # Ciw only offers a global seed; it is used here, in the test, and nowhere else
-        net = ciw.create_network(arrival_distributions=[ciw.dists.Exponential(80.0)],
-                                 service_distributions=[ciw.dists.Exponential(10.0)], number_of_servers=[10])
+        net = ciw.create_network(
+            arrival_distributions=[ciw.dists.Exponential(80.0)],
+            service_distributions=[ciw.dists.Exponential(10.0)],
+            number_of_servers=[10],
+        )
         sim = ciw.Simulation(net)
         sim.simulate_until_max_time(320.0)
         recs = [r for r in sim.get_all_records() if r.arrival_date > 20.0]
@@ -151,5 +173,6 @@ def test_mmc_against_ciw_as_an_outside_implementation():
     diff = ours.mean() - theirs.mean()
     se = math.sqrt(ours.var(ddof=1) / ours.size + theirs.var(ddof=1) / theirs.size)
     assert abs(diff) <= stats.t.ppf(0.995, ours.size + theirs.size - 2) * se, (
-        f"meshsim {ours.mean() * 1e3:.2f} ms vs Ciw {theirs.mean() * 1e3:.2f} ms")
+        f"meshsim {ours.mean() * 1e3:.2f} ms vs Ciw {theirs.mean() * 1e3:.2f} ms"
+    )
     assert_matches(theirs, 0.1 + erlang_c(10, 80, 10) / 20, what="Ciw vs Erlang C")
