@@ -55,7 +55,7 @@ def _source() -> tuple[str, str, str] | None:
             return f"model:{name}", text, f"models/{name}"
         up = st.file_uploader("Scenario YAML", type=["yaml", "yml"], key="upload")
         if up is None:
-            st.info("Upload a scenario file (SPEC section 2), or pick a bundled model.")
+            st.info("Upload a scenario file (docs/scenario.md), or pick a bundled model.")
             return None
         data = up.getvalue()
         return f"upload:{up.name}:{hashlib.sha256(data).hexdigest()[:12]}", data.decode("utf-8", "replace"), up.name

@@ -1,4 +1,4 @@
-"""Latency and service-time distributions (SPEC section 1) and fast buffered samplers.
+"""Latency and service-time distributions (docs/scenario.md, units) and fast buffered samplers.
 
 All values are float seconds. A sampler draws from its own numpy Generator in
 blocks, because one scalar numpy call costs about as much as a SimPy event.
@@ -20,7 +20,7 @@ _BLOCK = 4096
 
 @dataclass(frozen=True)
 class Distribution:
-    """A parsed distribution. ``kind`` is one of SPEC's ``dist`` names or ``constant``.
+    """A parsed distribution. ``kind`` is one of the scenario's ``dist`` names or ``constant``.
 
     Parameters are in seconds (``params``); ``components`` holds a mixture's parts.
     """

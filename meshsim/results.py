@@ -1,4 +1,4 @@
-"""Results of one or more replications: SPEC 4 JSON, tidy DataFrames, confidence intervals."""
+"""Results of one or more replications: docs/results.md JSON, tidy DataFrames, confidence intervals."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _r(x: float, digits: int = 6) -> float | None:
 
 
 def _rollout_summary(rollouts: list[dict[str, Any]], confidence: float) -> dict[str, Any]:
-    """SPEC 4 ``rollout`` over replications: the most common outcome, its mean time, mean failed
+    """docs/results.md ``rollout`` over replications: the most common outcome, its mean time, mean failed
     requests with an interval, and the first replication's timeline as an example.
     """
     outcomes: dict[str, int] = {}
@@ -108,7 +108,7 @@ class ReplicationResult:
         )
 
     def check_accounting(self) -> None:
-        """Every counted request ended in exactly one outcome or is in flight (SPEC 2)."""
+        """Every counted request ended in exactly one outcome or is in flight (docs/scenario.md)."""
         for name, w in self.workloads.items():
             total = w.ok + sum(w.failed.values()) + self.in_flight.get(name, 0)
             if total != w.requests or self.in_flight.get(name, 0) < 0:
@@ -297,9 +297,9 @@ class Results:
         """Timeline events (ejections, faults, rollout steps)."""
         return pd.DataFrame([dict(e, replication=r.replication) for r in self.replications for e in r.events])
 
-    # ----- SPEC 4 -----
+    # ----- docs/results.md -----
     def to_dict(self, confidence: float = 0.95) -> dict[str, Any]:
-        """The results JSON object of SPEC section 4."""
+        """The results JSON object of docs/results.md."""
         reps = self.replications
         n = len(reps)
         out: dict[str, Any] = {
@@ -379,7 +379,7 @@ class Results:
         return out
 
     def slo_verdicts(self, confidence: float = 0.95) -> list[dict[str, Any]]:
-        """SLOs of the scenario evaluated over the replications (SPEC 4 ``slos``)."""
+        """SLOs of the scenario evaluated over the replications (docs/results.md ``slos``)."""
         if not self.scenario.slos:
             return []
         from meshsim.slo import evaluate_slos, verdicts_records
@@ -388,5 +388,5 @@ class Results:
         return verdicts_records(verdicts)
 
     def to_json(self, confidence: float = 0.95) -> str:
-        """SPEC 4 JSON text; the same file and seed give byte-identical text."""
+        """docs/results.md JSON text; the same file and seed give byte-identical text."""
         return json.dumps(self.to_dict(confidence), indent=2, allow_nan=False)

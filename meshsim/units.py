@@ -1,4 +1,4 @@
-"""Parse the unit-carrying values of a scenario file (SPEC section 1).
+"""Parse the unit-carrying values of a scenario file (docs/scenario.md, units).
 
 This is the only module that knows about "ms" or "KB": everything inside the
 package is float seconds, float requests per second, int bytes and float

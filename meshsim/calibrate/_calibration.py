@@ -1,4 +1,4 @@
-"""Build a scenario (SPEC section 2) from traces, Prometheus metrics and Kubernetes manifests.
+"""Build a scenario (docs/scenario.md) from traces, Prometheus metrics and Kubernetes manifests.
 
 Every value the calibration writes has an entry in ``CalibrationResult.provenance``
 keyed by its dotted path in the scenario (``services.cart.service_time``,
@@ -58,7 +58,7 @@ class CalibrationResult:
     """A calibrated scenario and the record of where each value came from.
 
     Attributes:
-        scenario: plain dict in the SPEC scenario format (durations with units).
+        scenario: plain dict in the scenario format (durations with units).
         provenance: dotted scenario path -> ``{source, n, comment, ...}``; fitted
             distributions add ``fit``, ``ks_p``, ``p_values`` and ``reason``.
         warnings: sentences (with counts) about data used with care or left out.

@@ -1,6 +1,6 @@
-"""Fit service-time distributions and arrival-rate profiles; render them in SPEC syntax.
+"""Fit service-time distributions and arrival-rate profiles; render them in scenario syntax.
 
-All inputs are float seconds. Fitted distributions come back as SPEC section 1
+All inputs are float seconds. Fitted distributions come back as scenario values (docs/scenario.md)
 values whose durations carry units (``{dist: lognormal, median: 4.2ms, p99: 31ms}``).
 """
 
@@ -52,7 +52,7 @@ def short_duration(seconds: float, digits: int = 3) -> str:
 
 
 def short_size(n_bytes: float) -> Any:
-    """Render a byte count as SPEC size: a plain int below 1 KB, else ``"2.05KB"`` / ``"1.2MB"``."""
+    """Render a byte count as scenario size: a plain int below 1 KB, else ``"2.05KB"`` / ``"1.2MB"``."""
     b = float(n_bytes)
     if b < 1000:
         return int(round(b))
@@ -63,7 +63,7 @@ def short_size(n_bytes: float) -> Any:
 
 
 def empirical_spec(samples_s: np.ndarray, max_samples: int = 200) -> dict[str, Any]:
-    """SPEC ``{dist: empirical, samples: [...]}`` from at most ``max_samples`` evenly spaced quantiles."""
+    """The scenario value ``{dist: empirical, samples: [...]}`` from at most ``max_samples`` evenly spaced quantiles."""
     x = np.sort(np.asarray(samples_s, float))
     if len(x) > max_samples:
         x = np.quantile(x, (np.arange(max_samples) + 0.5) / max_samples)
@@ -76,7 +76,7 @@ class FitResult:
 
     Attributes:
         dist: ``lognormal``, ``gamma``, ``exponential``, ``empirical``, ``constant`` or ``none``.
-        spec: the SPEC value to write (a string for a constant, else a mapping).
+        spec: the scenario value to write (a string for a constant, else a mapping).
         n: samples the fit rests on.
         ks_p: KS p-value of the chosen fit (NaN for empirical and constant).
         p_values: KS p-value of every candidate tried.

@@ -221,7 +221,7 @@ def analyse_spans(spans: pd.DataFrame) -> SpanAnalysis:
     failed_calls = calls.loc[calls["error"]].groupby("req").size()
     ent["downstream_error"] = failed_calls.reindex(ent.index, fill_value=0) > 0
     # A request that failed while one of its calls failed is blamed on the call:
-    # SPEC's error_rate counts only requests that fail by themselves.
+    # the scenario's error_rate counts only requests that fail by themselves.
     ent["own_error"] = ent["error"] & ~ent["downstream_error"]
 
     graph = _build_graph(ent, calls)
@@ -360,7 +360,7 @@ def _parallel_pairs(calls: pd.DataFrame, ent: pd.DataFrame) -> tuple[dict[Any, b
 
 
 def _call_items(callee: str, attrs: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-    """The SPEC call entries for one callee (whole repeats, then a fractional one)."""
+    """The scenario call entries for one callee (whole repeats, then a fractional one)."""
     p = float(attrs["probability"])
     k = float(attrs["count_when_called"])
     if abs(k - round(k)) < 0.05:
@@ -387,7 +387,7 @@ def _render(item: dict[str, Any]) -> Any:
 
 
 def call_steps(graph: nx.DiGraph, service: str, drop: set[str] | None = None) -> list[Any]:
-    """The SPEC ``calls:`` list of ``service``: sequential steps and ``{parallel: [...]}`` groups.
+    """The scenario ``calls:`` list of ``service``: sequential steps and ``{parallel: [...]}`` groups.
 
     Callees that run in parallel with each other (overlap in most requests) form
     one group; groups are ordered by when their first call starts. A callee called

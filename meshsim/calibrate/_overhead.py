@@ -47,7 +47,7 @@ class HopOverhead:
     """The fitted per-traversal overhead and the hop samples it rests on.
 
     Attributes:
-        spec: SPEC distribution of one traversal (``mesh.proxy_overhead``).
+        spec: scenario distribution of one traversal (``mesh.proxy_overhead``).
         n: client/server pairs used.
         hop_median_s, hop_p99_s: the observed whole-hop overhead.
         params: ``median_s`` and ``sigma`` of the lognormal traversal (or ``value_s``).
@@ -211,7 +211,7 @@ def fit_one_way_latency(samples_s: Any, proxies: HopOverhead) -> tuple[Any, dict
     """One-way network latency Y such that two proxy traversals plus two legs (X1 + X2 + Y1 + Y2)
     match the hop overheads of calls over one relation (e.g. across zones).
 
-    ``proxies`` is the traversal fitted on same-zone calls. Returns ``(SPEC value, params)``,
+    ``proxies`` is the traversal fitted on same-zone calls. Returns ``(scenario value, params)``,
     ``("0ms", {})`` when these hops are no slower than the same-zone ones, or None with
     fewer than :data:`MIN_HOP_SAMPLES` samples.
     """

@@ -15,7 +15,7 @@ histograms describe everything since then and rates need ``window_s``; with two
 or more scrapes (several files, or samples carrying timestamps) the increase
 between the first and the last is used and rates follow from the time between them.
 
-Histograms are written in SPEC's Prometheus style: cumulative counts keyed by the
+Histograms are written in the scenario's Prometheus style: cumulative counts keyed by the
 upper bound ``le`` with its unit (``{"5ms": 120, "10ms": 300, "+Inf": 310}``).
 """
 
@@ -357,7 +357,7 @@ def read_prometheus(paths: str | Path | Iterable[str | Path], window_s: float | 
 
 
 def histogram_spec(buckets: list[tuple[float, float]]) -> dict[str, Any]:
-    """SPEC ``{dist: histogram, buckets: {le: count}}`` (cumulative, keys with units).
+    """The scenario value ``{dist: histogram, buckets: {le: count}}`` (cumulative, keys with units).
 
     Leading empty buckets are cut to the last one (it is the next bucket's lower
     bound) and buckets after the first full one are cut, +Inf included.

@@ -106,8 +106,8 @@ def synthetic_spans(
     """Generate a normalised span table (see :data:`~meshsim.calibrate.traces.SPAN_COLUMNS`).
 
     Args:
-        services: ``{name: {service_time: <SPEC distribution>, error_rate: float,
-            calls: <SPEC calls list>}}``.
+        services: ``{name: {service_time: <scenario distribution>, error_rate: float,
+            calls: <scenario calls list>}}``.
         workload: ``[{entry: name, rate: per second, profile: [(at_s, rate), ...]}]``.
         duration_s: seconds of arrivals.
         rng: the only source of randomness.

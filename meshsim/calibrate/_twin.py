@@ -71,7 +71,7 @@ def observed_summary(spans: pd.DataFrame | SpanAnalysis) -> pd.DataFrame:
 
 
 def predicted_from_results(results: dict[str, Any], scenario: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Turn a ``meshsim run --json`` result (SPEC section 4) into a summary table.
+    """Turn a ``meshsim run --json`` result (docs/results.md) into a summary table.
 
     Workloads become ``entry`` rows named by their entry service (taken from
     ``scenario["workload"]`` when given, else the workload's name). Several workloads

@@ -1,4 +1,4 @@
-"""``meshsim check FILE``: the CI gate on the scenario's SLOs (SPEC 3). Exit 0 / 1 / 2."""
+"""``meshsim check FILE``: the CI gate on the scenario's SLOs (docs/results.md, exit codes). Exit 0 / 1 / 2."""
 
 from __future__ import annotations
 

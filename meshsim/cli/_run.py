@@ -16,7 +16,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("run", help="simulate a scenario and print a summary")
     p.add_argument("file", help="scenario YAML file")
     add_run_options(p)
-    p.add_argument("--json", dest="json_out", metavar="OUT", help="write the results JSON (SPEC 4)")
+    p.add_argument("--json", dest="json_out", metavar="OUT", help="write the results JSON (docs/results.md)")
     p.add_argument("--html", dest="html_out", metavar="OUT", help="write a self-contained HTML report")
     p.add_argument(
         "--traces",
@@ -43,7 +43,7 @@ def _fmt(x: Any, digits: int = 1) -> str:
 
 
 def summary_tables(data: dict[str, Any]) -> list[Any]:
-    """Rich tables of a SPEC 4 results dict: workloads and services."""
+    """Rich tables of a docs/results.md results dict: workloads and services."""
     from rich.table import Table
 
     wt = Table(title=f"{data['scenario']}: workloads ({data['replications']} replication(s))")

@@ -1,4 +1,4 @@
-"""Faults on the timeline (SPEC 2 ``faults``) and the control plane's view of endpoint health.
+"""Faults on the timeline (docs/scenario.md ``faults``) and the control plane's view of endpoint health.
 
 Each fault is a SimPy process: at ``at`` (absolute simulated time, warm-up included) it sets
 state on replicas, service versions or the network, and after ``duration`` it undoes it

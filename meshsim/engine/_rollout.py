@@ -3,7 +3,7 @@
 Both move traffic between ``baseline`` and ``canary`` by rewriting ``sim.splits[service]``,
 which the caller's proxy reads on every call, and both judge the canary on its own
 attempts (``checks.scope: canary``, as Flagger's Istio queries filter on the canary
-workload) over a sliding metrics window. Semantics follow reference dynamics.md section 4:
+workload) over a sliding metrics window. Semantics follow docs/references.md section 14:
 
 Flagger (scheduler.go): at ``at`` the first step's weight is set (the tick that runs the
 pre-rollout hooks). Then, every ``interval`` (raised to 10 s when lower, as Flagger does):
@@ -27,7 +27,7 @@ controller's comparison: with failureLimit 3 the 4th failure aborts), or errors 
 in a row > ``consecutive_error_limit``. Failing aborts the rollout (canary weight 0);
 finishing the steps promotes it (weight 100).
 
-Output (``sim.extras["rollout"]``, SPEC 4 ``rollout``): outcome ``promoted`` |
+Output (``sim.extras["rollout"]``, docs/results.md ``rollout``): outcome ``promoted`` |
 ``rolled_back`` | ``in_progress``, ``at_s`` of the decision, the ``weights`` timeline,
 ``failed_requests`` (calls routed to the canary that failed after the caller's retries,
 counted from the first step until the decision), ``failed_attempts`` (single tries), and

@@ -16,7 +16,7 @@ __all__ = ["Outcome", "OK", "Replica", "Membership", "VersionRuntime", "Attempt"
 
 
 class Outcome:
-    """How one attempt or request ended. ``cause`` None means ok (SPEC 2 causes otherwise)."""
+    """How one attempt or request ended. ``cause`` None means ok (docs/scenario.md causes otherwise)."""
 
     __slots__ = ("cause", "status", "local", "no_response")
 

@@ -11,7 +11,7 @@ its service (``podSelector`` label ``version``, else the node name less the
 service prefix). A node's listener limits are per-version policy when the
 service has several nodes, service policy otherwise.
 
-Semantics: ../shared/reference/mesh-semantics.md section 4 (retry events [A4],
+Semantics: docs/references.md section 4 (retry events [A4],
 15 s default timeout [A2], thresholds 2^31-1 when unset [A1]).
 """
 

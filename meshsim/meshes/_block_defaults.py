@@ -7,7 +7,7 @@ But when an object writes a block partly (an Istio ``retries`` block without
 of *that block* with its own per-field defaults, and so does the importer, so the
 block means what it meant in the mesh whatever preset the scenario uses.
 
-Every entry cites ``../shared/reference/mesh-semantics.md`` by section number and
+Every entry cites ``docs/references.md`` by section number and
 source tag. Durations are written in the scenario syntax.
 """
 

@@ -6,7 +6,7 @@ configuration wrappers (``config_entries { bootstrap { ... } }``) and the
 Field names are matched whatever their case or underscores (``RequestTimeout``,
 ``requestTimeout``, ``request_timeout``), as Consul itself does.
 
-Semantics follow ../shared/reference/mesh-semantics.md section 3:
+Semantics follow docs/references.md section 3:
 - the discovery chain is router -> splitter -> resolver; the first matching
   router route wins and a catch-all to the service itself is implied [C4][C7];
 - a retry policy exists only if a retry field is set; ``NumRetries`` 0 leaves

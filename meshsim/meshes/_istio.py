@@ -1,6 +1,6 @@
 """Istio: VirtualService and DestinationRule (and Gateway API routes) -> scenario policies.
 
-Semantics follow ../shared/reference/mesh-semantics.md section 1:
+Semantics follow docs/references.md section 1:
 - the route a request takes is the first ``http[]`` entry without a match (or
   matching everything); header/uri matches are not modelled and give a warning;
 - a route with ``fault`` gets no timeout and no retries from Istio [S1];

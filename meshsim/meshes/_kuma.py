@@ -491,7 +491,9 @@ class KumaImporter(MeshImporter):
                 blk.default("choice_count", 2, "Envoy least_request choice_count 2, §5 [K5]")
             bias = lr.get("activeRequestBias") if lr is not None else None
             if bias is not None:
-                blk.set("active_request_bias", bias.as_num(), bias)
+                # Envoy applies the bias only between hosts of different weights; meshsim's
+                # replicas of a service all weigh the same, so least request is plain P2C.
+                self.b.warn(bias, "activeRequestBias has no effect: replicas have equal weights (P2C)")
             return
         body = lb.get("ringHash") or lb.get("maglev")
         hp = (body.get("hashPolicies") if body is not None else None) or top_hash

@@ -1,6 +1,6 @@
 """Linkerd: ServiceProfile, HTTPRoute/GRPCRoute, SMI TrafficSplit and Service/route annotations.
 
-Semantics follow ../shared/reference/mesh-semantics.md section 2:
+Semantics follow docs/references.md section 2:
 - ``retry.linkerd.io/*`` and ``timeout.linkerd.io/*`` annotations on a route
   replace those on its parent Service, group by group [L1][L2];
 - when a ServiceProfile exists for a service, the proxy ignores the retry,

@@ -1,6 +1,6 @@
 """What an unset policy field means in each mesh (``mesh.defaults``).
 
-Values follow ../shared/reference/mesh-semantics.md section 7 and the per-mesh
+Values follow docs/references.md section 7 and the per-mesh
 sections it summarises; each entry says which section and source it rests on.
 ``None`` means "off" (no timeout, no limit). Durations are seconds.
 """
@@ -13,7 +13,7 @@ __all__ = ["PRESETS", "NO_PRESET", "preset", "PROXY_FOR_PRESET"]
 
 UNLIMITED = None
 
-# With no preset an unset policy does nothing (SPEC 2): no retries, no
+# With no preset an unset policy does nothing (docs/scenario.md): no retries, no
 # timeouts, round robin, no limits, no ejection.
 NO_PRESET: dict[str, Any] = {
     "timeout": None,
@@ -35,7 +35,7 @@ NO_PRESET: dict[str, Any] = {
     "outlier.panic_percent": 50.0,  # Envoy healthy panic threshold [E7]
     "failure_accrual": None,
     "locality.enabled": False,
-    "source": "no preset (SPEC 2: unset policy does nothing)",
+    "source": "no preset (docs/scenario.md: unset policy does nothing)",
 }
 
 _ENVOY_OUTLIER = {
@@ -70,7 +70,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "retries.retry_different_host": True,
         "retries.partial_attempts": 2,
         "retry_budget": None,
-        "retry_budget.envoy": (20.0, 3),
         "load_balancer": "least_request",
         "connection_pool.max_connections": UNLIMITED,
         "connection_pool.max_pending": UNLIMITED,
@@ -83,7 +82,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "failure_accrual": None,
         "locality.enabled": True,
         "locality.needs_outlier_detection": True,
-        "source": "istio preset (mesh-semantics §1, §7)",
+        "source": "istio preset (docs/references.md §1, §7)",
     },
     # Section 2 (Linkerd): no retries unless configured; annotation limit 1 with
     # back-off 25-250 ms [L7]; ServiceProfile budget 20 % / 10 rps / 10 s [L6];
@@ -111,7 +110,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "outlier.panic_percent": 0.0,
         "failure_accrual": None,
         "locality.enabled": False,
-        "source": "linkerd preset (mesh-semantics §2, §7)",
+        "source": "linkerd preset (docs/references.md §2, §7)",
     },
     # Section 3 (Consul): no retries (1 if a retry field is set) [C1]; 15 s
     # route timeout [E2]; outlier detection always on with Envoy defaults and
@@ -138,7 +137,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "outlier.panic_percent": 0.0,
         "failure_accrual": None,
         "locality.enabled": False,
-        "source": "consul preset (mesh-semantics §3, §7)",
+        "source": "consul preset (docs/references.md §3, §7)",
     },
     # Section 4 (App Mesh, accounts created after 29 Jul 2020): hidden default
     # of 2 retries on 503, reset and connect-failure [A1]; 15 s timeout [A2];
@@ -164,7 +163,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "outlier.panic_percent": 50.0,
         "failure_accrual": None,
         "locality.enabled": False,
-        "source": "appmesh preset (mesh-semantics §4, §7)",
+        "source": "appmesh preset (docs/references.md §4, §7)",
     },
     # Section 5 (Kuma default policies): mesh-retry-all 5 retries, per-try 16 s,
     # back-off 25-250 ms, retryOn gateway-error/connect-failure/refused-stream
@@ -193,7 +192,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "failure_accrual": None,
         "locality.enabled": True,
         "locality.cross_zone": False,
-        "source": "kuma preset (mesh-semantics §5, §7)",
+        "source": "kuma preset (docs/references.md §5, §7)",
     },
     # Section 6 (Traefik Mesh): no retries unless annotated, and then no
     # back-off and only connection-level errors [T4]; no timeout, no outlier
@@ -218,7 +217,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "outlier.panic_percent": 50.0,
         "failure_accrual": None,
         "locality.enabled": False,
-        "source": "traefik preset (mesh-semantics §6, §7)",
+        "source": "traefik preset (docs/references.md §6, §7)",
     },
 }
 

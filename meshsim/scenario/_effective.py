@@ -1,7 +1,7 @@
 """Resolve the effective policy of an edge: the file's blocks over the mesh preset.
 
 A per-version block replaces the service's block whole (Istio's subset merge,
-mesh-semantics §1), and each concrete value remembers where it came from so
+references §1), and each concrete value remembers where it came from so
 ``meshsim explain`` can say which line or preset set it.
 """
 

@@ -250,8 +250,6 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
         for j, loc in enumerate(f.between or []):
             if not known_location(loc):
                 yield ("faults", i, "between", j), unknown_location(loc)
-        if f.kind in ("outage",) and f.target is not None and f.target in s.services:
-            pass
 
     if s.rollout is not None:
         r = s.rollout

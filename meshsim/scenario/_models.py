@@ -1,4 +1,4 @@
-"""The scenario file (SPEC section 2) as frozen pydantic models."""
+"""The scenario file (docs/scenario.md) as frozen pydantic models."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ class Link(Strict):
 
 
 class Network(Strict):
-    """One-way latency by the relation of two locations (SPEC 2 ``network``)."""
+    """One-way latency by the relation of two locations (docs/scenario.md ``network``)."""
 
     same_zone: DistSpec = Field(default_factory=lambda: DistSpec.model_validate("0.1ms"))
     cross_zone: DistSpec = Field(
@@ -218,7 +218,7 @@ FaultKind = Literal["latency", "errors", "outage", "crash", "partition", "degrad
 
 
 class Fault(Strict):
-    """A fault on the timeline (SPEC 2 ``faults``)."""
+    """A fault on the timeline (docs/scenario.md ``faults``)."""
 
     at: Duration
     duration: Duration | None = None

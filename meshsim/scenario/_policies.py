@@ -1,4 +1,4 @@
-"""Client-side mesh policies (SPEC 2 ``policies:``), acting in the caller's proxy.
+"""Client-side mesh policies (docs/scenario.md ``policies:``), acting in the caller's proxy.
 
 Every field is optional. An unset field takes the value of the mesh preset named
 in ``mesh.defaults`` (see :mod:`meshsim.policies.presets`); with no preset it does
@@ -132,11 +132,9 @@ class LoadBalancerSpec(Strict):
 
     kind: LbKind
     choice_count: int = Field(default=2, ge=1)
-    active_request_bias: float = Field(default=1.0, ge=0)
     default_rtt: Duration = 0.030
     decay: Duration = 10.0
     key: str = "user"
-    key_cardinality: int = Field(default=10_000, ge=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Service level objectives (SPEC 2 ``slos:``) as a frozen pydantic model.
+"""Service level objectives (docs/scenario.md ``slos:``) as a frozen pydantic model.
 
 An SLO names one workload or one service, one metric and one limit::
 
@@ -123,7 +123,7 @@ class SloSpec(BaseModel):
     workload: str | None = Field(default=None, min_length=1)
     service: str | None = Field(default=None, min_length=1)
     metric: SloMetric
-    # ``max``/``min`` shadow builtins on purpose: they are the SPEC's YAML keys.
+    # ``max``/``min`` shadow builtins on purpose: they are the scenario's YAML keys.
     max: Limit = None
     min: Limit = None
 

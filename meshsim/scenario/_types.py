@@ -1,4 +1,4 @@
-"""Pydantic field types that carry units, and the distribution spec (SPEC section 1)."""
+"""Pydantic field types that carry units, and the distribution spec (docs/scenario.md, units)."""
 
 from __future__ import annotations
 

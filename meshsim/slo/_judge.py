@@ -240,9 +240,9 @@ def _json_float(x: float) -> float | None:
 
 
 def verdicts_records(verdicts: Iterable[SloVerdict]) -> list[dict[str, object]]:
-    """JSON-ready dicts for the ``slos`` list of ``meshsim run --json`` (SPEC 4).
+    """JSON-ready dicts for the ``slos`` list of ``meshsim run --json`` (docs/results.md).
 
-    Keys: name, value, limit, met (the SPEC's), then status, ci (``[low, high]`` or
+    Keys: name, value, limit, met (the scenario's), then status, ci (``[low, high]`` or
     null), unit, metric, scope, target, direction, replications, note. NaN becomes null.
     """
     out: list[dict[str, object]] = []

@@ -1,6 +1,6 @@
 """Default latencies and egress prices for real cloud regions (dated configuration data).
 
-Round trips come from ../shared/reference/dynamics.md section 5 (sources and dates there,
+Round trips come from docs/references.md section 15 (sources and dates there,
 and in docs/multicloud.md); a one-way delay is half the round trip. Pairs the table does
 not hold are estimated from the great-circle distance between the regions' metros with a
 line fitted to the published pairs. Prices are USD per GB of 10^9 bytes. An explicit
@@ -29,7 +29,7 @@ __all__ = [
     "region_rtt_ms",
 ]
 
-# Published round trips between regions, ms (dynamics.md §5).
+# Published round trips between regions, ms (references §15).
 REGION_RTT_MS: dict[frozenset[str], float] = {
     # AWS, ICMP over VPC peering, R. Imaoka aws-ping blog (2019-06)
     frozenset({"aws/us-east-1", "aws/eu-west-1"}): 76.0,
@@ -97,7 +97,7 @@ REGION_METRO: dict[str, tuple[float, float]] = {
 }
 
 # RTT ~ intercept + slope x great-circle km, least squares over the published pairs above
-# plus IBM's Washington-London 75 ms and Frankfurt-London 13 ms (dynamics.md §5).
+# plus IBM's Washington-London 75 ms and Frankfurt-London 13 ms (references §15).
 # Residuals: -19 ms (us-east-1 <-> us-west-2, fibre follows the continent) to +9 ms.
 # tests/unit/test_network_regions.py refits the line and checks these two numbers.
 RTT_FIT_INTERCEPT_MS = 7.3
@@ -111,7 +111,7 @@ FALLBACK_RTT_MS = {"cross_region": 70.0, "cross_cloud": 40.0}
 TAIL_RATIO = 1.5
 
 _GIB = 1.073741824  # GB per GiB
-# Egress prices, USD per GB (dynamics.md §5, secondary summaries of the pricing pages, 2025-26).
+# Egress prices, USD per GB (references §15, secondary summaries of the pricing pages, 2025-26).
 # cross_zone: a byte crossing zones of one region; cross_region: between regions of the
 # provider; internet: leaving the provider (cross-cloud), first pricing tier.
 EGRESS_USD_PER_GB: dict[str, dict[str, float]] = {

@@ -34,7 +34,7 @@ def _num(x: Any) -> float:
 
 
 def workload_frame(data: dict[str, Any]) -> pd.DataFrame:
-    """One row per workload from a SPEC 4 dict: requests, ok, failures, error rate, rps, latency (ms)."""
+    """One row per workload from a docs/results.md dict: requests, ok, failures, error rate, rps, latency (ms)."""
     rows = []
     for name, w in data.get("workloads", {}).items():
         lat = w.get("latency_ms", {})
@@ -77,7 +77,7 @@ def workload_frame(data: dict[str, Any]) -> pd.DataFrame:
 
 
 def service_frame(data: dict[str, Any]) -> pd.DataFrame:
-    """One row per service from a SPEC 4 dict: attempts, retries, amplification, utilization, errors."""
+    """One row per service from a docs/results.md dict: attempts, retries, amplification, utilization, errors."""
     rows = []
     for name, s in data.get("services", {}).items():
         failed = sum((s.get("failed") or {}).values())
@@ -368,7 +368,7 @@ def _pick(d: dict[str, Any], keys: tuple[str, ...]) -> Any:
 def rollout_frame(rollout: dict[str, Any] | None, events: pd.DataFrame | None = None) -> pd.DataFrame:
     """The canary's weight over time: t_s, weight (percent), note.
 
-    Reads the weight timeline of SPEC 4 ``rollout`` (a list of ``{t_s, weight}`` under
+    Reads the weight timeline of docs/results.md ``rollout`` (a list of ``{t_s, weight}`` under
     ``timeline``, ``weights`` or ``steps``), else rollout events of the events table.
     """
     cols = ["t_s", "weight", "note"]
@@ -397,7 +397,7 @@ def rollout_frame(rollout: dict[str, Any] | None, events: pd.DataFrame | None = 
 
 
 def rollout_checks_frame(rollout: dict[str, Any] | None) -> pd.DataFrame:
-    """The controller's checks of SPEC 4 ``rollout.checks``: t_s, weight, passed, success_rate,
+    """The controller's checks of docs/results.md ``rollout.checks``: t_s, weight, passed, success_rate,
     latency_p99_ms (NaN where a check reported no value).
     """
     cols = ["t_s", "weight", "passed", "success_rate", "latency_p99_ms"]

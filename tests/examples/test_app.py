@@ -1,4 +1,4 @@
-"""The Streamlit what-if UI under streamlit.testing's AppTest (no browser; ecosystem.md section 1a)."""
+"""The Streamlit what-if UI under streamlit.testing's AppTest (no browser; streamlit.testing)."""
 
 from __future__ import annotations
 

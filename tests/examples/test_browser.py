@@ -1,6 +1,6 @@
 """Real browser: `streamlit run app.py` on a loopback port, driven by Debian's headless Chromium.
 
-Recipe from ../shared/reference/ecosystem.md section 1b: Playwright pointed at /usr/bin/chromium
+Recipe from the tools' own documentation: Playwright pointed at /usr/bin/chromium
 (never `playwright install`), flags that keep Chromium off the network, wait for real content.
 Without Chromium the tests skip, unless MESHSIM_REQUIRE_BROWSER=1 makes that a failure.
 Screenshots land in tests/artifacts/.

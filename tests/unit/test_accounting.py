@@ -1,4 +1,4 @@
-"""Every request ends in exactly one outcome or is counted in flight (SPEC 2), also under failures."""
+"""Every request ends in exactly one outcome or is counted in flight (docs/scenario.md), also under failures."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Distributions of SPEC 1: parameters, fitted quantiles, and sample moments (checked by CI)."""
+"""Distributions of docs/scenario.md, units: parameters, fitted quantiles, and sample moments (checked by CI)."""
 
 import math
 

@@ -1,7 +1,7 @@
 """GitHub Actions outputs: escaping, annotation format, and emission only under GitHub's variables.
 
 Escaping rules from GitHub's workflow-command docs, as summarised in
-shared/reference/ecosystem.md section 4: messages escape %, CR, LF; property
+the conventions in docs/ci-gate.md: messages escape %, CR, LF; property
 values also escape ':' and ','.
 """
 

@@ -1,7 +1,7 @@
 """JUnit XML: parses, and has the structure of the JUnit XSD that CI systems read.
 
 Structure checked (Apache Ant / Jenkins JUnit XSD, as summarised in
-shared/reference/ecosystem.md section 4): a ``testsuite`` with integer
+the conventions in docs/ci-gate.md): a ``testsuite`` with integer
 ``tests``/``failures``/``errors``/``skipped`` and decimal ``time``; ``testcase``
 with ``name``/``classname``/``time``; inside a case, ``failure``/``error``/
 ``skipped`` come before ``system-out``/``system-err``.

@@ -1,6 +1,6 @@
 """App Mesh importer on example files written for these tests (API JSON and CRD templates).
 
-Expected values and defaults follow ../shared/reference/mesh-semantics.md sections 0 and 4.
+Expected values and defaults follow docs/references.md sections 0 and 4.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The importers on the public example files of reference section 9 (../shared/conformance/).
+"""The importers on the public example files of tests/data/conformance/ (and ../shared/conformance when present).
 
 Issue 8: "The importer must also accept the public example files listed in reference
 section 9". Every whole file must import without error, and those that carry a

@@ -1,6 +1,6 @@
 """Consul importer on example files written for these tests (HCL, JSON and CRDs).
 
-Expected values and defaults follow ../shared/reference/mesh-semantics.md sections 0 and 3.
+Expected values and defaults follow docs/references.md sections 0 and 3.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Istio importer on example files written for these tests (tests/data/importers/istio/).
 
-Expected values and defaults follow ../shared/reference/mesh-semantics.md sections 0 and 1.
+Expected values and defaults follow docs/references.md sections 0 and 1.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Kuma importer on example files written for these tests (Kubernetes and Universal forms).
 
-Expected values and defaults follow ../shared/reference/mesh-semantics.md sections 0 and 5.
+Expected values and defaults follow docs/references.md sections 0 and 5.
 """
 
 from __future__ import annotations

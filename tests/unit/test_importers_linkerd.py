@@ -1,6 +1,6 @@
 """Linkerd importer on example files written for these tests (tests/data/importers/linkerd/).
 
-Expected values and defaults follow ../shared/reference/mesh-semantics.md section 2.
+Expected values and defaults follow docs/references.md section 2.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Traefik Mesh and plain Kubernetes importers on example files written for these tests.
 
-Expected values follow ../shared/reference/mesh-semantics.md section 6.
+Expected values follow docs/references.md section 6.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def test_relation_of_location_paths() -> None:
 
 
 def test_published_round_trip_becomes_a_one_way_median() -> None:
-    # dynamics.md §5: AWS us-east-1 <-> eu-west-1 76.0 ms RTT (aws-ping, 2019-06)
+    # references §15: AWS us-east-1 <-> eu-west-1 76.0 ms RTT (aws-ping, 2019-06)
     net = _net(_scenario())
     dist = net.latency_distribution("aws/us-east-1/a", "aws/eu-west-1/a")
     assert _median_s(dist) == pytest.approx(0.038, rel=1e-9)

@@ -1,4 +1,4 @@
-"""Each mesh preset's effective defaults against reference mesh-semantics.md section 7 (and the
+"""Each mesh preset's effective defaults against docs/references.md section 7 (and the
 per-mesh sections it summarises)."""
 
 from __future__ import annotations

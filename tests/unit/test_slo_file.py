@@ -1,7 +1,7 @@
 """SLO files: meshsim's format, OpenSLO v1 examples, warnings, and located errors.
 
 OpenSLO v1 shapes follow the OpenSLO specification README (summarised in
-shared/reference/ecosystem.md section 4): kind SLO with inline ``indicator`` or
+the conventions in docs/ci-gate.md): kind SLO with inline ``indicator`` or
 ``indicatorRef``; thresholdMetric / ratioMetric good|bad + total / raw + rawType.
 """
 

@@ -11,7 +11,7 @@ from meshsim.scenario import LATENCY_METRICS, METRIC_KIND, SLO_METRICS, SloSpec
 
 
 def test_spec_examples_from_the_contract_parse_into_internal_units() -> None:
-    # The three SLOs of SPEC section 2.
+    # The three SLOs of docs/scenario.md.
     p99 = SloSpec(name="browse-p99", workload="browse", metric="latency_p99", max="300ms")
     err = SloSpec(name="browse-errors", workload="browse", metric="error_rate", max="0.5%")
     avail = SloSpec(name="cart-availability", service="cart", metric="availability", min="99.9%")

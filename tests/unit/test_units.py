@@ -1,4 +1,4 @@
-"""Unit parsing (SPEC 1): every accepted form, and a clear refusal for a bare duration."""
+"""Unit parsing (docs/scenario.md, units): every accepted form, and a clear refusal for a bare duration."""
 
 import pytest
 

@@ -1,7 +1,7 @@
 """A zone outage under locality-aware routing, with and without outlier detection.
 
 What is checked, and against what:
-- Istio with outlier detection (mesh-semantics §1 "Locality failover"): priorities exist, so
+- Istio with outlier detection (references §1 "Locality failover"): priorities exist, so
   once the dead zone's hosts are ejected (consecutive_5xx connect failures, which come back
   after the connect timeout) all traffic fails over to the next zone. The attempts that fail
   are the ones sent before the first failures return: lambda x connect_timeout of them

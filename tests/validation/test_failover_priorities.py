@@ -1,7 +1,7 @@
 """Envoy priority load and panic, checked against the closed forms of Envoy's documentation.
 
 Source: Envoy docs, "Priority levels", "Overprovisioning factor" and "Panic threshold"
-(mesh-semantics.md §0 items 8, [E7], [E8]) and LoadBalancerBase in
+(docs/references.md §0 items 8, [E7], [E8]) and LoadBalancerBase in
 source/common/upstream/load_balancer_impl.cc: health(P) = min(100, 1.4 x 100 x healthy / hosts);
 priority P takes min(left, health(P) x 100 / normalised total health); below a normalised
 total of 100, a priority whose healthy share is under the panic threshold balances over all

@@ -1,6 +1,6 @@
-"""Canary accounting against the closed forms of reference dynamics.md section 4.
+"""Canary accounting against the closed forms of docs/references.md section 14.
 
-Flagger (fluxcd/flagger scheduler.go, as summarised in dynamics.md §4): a canary bad from
+Flagger (fluxcd/flagger scheduler.go, as summarised in references §14): a canary bad from
 the first step at weight s is held there, failing every check, until the check after the
 T-th failure rolls it back, so users see failed ~= R * (s/100) * e * I * (T..T+1) requests;
 with the controller's order (rollback test at the start of the tick) the exposure is the

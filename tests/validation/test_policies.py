@@ -1,4 +1,4 @@
-"""Mesh policies against outside figures (reference dynamics.md §2, §3, §6 and mesh-semantics §0)."""
+"""Mesh policies against outside figures (docs/references.md §12, §3, §6 and references §0)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_static_amplification_three_tiers_of_four_tries_is_64():
 
 def test_linkerd_budget_keeps_extra_load_within_ratio_plus_minimum():
     """Linkerd's retry budget (tower TpsBudget): retries per ttl <= ratio x (responses not retried)
-    + min_per_second x ttl (mesh-semantics §2). With half the attempts failing and 3 retries allowed,
+    + min_per_second x ttl (references §2). With half the attempts failing and 3 retries allowed,
     unbudgeted retries would add ~100%; the budget holds them to 20% + 2/s."""
     services = {"api": {"replicas": 2, "concurrency": 100, "service_time": "1ms", "error_rate": 0.5}}
     pol = {
@@ -76,7 +76,7 @@ def test_linkerd_budget_keeps_extra_load_within_ratio_plus_minimum():
 
 def test_envoy_budget_limits_concurrent_retries():
     """Envoy retry budget: concurrent retries <= max(min_retry_concurrency, budget_percent x active)
-    (mesh-semantics §0.4). Against a failing, slow upstream almost all retries are refused."""
+    (references §0.4). Against a failing, slow upstream almost all retries are refused."""
     services = {"api": {"replicas": 1, "concurrency": 1000, "service_time": "200ms", "error_rate": 1.0}}
     pol = {
         "api": {
@@ -148,7 +148,7 @@ def _ok_per_second_each(res, start, end):
 
 
 def test_metastable_collapse_matches_brookers_simulator():
-    """Brooker's simple_collapse_sim (dynamics.md §3b): 40 rps, 3 s timeout, 3 tries, spike to 80 rps
+    """Brooker's simple_collapse_sim (references §13b): 40 rps, 3 s timeout, 3 tries, spike to 80 rps
     for t in [20, 25] s. The published re-run averages 10 runs: ~40 successes/s before the spike,
     8-12/s after it without backoff, 43-44/s with backoff and jitter (U(0,20 s), then U(0,40 s)).
 
@@ -238,7 +238,7 @@ def test_load_aware_balancers_beat_round_robin_when_one_replica_is_slow(balancer
 
 
 def test_hedging_after_the_p95_cuts_the_p99_of_a_bimodal_service():
-    """Dean & Barroso (dynamics.md §6, closed form): legs 98% at 10 ms and 2% at 1 s, hedge at 20 ms:
+    """Dean & Barroso (references §16, closed form): legs 98% at 10 ms and 2% at 1 s, hedge at 20 ms:
     single-call p99 falls from 1 s to ~30 ms for ~2% extra requests."""
     bimodal = {"dist": "mixture", "components": [{"weight": 0.98, "dist": "10ms"}, {"weight": 0.02, "dist": "1s"}]}
     services = {"api": {"replicas": 4, "concurrency": 10_000, "service_time": bimodal}}
@@ -258,7 +258,7 @@ def test_hedging_after_the_p95_cuts_the_p99_of_a_bimodal_service():
 def test_connection_pool_overflow_matches_erlang_loss():
     """A caller proxy with max_requests 1 and max_pending 0 is a loss system: Poisson arrivals
     lambda=50/s, 10 ms service: blocking = a/(1+a) with a = 0.5 (Erlang B, insensitive to the
-    service distribution) = 1/3 of attempts overflow at once (Envoy circuit breaking, mesh-semantics §0.5)."""
+    service distribution) = 1/3 of attempts overflow at once (Envoy circuit breaking, references §0.5)."""
     services = {"api": {"replicas": 1, "concurrency": 100, "service_time": "10ms"}}
     pol = {"api": {"connection_pool": {"max_requests": 1, "max_pending": 0}}}
     t = simulate(load_scenario(base(services, pol, rate=50, duration=200)), 6, executor="process").metrics_table()
@@ -301,7 +301,7 @@ def test_timeouts_route_and_per_try_with_wasted_work():
 
 
 def test_linkerd_failure_accrual_takes_a_failing_endpoint_out():
-    """Linkerd consecutive failure accrual (mesh-semantics §2): after 7 consecutive failures an endpoint
+    """Linkerd consecutive failure accrual (references §2): after 7 consecutive failures an endpoint
     is unavailable for a penalty, then probed with one request; with one of four replicas always
     failing, errors fall from ~25% to the probes (one per penalty, the penalty doubling to 60 s)."""
     services = {
@@ -320,7 +320,7 @@ def test_linkerd_failure_accrual_takes_a_failing_endpoint_out():
 
 
 def test_traefik_breaker_trips_on_the_response_code_ratio():
-    """Traefik/oxy breaker (mesh-semantics §6): `ResponseCodeRatio(500, 600, 0, 600) > 0.5` over a
+    """Traefik/oxy breaker (references §6): `ResponseCodeRatio(500, 600, 0, 600) > 0.5` over a
     10 s window trips the whole service: requests get a local 503 for fallback_duration (10 s), then
     a recovering share passes. Against an always-failing service most attempts never reach it."""
     services = {"api": {"replicas": 2, "concurrency": 100, "service_time": "2ms", "error_rate": 1.0}}

@@ -1,4 +1,4 @@
-"""The engine against queueing closed forms (dynamics.md §1 and §6, values computed there)."""
+"""The engine against queueing closed forms (references §11 and §6, values computed there)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_erlang_b_loss_system():
 
 def test_jackson_tandem_network():
     """Open Jackson tandem lambda=80; mu=100, 120, 150: E[T] = sum 1/(mu_i - lambda) = 89.29 ms;
-    T is hypoexponential with rates mu_i - lambda, p99 = 281.6 ms (dynamics.md §1)."""
+    T is hypoexponential with rates mu_i - lambda, p99 = 281.6 ms (references §11)."""
     services = {
         "router": {
             "replicas": 1,
@@ -132,7 +132,7 @@ def test_littles_law_at_every_station():
 
 def test_max_of_parallel_exponential_calls():
     """Fan-out to n=10 parallel Exp(10 ms) legs without queueing: the response is the maximum,
-    mean = 10 ms x H_10 = 29.29 ms, p99 = -10 ms ln(1 - 0.99^(1/10)) = 69.0 ms (dynamics.md §6)."""
+    mean = 10 ms x H_10 = 29.29 ms, p99 = -10 ms ln(1 - 0.99^(1/10)) = 69.0 ms (references §16)."""
     n = 10
     leaf = {"replicas": 1, "concurrency": 100_000, "service_time": {"dist": "exponential", "mean": "10ms"}}
     services = {
