@@ -1,6 +1,9 @@
 # meshsim: two commands on a fresh machine.
 #   make run   -> .venv, install, start the what-if UI on the bundled default model
 #   make test  -> .venv, install, run every test (installs Debian's chromium when missing and root)
+# and, for contributors:
+#   make lint  -> ruff (lint and format), mypy --strict, import-linter contracts
+#   make bench -> engine benchmarks (ratios against baselines run in the same process)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -31,17 +34,20 @@ chromium:
 	fi
 
 run: venv
-	@if [ -f app.py ] && $(BIN)/python -c "import streamlit" 2>/dev/null; then \
-	  $(BIN)/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false; \
-	else \
-	  $(BIN)/meshsim run models/online-boutique.yaml; \
-	fi
+	$(BIN)/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
 
+# Both cores: the suite is independent tests (each run is seeded), so xdist only reorders them.
 test: venv chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: venv
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
