@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import numpy as np
@@ -127,7 +127,8 @@ def calibrate(
         metrics_path: Prometheus text exposition file(s), one per scrape.
         manifests: Kubernetes YAML files or directories (Deployments etc.).
         spans: an already normalised span table instead of ``trace_paths``.
-        name, seed: the scenario's ``name`` and ``seed``.
+        name: the scenario's ``name``.
+        seed: the scenario's ``seed``.
         sample_rate: share of requests the traces kept (head sampling); rates are divided by it.
         bin_s: bin width in seconds for the arrival-rate profile.
         alpha: KS significance below which a fitted shape is rejected.
@@ -236,9 +237,9 @@ def _add_metric_edges(graph: nx.DiGraph, metrics: MeshMetrics, traced: set[str])
             continue
         caller_in = metrics.service_requests(str(e.source))["count"]
         if caller_in > 0:
-            graph.add_edge(
-                e.source, e.destination, calls=int(e.count), per_request=e.count / caller_in, source="metrics"
-            )
+            # ``e.count`` is the column: the field shadows tuple.count at run time, not for mypy.
+            count = cast(float, e.count)
+            graph.add_edge(e.source, e.destination, calls=int(count), per_request=count / caller_in, source="metrics")
 
 
 def _service(

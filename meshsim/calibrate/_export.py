@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -122,7 +122,7 @@ def otlp_document(spans: pd.DataFrame, epoch_s: float = 0.0) -> dict[str, Any]:
     for row in df.itertuples(index=False):
         key = (row.service, row.version, row.instance, row.location)
         resources.setdefault(key, _resource(row))
-        start_ns = _ns(epoch_s + row.start_s)
+        start_ns = _ns(epoch_s + cast(float, row.start_s))
         span: dict[str, Any] = {
             "traceId": _hex_id(row.trace_id, 32),
             "spanId": _hex_id(row.span_id, 16),
@@ -131,9 +131,9 @@ def otlp_document(spans: pd.DataFrame, epoch_s: float = 0.0) -> dict[str, Any]:
             span["parentSpanId"] = _hex_id(row.parent_id, 16)
         span.update(
             name=row.name,
-            kind=_KIND_TO_OTLP.get(row.kind, 0) if _present(row.kind) else 0,
+            kind=_KIND_TO_OTLP.get(cast(str, row.kind), 0) if _present(row.kind) else 0,
             startTimeUnixNano=str(start_ns),
-            endTimeUnixNano=str(start_ns + _ns(row.duration_s)),
+            endTimeUnixNano=str(start_ns + _ns(cast(float, row.duration_s))),
             attributes=_kv(_span_attrs(row)),
             status={"code": 2} if row.error else ({"code": 1} if _needs_explicit_ok(row) else {}),
         )
@@ -169,7 +169,7 @@ def jaeger_document(spans: pd.DataFrame, epoch_s: float = 0.0) -> dict[str, Any]
     df = coerce_spans(spans)
     by_trace: dict[str, list[Any]] = {}
     for row in df.itertuples(index=False):  # one pass: per-group itertuples is slow
-        by_trace.setdefault(row.trace_id, []).append(row)
+        by_trace.setdefault(cast(str, row.trace_id), []).append(row)
     traces = []
     for trace_id, rows in by_trace.items():
         tid = _hex_id(trace_id, 32)
@@ -227,8 +227,8 @@ def zipkin_document(spans: pd.DataFrame, epoch_s: float = 0.0) -> list[dict[str,
             span["kind"] = str(row.kind).upper()
         span.update(
             name=row.name,
-            timestamp=_us(epoch_s + row.start_s),
-            duration=_us(row.duration_s),
+            timestamp=_us(epoch_s + cast(float, row.start_s)),
+            duration=_us(cast(float, row.duration_s)),
             localEndpoint={"serviceName": row.service},
         )
         attrs = {k: v for k, v in _resource(row).items() if k != "service.name"}

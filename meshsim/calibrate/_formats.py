@@ -351,11 +351,8 @@ def _row(
         return None
     fields = span_fields_from_attributes(attrs, kind)
     status = fields["status_code"]
-    if explicit_error is None:
-        # Instrumentation that predates span status marks failures only by code.
-        error = bool(status == status and status >= 500)
-    else:
-        error = explicit_error
+    # Instrumentation that predates span status marks failures only by code.
+    error = bool(status == status and status >= 500) if explicit_error is None else explicit_error
     return {
         "trace_id": tid,
         "span_id": sid,

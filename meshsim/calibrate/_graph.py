@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import numpy as np
@@ -99,7 +99,7 @@ def analyse_spans(spans: pd.DataFrame) -> SpanAnalysis:
     warnings: list[str] = []
     n = len(df)
     keys = pd.Index(df["trace_id"] + "/" + df["span_id"])
-    parent = keys.get_indexer(df["trace_id"] + "/" + df["parent_id"].fillna("\x00"))
+    parent = keys.get_indexer(pd.Index(df["trace_id"] + "/" + df["parent_id"].fillna("\x00")))
     parent[parent == np.arange(n)] = -1  # a span that names itself as parent is a root
     has_parent = parent >= 0
     svc = df["service"].to_numpy(dtype=object)
@@ -108,7 +108,7 @@ def analyse_spans(spans: pd.DataFrame) -> SpanAnalysis:
     dur = df["duration_s"].to_numpy(float)
     end = start + dur
     err = df["error"].to_numpy(bool)
-    parent_svc = np.where(has_parent, svc[np.where(has_parent, parent, 0)], None)
+    parent_svc = np.where(has_parent, svc[np.where(has_parent, parent, 0)], np.array(None, dtype=object))
     is_entry = ~has_parent | (parent_svc != svc)
     entry_pos, broken = _entry_positions(is_entry.copy(), np.where(has_parent, parent, np.arange(n)))
     if broken:
@@ -242,7 +242,8 @@ def _build_graph(ent: pd.DataFrame, calls: pd.DataFrame) -> nx.DiGraph:
         return g
     caller_err = ent["error"].reindex(calls["req"]).to_numpy()
     calls = calls.assign(caller_error=caller_err)
-    first = calls.groupby(["req", "callee"], as_index=False)["offset_s"].min()
+    # as_index=False gives a DataFrame; the stubs type every SeriesGroupBy.min as a Series.
+    first = cast(pd.DataFrame, calls.groupby(["req", "callee"], as_index=False)["offset_s"].min())
     first["caller"] = ent.loc[first["req"], "service"].to_numpy()
     med_offset = first.groupby(["caller", "callee"])["offset_s"].median()
     agg = calls.groupby(["caller", "callee"]).agg(
@@ -253,7 +254,8 @@ def _build_graph(ent: pd.DataFrame, calls: pd.DataFrame) -> nx.DiGraph:
     failed_n = failed.groupby(["caller", "callee"]).size()
     pair_par, self_par = _parallel_pairs(calls, ent)
     before = _precedence(first)
-    for (a, b), row in agg.iterrows():
+    for pair, row in agg.iterrows():
+        a, b = cast("tuple[str, str]", pair)
         n_req = g.nodes[a]["requests"]
         n_fail = int(failed_n.get((a, b), 0))
         g.add_edge(
@@ -294,7 +296,7 @@ def _precedence(first: pd.DataFrame) -> dict[tuple[str, str, str], tuple[int, in
     pairs = pairs[pairs["callee_x"] != pairs["callee_y"]]
     pairs = pairs.assign(first=pairs["offset_s_x"] < pairs["offset_s_y"])
     agg = pairs.groupby(["caller", "callee_x", "callee_y"])["first"].agg(["sum", "size"])
-    return {k: (int(v["sum"]), int(v["size"])) for k, v in agg.iterrows()}
+    return {cast("tuple[str, str, str]", k): (int(v["sum"]), int(v["size"])) for k, v in agg.iterrows()}
 
 
 def _order_groups(graph: nx.DiGraph, service: str, groups: list[list[str]]) -> list[list[str]]:
@@ -351,7 +353,8 @@ def _parallel_pairs(calls: pd.DataFrame, ent: pd.DataFrame) -> tuple[dict[Any, b
     share = per_req.groupby(level=["caller", "a", "b"]).mean()
     pair_par: dict[Any, bool] = {}
     self_par: dict[Any, bool] = {}
-    for (caller, a, b), value in share.items():
+    for key, value in share.items():
+        caller, a, b = cast("tuple[str, str, str]", key)
         if a == b:
             self_par[(caller, a)] = bool(value >= 0.5)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -167,15 +167,20 @@ def placements(manifests: pd.DataFrame, cloud: str | None = None) -> dict[tuple[
     )
     out: dict[tuple[str, str | None], dict[str, int] | int] = {}
     for row in manifests.itertuples():
-        zones = [_location(z, row.region, cloud) for z in row.zones] or (all_zones if row.spread else [])
-        key = (row.service, row.version)
+        # Columns as read_manifests builds them; the stubs type every field as any scalar.
+        region = cast("str | None", row.region)
+        replicas = cast(int, row.replicas)
+        zones = [_location(z, region, cloud) for z in cast("tuple[str, ...]", row.zones)] or (
+            all_zones if row.spread else []
+        )
+        key = (cast(str, row.service), cast("str | None", row.version))
         if not zones:
             prev = out.get(key, 0)
-            out[key] = (prev if isinstance(prev, int) else sum(prev.values())) + row.replicas
+            out[key] = (prev if isinstance(prev, int) else sum(prev.values())) + replicas
             continue
         place = out.get(key)
         place = dict(place) if isinstance(place, dict) else {}
-        for i in range(row.replicas):
+        for i in range(replicas):
             z = zones[i % len(zones)]
             place[z] = place.get(z, 0) + 1
         out[key] = place

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import optimize, stats
 
@@ -70,8 +71,11 @@ class HopOverhead:
 
 
 def relation_of(a: Any, b: Any) -> str | None:
-    """``same_zone`` / ``cross_zone`` / ``cross_region`` / ``cross_cloud`` of two ``cloud/region/zone``
-    paths, or None when either is unknown or not a full zone path.
+    """How two ``cloud/region/zone`` paths relate.
+
+    Returns:
+        ``same_zone``, ``cross_zone``, ``cross_region`` or ``cross_cloud``; None when
+        either is unknown or not a full zone path.
     """
     if not isinstance(a, str) or not isinstance(b, str):
         return None
@@ -114,7 +118,7 @@ def hop_overhead_table(spans: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         keys = pd.Index(df["trace_id"].astype(str) + "/" + df["span_id"].astype(str))
     has_parent = df["parent_id"].notna().to_numpy()
     parent_key = df["trace_id"].astype(str) + "/" + df["parent_id"].astype(str)
-    parent = np.where(has_parent, keys.get_indexer(parent_key), -1)
+    parent = np.where(has_parent, keys.get_indexer(pd.Index(parent_key)), -1)
     child = np.flatnonzero(parent >= 0)
     par = parent[child]
     kind = df["kind"].to_numpy(dtype=object)
@@ -146,7 +150,7 @@ def _lattice_normals() -> tuple[np.ndarray, np.ndarray]:
     return z, z[(np.arange(_MC) * _LATTICE) % _MC]
 
 
-def _pair_sum(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _pair_sum(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Sum of two independent variables given as quadrature samples of equal length."""
     return np.sort(x)[np.arange(_MC)] + np.sort(y)[(np.arange(_MC) * _LATTICE) % _MC]
 
@@ -208,8 +212,10 @@ def _traversal_samples(hop: HopOverhead) -> np.ndarray:
 
 
 def fit_one_way_latency(samples_s: Any, proxies: HopOverhead) -> tuple[Any, dict[str, float]] | None:
-    """One-way network latency Y such that two proxy traversals plus two legs (X1 + X2 + Y1 + Y2)
-    match the hop overheads of calls over one relation (e.g. across zones).
+    """Fit a one-way network latency Y (seconds) to the hop overheads of one relation.
+
+    Y is such that two proxy traversals plus two legs (X1 + X2 + Y1 + Y2) match the
+    hop overheads of calls over one relation (e.g. across zones).
 
     ``proxies`` is the traversal fitted on same-zone calls. Returns ``(scenario value, params)``,
     ``("0ms", {})`` when these hops are no slower than the same-zone ones, or None with

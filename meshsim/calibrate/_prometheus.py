@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
@@ -265,7 +265,7 @@ def _merge_buckets(rows: pd.DataFrame) -> list[tuple[float, float]]:
     if rows.empty:
         return []
     merged = rows.groupby("le_s")["count"].sum().sort_index()
-    return [(float(le), float(c)) for le, c in merged.items()]
+    return [(float(cast(float, le)), float(c)) for le, c in merged.items()]
 
 
 def _increase(obs: pd.DataFrame, window_s: float | None) -> tuple[pd.DataFrame, float, int]:
@@ -336,16 +336,20 @@ def read_prometheus(paths: str | Path | Iterable[str | Path], window_s: float | 
     if resets:
         warnings.append(f"{resets:,} counter(s) went down between scrapes (a restart); counted from the restart")
     buckets = counted[counted["kind"] == "bucket"]
-    buckets = buckets.groupby(["mesh", "reporter", "source", "destination", "le_s"], dropna=False, as_index=False)[
-        "count"
-    ].sum()
+    # as_index=False gives DataFrames below; the stubs type every SeriesGroupBy.sum as a Series.
+    buckets = cast(
+        pd.DataFrame,
+        buckets.groupby(["mesh", "reporter", "source", "destination", "le_s"], dropna=False, as_index=False)[
+            "count"
+        ].sum(),
+    )
     keys = ["mesh", "reporter", "source", "destination", "code"]
     req = counted[counted["kind"] == "requests"]
-    req = req.groupby(keys, dropna=False, as_index=False)["count"].sum()
+    req = cast(pd.DataFrame, req.groupby(keys, dropna=False, as_index=False)["count"].sum())
     resp = counted[counted["kind"] == "responses"]
-    resp = resp.groupby(keys + ["classification"], dropna=False, as_index=False)["count"].sum()
+    resp = cast(pd.DataFrame, resp.groupby(keys + ["classification"], dropna=False, as_index=False)["count"].sum())
     if req.empty and not resp.empty:
-        req = resp.groupby(keys, dropna=False, as_index=False)["count"].sum()
+        req = cast(pd.DataFrame, resp.groupby(keys, dropna=False, as_index=False)["count"].sum())
     req["rate_per_s"] = req["count"] / span if span > 0 else math.nan
     if not (span > 0) and not req.empty:
         warnings.append(

@@ -49,7 +49,7 @@ def simulated_spans(results: Any) -> pd.DataFrame:
 
     ``results`` is a :class:`meshsim.results.Results` run with ``trace_sample`` > 0.
     """
-    spans = results.spans()
+    spans: pd.DataFrame = results.spans()
     if spans.empty:
         return spans
     scenario = results.scenario

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import pandas as pd
@@ -239,7 +239,9 @@ def workloads_from(
             out.append(w)
     if not out and m is not None:
         for row in ext.itertuples():
-            if not (row.rate_per_s > 0):
+            # ``row.count`` is the column: the field shadows tuple.count at run time, not for mypy.
+            count = cast(float, row.count)
+            if not (cast(float, row.rate_per_s) > 0):
                 raise MeshsimInputError(
                     "the metrics give no request rate: pass two scrapes with timestamps, or the time "
                     "the counters cover (metrics window)",
@@ -249,8 +251,8 @@ def workloads_from(
             b.note(
                 f"workload.{row.destination}.rate",
                 "metrics",
-                row.count,
-                f"{fmt_n(row.count)} requests from outside the mesh",
+                count,
+                f"{fmt_n(count)} requests from outside the mesh",
             )
         window = m.window_s if m.window_s == m.window_s else 0.0
     if not out:

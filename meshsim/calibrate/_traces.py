@@ -239,7 +239,7 @@ def check_spans(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         df.loc[neg, "duration_s"] = 0.0
     keys = pd.Index(df["trace_id"] + "/" + df["span_id"])
     has_parent = df["parent_id"].notna()
-    parent_pos = keys.get_indexer(df["trace_id"] + "/" + df["parent_id"].fillna(""))
+    parent_pos = keys.get_indexer(pd.Index(df["trace_id"] + "/" + df["parent_id"].fillna("")))
     orphan = has_parent & (parent_pos < 0)
     if orphan.any():
         traces = df.loc[orphan, "trace_id"].nunique()

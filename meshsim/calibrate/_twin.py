@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ _QUANTILES = {"p50_ms": 0.50, "p90_ms": 0.90, "p99_ms": 0.99}
 MIN_TAIL = 5
 
 
-def _row(scope: str, name: str, dur_s: pd.Series, err: pd.Series) -> dict[str, Any]:
+def _row(scope: str, name: object, dur_s: pd.Series, err: pd.Series) -> dict[str, Any]:
     ms = dur_s.to_numpy(float) * 1e3
     q = np.quantile(ms, [0.5, 0.9, 0.99]) if len(ms) else [math.nan] * 3
     return {
@@ -116,7 +116,8 @@ def predicted_from_results(results: dict[str, Any], scenario: dict[str, Any] | N
             out = {c: float(np.average(g[c], weights=w)) for c in ("p50_ms", "p90_ms", "p99_ms", "error_rate")}
             return pd.Series({"count": int(g["count"].sum()), **out})
 
-        df = df.groupby(["scope", "name"], as_index=False, sort=False).apply(merge, include_groups=False)
+        # pandas-stubs: DataFrameGroupBy.apply lacks the include_groups keyword.
+        df = df.groupby(["scope", "name"], as_index=False, sort=False).apply(merge, include_groups=False)  # type: ignore[call-overload]
         df = df[list(SUMMARY_COLUMNS)]
     return df.astype({"count": int})
 
@@ -135,7 +136,8 @@ def compare_observed(observed: pd.DataFrame, predicted: pd.DataFrame, tolerance:
     merged = observed.merge(predicted, on=keys, how="outer", suffixes=("_obs", "_pred"))
     rows: list[dict[str, Any]] = []
     for r in merged.itertuples(index=False):
-        d = r._asdict()
+        # pandas-stubs: itertuples rows lack the namedtuple methods such as _asdict.
+        d: dict[str, Any] = r._asdict()  # type: ignore[operator, misc]
         n = d.get("count_obs")
         n = int(n) if n == n and n is not None else 0
         for metric in ("p50_ms", "p90_ms", "p99_ms", "error_rate"):
@@ -203,7 +205,8 @@ def verdict(df: pd.DataFrame) -> TwinVerdict:
     pool = failed if len(failed) else checked
     if len(pool):
         ratio = (pool["abs_error"] / pool["allowed"].where(pool["allowed"] > 0, np.nan)).fillna(np.inf)
-        r = pool.loc[ratio.idxmax()]
+        # A single row label (the table's integer index) selects one row: a Series.
+        r = cast(pd.Series, pool.loc[cast(int, ratio.idxmax())])
         rel = f"{100 * r['rel_error']:.1f}%" if math.isfinite(r["rel_error"]) else "n/a"
         worst = (
             f"{r['scope']} {r['name']} {r['metric']}: "

@@ -16,10 +16,10 @@ mixes both kinds of caller) is the workload latency used, and the row says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ class TwinCheck:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (NaN becomes None)."""
 
-        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+        def records(df: pd.DataFrame) -> list[dict[Hashable, Any]]:
             out = []
             for rec in df.to_dict(orient="records"):
                 out.append({k: _plain(v) for k, v in rec.items()})
@@ -158,15 +158,15 @@ def at_observed_load(
     by_entry: dict[str, list[int]] = {}
     for i, w in enumerate(scenario.workload):
         by_entry.setdefault(w.entry, []).append(i)
-    observed = {r.entry: r for r in load.itertuples(index=False)}
+    observed = {cast(str, r.entry): r for r in load.itertuples(index=False)}
     new = list(scenario.workload)
     rows = []
     for entry, idx in by_entry.items():
         planned = sum(_mean_rate(scenario.workload[i], start, end) for i in idx)
         obs = observed.get(entry)
-        rate = obs.rate if obs is not None else math.nan
+        rate = cast(float, obs.rate) if obs is not None else math.nan
         if not (rate > 0):
-            seen = 0 if obs is None else obs.roots
+            seen = 0 if obs is None else cast(int, obs.roots)
             warnings.append(
                 f"entry {entry}: {seen:,} root span(s) in the traces, too few for a rate; "
                 "simulated at the scenario's rate"
@@ -185,7 +185,7 @@ def at_observed_load(
         rows.append(
             {
                 "entry": entry,
-                "roots": 0 if obs is None else int(obs.roots),
+                "roots": 0 if obs is None else int(cast(int, obs.roots)),
                 "scenario_rate": planned,
                 "observed_rate": rate,
                 "simulated_rate": planned * factor,
@@ -193,7 +193,7 @@ def at_observed_load(
         )
     missing = sorted(set(observed) - set(by_entry))
     if missing:
-        n = sum(int(observed[m].roots) for m in missing)
+        n = sum(int(cast(int, observed[m].roots)) for m in missing)
         warnings.append(
             f"{n:,} root span(s) enter at {', '.join(missing)}, which no workload of the scenario enters; "
             "that traffic is not simulated"
@@ -356,7 +356,11 @@ def twin_check(
         duration_s: simulated seconds after warm-up (default: the scenario's duration).
         confidence: family-wise confidence of the observed percentiles' intervals
             (see :func:`allow_sampling_error`); 0 turns the allowance off.
-        workers, executor, force, progress: as for :func:`meshsim.simulate`.
+        workers: worker processes or Dask workers, as for :func:`meshsim.simulate`.
+        executor: ``auto``, ``serial``, ``process``, ``dask-local`` or a Dask scheduler address,
+            as for :func:`meshsim.simulate`.
+        force: run even past the size limit, as for :func:`meshsim.simulate`.
+        progress: called with (replications done, total), as for :func:`meshsim.simulate`.
 
     Raises:
         MeshsimInputError: unreadable scenario or traces, or a bad option value.
