@@ -72,7 +72,7 @@ def test_unlisted_pairs_are_estimated_from_distance() -> None:
     # Ashburn to Belgium is ~6,100 km: the fitted line gives ~87 ms; it must sit between the
     # published us-east-1 <-> eu-west-1 (76) and us-east-1 <-> eu-central-1 (88) neighbours
     assert 70.0 < rtt < 95.0
-    # the same metro in two clouds: only the intercept (cross-cloud in one metro is 1-10 ms, §5)
+    # the same metro in two clouds: only the intercept (cross-cloud in one metro is 1-10 ms, references §15)
     same_metro, _ = region_rtt_ms("aws/us-east-1", "gcp/us-east4")  # type: ignore[misc]
     assert 1.0 <= same_metro <= 10.0
 

@@ -1,4 +1,4 @@
-"""Helpers for checking the engine against closed forms (docs/references.md §11, §6).
+"""Helpers for checking the engine against closed forms (docs/references.md §11, §16).
 
 Each check runs independent replications and asks whether the theoretical value lies
 inside the 99% Student-t interval of the replication values, widened by the

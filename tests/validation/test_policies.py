@@ -1,4 +1,4 @@
-"""Mesh policies against outside figures (docs/references.md §12, §3, §6 and references §0)."""
+"""Mesh policies against outside figures (docs/references.md §12, §13, §16, and the mesh sections §0, §2, §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The engine against queueing closed forms (references §11 and §6, values computed there)."""
+"""The engine against queueing closed forms (docs/references.md §11 and §16, values computed there)."""
 
 from __future__ import annotations
 
