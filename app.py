@@ -501,8 +501,9 @@ def _fmt_ms(x: float) -> str:
 
 
 def _delta(d: float | None, fmt: str, tiny: float) -> dict[str, Any]:
-    """st.metric arguments for a change against the baseline: red when it got worse, plain "±0" when
-    it rounds to nothing.
+    """Return st.metric arguments for a change against the baseline.
+
+    Red when it got worse, a plain "±0" when it rounds to nothing.
     """
     if d is None or math.isnan(d):
         return {}
@@ -593,6 +594,7 @@ def _results_view(scenario: Any) -> None:
 
 
 def main() -> None:
+    """Draw the what-if page: pick a scenario, change knobs, run and compare with the baseline."""
     st.set_page_config(page_title="meshsim what-if", layout="wide")
     st.title("meshsim what-if")
     st.caption("A discrete-event simulation of a service mesh. Change a knob, run, compare with the baseline.")

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 
 __all__ = ["Distribution", "Sampler", "constant", "Z99"]
@@ -86,11 +87,11 @@ class Distribution:
             return sum(w * d.second_moment() for w, d in self.components)
         raise ValueError(k)
 
-    def _bucket_mids_weights(self) -> tuple[np.ndarray, np.ndarray]:
+    def _bucket_mids_weights(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         lows, highs, weights = self._bucket_table()
         return (lows + highs) / 2, weights
 
-    def _bucket_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _bucket_table(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         uppers = np.array([b for b, _ in self.buckets])
         cum = np.array([c for _, c in self.buckets], dtype=float)
         counts = np.diff(np.concatenate([[0.0], cum]))
@@ -161,6 +162,7 @@ class Sampler:
     __slots__ = ("_dist", "_rng", "_buf", "_i", "_const")
 
     def __init__(self, dist: Distribution, rng: np.random.Generator) -> None:
+        """Sample ``dist`` with ``rng`` (nothing is drawn until the first call)."""
         self._dist = dist
         self._rng = rng
         self._const = dist.p("value") if dist.kind == "constant" else None
@@ -168,6 +170,7 @@ class Sampler:
         self._i = 0
 
     def __call__(self) -> float:
+        """Return the next value in seconds."""
         if self._const is not None:
             return self._const
         i = self._i

@@ -51,6 +51,16 @@ class MeshsimInputError(Exception):
         field: str | None = None,
         problems: list[InputProblem] | None = None,
     ) -> None:
+        """One problem from ``message`` and its location, and/or the given ``problems``.
+
+        Args:
+            message: the first problem's text (None: only ``problems``).
+            file: the file ``message`` is about.
+            line: the line in that file.
+            column: the column in that line.
+            field: the dotted field path.
+            problems: further problems, after the one ``message`` makes.
+        """
         self.problems = list(problems or [])
         if message is not None:
             self.problems.insert(0, InputProblem(message, file=file, line=line, column=column, field=field))
@@ -61,4 +71,5 @@ class MeshsimInputError(Exception):
         return "\n".join(p.render() for p in self.problems)
 
     def __str__(self) -> str:
+        """All problems, one per line (as :meth:`render`)."""
         return self.render()

@@ -46,6 +46,7 @@ class LogHistogram:
     __slots__ = ("_arr", "_lo", "zero", "n", "total", "min", "max", "gamma", "_k")
 
     def __init__(self, gamma: float = GAMMA) -> None:
+        """An empty histogram whose bucket bounds grow by the ratio ``gamma``."""
         self.gamma = gamma
         self._k = 1.0 / math.log(gamma)
         self._arr: array[int] = array("q")
@@ -144,6 +145,7 @@ class LogHistogram:
         return self.max
 
     def __getstate__(self) -> dict[str, Any]:
+        """Pickle state: bucket counts as bytes, first bucket, count, sum, min and max (seconds), gamma."""
         return {
             "arr": self._arr.tobytes(),
             "lo": self._lo,
@@ -156,6 +158,7 @@ class LogHistogram:
         }
 
     def __setstate__(self, st: dict[str, Any]) -> None:
+        """Restore from :meth:`__getstate__`."""
         self.gamma = st["gamma"]
         self._k = 1.0 / math.log(self.gamma)
         self._arr = array("q")
@@ -165,8 +168,10 @@ class LogHistogram:
 
 
 class BufferedLogHistogram(LogHistogram):
-    """A :class:`LogHistogram` that collects values in a short list and bins them 1024 at a time
-    with numpy: the same buckets and results, at a fraction of the per-value cost.
+    """A :class:`LogHistogram` that bins values 1024 at a time with numpy.
+
+    Values wait in a short list until then: the same buckets and results, at a fraction
+    of the per-value cost.
     """
 
     __slots__ = ("_buf",)
@@ -227,7 +232,7 @@ class BufferedLogHistogram(LogHistogram):
     @property
     def counts(self) -> dict[int, int]:
         self._flush()
-        return LogHistogram.counts.fget(self)  # type: ignore[attr-defined]
+        return super().counts
 
     def __getstate__(self) -> dict[str, Any]:
         self._flush()
@@ -287,6 +292,7 @@ class Recorder:
     """Collects everything one replication measures, after warm-up, in bounded memory."""
 
     def __init__(self, warmup_s: float, bin_s: float = 1.0) -> None:
+        """Count from ``warmup_s`` on, with time-series bins ``bin_s`` wide (both in seconds)."""
         self.warmup_s = warmup_s
         self.bin_s = bin_s
         self.workloads: dict[str, EntityStats] = defaultdict(EntityStats)

@@ -37,8 +37,10 @@ def _r(x: float, digits: int = 6) -> float | None:
 
 
 def _rollout_summary(rollouts: list[dict[str, Any]], confidence: float) -> dict[str, Any]:
-    """docs/results.md ``rollout`` over replications: the most common outcome, its mean time, mean failed
-    requests with an interval, and the first replication's timeline as an example.
+    """The docs/results.md ``rollout`` object over replications.
+
+    The most common outcome, its mean time (s), mean failed requests with an interval, and
+    the first replication's timeline as an example.
     """
     outcomes: dict[str, int] = {}
     for r in rollouts:
@@ -87,6 +89,7 @@ class ReplicationResult:
         spans: list[dict[str, Any]],
         extras: dict[str, Any] | None = None,
     ) -> ReplicationResult:
+        """Freeze what ``rec`` measured in one replication (``measured_s``: the measured window, s)."""
         in_flight = {}
         for name, w in rec.workloads.items():
             done = w.ok + sum(w.failed.values())
@@ -119,6 +122,11 @@ class ReplicationResult:
 
     # ----- per-replication metrics -----
     def workload_metrics(self, name: str) -> dict[str, float]:
+        """Workload ``name``'s metrics in this replication.
+
+        Latencies in seconds, error rate and availability as ratios (NaN when nothing
+        completed), throughput per second, cost in USD per million completed requests.
+        """
         w = self.workloads[name]
         done = w.ok + sum(w.failed.values())
         out = {f"latency_{k}": w.latency.quantile(q) for k, q in _Q.items()}
@@ -133,6 +141,11 @@ class ReplicationResult:
         return out
 
     def service_metrics(self, name: str) -> dict[str, float]:
+        """Service ``name``'s metrics in this replication, over attempts it received.
+
+        Latencies and wasted work in seconds, ratios NaN when there were no attempts,
+        throughput per second, cost in USD per million attempts.
+        """
         s = self.services[name]
         out = {f"latency_{k}": s.latency.quantile(q) for k, q in _Q.items()}
         out["latency_mean"] = s.latency.mean()
@@ -159,6 +172,7 @@ class Results:
     """All replications of one scenario run, and the views users read."""
 
     def __init__(self, scenario: Any, replications: list[ReplicationResult], meshsim_version: str) -> None:
+        """Hold the replications in order, after checking each one's request accounting."""
         self.scenario = scenario
         self.replications = sorted(replications, key=lambda r: r.replication)
         self.meshsim_version = meshsim_version
@@ -309,7 +323,7 @@ class Results:
             "meshsim_version": self.meshsim_version,
         }
         measured = sum(r.measured_s for r in reps)
-        workloads = {}
+        workloads: dict[str, dict[str, Any]] = {}
         for name, w in sorted(self._pooled("workloads").items()):
             done = w.ok + sum(w.failed.values())
             in_flight = sum(r.in_flight.get(name, 0) for r in reps)
@@ -328,7 +342,7 @@ class Results:
                 },
                 "latency_p99_ci_ms": [_r(lo * 1e3), _r(hi * 1e3)],
             }
-        services = {}
+        services: dict[str, dict[str, Any]] = {}
         for name, s in sorted(self._pooled("services").items()):
             services[name] = {
                 "attempts": s.attempts,
@@ -345,7 +359,7 @@ class Results:
                 "latency_ms": {k: _r(s.latency.quantile(q) * 1e3) for k, q in _Q.items()},
                 "queue_wait_ms": {"mean": _r(s.queue_wait.mean() * 1e3), "p99": _r(s.queue_wait.quantile(0.99) * 1e3)},
             }
-        edges = []
+        edges: list[dict[str, Any]] = []
         total_usd = 0.0
         total_bytes = 0
         for (src, dst), e in sorted(self._pooled("edges").items()):

@@ -29,6 +29,7 @@ class Streams:
     """Named random generators for one replication."""
 
     def __init__(self, seed_sequence: np.random.SeedSequence) -> None:
+        """Derive every stream from ``seed_sequence`` (one replication's)."""
         self._entropy = seed_sequence.entropy
         self._spawn_key = tuple(seed_sequence.spawn_key)
         self._cache: dict[str, np.random.Generator] = {}

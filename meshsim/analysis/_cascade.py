@@ -315,9 +315,10 @@ def fault_targets(scenario: Scenario, fault: Fault) -> set[str]:
 
 
 def fault_windows(scenario: Scenario, settle_s: float = 5.0) -> pd.DataFrame:
-    """The fault timeline: fault, kind, target, start_s, end_s (the fault's own end, or the end
-    of the run), window_end_s (end + ``settle_s``, for recovery: ejections, queues), clipped to
-    the measured time.
+    """The fault timeline, clipped to the measured time (seconds).
+
+    Columns: fault, kind, target, start_s, end_s (the fault's own end, or the end of the
+    run), window_end_s (end + ``settle_s``, for recovery: ejections, queues).
     """
     from meshsim.engine._faults import DEFAULT_RESTART_S
 

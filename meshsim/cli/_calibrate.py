@@ -229,8 +229,8 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
         obs = tc.observed[(tc.observed["scope"] == scope) & (tc.observed["name"] == name)]
         n = f"{int(obs['count'].iloc[0]):,}" if len(obs) else "-"
         table.add_row(
-            scope,
-            name,
+            str(scope),
+            str(name),
             n,
             _cell(rows, "p50_ms"),
             _cell(rows, "p90_ms"),
@@ -238,15 +238,16 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
             _cell(rows, "error_rate", digits=3, pct=True),
         )
     console.print(table)
-    for r in tc.load.itertuples(index=False):
-        obs = (
-            f"{r.observed_rate:,.4g}/s from {r.roots:,} root spans"
-            if r.observed_rate == r.observed_rate
-            else f"no rate in the traces ({r.roots:,} root spans)"
+    load_row: Any  # a row of tc.load; pandas-stubs cannot know its columns' types
+    for load_row in tc.load.itertuples(index=False):
+        seen = (
+            f"{load_row.observed_rate:,.4g}/s from {load_row.roots:,} root spans"
+            if load_row.observed_rate == load_row.observed_rate
+            else f"no rate in the traces ({load_row.roots:,} root spans)"
         )
         console.print(
-            f"load at {r.entry}: simulated {r.simulated_rate:,.4g}/s ({obs}; "
-            f"the scenario says {r.scenario_rate:,.4g}/s)"
+            f"load at {load_row.entry}: simulated {load_row.simulated_rate:,.4g}/s ({seen}; "
+            f"the scenario says {load_row.scenario_rate:,.4g}/s)"
         )
     skipped = tc.table[~tc.table["checked"]]
     if len(skipped):

@@ -39,7 +39,7 @@ Gen = Generator[Any, Any, Any]
 
 def install(sim: Simulation) -> None:
     """Start an autoscaler per service version that asks for one."""
-    scalers = []
+    scalers: list[Autoscaler] = []
     for name, svc in sim.scenario.services.items():
         if svc.autoscaling is None:
             continue
@@ -49,7 +49,7 @@ def install(sim: Simulation) -> None:
                 scalers.append(scaler)
                 sim.env.process(scaler.run())
     if scalers:
-        sim.autoscalers = scalers  # type: ignore[attr-defined]
+        sim.autoscalers = scalers
 
 
 def hpa_recommendation(current: int, usage: float, ready: int, starting: int, target: float, tolerance: float) -> int:

@@ -9,8 +9,8 @@ ends in exactly one outcome or is counted in flight.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -38,7 +38,11 @@ from meshsim.meshes import PROXY_FOR_PRESET
 from meshsim.metrics import Recorder
 from meshsim.rng import Streams
 from meshsim.scenario import CallSpec, EffectivePolicy, Scenario, Service, ServiceVersion, resolve_policy
-from meshsim.topology import NetworkModel
+from meshsim.topology import NetworkModel, Path
+
+if TYPE_CHECKING:
+    from meshsim.engine._autoscaling import Autoscaler
+    from meshsim.engine._faults import FaultController
 
 __all__ = ["Simulation", "PROXY_OVERHEAD"]
 
@@ -93,6 +97,11 @@ def _field(svc: Service, ver: ServiceVersion | None, name: str) -> Any:
 class Simulation(RetryMixin):
     """One replication of one scenario."""
 
+    # Set by the controllers only when the scenario asks for them (read with getattr):
+    fault_controller: FaultController
+    autoscalers: list[Autoscaler]
+    extras: dict[str, Any]  # results beyond the recorder's, e.g. "rollout" (docs/results.md)
+
     def __init__(
         self, scenario: Scenario, seed_sequence: np.random.SeedSequence, replication: int = 0, trace_sample: float = 0.0
     ) -> None:
@@ -141,7 +150,8 @@ class Simulation(RetryMixin):
             if pol.split:
                 versions = list(pol.split)
                 self.splits[name] = (versions, [pol.split[v] for v in versions])
-        self.on_attempt_end: list[Any] = []  # hooks: (cluster, index, outcome, rtt_s)
+        # hooks: (cluster, endpoint index, outcome, round trip s)
+        self.on_attempt_end: list[Callable[[Cluster, int, Outcome, float], None]] = []
         self._install_controllers()
 
     # ----- building -----
@@ -153,6 +163,8 @@ class Simulation(RetryMixin):
         zones = self.scenario.zones()
         for vname, ver in versions:
             st = _field(svc, ver, "service_time")
+            service_time = st.build() if st is not None else constant(0.0)
+            stream = f"service/{name}/{vname or ''}"
             calls = [
                 ("par", list(step.calls)) if step.parallel else ("seq", step.calls[0])
                 for step in self.scenario.call_steps(name, vname)
@@ -163,17 +175,16 @@ class Simulation(RetryMixin):
                 concurrency=_field(svc, ver, "concurrency"),
                 queue_limit=_field(svc, ver, "queue_limit"),
                 holds_worker=_field(svc, ver, "holds_worker_during_calls"),
-                service_time=st.build() if st is not None else constant(0.0),
+                service_time=service_time,
                 error_rate=_field(svc, ver, "error_rate"),
                 request_bytes=_field(svc, ver, "request_size"),
                 response_bytes=_field(svc, ver, "response_size"),
                 calls=calls,
                 cancel_on_timeout=_field(svc, ver, "cancel_on_timeout"),
                 contention_s=_field(svc, ver, "contention"),
+                sampler=service_time.sampler(self.streams.get(stream + "/time")),
+                uniform=UniformSource(self.streams.get(stream + "/errors")),
             )
-            stream = f"service/{name}/{vname or ''}"
-            spec.sampler = spec.service_time.sampler(self.streams.get(stream + "/time"))
-            spec.uniform = UniformSource(self.streams.get(stream + "/errors"))
             self.versions[(name, vname)] = spec
             placement = _field(svc, ver, "placement")
             if placement is None:
@@ -254,8 +265,10 @@ class Simulation(RetryMixin):
         return self._next_span + (self.replication << 40)
 
     def local_hop(self, proxy: Proxy, replica: Replica) -> bool:
-        """True when a call to ``replica`` costs nothing on the way: same place, no proxies, no
-        network faults, no rate limit; the engine then goes straight to the server.
+        """True when a call to ``replica`` costs nothing on the way.
+
+        That is: same place, no proxies, no network faults, no rate limit; the engine then
+        goes straight to the server.
         """
         net = self.net
         return (
@@ -274,7 +287,7 @@ class Simulation(RetryMixin):
         net = self.net
         ovh = self.overhead
         if self.local_hop(proxy, replica):
-            res = yield from self.serve(replica, ctx)
+            res: Outcome = yield from self.serve(replica, ctx)
             return res
         delay = 0.0
         if ovh is not None and not proxy.is_ingress:
@@ -294,7 +307,7 @@ class Simulation(RetryMixin):
         if delay > 0:
             yield env.timeout(delay)
         if replica.bucket is not None and not replica.bucket.take(env.now):
-            res: Outcome = RATE_LIMITED
+            res = RATE_LIMITED
         else:
             res = yield from self.serve(replica, ctx)
         back = (
@@ -308,7 +321,7 @@ class Simulation(RetryMixin):
             self._count_bytes(proxy, spec, path)
         return res
 
-    def _count_bytes(self, proxy: Proxy, spec: VersionRuntime, path: Any) -> None:
+    def _count_bytes(self, proxy: Proxy, spec: VersionRuntime, path: Path) -> None:
         nbytes = spec.request_bytes + spec.response_bytes
         edge = self.rec.edges[(proxy.name, spec.service)]
         attr = {
@@ -353,7 +366,7 @@ class Simulation(RetryMixin):
             held = True
             self._busy(replica, +1)
             granted = env.now
-            work = spec.sampler() * spec.degrade_factor  # type: ignore[misc]
+            work = spec.sampler() * spec.degrade_factor
             if spec.contention_s:
                 work += spec.contention_s * (replica.busy_workers - 1)  # the others in progress slow this one
             if spec.extra_latency is not None:
@@ -363,7 +376,7 @@ class Simulation(RetryMixin):
             if ctx.abandoned and env.now >= self.warmup_s:
                 self.rec.services[spec.service].wasted_s += work
             err = spec.error_rate + spec.extra_error_rate
-            if err > 0.0 and spec.uniform() < err:  # type: ignore[misc]
+            if err > 0.0 and spec.uniform() < err:
                 res: Outcome = outcome("error", 500)
             elif spec.calls:
                 if not spec.holds_worker:
@@ -416,10 +429,11 @@ class Simulation(RetryMixin):
         env = self.env
         u = spec.uniform
         child = Attempt(ctx.original, ctx.trace, span_id, ctx.key)
+        res: Outcome
         for kind, item in spec.calls:
             if kind == "seq":
                 call: CallSpec = item
-                if call.probability < 1.0 and u() >= call.probability:  # type: ignore[misc]
+                if call.probability < 1.0 and u() >= call.probability:
                     continue
                 for _ in range(call.count):
                     res = yield from self.call(proxy, call.to, child)
@@ -428,13 +442,13 @@ class Simulation(RetryMixin):
             else:
                 procs = []
                 for call in item:
-                    if call.probability < 1.0 and u() >= call.probability:  # type: ignore[misc]
+                    if call.probability < 1.0 and u() >= call.probability:
                         continue
                     procs.append((call, env.process(self._repeat(proxy, call, child))))
                 if procs:
                     yield env.all_of([p for _, p in procs])
                     for call, p in procs:
-                        res = p.value
+                        res = p.value  # type: ignore[assignment]  # simpy types Event.value as Optional[Any]
                         if res.cause is not None and not call.optional:
                             return outcome(res.cause, 500)
         return OK

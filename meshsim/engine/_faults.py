@@ -60,7 +60,7 @@ def controller(sim: Simulation) -> FaultController:
     ctl = getattr(sim, "fault_controller", None)
     if ctl is None:
         ctl = FaultController(sim)
-        sim.fault_controller = ctl  # type: ignore[attr-defined]
+        sim.fault_controller = ctl
     return ctl
 
 
@@ -105,8 +105,9 @@ class FaultController:
         return None
 
     def replicas(self, target: str, location: str | None = None) -> list[Replica]:
-        """Replicas ``target`` names now: a service's or a version's (only those under
-        ``location`` when given), or a location's.
+        """Replicas ``target`` names now: a service's or a version's, or a location's.
+
+        With ``location``, only the service's (or version's) replicas under it.
         """
         specs = self.specs(target)
         if specs is not None:
@@ -170,7 +171,7 @@ class FaultController:
         return f.target or "*"
 
     def _apply(self, f: Fault) -> tuple[Callable[[], None], dict[str, Any]]:
-        handler = getattr(self, f"_{f.kind}")
+        handler: Callable[[Fault], tuple[Callable[[], None], dict[str, Any]]] = getattr(self, f"_{f.kind}")
         return handler(f)
 
     # ----- kinds -----
@@ -188,12 +189,12 @@ class FaultController:
             return (lambda: net.remove_delay(entry)), {}
         for spec in specs:
             self._lat_faults.setdefault(id(spec), []).append(sampler)
-            spec.extra_latency = _sum(self._lat_faults[id(spec)])  # type: ignore[assignment]
+            spec.extra_latency = _sum(self._lat_faults[id(spec)])
 
         def undo() -> None:
             for spec in specs:
                 self._lat_faults[id(spec)].remove(sampler)
-                spec.extra_latency = _sum(self._lat_faults[id(spec)])  # type: ignore[assignment]
+                spec.extra_latency = _sum(self._lat_faults[id(spec)])
 
         return undo, {}
 
@@ -243,11 +244,12 @@ class FaultController:
         return undo, {}
 
     def _outage(self, f: Fault) -> tuple[Callable[[], None], dict[str, Any]]:
-        assert f.target is not None
-        hit = self.replicas(f.target, f.location)
-        is_location = self.specs(f.target) is None
+        target = f.target
+        assert target is not None
+        hit = self.replicas(target, f.location)
+        is_location = self.specs(target) is None
         if is_location:
-            self.down_locations.append(f.target)
+            self.down_locations.append(target)
         for r in hit:
             n = self._outages.get(r.rid, 0)
             self._outages[r.rid] = n + 1
@@ -259,7 +261,7 @@ class FaultController:
 
         def undo() -> None:
             if is_location:
-                self.down_locations.remove(f.target)  # type: ignore[arg-type]
+                self.down_locations.remove(target)
             for r in hit:
                 n = self._outages[r.rid] - 1
                 self._outages[r.rid] = n

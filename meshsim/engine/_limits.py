@@ -1,5 +1,7 @@
-"""Retry admission (Envoy max_retries and retry budget, Linkerd's tower budget), rate limits,
-outlier detection, failure accrual and Traefik's breaker: small state machines per caller proxy.
+"""Small state machines per caller proxy: retry admission, rate limits, outlier detection, breakers.
+
+Retry admission is Envoy's max_retries and retry budget or Linkerd's tower budget; then
+rate limits, outlier detection, failure accrual and Traefik's breaker.
 """
 
 from __future__ import annotations
@@ -146,14 +148,10 @@ class OutlierDetector:
         """Track endpoints added later (autoscaling)."""
         extra = n_endpoints - self._n
         if extra > 0:
-            for lst, val in (
-                (self.consec_5xx, 0),
-                (self.consec_gw, 0),
-                (self.ejected_until, 0.0),
-                (self.multiplier, 0),
-                (self.healthy_since, 0.0),
-            ):
-                lst.extend([val] * extra)
+            for counts in (self.consec_5xx, self.consec_gw, self.multiplier):
+                counts.extend([0] * extra)
+            for times_s in (self.ejected_until, self.healthy_since):
+                times_s.extend([0.0] * extra)
             self._n = n_endpoints
 
     def is_ejected(self, i: int, now_s: float) -> bool:
@@ -265,8 +263,10 @@ class FailureAccrual:
 
 
 class TraefikBreaker:
-    """Traefik/oxy service-wide breaker on ``NetworkErrorRatio() > x`` or ``ResponseCodeRatio(...) > x``
-    or ``LatencyAtQuantileMS(q) > x`` over a 10 s rolling window [T5].
+    """Traefik/oxy service-wide breaker over a 10 s rolling window [T5].
+
+    It trips on ``NetworkErrorRatio() > x``, ``ResponseCodeRatio(...) > x`` or
+    ``LatencyAtQuantileMS(q) > x``.
 
     States: standby -> tripped (fallback 503 for fallback_duration) -> recovering
     (a linearly growing share of requests passes over recovery_duration) -> standby.

@@ -1,10 +1,12 @@
-"""Route-level behaviour of the caller's proxy: route and per-try timeouts, retries with
-Envoy's jittered back-off, retry limits and budgets, hedging, and per-attempt bookkeeping.
+"""Route-level behaviour of the caller's proxy.
+
+Route and per-try timeouts, retries with Envoy's jittered back-off, retry limits and
+budgets, hedging, and per-attempt bookkeeping.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from meshsim.engine._proxy import Cluster, Proxy
@@ -20,7 +22,12 @@ from meshsim.engine._runtime import (
 from meshsim.scenario import EffectivePolicy
 
 if TYPE_CHECKING:
-    from meshsim.engine._core import Simulation
+    import simpy
+
+    from meshsim.distributions import UniformSource
+    from meshsim.engine._runtime import Replica
+    from meshsim.metrics import Recorder
+    from meshsim.scenario import Scenario
 
 Gen = Generator[Any, Any, Any]
 _GATEWAY = (502, 503, 504)
@@ -58,13 +65,31 @@ def retriable(res: Outcome, pol: EffectivePolicy) -> bool:
 
 def backoff_upper_s(retry_number: int, base_s: float, max_s: float) -> float:
     """Envoy: retry N (1-based) waits U[0, (2^N - 1) x base), the bound capped at max [E1]."""
-    return min((2**retry_number - 1) * base_s, max_s)
+    bound_s: float = min((2**retry_number - 1) * base_s, max_s)
+    return bound_s
 
 
 class RetryMixin:
     """Mixed into :class:`~meshsim.engine.core.Simulation`."""
 
-    def call(self: Simulation, proxy: Proxy, service: str, parent: Attempt) -> Gen:
+    if TYPE_CHECKING:
+        # What the mixin uses of Simulation (declared for the type checker only).
+        scenario: Scenario
+        env: simpy.Environment
+        rec: Recorder
+        warmup_s: float
+        u_policy: UniformSource
+        splits: dict[str, tuple[list[str], list[float]]]
+        on_attempt_end: list[Callable[[Cluster, int, Outcome, float], None]]
+
+        def choose_version(self, service: str) -> str | None: ...
+        def cluster(self, proxy: Proxy, service: str, version: str | None) -> Cluster: ...
+        def new_span_id(self) -> int: ...
+        def local_hop(self, proxy: Proxy, replica: Replica) -> bool: ...
+        def exchange(self, proxy: Proxy, cluster: Cluster, replica: Replica, ctx: Attempt) -> Gen: ...
+        def serve(self, replica: Replica, ctx: Attempt) -> Gen: ...
+
+    def call(self, proxy: Proxy, service: str, parent: Attempt) -> Gen:
         """One logical call from ``proxy`` to ``service``: all attempts; its generator returns the outcome.
 
         A plain function handing back the right generator, so untraced calls pay no extra frame.
@@ -73,7 +98,7 @@ class RetryMixin:
             return self._traced_call(proxy, service, parent)
         return self._call(proxy, service, parent)
 
-    def _traced_call(self: Simulation, proxy: Proxy, service: str, parent: Attempt) -> Gen:
+    def _traced_call(self, proxy: Proxy, service: str, parent: Attempt) -> Gen:
         """A sampled request: a client span in the caller covers every attempt of the call."""
         span_id = self.new_span_id()
         start = self.env.now
@@ -99,7 +124,7 @@ class RetryMixin:
         )
         return res
 
-    def _call(self: Simulation, proxy: Proxy, service: str, parent: Attempt) -> Gen:
+    def _call(self, proxy: Proxy, service: str, parent: Attempt) -> Gen:
         env = self.env
         version = self.choose_version(service) if self.splits else None
         cluster = proxy.clusters.get((service, version)) or self.cluster(proxy, service, version)
@@ -161,9 +186,11 @@ class RetryMixin:
             if pol.retry_different_host and ep >= 0:
                 tried = tried + (ep,)
 
-    def _mirror(self: Simulation, proxy: Proxy, service: str, target: str, parent: Attempt) -> None:
-        """Istio mirroring: a best-effort copy the caller never waits for (a version of the same
-        service, or another service). Its load is real; its outcome is dropped.
+    def _mirror(self, proxy: Proxy, service: str, target: str, parent: Attempt) -> None:
+        """Istio mirroring: a best-effort copy the caller never waits for.
+
+        The copy goes to a version of the same service, or to another service. Its load is
+        real; its outcome is dropped.
         """
         shadow = Attempt(False, None, 0, parent.key)
         if target in self.scenario.services:
@@ -172,7 +199,7 @@ class RetryMixin:
             cluster = self.cluster(proxy, service, target)
             self.env.process(self._shadow(proxy, cluster, shadow))
 
-    def _shadow(self: Simulation, proxy: Proxy, cluster: Cluster, ctx: Attempt) -> Gen:
+    def _shadow(self, proxy: Proxy, cluster: Cluster, ctx: Attempt) -> Gen:
         ep = cluster.pick((), ctx.key)
         if ep is None:
             return None
@@ -182,7 +209,7 @@ class RetryMixin:
         return None
 
     def attempt(
-        self: Simulation,
+        self,
         proxy: Proxy,
         cluster: Cluster,
         pol: EffectivePolicy,
@@ -242,7 +269,7 @@ class RetryMixin:
         return res, ep
 
     def _one(
-        self: Simulation,
+        self,
         proxy: Proxy,
         cluster: Cluster,
         pol: EffectivePolicy,
@@ -283,7 +310,7 @@ class RetryMixin:
         return res
 
     def _hedged(
-        self: Simulation,
+        self,
         proxy: Proxy,
         cluster: Cluster,
         pol: EffectivePolicy,
@@ -303,11 +330,11 @@ class RetryMixin:
         while True:
             pending = [p for p in procs if not p.triggered]
             for p in procs:
-                if p.triggered and p.value.cause is None:
+                if p.triggered and p.value.cause is None:  # type: ignore[union-attr]  # simpy types Event.value as Optional[Any]
                     return p.value, used[procs.index(p)]
             if not pending and len(procs) >= hedging.max_attempts:
                 return procs[-1].value if procs else last, used[-1]
-            waits = list(pending)
+            waits: list[simpy.Event] = list(pending)
             can_hedge = len(procs) < hedging.max_attempts
             hedge_timer = env.timeout(hedging.delay) if (can_hedge and hedging.delay is not None) else None
             if hedge_timer is not None:
@@ -317,7 +344,7 @@ class RetryMixin:
             if not waits:
                 return procs[-1].value, used[-1]
             yield env.any_of(waits)
-            if any(p.triggered and p.value.cause is None for p in procs):
+            if any(p.triggered and p.value.cause is None for p in procs):  # type: ignore[union-attr]  # simpy types Event.value as Optional[Any]
                 continue
             if deadline is not None and env.now >= deadline and all(not p.triggered for p in procs):
                 return ROUTE_TIMEOUT, used[-1]
@@ -337,7 +364,7 @@ class RetryMixin:
                 procs.append(env.process(self._one(proxy, cluster, pol, deadline, nxt, parent, original, n, True)))
 
     def _after(
-        self: Simulation,
+        self,
         proxy: Proxy,
         cluster: Cluster,
         ep: int,
@@ -350,9 +377,10 @@ class RetryMixin:
         """Per-attempt bookkeeping in the caller's proxy: detectors, balancer feedback, metrics."""
         now = self.env.now
         failure = res.cause is not None and (res.status >= 500 or res.no_response)
-        if cluster.outlier is not None:
-            if cluster.outlier.record(ep, failure, failure and res.status in _GATEWAY, now, cluster.known()):
-                self._ejected(cluster, ep, now)
+        if cluster.outlier is not None and cluster.outlier.record(
+            ep, failure, failure and res.status in _GATEWAY, now, cluster.known()
+        ):
+            self._ejected(cluster, ep, now)
         if cluster.accrual is not None and cluster.accrual.record(ep, failure, now):
             self._ejected(cluster, ep, now)
         if cluster.ewma is not None:
@@ -363,16 +391,14 @@ class RetryMixin:
             hook(cluster, ep, res, rtt_s)
         self._record(proxy, cluster.service, res, n, hedge, original)
 
-    def _ejected(self: Simulation, cluster: Cluster, ep: int, now: float) -> None:
+    def _ejected(self, cluster: Cluster, ep: int, now: float) -> None:
         if now >= self.warmup_s:
             self.rec.services[cluster.service].ejections += 1
             self.rec.event(
                 now, "ejection", service=cluster.service, caller=cluster.proxy.name, replica=cluster.endpoints[ep].rid
             )
 
-    def _record(
-        self: Simulation, proxy: Proxy, service: str, res: Outcome, n: int, hedge: bool, original: bool
-    ) -> None:
+    def _record(self, proxy: Proxy, service: str, res: Outcome, n: int, hedge: bool, original: bool) -> None:
         now = self.env.now
         if now >= self.warmup_s:
             self.rec.attempt_done(proxy.name, service, res.cause, n > 0, hedge, original and not hedge, now)

@@ -47,6 +47,8 @@ from meshsim.scenario import ArgoStep, Rollout
 
 if TYPE_CHECKING:
     from meshsim.engine._core import Simulation
+    from meshsim.engine._proxy import Cluster, Proxy
+    from meshsim.engine._runtime import Attempt, Outcome
 
 __all__ = ["install", "RolloutController", "FLAGGER_MIN_INTERVAL_S", "FLAGGER_METRICS_WINDOW_S"]
 
@@ -150,7 +152,7 @@ class RolloutController:
                 self._box = None
             return v
 
-        def call(proxy: Any, svc: str, parent: Any) -> Gen:
+        def call(proxy: Proxy, svc: str, parent: Attempt) -> Gen:
             if svc != service:
                 return (yield from orig_call(proxy, svc, parent))
             box: list[str | None] = []
@@ -163,10 +165,12 @@ class RolloutController:
                     out["failed_requests"] += 1
             return res
 
-        sim.choose_version = choose_version  # type: ignore[method-assign,assignment]
-        sim.call = call  # type: ignore[method-assign,assignment]
+        # Instance attributes that shadow the class's methods for this replication only; setattr
+        # because mypy rejects assigning to a method (it cannot tell bound from unbound callables).
+        setattr(sim, "choose_version", choose_version)  # noqa: B010 (deliberate: see the comment above)
+        setattr(sim, "call", call)  # noqa: B010 (deliberate: see the comment above)
 
-    def _on_attempt(self, cluster: Any, ep: int, res: Any, rtt_s: float) -> None:
+    def _on_attempt(self, cluster: Cluster, ep: int, res: Outcome, rtt_s: float) -> None:
         if cluster.service != self.spec.service:
             return
         is_canary = cluster.endpoints[ep].version == self.spec.canary
@@ -311,6 +315,6 @@ def install(sim: Simulation) -> None:
     extras = getattr(sim, "extras", None)
     if not isinstance(extras, dict):
         extras = {}
-        sim.extras = extras  # type: ignore[attr-defined]
+        sim.extras = extras
     extras["rollout"] = controller.out
     controller.start()

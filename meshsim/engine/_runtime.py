@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from meshsim.distributions import Distribution, Sampler, UniformSource
+
+if TYPE_CHECKING:
+    from meshsim.engine._limits import TokenBucket
 
 #: The zone of a service with no placement and no locations in the scenario.
 DEFAULT_ZONE = "local/local/local"
@@ -73,11 +77,11 @@ class VersionRuntime:
     calls: list[Any]  # list of steps: ("seq", CallSpec) or ("par", [CallSpec])
     cancel_on_timeout: bool
     contention_s: float = 0.0
-    sampler: Sampler | None = None
-    uniform: UniformSource | None = None
+    sampler: Sampler = field(kw_only=True)  # service time draws (s), from the version's own stream
+    uniform: UniformSource = field(kw_only=True)  # U(0,1) draws for errors and call probabilities
     # fault hooks: multiplied and added by active faults
     degrade_factor: float = 1.0
-    extra_latency: Sampler | None = None
+    extra_latency: Callable[[], float] | None = None  # extra service time per request (s)
     extra_error_rate: float = 0.0
 
 
@@ -134,21 +138,18 @@ class Replica:
         self.busy_since = 0.0
         self.started_s = env.now
         self.stopped_s: float | None = None
-        self.bucket: Any = None  # inbound token bucket (rate_limit)
+        self.bucket: TokenBucket | None = None  # inbound token bucket (rate_limit)
 
+    @property
+    def known(self) -> bool:
+        """Whether the control plane lists this replica; setting it invalidates callers' cached lists."""
+        return self._known
 
-def _get_known(self: Replica) -> bool:
-    return self._known
-
-
-def _set_known(self: Replica, value: bool) -> None:
-    if value != self._known:
-        self._known = value
-        self.membership.version += 1
-
-
-# whether the control plane lists this replica; setting it invalidates callers' cached lists
-Replica.known = property(_get_known, _set_known)  # type: ignore[attr-defined]
+    @known.setter
+    def known(self, value: bool) -> None:
+        if value != self._known:
+            self._known = value
+            self.membership.version += 1
 
 
 class Attempt:
@@ -156,7 +157,7 @@ class Attempt:
 
     __slots__ = ("abandoned", "original", "trace", "span_id", "key")
 
-    def __init__(self, original: bool, trace: list[Any] | None, span_id: int, key: int) -> None:
+    def __init__(self, original: bool, trace: list[dict[str, Any]] | None, span_id: int, key: int) -> None:
         self.abandoned = False
         self.original = original
         self.trace = trace

@@ -83,7 +83,7 @@ def _user_request(sim: Simulation, w: Workload, ingress: Proxy) -> Gen:
     rec = sim.rec
     if counted:
         rec.workloads[w.name].requests += 1
-    trace = None
+    trace: list[dict[str, Any]] | None = None
     if sim.trace_sample > 0.0 and counted and sim.u_trace() < sim.trace_sample:
         trace = []
     # request keys only matter to ring-hash balancing; skip the draw otherwise
@@ -99,7 +99,8 @@ def _user_request(sim: Simulation, w: Workload, ingress: Proxy) -> Gen:
                 proc = env.process(sim.call(ingress, w.entry, ctx))
                 timer = env.timeout(client.timeout)
                 yield proc | timer
-                res = proc.value if proc.triggered else ROUTE_TIMEOUT  # the user gave up; the mesh keeps working
+                # the user gave up; the mesh keeps working
+                res = proc.value if proc.triggered else ROUTE_TIMEOUT  # type: ignore[assignment]  # simpy types Event.value as Optional[Any]
             else:
                 res = yield from sim.call(ingress, w.entry, ctx)
             if res.cause is None:

@@ -88,7 +88,7 @@ def _connect(executor: str, n_jobs: int, workers: int | None) -> tuple[Any, Any]
         try:
             # the profiler thread costs 10-20% CPU per task on a busy worker (reference section 3)
             with dask.config.set({"distributed.worker.profile.enabled": False}):
-                cluster = LocalCluster(
+                cluster = LocalCluster(  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
@@ -99,7 +99,7 @@ def _connect(executor: str, n_jobs: int, workers: int | None) -> tuple[Any, Any]
             if in_main:
                 signal.signal(signal.SIGINT, previous)
         try:
-            client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
+            client = Client(cluster, timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
         except BaseException:
             cluster.close()
             raise
@@ -108,7 +108,7 @@ def _connect(executor: str, n_jobs: int, workers: int | None) -> tuple[Any, Any]
     if "://" not in address:
         address = "tcp://" + address
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT_S)
+        client = Client(address, timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}", field="executor") from None
     return client, None
@@ -165,7 +165,9 @@ def run_on_dask(
         done_count = 0
         while pending:
             try:
-                done, pending = dask_wait(list(pending), timeout=limit, return_when="FIRST_COMPLETED")
+                done, pending = dask_wait(  # type: ignore[no-untyped-call]  # distributed ships py.typed but leaves this unannotated
+                    list(pending), timeout=limit, return_when="FIRST_COMPLETED"
+                )
             except TimeoutError:
                 raise ClusterError(
                     f"no replication finished on the Dask cluster for {limit:.0f} s "

@@ -1,5 +1,7 @@
-"""Run replications: seeds come from the scenario, never from the worker, so any executor
-(one process, a local process pool, a Dask cluster) gives identical results.
+"""Run replications on any executor with identical results.
+
+Seeds come from the scenario, never from the worker, so one process, a local process
+pool and a Dask cluster give the same numbers.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ def map_replications(
     trace_sample: float = 0.0,
     progress: Progress | None = None,
 ) -> list[ReplicationResult]:
-    """Run the given replications on ``executor``: ``serial``, ``process`` (default for several),
-    ``dask-local`` or a Dask scheduler address ``tcp://host:8786``.
+    """Run the given replications on ``executor``, in replication order.
+
+    ``executor`` is ``serial``, ``process`` (default for several), ``dask-local`` or a Dask
+    scheduler address ``tcp://host:8786``.
     """
     jobs = [(scenario, r, trace_sample) for r in replications]
     results: list[ReplicationResult] = map_jobs(replication_job, jobs, executor, workers=workers, progress=progress)

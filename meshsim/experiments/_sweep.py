@@ -206,7 +206,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
         df.to_csv(p, index=False)
         return
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow  # noqa: F401 (imported only to probe that it is installed)
     except ImportError:
         raise MeshsimInputError(
             "Parquet needs pyarrow: pip install 'meshsim[parquet]', or write .csv", field="--out"

@@ -261,7 +261,7 @@ def paired_table(
                 scope,
                 name,
                 metric,
-                metric_unit(metric),
+                metric_unit(str(metric)),
                 bm,
                 cm,
                 d,
@@ -325,7 +325,7 @@ class Comparison:
         hit = t[(t["scope"] == scope) & (t["name"] == name) & (t["metric"] == metric)]
         if hit.empty:
             raise KeyError(f"{scope} {name} {metric}")
-        return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in hit.iloc[0].items()}
+        return {str(k): (v.item() if isinstance(v, np.generic) else v) for k, v in hit.iloc[0].items()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: latencies in milliseconds (unit ``ms``), other units as in the table."""

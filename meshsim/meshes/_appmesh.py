@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from meshsim.meshes._base import Cur
+from meshsim.meshes._base import Builder, Cur
 from meshsim.meshes._block_defaults import envoy_max_ejection, fill
 from meshsim.meshes._common import Ident, MeshImporter, backend_version, k8s_ident, write_split
 from meshsim.meshes._files import Document
@@ -83,7 +83,7 @@ class AppMeshImporter(MeshImporter):
     }
     IGNORED: ClassVar[frozenset[str]] = frozenset({"Mesh", "BackendGroup"})
 
-    def __init__(self, builder) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, builder: Builder) -> None:
         super().__init__(builder)
         self.routers: dict[str, _Router] = {}
         self.nodes: dict[str, _Node] = {}
@@ -175,10 +175,12 @@ class AppMeshImporter(MeshImporter):
         if sd is not None:
             dns = sd.get("dns")
             cloud = sd.get("awsCloudMap")
-            if dns is not None and dns.get("hostname") is not None:
-                discovery = dns.get("hostname").as_str().split(".")[0]  # type: ignore[union-attr]
-            elif cloud is not None and cloud.get("serviceName") is not None:
-                discovery = cloud.get("serviceName").as_str()  # type: ignore[union-attr]
+            hostname = dns.get("hostname") if dns is not None else None
+            cloud_name = cloud.get("serviceName") if cloud is not None else None
+            if hostname is not None:
+                discovery = hostname.as_str().split(".")[0]
+            elif cloud_name is not None:
+                discovery = cloud_name.as_str()
         self.nodes[ident.name] = _Node(ident.name, spec, labels, discovery)
 
     def virtual_service(self, root: Cur, ident: Ident) -> None:
@@ -260,7 +262,9 @@ class AppMeshImporter(MeshImporter):
         kind = next((k for k in _ROUTE_KINDS if chosen.get(k) is not None), None)
         if kind is None:
             raise chosen.error("a route needs httpRoute, http2Route, grpcRoute or tcpRoute")
-        body = chosen.get(kind).map()  # type: ignore[union-attr]
+        route = chosen.get(kind)
+        assert route is not None  # kind was picked because the route has it
+        body = route.map()
         self.b.unmodelled(body, {"match", "action", "retryPolicy", "timeout"})
         if kind == "tcpRoute":
             self.b.warn(body, "TCP route: only its weighted targets are modelled (meshsim simulates HTTP)")
@@ -343,8 +347,8 @@ class AppMeshImporter(MeshImporter):
             self.b.add_version(svc, version, spec)
         listeners = spec.get("listeners")
         items = listeners.list() if listeners is not None else []
-        if len(items) > 1:
-            self.b.warn(listeners, "several listeners: only the first is modelled")  # type: ignore[arg-type]
+        if listeners is not None and len(items) > 1:
+            self.b.warn(listeners, "several listeners: only the first is modelled")
         if not items:
             return
         lst = items[0].map()
@@ -363,8 +367,10 @@ class AppMeshImporter(MeshImporter):
                 ("tcp", (("maxConnections", "max_connections"),)),
             ):
                 part = pool.get(proto)
-                for fld, name in fields if part is not None else ():
-                    c = part.get(fld)  # type: ignore[union-attr]
+                if part is None:
+                    continue
+                for fld, name in fields:
+                    c = part.get(fld)
                     if c is not None:
                         blk.set(name, c.as_int(minimum=1), c)
             fill(blk, "appmesh")
@@ -410,8 +416,9 @@ def _target_name(t: Cur) -> str | None:
     if node is not None:
         return node.as_str()
     ref = t.get("virtualNodeRef")
-    if ref is not None and ref.get("name") is not None:
-        return ref.get("name").as_str()  # type: ignore[union-attr]
+    ref_name = ref.get("name") if ref is not None else None
+    if ref_name is not None:
+        return ref_name.as_str()
     arn = t.get("virtualNodeARN")
     if arn is not None:
         return arn.as_str().rsplit("/", 1)[-1]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from meshsim.meshes._base import MESH_WIDE, Cur, service_name
+from meshsim.meshes._base import MESH_WIDE, Builder, Cur, service_name
 from meshsim.meshes._block_defaults import envoy_max_ejection, fill
 from meshsim.meshes._common import (
     Ident,
@@ -88,7 +88,7 @@ class ConsulImporter(MeshImporter):
         {"Mesh", "ExportedServices", "JWTProvider", "InlineCertificate", "FileCertificate"}
     )
 
-    def __init__(self, builder) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, builder: Builder) -> None:
         super().__init__(builder)
         self.chain: dict[str, set[str]] = {}  # service -> kinds of chain entries seen
         self.resolver_timeouts: dict[str, Cur] = {}
@@ -217,7 +217,9 @@ class ConsulImporter(MeshImporter):
         assert src is not None  # at least one retry field is set (checked above)
         blk.set("retry_on", conds, src)
         if codes:
-            blk.set("retriable_status_codes", codes, codes_cur or on)  # type: ignore[arg-type]
+            codes_src = codes_cur or on
+            assert codes_src is not None  # codes come from one of the two
+            blk.set("retriable_status_codes", codes, codes_src)
         fill(blk, "consul")
 
     # -- service-splitter -------------------------------------------------------------------
@@ -432,9 +434,10 @@ class ConsulImporter(MeshImporter):
         )
         ctm = cfg.get("ConnectTimeoutMs")
         limits = cfg.get("Limits")
-        if ctm is not None or limits is not None:
+        pool_src = limits or ctm
+        if pool_src is not None:
             # Merged, not replaced: a resolver's ConnectTimeout may share this block.
-            blk = self.b.block(tgt, "connection_pool", limits or ctm, replace=False)  # type: ignore[arg-type]
+            blk = self.b.block(tgt, "connection_pool", pool_src, replace=False)
             if ctm is not None:
                 blk.set("connect_timeout", format_duration(ctm.as_num() / 1000.0), ctm)
             if limits is not None:
@@ -516,7 +519,11 @@ def _catch_all(route: Cur) -> bool:
     if http is None or not http.value:
         return True
     keys = {_norm(str(k)) for k in http.value}
-    return keys <= {"pathprefix"} and http.get("PathPrefix").value in ("/", "")  # type: ignore[union-attr]
+    if not keys <= {"pathprefix"}:
+        return False
+    prefix = http.get("PathPrefix")
+    assert prefix is not None  # the only key left (Consul entries are read case-insensitively)
+    return prefix.value in ("/", "")
 
 
 def _consul_seconds(cur: Cur) -> Any:

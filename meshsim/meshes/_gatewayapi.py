@@ -46,8 +46,9 @@ def route_parents(b: Builder, root: Cur, ident: Ident) -> list[tuple[str, Cur]]:
 
 
 def catch_all_rule(rule: Cur, prefix_types: tuple[str, ...] = ("PathPrefix",)) -> bool:
-    """Whether a Gateway-API-style rule (also Kuma's MeshHTTPRoute) matches every request:
-    no matches, an empty match, or only a path prefix of "/" (of one of ``prefix_types``).
+    """Whether a Gateway-API-style rule (also Kuma's MeshHTTPRoute) matches every request.
+
+    That is: no matches, an empty match, or only a path prefix of "/" (of one of ``prefix_types``).
     """
     matches = rule.get("matches")
     if matches is None or not matches.value:

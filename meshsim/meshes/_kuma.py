@@ -544,13 +544,14 @@ class KumaImporter(MeshImporter):
             zones = to.get("zones")
             if kind in ("Only", "AnyExcept") and zones is not None:
                 if kind == "AnyExcept":
-                    self.b.warn(ttype, "AnyExcept failover modelled as Any")  # type: ignore[arg-type]
+                    assert ttype is not None  # the kind was read from it
+                    self.b.warn(ttype, "AnyExcept failover modelled as Any")
                 else:
                     order += [z.as_str() for z in zones.list() if z.as_str() not in order]
             cross = cross or kind != "None"
         blk.set("cross_zone", cross, cz)
-        if order:
-            blk.set("failover", order, fo)  # type: ignore[arg-type]
+        if order and fo is not None:  # order is only filled from fo
+            blk.set("failover", order, fo)
 
     def fault_injection(self, root: Cur, ident: Ident) -> None:
         for tgt, d in self._entries(root, ident):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from meshsim.meshes._base import Cur, service_name
+from meshsim.meshes._base import Builder, Cur, service_name
 from meshsim.meshes._block_defaults import fill
 from meshsim.meshes._common import (
     Ident,
@@ -80,7 +80,7 @@ class LinkerdImporter(MeshImporter):
     }
     IGNORED: ClassVar[frozenset[str]] = frozenset({"ExternalWorkload", "Link"})
 
-    def __init__(self, builder) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, builder: Builder) -> None:
         super().__init__(builder)
         self.profiles: dict[str, Cur] = {}
         self.service_ann: dict[str, dict[str, Cur]] = {}
@@ -283,8 +283,9 @@ class LinkerdImporter(MeshImporter):
             blk.set("per_try_timeout", per_try.duration(), per_try)
             conds.append("timeout")  # the retry timeout cancels the try and retries it [L1]
         if codes:
+            assert http is not None  # codes only come from the http annotation
             conds.append("retriable-status-codes")
-            blk.set("retriable_status_codes", sorted(set(codes)), http)  # type: ignore[arg-type]
+            blk.set("retriable_status_codes", sorted(set(codes)), http)
         src = http or grpc or per_try
         if src is not None:
             blk.set("retry_on", conds, src)

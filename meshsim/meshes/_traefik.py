@@ -90,16 +90,17 @@ class TraefikImporter(MeshImporter):
             blk.set("expression", text, expr)
             fill(blk, "traefik")
         avg, burst = found.get("ratelimit-average"), found.get("ratelimit-burst")
-        if avg is not None or burst is not None:
+        rate_src = avg or burst
+        if rate_src is not None:
             a = avg.as_int() if avg is not None else 0
             bu = burst.as_int() if burst is not None else 0
-            if a > 0 and bu > 0:
-                blk = self.b.block(tgt, "rate_limit", avg)  # type: ignore[arg-type]
-                blk.set("rate", f"{a}/s", avg)  # type: ignore[arg-type]
-                blk.set("burst", bu, burst)  # type: ignore[arg-type]
+            if avg is not None and burst is not None and a > 0 and bu > 0:
+                blk = self.b.block(tgt, "rate_limit", avg)
+                blk.set("rate", f"{a}/s", avg)
+                blk.set("burst", bu, burst)
             else:
                 self.b.warn(
-                    avg or burst,
-                    "rate limit ignored: Traefik Mesh needs both ratelimit-average "  # type: ignore[arg-type]
+                    rate_src,
+                    "rate limit ignored: Traefik Mesh needs both ratelimit-average "
                     "and ratelimit-burst above 0 (§6 [T2])",
                 )

@@ -115,7 +115,7 @@ def _block(service_pol: Any, version_pol: PolicySpec | None, name: str) -> tuple
 def resolve_policy(scenario: Scenario, service: str, version: str | None = None) -> EffectivePolicy:
     """Return the effective policy for calls to ``service`` (and ``version``, when routed to one)."""
     pre = preset(scenario.mesh.defaults)
-    pre_src = pre["source"]
+    pre_src: str = pre["source"]
     spol = scenario.policies.get(service)
     vpol = spol.versions.get(version) if (spol is not None and version is not None) else None
     base = f"policies.{service}" if spol is not None else ""

@@ -56,10 +56,10 @@ def _field_path(loc: tuple[Any, ...], tree: Any) -> str:
                 "function-plain",
                 "function-wrap",
             )
+            # a field that is missing in the file (e.g. 'Field required'), not a type tag
+            and key not in ("str", "int", "float", "CallSpec", "ParallelSpec")
         ):
-            # a field that is missing in the file (e.g. 'Field required')
-            if key not in ("str", "int", "float", "CallSpec", "ParallelSpec"):
-                parts.append(key)
+            parts.append(key)
     return ".".join(parts)
 
 
@@ -203,9 +203,9 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
                 f"mirror target '{pol.mirror.to}' is neither a version of {name} nor a service",
             )
         if pol.locality:
-            for i, loc in enumerate(pol.locality.failover):
-                if not known_location(loc):
-                    yield ("policies", name, "locality", "failover", i), unknown_location(loc)
+            for i, place in enumerate(pol.locality.failover):
+                if not known_location(place):
+                    yield ("policies", name, "locality", "failover", i), unknown_location(place)
 
     for i, w in enumerate(s.workload):
         if w.entry not in s.services:
@@ -218,9 +218,9 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
             yield ("workload", i, "name"), f"workload name '{n}' is used twice"
 
     for i, link in enumerate(s.network.links):
-        for j, loc in enumerate(link.between):
-            if not known_location(loc):
-                yield ("network", "links", i, "between", j), unknown_location(loc)
+        for j, place in enumerate(link.between):
+            if not known_location(place):
+                yield ("network", "links", i, "between", j), unknown_location(place)
 
     for i, f in enumerate(s.faults):
         if f.kind == "load":
@@ -247,9 +247,9 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
             )
         if f.location is not None and not known_location(f.location):
             yield ("faults", i, "location"), unknown_location(f.location)
-        for j, loc in enumerate(f.between or []):
-            if not known_location(loc):
-                yield ("faults", i, "between", j), unknown_location(loc)
+        for j, place in enumerate(f.between or []):
+            if not known_location(place):
+                yield ("faults", i, "between", j), unknown_location(place)
 
     if s.rollout is not None:
         r = s.rollout

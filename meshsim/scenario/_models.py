@@ -317,6 +317,11 @@ RolloutStep = Annotated[
 ]
 
 
+def _default_steps() -> list[RolloutStep]:
+    # canary weights in percent, one per interval
+    return [5, 10, 25, 50, 100]
+
+
 class Rollout(Strict):
     """Progressive delivery of ``canary`` next to ``baseline``, as Flagger or Argo Rollouts run it.
 
@@ -335,7 +340,7 @@ class Rollout(Strict):
     at: Duration | None = None
     baseline: str
     canary: str
-    steps: list[RolloutStep] = Field(default_factory=lambda: [5, 10, 25, 50, 100], min_length=1)
+    steps: list[RolloutStep] = Field(default_factory=_default_steps, min_length=1)
     interval: Duration = 60.0
     max_failed_checks: int = Field(default=1, ge=1)
     metrics_window: Duration | None = None

@@ -87,7 +87,11 @@ class RetryPolicy(Strict):
 
 
 class RetryBudgetSpec(Strict):
-    """Envoy form (``budget_percent``, ``min_retry_concurrency``) or Linkerd form (``ratio``, ``min_per_second``, ``ttl``)."""
+    """A retry budget, in Envoy's form or Linkerd's.
+
+    Envoy: ``budget_percent``, ``min_retry_concurrency``. Linkerd: ``ratio``,
+    ``min_per_second``, ``ttl``.
+    """
 
     budget_percent: float | None = Field(default=None, ge=0, le=100)
     min_retry_concurrency: int | None = Field(default=None, ge=0)

@@ -133,7 +133,7 @@ class DistSpec(Strict):
 
     @model_validator(mode="after")
     def _check_parameters(self) -> DistSpec:
-        need: dict[str, list[list[str]]] = {
+        need: list[list[str]] = {
             "constant": [["value"]],
             "exponential": [["mean"]],
             "lognormal": [["median", "p99"], ["mean", "cv"]],
@@ -154,9 +154,13 @@ class DistSpec(Strict):
         else:
             forms = " or ".join("{" + ", ".join(o) + "}" for o in need)
             raise ValueError(f"dist {self.dist} needs {forms}")
-        if self.dist == "lognormal" and self.median is not None and self.p99 is not None:
-            if not self.p99 > self.median > 0:
-                raise ValueError("lognormal needs 0 < median < p99")
+        if (
+            self.dist == "lognormal"
+            and self.median is not None
+            and self.p99 is not None
+            and not self.p99 > self.median > 0
+        ):
+            raise ValueError("lognormal needs 0 < median < p99")
         if self.dist == "uniform" and not (self.high or 0) > (self.low or 0) >= 0:
             raise ValueError("uniform needs 0 <= low < high")
         if self.dist == "pareto" and self.mean is not None and (self.alpha or 0) <= 1:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -185,6 +185,19 @@ def evaluate_slos(
     return verdicts
 
 
+class _VerdictBase(TypedDict):
+    """The fields of a verdict that do not depend on its status (limit in the metric's internal unit)."""
+
+    name: str
+    scope: Literal["workload", "service"]
+    target: str
+    metric: str
+    limit: float
+    direction: Literal["max", "min"]
+    replications: int
+    confidence: float
+
+
 def _judge(spec: SloSpec, rows: pd.DataFrame, confidence: float, allow_inconclusive: bool) -> SloVerdict:
     ordered = rows.sort_values("replication")
     values = ordered["value"].to_numpy(dtype=float)
@@ -192,7 +205,7 @@ def _judge(spec: SloSpec, rows: pd.DataFrame, confidence: float, allow_inconclus
     notes: list[str] = []
     if len(finite) < len(values):
         notes.append(f"{len(values) - len(finite)} of {len(values)} replications had no value and were left out")
-    common = {
+    common: _VerdictBase = {
         "name": spec.name,
         "scope": spec.scope,
         "target": spec.target,
@@ -211,7 +224,7 @@ def _judge(spec: SloSpec, rows: pd.DataFrame, confidence: float, allow_inconclus
             status="missed",
             met=False,
             note="; ".join(notes),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     mean, low, high = mean_ci(finite, confidence)
     if len(finite) == 1:
@@ -225,7 +238,7 @@ def _judge(spec: SloSpec, rows: pd.DataFrame, confidence: float, allow_inconclus
         status=status,
         met=met,
         note="; ".join(notes),
-        **common,  # type: ignore[arg-type]
+        **common,
     )
 
 

@@ -77,10 +77,10 @@ _ROLE_METRICS = {
 
 def is_openslo(doc: object) -> bool:
     """Return True when a YAML document looks like OpenSLO (has ``apiVersion``)."""
-    return is_map(doc) and "apiVersion" in doc  # type: ignore[operator]
+    return is_map(doc) and "apiVersion" in doc
 
 
-class _Bad(Exception):
+class _BadDocumentError(Exception):
     """Abort the current document or objective; carries one located problem."""
 
     def __init__(self, problem: InputProblem) -> None:
@@ -96,9 +96,9 @@ class _Reader:
     slis: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, Any] = field(default_factory=dict)
 
-    def bad(self, message: str, node: object, key: object = None, path: str = "") -> _Bad:
+    def bad(self, message: str, node: object, key: object = None, path: str = "") -> _BadDocumentError:
         line = key_line(node, key) if key is not None else node_line(node)
-        return _Bad(InputProblem(message, file=self.file, line=line, field=path or None))
+        return _BadDocumentError(InputProblem(message, file=self.file, line=line, field=path or None))
 
     def warn(self, message: str, node: object, key: object = None, path: str = "") -> None:
         line = key_line(node, key) if key is not None else node_line(node)
@@ -166,7 +166,7 @@ class _Reader:
                     self.warn(f"kind {kind} {name!r} is not supported by meshsim and was ignored", doc, "kind", "kind")
                 else:
                     raise self.bad(f"unknown OpenSLO kind {kind!r}", doc, "kind", "kind")
-            except _Bad as exc:
+            except _BadDocumentError as exc:
                 self.errors.append(exc.problem)
         return slos
 
@@ -432,6 +432,6 @@ def convert_openslo(
     for name, doc in reader.index(docs):
         try:
             out.extend(reader.slo(name, doc))
-        except _Bad as exc:
+        except _BadDocumentError as exc:
             reader.errors.append(exc.problem)
     return out, reader.errors, reader.warnings

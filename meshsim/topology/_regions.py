@@ -140,8 +140,9 @@ def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def region_rtt_ms(a: str, b: str) -> tuple[float, str] | None:
-    """Round trip in ms between the regions of two locations and where it comes from
-    (``published`` or ``estimated``); None when either region is unknown.
+    """Round trip in ms between the regions of two locations, and where it comes from.
+
+    The source is ``published`` or ``estimated``; None when either region is unknown.
     """
     ra, rb = _region(a), _region(b)
     rtt = REGION_RTT_MS.get(frozenset({ra, rb}))
@@ -160,9 +161,11 @@ def _one_way(rtt_ms: float) -> Distribution:
 
 
 def default_latency(a: str, b: str, rel: str, fallback: bool = True) -> Distribution | None:
-    """One-way latency between two locations in different regions or clouds, from the table
-    (or the distance estimate); the continental fallback, or None when ``fallback`` is off.
-    Same-zone and cross-zone relations return None: ``network.same_zone``/``cross_zone`` apply.
+    """One-way latency (s) between two locations in different regions or clouds.
+
+    From the table (or the distance estimate); otherwise the continental fallback, or None
+    when ``fallback`` is off. Same-zone and cross-zone relations return None:
+    ``network.same_zone``/``cross_zone`` apply.
     """
     if rel not in ("cross_region", "cross_cloud"):
         return None

@@ -270,8 +270,9 @@ def slo_headline(slos: pd.DataFrame) -> go.Figure:
 def rollout_timeline(
     weights: pd.DataFrame, rollout: dict[str, Any] | None = None, checks: pd.DataFrame | None = None
 ) -> go.Figure:
-    """The canary's traffic weight (percent) over simulated time, the controller's checks
-    (green passed, red failed) and the outcome when it happened.
+    """The canary's traffic weight (percent) over simulated time (s).
+
+    With the controller's checks (green passed, red failed) and the outcome when it happened.
     """
     title = "Rollout: canary weight over time"
     if weights is None or weights.empty:

@@ -46,8 +46,10 @@ def _display(metric: str, unit: str, x: float) -> str:
 
 
 def comparison_frame(table: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE_METRICS) -> pd.DataFrame:
-    """The headline rows of a paired table, as text: scope, name, metric, baseline, what-if,
-    change, change_pct, interval (of the difference), significant.
+    """The headline rows of a paired table, as text.
+
+    Columns: scope, name, metric, baseline, what-if, change, change_pct, interval (of the
+    difference), significant.
     """
     cols = ["scope", "name", "metric", "baseline", "what-if", "change", "change_pct", "interval", "significant"]
     if table is None or table.empty:
@@ -115,8 +117,9 @@ def compare_latency(ts_base: pd.DataFrame, ts_whatif: pd.DataFrame) -> go.Figure
 def compare_bars(
     table: pd.DataFrame, scope: str = "workload", metrics: tuple[str, ...] = HEADLINE_METRICS
 ) -> go.Figure:
-    """Relative change (%) of each headline metric per workload (or service), with the interval of
-    the difference; faded bars are not significant.
+    """Relative change (%) of each headline metric per workload (or service).
+
+    Error bars are the interval of the difference; faded bars are not significant.
     """
     title = f"What-if vs baseline: change per {scope} metric (%)"
     sub = pd.DataFrame()

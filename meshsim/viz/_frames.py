@@ -8,6 +8,7 @@ Times are seconds (``t_s``) unless a column says ``_ms``; ratios are in [0, 1].
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -119,8 +120,10 @@ def service_frame(data: dict[str, Any]) -> pd.DataFrame:
 
 
 def slo_frame(data: dict[str, Any], scenario: Any = None) -> pd.DataFrame:
-    """SLO verdicts joined with their specs: name, scope, target, metric, direction, value, limit, met,
-    status, ci_low, ci_high, value_text, limit_text (values in the metric's internal unit).
+    """SLO verdicts joined with their specs.
+
+    Columns: name, scope, target, metric, direction, value, limit, met, status, ci_low,
+    ci_high, value_text, limit_text (values in the metric's internal unit).
     """
     from meshsim.gate import format_value
     from meshsim.scenario import METRIC_KIND
@@ -228,8 +231,9 @@ def _location_of(zone: str, level: str) -> str:
 def graph_frames(scenario: Any, data: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Nodes and edges of the service graph, ready to draw.
 
-    nodes: id (service name, or ``workload:<name>``), service (label), kind (service|workload), location (column label), zones (text), replicas,
-    depth (calls from an entry), utilization, error_rate, attempts.
+    nodes: id (service name, or ``workload:<name>``), service (label), kind (service|workload),
+    location (column label), zones (text), replicas, depth (calls from an entry), utilization,
+    error_rate, attempts.
     edges: from, to (node ids), attempts, retries, failed, error_rate.
     """
     services = scenario.services
@@ -358,7 +362,7 @@ _TIME_KEYS = ("t_s", "at_s", "time_s", "t")
 _WEIGHT_KEYS = ("weight", "canary_weight", "weight_pct", "canary_percent", "percent")
 
 
-def _pick(d: dict[str, Any], keys: tuple[str, ...]) -> Any:
+def _pick(d: Mapping[Any, Any], keys: tuple[str, ...]) -> Any:
     for k in keys:
         if k in d and d[k] is not None:
             return d[k]
@@ -397,8 +401,10 @@ def rollout_frame(rollout: dict[str, Any] | None, events: pd.DataFrame | None = 
 
 
 def rollout_checks_frame(rollout: dict[str, Any] | None) -> pd.DataFrame:
-    """The controller's checks of docs/results.md ``rollout.checks``: t_s, weight, passed, success_rate,
-    latency_p99_ms (NaN where a check reported no value).
+    """The controller's checks of docs/results.md ``rollout.checks``.
+
+    Columns: t_s, weight, passed, success_rate, latency_p99_ms (NaN where a check reported
+    no value).
     """
     cols = ["t_s", "weight", "passed", "success_rate", "latency_p99_ms"]
     rows = []

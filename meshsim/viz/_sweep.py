@@ -63,7 +63,8 @@ def sweep_figure(
         else ("workload", pick_entity(df, "workload", workload))
     )
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"{entity}: {m}" for m in metrics])
-    groups = [(None, df)] if color is None else list(df.groupby(color, sort=False))
+    # (value of the color parameter, its rows); the value is any scalar the table holds
+    groups: list[tuple[object, pd.DataFrame]] = [(None, df)] if color is None else list(df.groupby(color, sort=False))
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
     for col_i, metric in enumerate(metrics, start=1):
         column = metric_column(scope, entity, metric)

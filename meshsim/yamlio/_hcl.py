@@ -185,7 +185,7 @@ class _Parser:
             merged = LineList([prev, value])
             merged.line = out.lines[key]
             merged.lines = [out.lines[key], line]
-            merged._from_blocks = True  # type: ignore[attr-defined]
+            merged._from_blocks = True
             out[key] = merged
             return
         out[key] = value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["LineList", "LineMap", "is_map", "is_seq", "item_line", "key_line", "locate", "node_line"]
 
@@ -25,6 +25,8 @@ class LineList(list[Any]):
 
     line: int = 0
     col: int = 0
+    # Set only on lists the HCL reader built from repeated blocks (read with getattr).
+    _from_blocks: bool
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -32,12 +34,12 @@ class LineList(list[Any]):
         self.cols: list[int] = []
 
 
-def is_map(node: object) -> bool:
+def is_map(node: object) -> TypeGuard[LineMap]:
     """Return True for a mapping read with positions."""
     return isinstance(node, LineMap)
 
 
-def is_seq(node: object) -> bool:
+def is_seq(node: object) -> TypeGuard[LineList]:
     """Return True for a sequence read with positions."""
     return isinstance(node, LineList)
 
