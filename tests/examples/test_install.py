@@ -24,7 +24,8 @@ def clean_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheels = tmp / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT)],
-        check=True, timeout=600,
+        check=True,
+        timeout=600,
     )
     (wheel,) = wheels.glob("meshsim-*.whl")
     env_dir = tmp / "venv"
@@ -43,9 +44,15 @@ def _meshsim(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProces
 
 def test_the_bare_install_has_no_extras(clean_venv: Path) -> None:
     out = subprocess.run(
-        [str(clean_venv / "python"), "-c", "import importlib.util as u; "
-         "print([m for m in ('streamlit', 'dask', 'pyarrow', 'pytest', 'yaml') if u.find_spec(m)])"],
-        capture_output=True, text=True, timeout=60,
+        [
+            str(clean_venv / "python"),
+            "-c",
+            "import importlib.util as u; "
+            "print([m for m in ('streamlit', 'dask', 'pyarrow', 'pytest', 'yaml') if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
@@ -62,8 +69,17 @@ def test_help_and_validate_work_without_extras(clean_venv: Path, tmp_path: Path)
 def test_a_missing_extra_names_the_extra(clean_venv: Path, tmp_path: Path) -> None:
     model = str(ROOT / "models" / "minimal.yaml")
     parquet = _meshsim(
-        clean_venv, "sweep", model, "--param", "seed=1,2", "-n", "1", "--no-progress",
-        "--out", str(tmp_path / "s.parquet"), cwd=tmp_path,
+        clean_venv,
+        "sweep",
+        model,
+        "--param",
+        "seed=1,2",
+        "-n",
+        "1",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "s.parquet"),
+        cwd=tmp_path,
     )
     assert parquet.returncode == 2 and "meshsim[parquet]" in parquet.stderr, parquet.stdout + parquet.stderr
     assert "Traceback" not in parquet.stderr

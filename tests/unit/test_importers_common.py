@@ -132,7 +132,10 @@ def test_multi_document_yaml_and_json_list(tmp_path: Path) -> None:
 def test_folder_is_recursive_and_skips_hidden(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / ".git").mkdir()
-    dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: %s}\nspec:\n  host: %s\n  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n"
+    dr = (
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: %s}\n"
+        "spec:\n  host: %s\n  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n"
+    )
     (tmp_path / "sub" / "a.yml").write_text(dr % ("a", "a"))
     (tmp_path / ".git" / "b.yaml").write_text(dr % ("b", "b"))
     (tmp_path / "notes.txt").write_text("not config")

@@ -65,7 +65,10 @@ def test_mg1_gamma_pollaczek_khinchine():
 
 
 def test_mm1k_blocking_via_queue_limit():
-    """M/M/1/K lambda=80, mu=100, K=10 (1 serving + queue_limit 9): P_block = (1-rho) rho^K / (1-rho^(K+1)) = 0.02349."""
+    """M/M/1/K lambda=80, mu=100, K=10 (1 serving + queue_limit 9).
+
+    P_block = (1-rho) rho^K / (1-rho^(K+1)) = 0.02349.
+    """
     rho, k = 0.8, 10
     p_block = (1 - rho) * rho**k / (1 - rho ** (k + 1))
     t = replicate(queue_scenario("mm1k", {"s": exp_service("10ms", queue_limit=9)}, 80, 300))
