@@ -320,16 +320,10 @@ def fault_windows(scenario: Scenario, settle_s: float = 5.0) -> pd.DataFrame:
     Columns: fault, kind, target, start_s, end_s (the fault's own end, or the end of the
     run), window_end_s (end + ``settle_s``, for recovery: ejections, queues).
     """
-    from meshsim.engine._faults import DEFAULT_RESTART_S
-
     end_run = scenario.warmup + scenario.duration
     rows = []
     for i, f in enumerate(scenario.faults):
-        length = f.duration
-        if f.kind == "crash":
-            length = (
-                f.restart if f.restart is not None else (f.duration if f.duration is not None else DEFAULT_RESTART_S)
-            )
+        length = f.length_s()
         end = min(end_run, f.at + length) if length is not None else end_run
         label = " <-> ".join(f.between) if f.between else (f.target or "*")
         rows.append(

@@ -59,7 +59,7 @@ def _fmt(x: Any, unit: str, signed: bool = False) -> str:
 
 
 def comparison_table(cmp: Any, only_significant: bool = False) -> Any:
-    """A rich table of a :class:`~meshsim.whatif.Comparison`."""
+    """A rich table of a :class:`~meshsim.experiments.Comparison`."""
     from rich.table import Table
 
     conf = f"{cmp.confidence:.0%}"

@@ -40,9 +40,8 @@ from meshsim.topology import LinkDelay, under
 if TYPE_CHECKING:
     from meshsim.engine._core import Simulation
 
-__all__ = ["DEFAULT_RESTART_S", "FaultController", "controller", "install"]
+__all__ = ["FaultController", "controller", "install"]
 
-DEFAULT_RESTART_S = 30.0
 Gen = Generator[Any, Any, Any]
 
 
@@ -151,11 +150,7 @@ class FaultController:
             yield env.timeout(f.at - env.now)
         undo, info = self._apply(f)
         self.sim.rec.event(env.now, "fault_start", fault=i, fault_kind=f.kind, target=self._label(f), **info)
-        length = f.duration
-        if f.kind == "crash":
-            length = (
-                f.restart if f.restart is not None else (f.duration if f.duration is not None else DEFAULT_RESTART_S)
-            )
+        length = f.length_s()
         if length is None:
             return
         yield env.timeout(length)

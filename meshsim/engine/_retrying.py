@@ -70,7 +70,7 @@ def backoff_upper_s(retry_number: int, base_s: float, max_s: float) -> float:
 
 
 class RetryMixin:
-    """Mixed into :class:`~meshsim.engine.core.Simulation`."""
+    """Mixed into :class:`~meshsim.engine.Simulation`."""
 
     if TYPE_CHECKING:
         # What the mixin uses of Simulation (declared for the type checker only).

@@ -34,13 +34,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as cf_wait
 from typing import Any, TypeVar
 
+from meshsim._types import Progress
 from meshsim._version import __version__
 from meshsim.errors import MeshsimInputError
 
 __all__ = ["run_on_dask", "map_jobs", "ClusterError", "DEFAULT_TIMEOUT_S", "is_dask"]
 
 T = TypeVar("T")
-Progress = Callable[[int, int], None]
 DEFAULT_TIMEOUT_S = 900.0
 CONNECT_TIMEOUT_S = 15.0
 
@@ -148,13 +148,13 @@ def run_on_dask(
     ``executor`` is ``dask-local`` (a LocalCluster for this call) or a scheduler address.
     Raises :class:`ClusterError` when no job finishes for ``timeout_s`` seconds.
     """
-    from dask.distributed import wait as dask_wait
-
     total = len(jobs)
     if total == 0:
         return []
     limit = _timeout(timeout_s)
-    client, cluster = _connect(executor, total, workers)
+    client, cluster = _connect(executor, total, workers)  # says which extra to install when Dask is missing
+    from dask.distributed import wait as dask_wait
+
     futures: list[Any] = []
     try:
         _probe(client)

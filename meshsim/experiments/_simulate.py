@@ -6,9 +6,10 @@ pool and a Dask cluster give the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from meshsim._types import Progress
 from meshsim.errors import MeshsimInputError
 from meshsim.experiments._executors import map_jobs  # the pool, Dask and Ctrl-C handling live there
 from meshsim.results import ReplicationResult, Results
@@ -18,7 +19,6 @@ from meshsim.scenario import Scenario
 __all__ = ["MAX_REQUESTS", "check_size", "map_replications", "replication_job", "run_replication", "simulate"]
 
 MAX_REQUESTS = 50_000_000
-Progress = Callable[[int, int], None]
 
 
 def run_replication(scenario: Scenario, replication: int, trace_sample: float = 0.0) -> ReplicationResult:

@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from meshsim._types import Progress
 from meshsim.errors import MeshsimInputError
 from meshsim.experiments._whatif import ScenarioSource, apply_overrides, parse_value
 from meshsim.scenario import Scenario, load_scenario
 
 __all__ = ["sweep", "plan_sweep", "SweepPlan", "parse_param", "write_table", "metric_column"]
-
-Progress = Callable[[int, int], None]
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from meshsim._types import Progress
 from meshsim.errors import InputProblem, MeshsimInputError
 from meshsim.results import Results
 from meshsim.scenario import Scenario, load_scenario, scenario_from_dict
@@ -41,7 +42,6 @@ __all__ = [
     "MIN_EFFECT",
 ]
 
-Progress = Callable[[int, int], None]
 ScenarioSource = Scenario | str | Path | dict[str, Any]
 
 # unit of each metric in Results.metrics_table() (latencies are seconds there)

@@ -12,14 +12,6 @@
 
 from __future__ import annotations
 
-from meshsim.gate._format import (
-    describe,
-    format_interval,
-    format_limit,
-    format_value,
-    inconclusive_text,
-    summary_line,
-)
 from meshsim.gate._github import (
     emit_ci_outputs,
     escape_data,
@@ -31,20 +23,14 @@ from meshsim.gate._junit import junit_element, junit_xml, write_junit
 from meshsim.gate._terminal import print_verdicts, verdicts_table
 
 __all__ = [
-    "describe",
     "emit_ci_outputs",
     "escape_data",
     "escape_property",
-    "format_interval",
-    "format_limit",
-    "format_value",
     "github_annotations",
     "github_summary_markdown",
-    "inconclusive_text",
     "junit_element",
     "junit_xml",
     "print_verdicts",
-    "summary_line",
     "verdicts_table",
     "write_junit",
 ]

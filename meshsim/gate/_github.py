@@ -18,8 +18,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from meshsim.gate._format import describe, format_interval, format_limit, format_value, summary_line
-from meshsim.slo import SloVerdict, count_passed_failed
+from meshsim.slo import (
+    SloVerdict,
+    count_passed_failed,
+    describe,
+    format_interval,
+    format_limit,
+    format_value,
+    summary_line,
+)
 
 __all__ = [
     "escape_data",

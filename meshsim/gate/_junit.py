@@ -19,8 +19,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from meshsim.errors import MeshsimInputError
-from meshsim.gate._format import describe, format_interval, format_limit, format_value, inconclusive_text
-from meshsim.slo import SloVerdict, count_passed_failed
+from meshsim.slo import (
+    SloVerdict,
+    count_passed_failed,
+    describe,
+    format_interval,
+    format_limit,
+    format_value,
+    inconclusive_text,
+)
 
 __all__ = ["junit_element", "junit_xml", "write_junit"]
 

@@ -14,8 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from meshsim.gate._format import STATUS_LABEL, format_interval, format_limit, format_value, summary_line
-from meshsim.slo import SloVerdict, count_passed_failed
+from meshsim.slo import (
+    STATUS_LABEL,
+    SloVerdict,
+    count_passed_failed,
+    format_interval,
+    format_limit,
+    format_value,
+    summary_line,
+)
 
 __all__ = ["verdicts_table", "print_verdicts"]
 

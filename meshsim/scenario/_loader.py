@@ -15,6 +15,7 @@ import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from meshsim.errors import InputProblem, MeshsimInputError
+from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config
 from meshsim.scenario._models import Scenario
 from meshsim.yamlio import LineList, LineMap, locate, read_yaml
 
@@ -279,15 +280,28 @@ def _fault_target_known(target: str, s: Scenario, prefixes: set[str]) -> bool:
     return False
 
 
-def scenario_from_dict(data: Any, file: str | None = None, tree: Any = None) -> Scenario:
-    """Validate a mapping (already parsed) into a :class:`Scenario`, raising MeshsimInputError."""
+def scenario_from_dict(
+    data: Any, file: str | None = None, tree: Any = None, *, import_root: str | Path | None = None
+) -> Scenario:
+    """Validate a mapping (already parsed) into a :class:`Scenario`, raising MeshsimInputError.
+
+    Args:
+        data: the parsed scenario.
+        file: the file it came from, for messages; relative ``mesh.import`` paths start at its folder.
+        tree: the parsed tree with line numbers, when ``data`` is a plain copy of it.
+        import_root: when given, every ``mesh.import`` path must resolve inside this folder
+            (relative paths of a scenario given as text start there); anything else is refused.
+    """
     tree = data if tree is None else tree
     if not isinstance(data, dict):
         raise MeshsimInputError(
             "a scenario file must be a mapping (name:, services:, workload: ...)", file=file, line=1
         )
-    base_dir = Path(file).parent if file else Path.cwd()
-    data = _apply_imports(data, tree, file, base_dir)
+    root = Path(import_root).resolve() if import_root is not None else None
+    # Relative imports start at the scenario file's folder; a scenario given as text has none.
+    text_root = root if root is not None else Path.cwd()
+    base_dir = Path(file).parent if file and file != "<string>" else text_root
+    data = _apply_imports(data, tree, file, base_dir, root)
     try:
         scenario = Scenario.model_validate({**data, "source_file": file})
     except ValidationError as exc:
@@ -301,7 +315,9 @@ def scenario_from_dict(data: Any, file: str | None = None, tree: Any = None) -> 
     return scenario
 
 
-def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: Path) -> dict[str, Any]:
+def _apply_imports(
+    data: dict[str, Any], tree: Any, file: str | None, base_dir: Path, root: Path | None
+) -> dict[str, Any]:
     """Merge ``mesh.import`` policies under the file's own: explicit blocks win, block by block.
 
     Mesh-wide policies (``*``) are folded under every service; imported locality
@@ -312,7 +328,6 @@ def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: 
     imports = mesh.get("import") if isinstance(mesh, dict) else None
     if not imports:
         return data
-    from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config  # lazily: most scenarios import nothing
 
     merged_policies: dict[str, Any] = {}
     merged_services: dict[str, Any] = {}
@@ -324,6 +339,14 @@ def _apply_imports(data: dict[str, Any], tree: Any, file: str | None, base_dir: 
             line, col = locate(tree, ("mesh", "import", i))
             raise MeshsimInputError("each import needs format and path", file=file, line=line, field=f"mesh.import.{i}")
         path = (base_dir / str(item["path"])).resolve()
+        if root is not None and not path.is_relative_to(root):
+            line, col = locate(tree, ("mesh", "import", i, "path"))
+            raise MeshsimInputError(
+                f"'{item['path']}' is outside the folder this scenario may read from",
+                file=file,
+                line=line,
+                field=f"mesh.import.{i}.path",
+            )
         if not path.exists():
             line, col = locate(tree, ("mesh", "import", i, "path"))
             raise MeshsimInputError(
@@ -385,13 +408,16 @@ def _location_prefixes(locations: Any) -> set[str]:
     return out
 
 
-def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
+def load_scenario(source: str | Path | dict[str, Any], *, import_root: str | Path | None = None) -> Scenario:
     """Load and validate a scenario from a path, a YAML string, or a mapping.
+
+    ``import_root`` confines ``mesh.import`` paths to one folder (an uploaded scenario must
+    not read the host's files); see :func:`scenario_from_dict`.
 
     Raises :class:`~meshsim.errors.MeshsimInputError` with file, line and field.
     """
     if isinstance(source, dict):
-        return scenario_from_dict(source)
+        return scenario_from_dict(source, import_root=import_root)
     if isinstance(source, Path) or (
         isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))
     ):
@@ -405,4 +431,4 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
     tree = read_yaml(text, file)
     if tree is None:
         raise MeshsimInputError("the scenario file is empty", file=file, line=1)
-    return scenario_from_dict(tree, file=file)
+    return scenario_from_dict(tree, file=file, import_root=import_root)

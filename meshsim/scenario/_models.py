@@ -217,6 +217,11 @@ class Workload(Strict):
 FaultKind = Literal["latency", "errors", "outage", "crash", "partition", "degrade", "load"]
 
 
+#: Seconds a crashed replica stays down when the fault gives neither ``restart`` nor
+#: ``duration`` (an assumption: a pod restart with image already pulled; see docs/scenario.md).
+DEFAULT_RESTART_S = 30.0
+
+
 class Fault(Strict):
     """A fault on the timeline (docs/scenario.md ``faults``)."""
 
@@ -256,6 +261,14 @@ class Fault(Strict):
                 f"for a {self.kind} fault give the location as the target"
             )
         return self
+
+    def length_s(self) -> float | None:
+        """How long the fault lasts, seconds (a crash until restart); None: until the run ends."""
+        if self.kind == "crash":
+            if self.restart is not None:
+                return self.restart
+            return self.duration if self.duration is not None else DEFAULT_RESTART_S
+        return self.duration
 
 
 class RolloutChecks(Strict):

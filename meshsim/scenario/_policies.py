@@ -1,7 +1,7 @@
 """Client-side mesh policies (docs/scenario.md ``policies:``), acting in the caller's proxy.
 
 Every field is optional. An unset field takes the value of the mesh preset named
-in ``mesh.defaults`` (see :mod:`meshsim.policies.presets`); with no preset it does
+in ``mesh.defaults`` (see :mod:`meshsim.meshes`); with no preset it does
 nothing (no retries, no timeouts, round robin, no limits, no ejection).
 """
 

@@ -15,6 +15,15 @@ from meshsim.slo._file import (
     read_slo_file,
     slo_lines_in_yaml,
 )
+from meshsim.slo._format import (
+    STATUS_LABEL,
+    describe,
+    format_interval,
+    format_limit,
+    format_value,
+    inconclusive_text,
+    summary_line,
+)
 from meshsim.slo._judge import (
     METRICS_COLUMNS,
     SloVerdict,
@@ -28,6 +37,13 @@ from meshsim.slo._judge import (
 from meshsim.slo._openslo import OPENSLO_API
 
 __all__ = [
+    "STATUS_LABEL",
+    "describe",
+    "format_interval",
+    "format_limit",
+    "format_value",
+    "inconclusive_text",
+    "summary_line",
     "METRICS_COLUMNS",
     "OPENSLO_API",
     "SloFile",

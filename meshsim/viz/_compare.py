@@ -1,6 +1,6 @@
 """Baseline versus what-if: the differences table people read and the charts that show what moved.
 
-Input is the paired table of :func:`meshsim.whatif.paired_table` (also ``Comparison.table``):
+Input is the paired table of :func:`meshsim.experiments.paired_table` (also ``Comparison.table``):
 scope, name, metric, unit, base_mean, changed_mean, diff, diff_ci_low, diff_ci_high,
 rel_change, p_value, significant, replications; latencies there are in seconds.
 """

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from meshsim.metrics import CAUSES
+from meshsim.scenario import METRIC_KIND
+from meshsim.slo import format_value
 
 __all__ = [
     "CAUSES",
@@ -125,9 +127,6 @@ def slo_frame(data: dict[str, Any], scenario: Any = None) -> pd.DataFrame:
     Columns: name, scope, target, metric, direction, value, limit, met, status, ci_low,
     ci_high, value_text, limit_text (values in the metric's internal unit).
     """
-    from meshsim.gate import format_value
-    from meshsim.scenario import METRIC_KIND
-
     specs = {s.name: s for s in (getattr(scenario, "slos", None) or [])}
     rows = []
     for v in data.get("slos", []):

@@ -138,3 +138,25 @@ def test_yaml_is_never_executed(tmp_path):
 def test_workload_references(tmp_path, fragment, needle):
     text = GOOD.replace("  - {name: w, entry: api, rate: 10/s}\n", fragment)
     check_bad(tmp_path, text, 10, needle)
+
+
+def test_import_root_confines_mesh_import_paths(tmp_path: Path) -> None:
+    """An uploaded scenario must not read the host's files: imports stay under import_root."""
+    from meshsim import MeshsimInputError, load_scenario
+
+    allowed = tmp_path / "upload"
+    allowed.mkdir()
+    outside = tmp_path / "secret.yaml"
+    outside.write_text("apiVersion: networking.istio.io/v1\nkind: VirtualService\n", encoding="utf-8")
+    text = (
+        "name: up\nservices: {api: {service_time: 5ms}}\nworkload: [{name: w, entry: api, rate: 10}]\n"
+        "mesh:\n  import:\n    - {format: istio, path: ../secret.yaml}\n"
+    )
+    with pytest.raises(MeshsimInputError) as exc:
+        load_scenario(text, import_root=allowed)
+    problem = exc.value.problems[0]
+    assert problem.field == "mesh.import.0.path" and problem.line == 6
+    assert "outside the folder" in problem.message
+    absolute = text.replace("../secret.yaml", str(outside))
+    with pytest.raises(MeshsimInputError, match="outside the folder"):
+        load_scenario(absolute, import_root=allowed)

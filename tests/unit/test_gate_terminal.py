@@ -8,9 +8,9 @@ import re
 import pandas as pd
 from rich.console import Console
 
-from meshsim.gate import format_interval, format_limit, format_value, print_verdicts, verdicts_table
+from meshsim.gate import print_verdicts, verdicts_table
 from meshsim.scenario import SloSpec
-from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos
+from meshsim.slo import METRICS_COLUMNS, SloVerdict, evaluate_slos, format_interval, format_limit, format_value
 
 
 def verdicts(allow: bool = False, reps: int = 3) -> list[SloVerdict]:

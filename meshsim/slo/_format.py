@@ -1,4 +1,4 @@
-"""Human-readable values for gate outputs (terminal, JUnit, GitHub).
+"""Human-readable SLO values for people and CI logs (terminal, JUnit, GitHub, reports).
 
 Values come in internal units (seconds, ratios, per second, dollars) and leave
 in the units people read: milliseconds, percent, ``/s``, ``x`` and ``$``.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from meshsim.scenario import METRIC_KIND
-from meshsim.slo import SloVerdict
+from meshsim.slo._judge import SloVerdict
 
 __all__ = [
     "format_value",
