@@ -297,7 +297,10 @@ PUBLIC_API = {
     },
     "meshsim.errors": {
         "InputProblem",
+        "MAX_INPUT_BYTES",
         "MeshsimInputError",
+        "read_input_bytes",
+        "read_input_text",
     },
     "meshsim.rng": {
         "Streams",

@@ -17,7 +17,7 @@ from typing import Any, cast
 import pandas as pd
 
 from meshsim.calibrate._attrs import split_zone
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import MeshsimInputError, read_input_text
 from meshsim.yamlio import read_yaml_documents
 
 __all__ = ["read_manifests", "placements"]
@@ -58,12 +58,7 @@ def _selector_values(spec: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
 
 
 def _documents(path: Path) -> list[Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MeshsimInputError("manifest file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeshsimInputError(f"cannot read manifest: {exc}", file=str(path)) from None
+    text = read_input_text(path, what="manifest file")
     docs = [d for _, d in read_yaml_documents(text, str(path))]
     out: list[Any] = []
     for d in docs:

@@ -32,7 +32,7 @@ import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
 from meshsim.calibrate._fit import short_duration
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import MeshsimInputError, read_input_text
 
 __all__ = ["MeshMetrics", "read_prometheus", "parse_exposition", "histogram_spec", "histogram_quantile"]
 
@@ -314,12 +314,7 @@ def read_prometheus(paths: str | Path | Iterable[str | Path], window_s: float | 
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     rows: list[dict[str, Any]] = []
     for i, p in enumerate(map(Path, items)):
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise MeshsimInputError("metrics file not found", file=str(p)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise MeshsimInputError(f"cannot read metrics file: {exc}", file=str(p)) from None
+        text = read_input_text(p, what="metrics file")
         if not text.strip():
             raise MeshsimInputError("empty metrics file: expected Prometheus text exposition", file=str(p))
         got = parse_exposition(text, str(p), scrape=i)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from meshsim.calibrate._formats import detect_format, normalise_id, spans_from_document
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import MeshsimInputError, read_input_bytes
 
 __all__ = [
     "SPAN_COLUMNS",
@@ -63,14 +63,7 @@ FORMATS = ("otlp", "jaeger", "zipkin")
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MeshsimInputError("trace file not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise MeshsimInputError("is a directory, not a trace file", file=str(path)) from None
-    except OSError as exc:
-        raise MeshsimInputError(f"cannot read trace file: {exc.strerror}", file=str(path)) from None
+    data = read_input_bytes(path, what="trace file")
     if data[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
         try:
             data = gzip.decompress(data)

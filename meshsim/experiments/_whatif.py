@@ -14,7 +14,6 @@ index or by ``name`` (``workload.browse.rate=900/s``), values read as YAML (``0`
 from __future__ import annotations
 
 import copy
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from meshsim._types import Progress
-from meshsim.errors import InputProblem, MeshsimInputError
+from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
 from meshsim.results import Results
 from meshsim.scenario import Scenario, load_scenario, scenario_from_dict
 from meshsim.stats import mean_ci, paired_p_value
+from meshsim.yamlio import read_yaml
 
 __all__ = [
     "compare",
@@ -85,15 +85,11 @@ MIN_EFFECT = 0.001  # relative change below which a difference is not called sig
 # ----- overrides -----
 def parse_value(text: str) -> Any:
     """Read an override's value as YAML 1.2: ``0`` -> 0, ``true`` -> True, ``250ms`` -> "250ms"."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     try:
-        return YAML(typ="safe", pure=True).load(io.StringIO(text))
-    except YAMLError as exc:
-        raise MeshsimInputError(
-            f"the value '{text}' is not valid YAML ({str(exc).splitlines()[0]})", field="--set"
-        ) from None
+        return read_yaml(text)
+    except MeshsimInputError as exc:
+        reason = exc.problems[0].message if exc.problems else "invalid"
+        raise MeshsimInputError(f"the value '{text}' is not valid YAML ({reason})", field="--set") from None
 
 
 def parse_override(expr: str) -> tuple[str, Any]:
@@ -165,8 +161,6 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
 
 def _raw(source: ScenarioSource) -> tuple[dict[str, Any], str | None, Scenario]:
     """(plain mapping, file for relative paths, validated scenario) of any scenario source."""
-    from ruamel.yaml import YAML
-
     if isinstance(source, dict):
         return copy.deepcopy(source), None, load_scenario(source)
     if isinstance(source, Scenario):
@@ -174,7 +168,7 @@ def _raw(source: ScenarioSource) -> tuple[dict[str, Any], str | None, Scenario]:
         if file and Path(file).is_file():
             again = load_scenario(Path(file))
             if again.model_dump() == source.model_dump():
-                return YAML(typ="safe", pure=True).load(Path(file).read_text(encoding="utf-8")), file, source
+                return read_yaml(read_input_text(file), file), file, source
         data = source.model_dump(mode="json", by_alias=True, exclude_unset=True)
         try:
             scenario_from_dict(data, file=file)
@@ -185,11 +179,11 @@ def _raw(source: ScenarioSource) -> tuple[dict[str, Any], str | None, Scenario]:
         return data, file, source
     scenario = load_scenario(source)  # errors with file, line and field come from here
     if isinstance(source, Path) or scenario.source_file not in (None, "<string>"):
-        text = Path(str(scenario.source_file)).read_text(encoding="utf-8")
+        text = read_input_text(str(scenario.source_file))
         origin: str | None = str(scenario.source_file)
     else:
         text, origin = str(source), None
-    return YAML(typ="safe", pure=True).load(io.StringIO(text)), origin, scenario
+    return read_yaml(text, origin), origin, scenario
 
 
 def apply_overrides(

@@ -8,11 +8,11 @@ imported value can name the line it came from. Nothing the user gives is execute
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import MeshsimInputError, read_input_text
 from meshsim.yamlio import LineList, read_hcl, read_json, read_yaml_documents
 
 __all__ = ["CONFIG_SUFFIXES", "Document", "iter_files", "load_documents", "substitute_placeholders"]
@@ -128,11 +128,9 @@ def load_documents(path: Path, display: str, *, explicit: bool, substitute: bool
     """
     warnings: list[str] = []
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MeshsimInputError(f"not a UTF-8 text file ({exc.reason})", file=display) from None
-    except OSError as exc:
-        raise MeshsimInputError(f"cannot read file: {exc.strerror}", file=display) from None
+        text = read_input_text(path)
+    except MeshsimInputError as exc:  # name the file as the user gave it
+        raise MeshsimInputError(problems=[replace(p, file=display) for p in exc.problems]) from None
     name = path.name.lower()
     base = name.removesuffix(".template")
     is_json = base.endswith(".json")

@@ -14,7 +14,7 @@ from typing import Any, get_args
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
-from meshsim.errors import InputProblem, MeshsimInputError
+from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
 from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config
 from meshsim.scenario._models import Scenario
 from meshsim.yamlio import LineList, LineMap, locate, read_yaml
@@ -24,10 +24,10 @@ __all__ = ["line_of", "load_scenario", "scenario_from_dict"]
 
 def line_of(file: str | None, loc: tuple[Any, ...]) -> int | None:
     """The line of field ``loc`` in a scenario file (None when unknown): for errors raised after loading."""
-    if not file or not Path(file).exists():
+    if not file or file == "<string>":
         return None
     try:
-        tree = read_yaml(Path(file).read_text(encoding="utf-8"), file)
+        tree = read_yaml(read_input_text(file), file)
     except MeshsimInputError:
         return None
     return locate(tree, loc)[0]
@@ -421,11 +421,8 @@ def load_scenario(source: str | Path | dict[str, Any], *, import_root: str | Pat
     if isinstance(source, Path) or (
         isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))
     ):
-        path = Path(source)
-        if not path.exists():
-            raise MeshsimInputError(f"no such scenario file: {path}", file=str(path))
-        text = path.read_text(encoding="utf-8")
-        file = str(path)
+        file = str(source)
+        text = read_input_text(file, what="scenario file")
     else:
         text, file = str(source), "<string>"
     tree = read_yaml(text, file)

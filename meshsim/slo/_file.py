@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from meshsim.errors import InputProblem, MeshsimInputError
+from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
 from meshsim.scenario import SloSpec
 from meshsim.slo._openslo import convert_openslo, is_openslo
 from meshsim.yamlio import is_map, is_seq, item_line, key_line, locate, node_line, read_yaml_documents
@@ -154,13 +154,7 @@ def parse_slo_text(text: str, file: str = "<slo file>") -> SloFile:
 def read_slo_file(path: str | Path) -> SloFile:
     """Read and check an SLO file; raises MeshsimInputError (file, line, field) on bad input."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MeshsimInputError("SLO file not found", file=name, field="--slo") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeshsimInputError(f"cannot read SLO file: {exc}", file=name, field="--slo") from None
-    return parse_slo_text(text, name)
+    return parse_slo_text(read_input_text(path, what="SLO file", field="--slo"), name)
 
 
 def load_slo_file(path: str | Path) -> list[SloSpec]:
@@ -182,8 +176,8 @@ def slo_lines_in_yaml(path: str | Path) -> dict[str, int]:
     such list (the scenario loader reports those problems itself).
     """
     try:
-        docs = [d for _, d in read_yaml_documents(Path(path).read_text(encoding="utf-8"), str(path))]
-    except (OSError, UnicodeDecodeError, MeshsimInputError):
+        docs = [d for _, d in read_yaml_documents(read_input_text(path), str(path))]
+    except MeshsimInputError:
         return {}
     lines: dict[str, int] = {}
     for doc in docs:
