@@ -15,7 +15,7 @@ import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
-from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config
+from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config, match_localities
 from meshsim.scenario._models import Scenario
 from meshsim.yamlio import LineList, LineMap, locate, read_yaml
 
@@ -326,6 +326,10 @@ def _apply_imports(
     """
     mesh = data.get("mesh") or {}
     imports = mesh.get("import") if isinstance(mesh, dict) else None
+    own_policies = data.get("policies")
+    if isinstance(own_policies, dict) and MESH_WIDE in own_policies and isinstance(data.get("services"), dict):
+        # A pasted import may hold the mesh-wide '*' policy: it applies to every service, under its own.
+        data = {**data, "policies": apply_mesh_wide(own_policies, list(data["services"]))}
     if not imports:
         return data
 
@@ -372,12 +376,9 @@ def _apply_imports(
             continue
         loc = pol.get("locality")
         if isinstance(loc, dict) and loc.get("failover"):
-            keep = [x for x in loc["failover"] if x in known]
-            for x in loc["failover"]:
-                if x not in known:
-                    warnings.append(
-                        f"imported locality failover '{x}' of {svc} is not a location of this scenario; dropped"
-                    )
+            # Mesh locality names (an Istio region, a Kuma zone, a Consul datacenter) -> scenario locations.
+            keep, notes = match_localities(loc["failover"], known)
+            warnings.extend(f"imported locality failover of {svc}: {n}" for n in notes)
             pol["locality"] = {**loc, "failover": keep}
     own = dict(data.get("policies") or {})
     for svc, pol in merged_policies.items():

@@ -12,7 +12,7 @@ import pytest
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import ImportResult, import_mesh_config
 
-from .importer_helpers import line_of
+from .importer_helpers import line_of, notes
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "consul" / "good"
 BAD = GOOD.parent / "malformed"
@@ -54,7 +54,7 @@ def test_resolver(res: ImportResult) -> None:
     assert w["connection_pool"]["max_connections"] == 1024  # Envoy default kept by Consul [C3]
     assert set(res.services["web"]["versions"]) == {"v1", "v2"}
     # With a router in the chain the resolver's RequestTimeout does not apply [C1].
-    assert any("RequestTimeout ignored" in x for x in res.warnings)
+    assert any("RequestTimeout has no effect" in x for x in notes(res, "irrelevant"))
     c = res.policies["cart"]
     assert c["timeout"] == "5s"  # no router or splitter: the resolver's applies
     assert c["load_balancer"] == {"kind": "ring_hash", "key": "x-user-id"}

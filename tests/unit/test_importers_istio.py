@@ -12,6 +12,8 @@ import pytest
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import ImportResult, import_mesh_config
 
+from .importer_helpers import notes
+
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "istio" / "good"
 BAD = GOOD.parent / "malformed"
 
@@ -47,7 +49,9 @@ def test_weighted_route_timeout_retries_and_mirror(res: ImportResult) -> None:
 def test_destination_rule_fields(res: ImportResult) -> None:
     r = res.policies["reviews"]
     assert r["load_balancer"] == "least_request"
-    assert r["locality"] == {"failover": ["aws/us-east-1", "gcp/us-central1"], "prefer": "zone"}
+    # Only the 'to' regions, in order: each rule is for callers in its 'from' region [S5] (approximated).
+    assert r["locality"] == {"failover": ["gcp/us-central1"], "prefer": "zone"}
+    assert any("'from' region only" in w for w in notes(res, "approximated"))
     assert r["connection_pool"] == {
         "max_connections": 100,
         "connect_timeout": "3s",
@@ -91,9 +95,9 @@ def test_fault_route_has_no_timeout_or_retries(res: ImportResult) -> None:
     assert r["fault"] == {"delay": {"fixed": "7s", "percent": 10}, "abort": {"status": 503, "percent": 5}}
     assert r["timeout"] == "0s" and r["retries"] == {"attempts": 0}  # [S1]
     f = GOOD / "ratings.yaml"
-    ignored = [w for w in res.warnings if "ratings.yaml" in w and "route with a fault" in w]
-    assert len(ignored) == 2
-    assert f"ratings.yaml:{line_of(f, 'timeout: 1s')}" in ignored[0]
+    no_effect = [w for w in notes(res, "irrelevant") if "ratings.yaml" in w and "route with a fault" in w]
+    assert len(no_effect) == 2
+    assert f"ratings.yaml:{line_of(f, 'timeout: 1s')}" in no_effect[0]
 
 
 def test_partial_blocks_get_istio_defaults(res: ImportResult) -> None:
@@ -189,7 +193,7 @@ def test_consistent_hash_drops_retry_on_other_host(tmp_path: Path) -> None:
         ("bad-syntax.yaml", 7, None, "YAML syntax"),
         ("bad-type.yaml", 11, "spec.http[0].retries.attempts", "whole number"),
         ("bad-duration.yaml", 10, "spec.http[0].timeout", "give a unit"),
-        ("unknown-kind.yaml", 2, "kind", "unknown kind 'Frobnicator'"),
+        ("other-mesh.yaml", 3, "kind", "MeshRetry is a kuma object, not istio: import it with `meshsim import kuma`"),
         ("bad.json", 4, None, "invalid JSON"),
     ],
 )

@@ -11,8 +11,8 @@ import pytest
 
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import MESH_WIDE, ImportResult, import_mesh_config
-from meshsim.meshes._block_defaults import OFF
-from meshsim.meshes._kuma import kuma_service
+from meshsim.meshes._envoy import OFF
+from meshsim.meshes._kuma._targets import kuma_service
 
 from .importer_helpers import line_of
 

@@ -57,8 +57,12 @@ def test_linkerd():
     assert p.failure_accrual is None and p.connect_timeout_s == 1.0
     configured = resolve_policy(scenario("linkerd", {"retries": {"retry_on": ["5xx"]}}), "b")
     assert configured.retry_attempts == 1  # annotation limit default 1 [L7]
-    assert configured.budget_kind == "linkerd"
-    assert (configured.budget_ratio, configured.budget_min_per_second, configured.budget_ttl_s) == (0.2, 10.0, 10.0)
+    # Annotation (policy) retries have no budget, only the limit (linkerd2-proxy policy/route/retry.rs) [L14]:
+    # the ServiceProfile budget is written by the importer with a profile's retries, not by the preset.
+    assert configured.budget_kind is None
+    budgeted = resolve_policy(scenario("linkerd", {"retries": {"attempts": 100}, "retry_budget": {"ratio": 0.2}}), "b")
+    assert budgeted.budget_kind == "linkerd"
+    assert (budgeted.budget_ratio, budgeted.budget_min_per_second, budgeted.budget_ttl_s) == (0.2, 10.0, 10.0)
 
 
 def test_consul():

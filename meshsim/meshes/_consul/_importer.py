@@ -1,4 +1,4 @@
-"""Consul service mesh: service-router, -splitter, -resolver and -defaults config entries.
+"""Consul's importer: service-router, -splitter, -resolver and -defaults config entries.
 
 Accepted forms: HCL and JSON config entries (``Kind = "service-router"``), agent
 configuration wrappers (``config_entries { bootstrap { ... } }``) and the
@@ -19,10 +19,10 @@ Semantics follow docs/references.md section 3:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from meshsim.meshes._base import MESH_WIDE, Builder, Cur, service_name
-from meshsim.meshes._block_defaults import envoy_max_ejection, fill
+from meshsim.meshes._builder import MESH_WIDE, Builder
 from meshsim.meshes._common import (
     Ident,
     MeshImporter,
@@ -31,7 +31,11 @@ from meshsim.meshes._common import (
     retry_conditions,
     write_split,
 )
+from meshsim.meshes._consul._defaults import BLOCKS
+from meshsim.meshes._cursor import Cur, service_name
+from meshsim.meshes._envoy import OFF, envoy_max_ejection
 from meshsim.meshes._files import Document
+from meshsim.meshes._preset import MeshUnit
 from meshsim.units import format_duration
 
 __all__ = ["ConsulImporter"]
@@ -55,7 +59,21 @@ _KINDS = {
     "inlinecertificate": "InlineCertificate",
     "filecertificate": "FileCertificate",
     "controlplanerequestlimit": "ControlPlaneRequestLimit",
+    "ratelimit": "RateLimit",
+    "registration": "Registration",
+    "peeringacceptor": "PeeringAcceptor",
+    "peeringdialer": "PeeringDialer",
+    "gatewaypolicy": "GatewayPolicy",
+    "gatewayclassconfig": "GatewayClassConfig",
+    "meshservice": "MeshService",
+    "routeauthfilter": "RouteAuthFilter",
+    "routeretryfilter": "RouteRetryFilter",
+    "routetimeoutfilter": "RouteTimeoutFilter",
+    "routeextproc": "RouteExtProc",
+    "trafficpermissions": "TrafficPermissions",
 }
+#: Kinds a bare config entry (HCL/JSON ``Kind = "..."``) may have: the keys above.
+ENTRY_KINDS = frozenset(_KINDS)
 _NS = 1e-9  # Consul decodes a bare number as a Go time.Duration: nanoseconds
 
 
@@ -67,6 +85,11 @@ class ConsulImporter(MeshImporter):
     """Consul config entries."""
 
     FORMAT = "consul"
+    GROUPS: ClassVar[tuple[str, ...]] = (
+        "consul.hashicorp.com",
+        "auth.consul.hashicorp.com",
+        "mesh.consul.hashicorp.com",
+    )
     HANDLERS: ClassVar[dict[str, str]] = {
         "ServiceRouter": "router",
         "ServiceSplitter": "splitter",
@@ -82,14 +105,32 @@ class ConsulImporter(MeshImporter):
         "HTTPRoute": "API-gateway routes are not modelled",
         "TCPRoute": "API-gateway routes are not modelled",
         "SamenessGroup": "cross-partition failover groups are not modelled",
-        "ControlPlaneRequestLimit": "control-plane limits are not modelled",
+        "RouteRetryFilter": "API-gateway route filters are not modelled",
+        "RouteTimeoutFilter": "API-gateway route filters are not modelled",
+        "RouteAuthFilter": "API-gateway route filters are not modelled",
+        "RouteExtProc": "API-gateway route filters are not modelled",
+        "GatewayPolicy": "API-gateway listener policies are not modelled",
+        "TrafficPermissions": "authorization (which may deny requests) is not modelled",
+        "PeeringAcceptor": "cluster peering (cross-cluster failover) is not modelled",
+        "PeeringDialer": "cluster peering (cross-cluster failover) is not modelled",
     }
     IGNORED: ClassVar[frozenset[str]] = frozenset(
-        {"Mesh", "ExportedServices", "JWTProvider", "InlineCertificate", "FileCertificate"}
+        {
+            "Mesh",
+            "ExportedServices",
+            "JWTProvider",
+            "InlineCertificate",
+            "FileCertificate",
+            "ControlPlaneRequestLimit",
+            "RateLimit",
+            "Registration",
+            "GatewayClassConfig",
+            "MeshService",
+        }
     )
 
-    def __init__(self, builder: Builder) -> None:
-        super().__init__(builder)
+    def __init__(self, builder: Builder, units: Mapping[str, MeshUnit] | None = None) -> None:
+        super().__init__(builder, units)
         self.chain: dict[str, set[str]] = {}  # service -> kinds of chain entries seen
         self.resolver_timeouts: dict[str, Cur] = {}
 
@@ -117,9 +158,20 @@ class ConsulImporter(MeshImporter):
             return Ident(_KINDS.get(_norm(kind), kind), str(name), "", None, ci=True)
         return None
 
+    @classmethod
+    def owns(cls, data: object) -> bool:
+        """A bare config entry: ``Kind = "service-router"`` (HCL or JSON), or an agent config wrapper."""
+        if not isinstance(data, dict):
+            return False
+        keys = {_norm(str(k)): k for k in data}
+        if "configentries" in keys:
+            return True
+        kind = data.get(keys["kind"]) if "kind" in keys else None
+        return isinstance(kind, str) and "apiversion" not in keys and _norm(kind) in ENTRY_KINDS
+
     def root(self, doc: Document, ident: Ident) -> Cur:
         cur = Cur(doc, doc.data, doc.extra.get("path", ""), doc.line, ident.label, ci=True)
-        if ident.api_version:  # a CRD: the entry's fields sit under spec
+        if ident.api_version and self.owns_group(ident.group):  # a Consul CRD: the entry's fields sit under spec
             spec = cur.get("spec")
             return spec.map() if spec is not None else Cur(doc, {}, "spec", doc.line, ident.label, ci=True)
         return cur
@@ -160,7 +212,7 @@ class ConsulImporter(MeshImporter):
             if _catch_all(r):
                 chosen = r
                 break
-            self.b.warn(
+            self.b.ignore(
                 r.get("Match") or r,
                 "route match on request attributes not modelled; "
                 "the catch-all route (or Consul's implied default route) is used" + not_applied(r, ("Destination",)),
@@ -187,7 +239,7 @@ class ConsulImporter(MeshImporter):
         tgt = (svc, None)
         target = dest.get("Service")
         if target is not None and service_name(target.as_str()) != svc:
-            self.b.warn(target, f"route to another service {target.as_str()!r} not modelled")
+            self.b.ignore(target, f"route to another service {target.as_str()!r} not modelled")
             return
         subset = dest.get("ServiceSubset")
         if subset is not None and subset.as_str():
@@ -220,7 +272,7 @@ class ConsulImporter(MeshImporter):
             codes_src = codes_cur or on
             assert codes_src is not None  # codes come from one of the two
             blk.set("retriable_status_codes", codes, codes_src)
-        fill(blk, "consul")
+        blk.fill(BLOCKS["retries"])
 
     # -- service-splitter -------------------------------------------------------------------
     def splitter(self, root: Cur, ident: Ident) -> None:
@@ -276,7 +328,7 @@ class ConsulImporter(MeshImporter):
         if ct is not None:
             blk = self.b.block(tgt, "connection_pool", ct, replace=False)
             blk.set("connect_timeout", format_duration(_consul_seconds(ct)), ct)
-            fill(blk, "consul")
+            blk.fill(BLOCKS["connection_pool"])
         rt = root.get("RequestTimeout")
         if rt is not None:
             self.resolver_timeouts[svc] = rt
@@ -288,22 +340,45 @@ class ConsulImporter(MeshImporter):
         order: list[str] = []
         for key, entry in failover.items():
             entry.map()
-            self.b.unmodelled(entry, {"Datacenters", "Targets"}, {"Service", "ServiceSubset", "Namespace"})
-            dcs = entry.get("Datacenters")
-            for dc in dcs.list() if dcs is not None else []:
-                if dc.as_str() not in order:
-                    order.append(dc.as_str())
+            self.b.unmodelled(
+                entry, {"Datacenters", "Targets", "Service", "ServiceSubset", "Namespace", "Partition", "Peer"}
+            )
+            self._failover_target(entry, order, "Datacenters")
             targets = entry.get("Targets")
             for t in targets.list() if targets is not None else []:
-                place = t.get("Datacenter") or t.get("Peer")
-                if place is not None and place.as_str() not in order:
-                    order.append(place.as_str())
+                t.map()
+                self.b.unmodelled(t, {"Datacenter", "Peer", "Service", "ServiceSubset", "Namespace", "Partition"})
+                self._failover_target(t, order, "Datacenter")
             if key != "*":
-                self.b.warn(entry, f"failover for subset {key!r} only; modelled for the whole service")
+                self.b.approx(entry, f"failover for subset {key!r} only; modelled for the whole service")
         if order:
             blk = self.b.block(tgt, "locality", failover)
             blk.set("failover", order, failover)
             blk.default("prefer", "region", "Consul: stay in the local datacenter, fail over in list order, §3 [C3]")
+
+    def _failover_target(self, entry: Cur, order: list[str], dc_key: str) -> None:
+        """One failover target: its datacenters (or peer) join ``order``; other kinds are noted."""
+        places = entry.get(dc_key)
+        peer = entry.get("Peer")
+        for dc in places.list() if places is not None and dc_key == "Datacenters" else []:
+            if dc.as_str() not in order:
+                order.append(dc.as_str())
+        for one in (places if dc_key == "Datacenter" else None, peer):
+            if one is not None and one.as_str() and one.as_str() not in order:
+                order.append(one.as_str())
+        for fld, what in (
+            ("Service", "another service"),
+            ("ServiceSubset", "another subset"),
+            ("Namespace", "the service in another namespace"),
+            ("Partition", "the service in another admin partition"),
+        ):
+            part = entry.get(fld)
+            if part is not None and part.as_str():
+                self.b.ignore(
+                    part,
+                    f"failover to {what} ({part.as_str()!r}) not modelled: meshsim fails over only to "
+                    "other locations of the same service",
+                )
 
     def _load_balancer(self, tgt: tuple[str, str | None], lb: Cur) -> None:
         lb.map()
@@ -323,7 +398,7 @@ class ConsulImporter(MeshImporter):
             raise policy.error(f"unknown load balancer policy {policy.as_str()!r}")
         blk = self.b.block(tgt, "load_balancer", lb)
         if policy.as_str() == "maglev":
-            self.b.warn(policy, "Maglev is modelled as a ring hash")
+            self.b.approx(policy, "Maglev is modelled as a ring hash")
         if name == "least_request":
             cc = lb.get("LeastRequestConfig")
             count = cc.get("ChoiceCount") if cc is not None else None
@@ -372,7 +447,7 @@ class ConsulImporter(MeshImporter):
             self.b.unmodelled(up, {"Defaults", "Overrides"})
             defaults = up.get("Defaults")
             if defaults is not None:
-                self.b.warn(
+                self.b.approx(
                     defaults,
                     f"upstream defaults of {svc!r} apply to its calls only; "
                     "meshsim applies them to every caller (policy '*')",
@@ -385,7 +460,7 @@ class ConsulImporter(MeshImporter):
                 if name is None:
                     raise o.error("an upstream override needs a Name")
                 target = service_name(name.as_str())
-                self.b.warn(
+                self.b.approx(
                     name,
                     f"upstream override for {target!r} applies to calls from {svc!r} only; "
                     f"meshsim applies it to every caller of {target!r}",
@@ -401,7 +476,7 @@ class ConsulImporter(MeshImporter):
                 self.b.unmodelled(inst, {"RequestsPerSecond", "RequestsMaxBurst", "Routes"})
                 rps = inst.get("RequestsPerSecond")
                 if rps is not None and rps.as_num() > 0:
-                    self.b.warn(rps, "instance-level (inbound) rate limit modelled as a limit in each caller")
+                    self.b.approx(rps, "instance-level (inbound) rate limit modelled as a limit in each caller")
                     blk = self.b.block((svc, None), "rate_limit", inst)
                     blk.set("rate", f"{rps.as_num()}/s", rps)
                     burst = inst.get("RequestsMaxBurst")
@@ -415,7 +490,7 @@ class ConsulImporter(MeshImporter):
                         )
                 routes = inst.get("Routes")
                 if routes is not None:
-                    self.b.warn(routes, "per-route rate limits not modelled")
+                    self.b.ignore(routes, "per-route rate limits not modelled")
 
     def _upstream(self, tgt: tuple[str, str | None], cfg: Cur) -> None:
         self.b.unmodelled(
@@ -451,7 +526,7 @@ class ConsulImporter(MeshImporter):
                     c = limits.get(fld)
                     if c is not None and c.as_int() > 0:  # 0 means unset [C5]
                         blk.set(name, c.as_int(), c)
-            fill(blk, "consul")
+            blk.fill(BLOCKS["connection_pool"])
         phc = cfg.get("PassiveHealthCheck")
         if phc is not None:
             phc.map()
@@ -459,26 +534,39 @@ class ConsulImporter(MeshImporter):
                 phc, {"Interval", "MaxFailures", "EnforcingConsecutive5xx", "MaxEjectionPercent", "BaseEjectionTime"}
             )
             blk = self.b.block(tgt, "outlier_detection", phc)
+            # Zero Interval and MaxFailures mean "unset": Envoy's 10 s and 5 apply (ToOutlierDetection).
             mf = phc.get("MaxFailures")
             if mf is not None and mf.as_int() > 0:
                 blk.set("consecutive_5xx", mf.as_int(), mf)
             enf = phc.get("EnforcingConsecutive5xx")
-            if enf is not None and enf.as_num() != 100:
-                self.b.warn(enf, "partial enforcement of consecutive 5xx not modelled (meshsim enforces 100%)")
-            for fld, name in (("Interval", "interval"), ("BaseEjectionTime", "base_ejection_time")):
-                c = phc.get(fld)
-                if c is not None:
-                    blk.set(name, format_duration(_consul_seconds(c)), c)
+            if enf is not None:
+                pct = enf.as_num()
+                if pct == 0:
+                    # Enforcement 0 % never ejects on consecutive 5xx [E4]: the detector is off.
+                    blk.set(
+                        "consecutive_5xx", OFF, enf.noted("EnforcingConsecutive5xx 0: consecutive-5xx ejection off")
+                    )
+                elif pct < 100:
+                    self.b.approx(
+                        enf,
+                        f"enforcing {pct}%: Envoy ejects a host that crossed the threshold {pct}% of the time; "
+                        "meshsim ejects it every time",
+                    )
+            interval = phc.get("Interval")
+            if interval is not None and _consul_seconds(interval) > 0:
+                blk.set("interval", format_duration(_consul_seconds(interval)), interval)
+            base = phc.get("BaseEjectionTime")
+            if base is not None:
+                blk.set("base_ejection_time", format_duration(_consul_seconds(base)), base)
             mep = phc.get("MaxEjectionPercent")
             if mep is not None:
                 blk.set("max_ejection_percent", mep.as_num(), mep)
-            base = phc.get("BaseEjectionTime")
             blk.default(
                 "max_ejection_time",
                 format_duration(envoy_max_ejection(_consul_seconds(base) if base is not None else 30.0)),
                 "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]",
             )
-            fill(blk, "consul")
+            blk.fill(BLOCKS["outlier_detection"])
 
     # -- proxy-defaults ------------------------------------------------------------------------
     def proxy_defaults(self, root: Cur, ident: Ident) -> None:
@@ -501,7 +589,9 @@ class ConsulImporter(MeshImporter):
     def finish(self) -> None:
         for svc, rt in self.resolver_timeouts.items():
             if self.chain.get(svc):
-                self.b.warn(rt, "resolver RequestTimeout ignored: a router or splitter starts the chain (§3 [C1])")
+                self.b.irrelevant(
+                    rt, "resolver RequestTimeout has no effect: a router or splitter starts the chain (§3 [C1])"
+                )
                 continue
             secs = _consul_seconds(rt)
             self.b.block((svc, None), "timeout", rt).set(None, format_duration(max(secs, 0.0)), rt)
