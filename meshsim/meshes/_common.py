@@ -327,6 +327,8 @@ class MeshImporter:
         self.b = builder
         self.k8s = Workloads(builder)
         self.units: Mapping[str, MeshUnit] = units or {}
+        self.own = 0  # objects of this mesh read so far
+        self.foreign: list[WrongFormatError] = []  # objects of another mesh met so far
 
     # -- what a document is ---------------------------------------------------------------
     @classmethod
@@ -362,7 +364,7 @@ class MeshImporter:
 
     # -- dispatch -----------------------------------------------------------------------------
     def handle(self, doc: Document) -> None:
-        """Import one document; raises :class:`WrongFormatError` for another mesh's object."""
+        """Import one document (another mesh's object is skipped and remembered in :attr:`foreign`)."""
         data = doc.data
         if isinstance(data, dict) and data.get("kind") == "List" and isinstance(data.get("items"), list):
             items = Cur(doc, data, "", doc.line, "List").get("items")
@@ -383,6 +385,7 @@ class MeshImporter:
         root = self.root(doc, ident)
         method = self.HANDLERS.get(ident.kind)
         if method is not None:
+            self.own += 1
             getattr(self, method)(root, ident)
             return
         if ident.kind in WORKLOAD_KINDS or ident.kind == "Service":
@@ -400,11 +403,15 @@ class MeshImporter:
         self._unknown(root, ident)
 
     def _wrong_format(self, root: Cur, kind: str, owner: str) -> None:
+        """Skip another mesh's object with a note; a file of nothing but such objects is refused by the caller."""
         message = f"{kind} is a {owner} object, not {self.FORMAT}: import it with `meshsim import {owner}`"
         if self.FORMAT == "kubernetes":
             self.b.irrelevant(root, message + "; skipped")
             return
-        raise WrongFormatError(f"{root.obj}: {message}", file=root.file, line=root.line, field=root.path or None)
+        self.b.ignore(root, message + "; skipped")
+        self.foreign.append(
+            WrongFormatError(f"{root.obj}: {message}", file=root.file, line=root.line, field=root.path or None)
+        )
 
     def _unknown(self, root: Cur, ident: Ident) -> None:
         """A kind nobody here reads: skipped with a note, in a named file as in a folder."""

@@ -93,6 +93,7 @@ def _import_file(importer: MeshImporter, builder: Builder, f: Path, display: str
         return
     for w in warnings:
         builder.file_note(display, "approximated", w)
+    own, foreign = importer.own, len(importer.foreign)
     for doc in docs:
         state = builder.checkpoint(), importer.checkpoint()
         try:
@@ -103,6 +104,12 @@ def _import_file(importer: MeshImporter, builder: Builder, f: Path, display: str
             builder.rollback(state[0])
             importer.rollback(state[1])
             _record(builder, exc, "object skipped")
+    if len(importer.foreign) > foreign and importer.own == own:
+        # Nothing in the file is this mesh's: it is another mesh's configuration.
+        first = importer.foreign[foreign]
+        if explicit:
+            raise first
+        _record(builder, first, "file skipped")
 
 
 def _record(builder: Builder, exc: MeshsimInputError, what: str) -> None:

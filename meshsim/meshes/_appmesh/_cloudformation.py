@@ -65,12 +65,10 @@ def _api_key(key: Any) -> Any:
 
 
 def _camel(node: Any, names: dict[str, Any]) -> Any:
-    """A copy with API key names; lines kept; name references resolved."""
+    """A copy with API key names; lines kept; intrinsic functions evaluated where they can be."""
     if isinstance(node, dict):
-        if len(node) == 1:
-            resolved = _intrinsic(node, names)
-            if resolved is not None:
-                return resolved
+        if len(node) == 1 and next(iter(node)) in _INTRINSICS:
+            return _eval(node, names, 0)
         out = LineMap()
         out.line = getattr(node, "line", 0)
         src_lines = getattr(node, "lines", {})
@@ -86,32 +84,65 @@ def _camel(node: Any, names: dict[str, Any]) -> Any:
         items.lines = list(getattr(node, "lines", []))
         return items
     if isinstance(node, str):
-        return _attribute(node, names)
+        return _eval(node, names, 0)
     return node
 
 
-def _intrinsic(node: dict[str, Any], names: dict[str, Any]) -> Any:
-    """The text of ``{Ref: X}``, ``{Fn::Sub: "..."}`` or ``{Fn::GetAtt: [R, Attr]}`` (None for others)."""
+_INTRINSICS = frozenset({"Ref", "Fn::Sub", "Fn::Join", "Fn::GetAtt", "Fn::ImportValue", "Fn::Select", "Fn::If"})
+_SUB = re.compile(r"\$\{([A-Za-z0-9_:]+)(?:\.([A-Za-z0-9_]+))?\}")
+
+
+def _eval(node: Any, names: dict[str, Any], depth: int) -> Any:
+    """The text an intrinsic function stands for ("" when the template does not spell it out).
+
+    ``!Ref P`` is parameter P's default, ``!Ref R`` resource R's name property; ``!GetAtt R.A``
+    is R's property A; ``!Sub`` substitutes both forms; ``!Join`` joins; ``!ImportValue X``
+    stands for the export's name X (its value lives in another stack).
+    """
+    if depth > 8:
+        return ""
+    if isinstance(node, str):
+        if node in names and not node.endswith(".") or f"{node}." in names:
+            return _lookup(node, None, names, depth)  # an inert !Ref
+        if "." in node and not any(c.isspace() for c in node):
+            logical, _, attr = node.partition(".")
+            if isinstance(names.get(f"{logical}."), dict) and attr.isidentifier():
+                return _eval(names[f"{logical}."].get(attr, ""), names, depth + 1)  # an inert !GetAtt
+        return _SUB.sub(lambda m: str(_lookup(m.group(1), m.group(2), names, depth)), node)
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return node
+    if not isinstance(node, dict) or len(node) != 1:
+        return ""
     ((key, value),) = node.items()
     if key == "Ref" and isinstance(value, str):
-        return names.get(value, value)
+        return _lookup(value, None, names, depth)
     if key == "Fn::Sub":
-        return value if isinstance(value, str) else (value[0] if isinstance(value, list) and value else None)
+        text = value[0] if isinstance(value, list) and value else value
+        return _eval(text, names, depth + 1) if isinstance(text, str) else ""
+    if key == "Fn::Join" and isinstance(value, list) and len(value) == 2 and isinstance(value[1], list):
+        return str(value[0]).join(str(_eval(v, names, depth + 1)) for v in value[1])
     if key == "Fn::GetAtt":
         parts = value.split(".", 1) if isinstance(value, str) else value
         if isinstance(parts, list) and len(parts) == 2:
-            return _attribute(f"{parts[0]}.{parts[1]}", names)
-    return None
+            return _lookup(str(parts[0]), str(parts[1]), names, depth)
+    if key == "Fn::ImportValue":
+        return _eval(value, names, depth + 1)
+    return ""
 
 
-def _attribute(text: str, names: dict[str, Any]) -> Any:
-    """``ColorRouter.VirtualRouterName`` (an inert ``!GetAtt``) -> that resource's property."""
-    if "." in text:
-        logical, _, attr = text.partition(".")
-        props = names.get(f"{logical}.")
-        if isinstance(props, dict) and isinstance(props.get(attr), str):
-            return props[attr]
-    return text
+def _lookup(name: str, attr: str | None, names: dict[str, Any], depth: int) -> Any:
+    """Parameter ``name``'s default, or resource ``name``'s property ``attr`` (its name property when None)."""
+    props = names.get(f"{name}.")
+    if isinstance(props, dict):
+        if attr is not None:
+            return _eval(props.get(attr, ""), names, depth + 1)
+        for key, value in props.items():
+            if str(key).endswith("Name") and key != "MeshName":
+                return _eval(value, names, depth + 1)
+        return ""
+    if attr is None and name in names:
+        return names[name]
+    return name.lower().replace("_", "-").replace("::", "-")  # an unknown parameter: a dummy, like ${VAR}
 
 
 def to_api(data: dict[str, Any], logical: str, rtype: str, resource: Any) -> tuple[dict[str, Any], str] | None:
@@ -124,7 +155,7 @@ def to_api(data: dict[str, Any], logical: str, rtype: str, resource: Any) -> tup
     if isinstance(params, dict):
         for pname, p in params.items():
             default = p.get("Default") if isinstance(p, dict) else None
-            names[str(pname)] = default if isinstance(default, str) else str(pname)
+            names[str(pname)] = default if isinstance(default, (str, int, float)) else str(pname)
     for lid, _, res, _ in resources(data):
         props = res.get("Properties")
         if isinstance(props, dict):
@@ -133,6 +164,6 @@ def to_api(data: dict[str, Any], logical: str, rtype: str, resource: Any) -> tup
     if not isinstance(props, dict):
         props = LineMap()
     api = _camel(props, names)
-    if not isinstance(api.get(name_key), str):
+    if not isinstance(api.get(name_key), str) or not api[name_key]:
         api[name_key] = logical  # an unresolved intrinsic: the logical id names it
     return api, kind

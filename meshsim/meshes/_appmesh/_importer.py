@@ -273,7 +273,13 @@ class AppMeshImporter(MeshImporter):
         n = self.nodes.get(node)
         if n is not None and n.labels.get("version"):
             return n.labels["version"]
-        return backend_version(svc, node)
+        # "colorteller-blue", "myapp-backend-v1-node" -> "blue", "v1": the part after the service's name.
+        base = next(
+            (node[: -len(s)] for s in ("-node", "-vn", "_node") if node.endswith(s) and len(node) > len(s)), node
+        )
+        if f"{svc}-" in base and not base.endswith(f"{svc}-"):
+            return base.split(f"{svc}-", 1)[1]
+        return backend_version(svc, base)
 
     def finish(self) -> None:
         for rname, router in self.routers.items():

@@ -147,7 +147,8 @@ class KumaTargets(MeshImporter):
                 assert labels_cur is not None
                 svc = self._by_labels(labels_cur, labels)
                 return (svc, None) if svc is not None else None
-            raise ref.error(f"a {kind} targetRef needs a name or labels")
+            self.b.approx(ref, f"a {kind} targetRef without name or labels selects every service: applied mesh-wide")
+            return (MESH_WIDE, None)
         if kind == "MeshServiceSubset":
             if name is None:
                 raise ref.error("a MeshServiceSubset targetRef needs a name")
