@@ -330,6 +330,8 @@ def _apply_imports(
     if isinstance(own_policies, dict) and MESH_WIDE in own_policies and isinstance(data.get("services"), dict):
         # A pasted import may hold the mesh-wide '*' policy: it applies to every service, under its own.
         data = {**data, "policies": apply_mesh_wide(own_policies, list(data["services"]))}
+    if isinstance(data.get("policies"), dict):
+        data = {**data, "policies": _own_localities(data["policies"], _location_prefixes(data.get("locations") or {}))}
     if not imports:
         return data
 
@@ -392,6 +394,24 @@ def _apply_imports(
     out = {**data, "policies": own, "services": services, "import_origins": origins, "import_warnings": warnings}
     if preset and isinstance(mesh, dict) and "defaults" not in mesh:
         out["mesh"] = {**mesh, "defaults": preset}
+    return out
+
+
+def _own_localities(policies: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    """A failover name that is one location's trailing part (an Istio region, a Consul datacenter) names it.
+
+    Names that match no location, or several, are left for the cross-checks to report.
+    """
+    out = dict(policies)
+    for svc, pol in policies.items():
+        loc = pol.get("locality") if isinstance(pol, dict) else None
+        if not isinstance(loc, dict) or not isinstance(loc.get("failover"), list):
+            continue
+        names = []
+        for name in loc["failover"]:
+            matched, _ = match_localities([name], known) if name not in known else ([name], [])
+            names.append(matched[0] if matched else name)
+        out[svc] = {**pol, "locality": {**loc, "failover": names}}
     return out
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import ImportResult, import_mesh_config
+from meshsim.meshes._envoy import OFF
 
 from .importer_helpers import line_of, notes
 
@@ -120,3 +121,37 @@ def test_malformed(name: str, line: int, message: str) -> None:
     p = exc.value.problems[0]
     assert (p.file, p.line) == (str(BAD / name), line)
     assert message in p.message
+
+
+CASES = GOOD.parent / "cases"
+
+
+def test_passive_health_check_zero_values() -> None:
+    """Consul's ToOutlierDetection (agent/xds/config/config.go, §3 [C3][C5]): Interval 0 is unset, so
+    Envoy's 10 s applies (issue: it was imported as 0); EnforcingConsecutive5xx 0 is kept for sidecars
+    and turns consecutive-5xx ejection off (issue: it was read as 100 %); a partial one is approximated."""
+    res = import_mesh_config("consul", CASES / "passive-health.hcl")
+    billing = res.policies["billing"]["outlier_detection"]
+    assert billing["interval"] == "10s" and "Envoy" in res.origins["policies.billing.outlier_detection.interval"].note
+    assert billing["consecutive_5xx"] == OFF
+    assert "EnforcingConsecutive5xx 0" in res.origins["policies.billing.outlier_detection.consecutive_5xx"].note
+    assert res.policies["search"]["outlier_detection"]["interval"] == "5s"
+    assert any("enforcing 60%" in w for w in notes(res, "approximated"))
+
+
+def test_failover_to_a_namespace_or_another_service_is_noted() -> None:
+    """Issue: a failover target given only as a namespace was lost silently (§3 [C3])."""
+    res = import_mesh_config("consul", CASES / "failover-namespace.yaml")
+    assert res.policies["api"]["locality"]["failover"] == ["dc2"]
+    ignored = notes(res, "ignored")
+    assert any("another namespace ('api-backup')" in w for w in ignored)
+    assert any("another namespace ('api-dr')" in w for w in ignored)
+    assert any("another service ('api-legacy')" in w for w in ignored)
+    assert any("kind RateLimit has no effect" in w for w in notes(res, "irrelevant"))  # skipped, not an abort
+
+
+def test_kubernetes_workloads_keep_their_hints_under_consul() -> None:
+    """Issue: Deployments read with the consul format lost their replica and version hints."""
+    res = import_mesh_config("consul", CASES / "workloads.yaml")
+    assert res.services["api"] == {"replicas": 3, "versions": {"v2": {}}}
+    assert res.policies["api"]["timeout"] == "4s"

@@ -203,3 +203,62 @@ def test_malformed(name: str, line: int, field: str | None, message: str) -> Non
     p = exc.value.problems[0]
     assert (p.file, p.line, p.field) == (str(BAD / name), line, field)
     assert message in p.message
+
+
+CASES = GOOD.parent / "cases"
+
+
+def test_hosts_in_different_namespaces_stay_different_services() -> None:
+    """Issue: Istio hosts in different namespaces collapsed to one service name. A short host is in its
+    object's namespace; ``reviews.staging.svc.cluster.local`` names namespace staging."""
+    res = import_mesh_config("istio", CASES / "namespaces.yaml")
+    assert res.policies == {"reviews.prod": {"timeout": "2s"}, "reviews.staging": {"load_balancer": "random"}}
+    assert any("'reviews.prod', 'reviews.staging'" in w for w in notes(res, "approximated"))
+    # One namespace only: the plain name, as before.
+    single = import_mesh_config("istio", GOOD / "reviews.yaml")
+    assert "reviews" in single.policies
+
+
+def test_an_unknown_kind_in_a_named_file_is_skipped() -> None:
+    """Issue: unknown kinds inside a named file (an Istio QuotaSpec) aborted the import."""
+    res = import_mesh_config("istio", CASES / "namespaces.yaml")
+    assert res.problems == [] and any("QuotaSpec not modelled" in w for w in notes(res, "ignored"))
+
+
+def test_locality_failover_regions_match_scenario_locations(tmp_path: Path) -> None:
+    """Issue: Istio locality failover regions never matched scenario locations (cloud/region/zone) and were
+    dropped at load. An Istio region is a scenario region of any cloud [S5]."""
+    import shutil
+
+    from meshsim.meshes import match_localities
+    from meshsim.scenario import load_scenario, resolve_policy
+
+    assert match_localities(
+        ["europe-west1", "us-east1/us-east1-b/sub"],
+        ["gcp", "gcp/europe-west1", "gcp/us-east1", "gcp/us-east1/us-east1-b"],
+    ) == (
+        ["gcp/europe-west1", "gcp/us-east1/us-east1-b"],
+        [
+            "locality 'europe-west1' matched scenario location 'gcp/europe-west1'",
+            "locality 'us-east1/us-east1-b/sub' matched scenario location 'gcp/us-east1/us-east1-b'",
+        ],
+    )
+    shutil.copy(CASES / "locality.yaml", tmp_path / "dr.yaml")
+    scenario = load_scenario(
+        {
+            "name": "loc",
+            "locations": {"gcp": {"us-east1": ["us-east1-b"], "europe-west1": ["europe-west1-b"]}},
+            "mesh": {"import": [{"format": "istio", "path": str(tmp_path / "dr.yaml")}]},
+            "services": {
+                "web": {"placement": {"gcp/us-east1/us-east1-b": 1}, "service_time": "1ms", "calls": ["api"]},
+                "api": {
+                    "placement": {"gcp/us-east1/us-east1-b": 1, "gcp/europe-west1/europe-west1-b": 1},
+                    "service_time": "1ms",
+                },
+            },
+            "workload": [{"name": "w", "entry": "web", "rate": 1}],
+        },
+        import_root=tmp_path,
+    )
+    loc = resolve_policy(scenario, "api").locality
+    assert loc is not None and loc.failover == ["gcp/europe-west1"]

@@ -147,3 +147,33 @@ def test_route_timeout_field_beats_service_annotation_but_not_route_annotation(t
     assert any("overridden by the route's timeouts.request" in w for w in notes(res, "irrelevant"))
     f.write_text(svc + route % "  annotations: {timeout.linkerd.io/request: 4s}\n")
     assert import_mesh_config("linkerd", f).policies["a"]["timeout"] == "4s"  # the annotation wins [L2]
+
+
+def test_annotation_retries_get_no_retry_budget() -> None:
+    """Issue: Linkerd annotation retries were given the ServiceProfile retry budget. Policy (annotation)
+    retries are bounded by their limit only; the TpsBudget is on the profile path only
+    (linkerd2-proxy linkerd/app/outbound/src/http/retry.rs vs .../logical/policy/route, §2 [L11][L14])."""
+    from meshsim.scenario import load_scenario, resolve_policy
+
+    res = import_mesh_config("linkerd", GOOD.parent / "cases" / "annotation-retries.yaml")
+    assert res.policies["orders"]["retries"]["attempts"] == 3 and "retry_budget" not in res.policies["orders"]
+    scenario = load_scenario(
+        {
+            "name": "l",
+            "mesh": {"defaults": "linkerd"},
+            "services": {
+                "a": {"replicas": 1, "service_time": "1ms", "calls": ["orders"]},
+                "orders": {"replicas": 1, "service_time": "1ms"},
+            },
+            "policies": {"orders": res.policies["orders"]},
+            "workload": [{"name": "w", "entry": "a", "rate": 1}],
+        }
+    )
+    p = resolve_policy(scenario, "orders")
+    assert p.retry_attempts == 3 and p.budget_kind is None
+    # A ServiceProfile's retries do carry the budget, written by the importer [L6].
+    assert res_profile_budget() == {"ratio": 0.2, "min_per_second": 10, "ttl": "10s"}
+
+
+def res_profile_budget() -> dict[str, object]:
+    return import_mesh_config("linkerd", GOOD / "search-profile.json").policies["search"]["retry_budget"]

@@ -400,6 +400,7 @@ class AppMeshImporter(MeshImporter):
                 "logging",
                 "awsName",
                 "meshRef",
+                "meshName",
                 "virtualNodeName",
             },
         )

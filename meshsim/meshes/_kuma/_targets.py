@@ -159,6 +159,13 @@ class KumaTargets(MeshImporter):
                 self.b.ignore(ref, "MeshSubset without a service tag not modelled")
                 return None
             return (self._svc(svc), tagmap.get("version"))
+        if kind == "Dataplane":
+            svc = next((labels[k] for k in _NAME_LABELS if k in labels), None)
+            if svc is None:
+                self.b.ignore(ref, "a Dataplane targetRef without a service label names no service; skipped")
+                return None
+            ns = next((labels[k] for k in _NS_LABELS if k in labels), namespace)
+            return (self._svc(svc, ns), labels.get("version"))
         if kind == "MeshExternalService":
             self.b.ignore(ref, "calls to an external service are not simulated")
             return None
@@ -175,15 +182,19 @@ class KumaTargets(MeshImporter):
         labels = _strings(ref.get("labels"))
         return labels.get("kuma.io/display-name") or (next(iter(labels.values())) if labels else "")
 
-    def _scope_top(self, top: Cur | None) -> bool:
-        """Note a top-level targetRef that limits the proxies (callers); False if the policy is not for the mesh."""
+    def _scope_top(self, top: Cur | None, outbound: bool = True) -> bool:
+        """Note a top-level targetRef that limits the calling proxies; False if the policy is not for the mesh.
+
+        For ``to[]`` entries the top-level targetRef names the callers; for ``from[]``/``rules[]``
+        it names the called service (resolved by :meth:`entries`).
+        """
         if top is None or not isinstance(top.value, dict):
             return True
         kind = top.value.get("kind")
         if kind == "MeshGateway":
             self.b.ignore(top, "policy on a MeshGateway (north-south traffic) not modelled")
             return False
-        if kind in _SOME_PROXIES:
+        if outbound and kind in _SOME_PROXIES:
             self.b.approx(top, "applies to calls from these proxies only; meshsim applies it to every caller")
         return True
 
@@ -196,7 +207,7 @@ class KumaTargets(MeshImporter):
         spec.map()
         self.b.unmodelled(spec, {"targetRef", "to", "from", "rules", "default"})
         top = spec.get("targetRef")
-        if not self._scope_top(top):
+        if not self._scope_top(top, outbound=spec.get("to") is not None or spec.get("default") is not None):
             return []
         out: list[Entry] = []
         top_route = self._route_name(top) if top is not None else None
@@ -268,7 +279,6 @@ class KumaTargets(MeshImporter):
                         "meshsim has one policy per service, so it is not applied",
                     )
                     continue
-                self.b.approx(ref, f"MeshHTTPRoute {route!r} matches every request: applied to its service")
                 getattr(self, self.APPLY[kind])(Entry((svc, None), default, inbound=False))
         super().finish()
 
