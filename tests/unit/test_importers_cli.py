@@ -143,7 +143,7 @@ def _scenario_for(res: Any, text: str) -> dict[str, Any]:
 
 
 def _versions(pol: dict[str, Any]) -> set[str]:
-    out = set((pol.get("split") or {})) | set(pol.get("versions") or {})
+    out = set(pol.get("split") or {}) | set(pol.get("versions") or {})
     mirror = pol.get("mirror") or {}
     if mirror.get("to"):
         out.add(mirror["to"])

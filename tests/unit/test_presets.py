@@ -153,13 +153,13 @@ def _differences(preset: Preset) -> dict[str, object]:
 def test_registry_is_the_one_list_of_mesh_names():
     from meshsim.scenario._models import MESH_PRESETS, PROXIES, Mesh
 
-    assert SUPPORTED_FORMATS == tuple(MESHES)
+    assert tuple(MESHES) == SUPPORTED_FORMATS
     assert PRESET_NAMES == MESH_PRESETS == ("istio", "linkerd", "consul", "appmesh", "kuma", "traefik", "traefik-mesh")
     schema = Mesh.model_json_schema()["properties"]
     assert schema["defaults"]["anyOf"][0]["enum"] == list(PRESET_NAMES)
     assert schema["proxy"]["anyOf"][0]["enum"] == list(PROXIES)
     for name, unit in MESHES.items():
-        assert unit.name == name and isinstance(unit.importer.FORMAT, str) and unit.importer.FORMAT == name
+        assert unit.name == name and isinstance(unit.importer.FORMAT, str) and name == unit.importer.FORMAT
         assert unit.import_preset is None or unit.import_preset in unit.presets
         for pname, p in unit.presets.items():
             assert p.name == pname and p.proxy in PROXY_OVERHEAD
