@@ -155,3 +155,15 @@ def test_kubernetes_workloads_keep_their_hints_under_consul() -> None:
     res = import_mesh_config("consul", CASES / "workloads.yaml")
     assert res.services["api"] == {"replicas": 3, "versions": {"v2": {}}}
     assert res.policies["api"]["timeout"] == "4s"
+
+
+def test_agent_service_definition_upstream_config() -> None:
+    """An agent service definition's sidecar upstream ``config`` (connect_timeout_ms, limits,
+    passive_health_check) is the UpstreamConfig of that call [C5]: imported for the called service,
+    noted as scoped to the calling service only (it was dropped silently)."""
+    res = import_mesh_config("consul", CASES / "agent-service.hcl")
+    inv = res.policies["inventory"]
+    assert inv["connection_pool"]["connect_timeout"] == "1.5s" and inv["connection_pool"]["max_connections"] == 8
+    assert inv["outlier_detection"]["interval"] == "15s" and inv["outlier_detection"]["consecutive_5xx"] == 2
+    assert any("calls to 'inventory' only" in w for w in notes(res, "approximated"))
+    assert "checkout" in res.services

@@ -42,6 +42,7 @@ class ConsulDefaultsEntries(MeshImporter):
                 "Expose",
                 "MeshGateway",
                 "ExternalSNI",
+                "Connect",
                 "Destination",
             },
         )

@@ -182,21 +182,54 @@ class ConsulImporter(ConsulDefaultsEntries):
         if isinstance(data, dict):
             keys = {_norm(str(k)): k for k in data}
             top = Cur(doc, data, "", doc.line, "config", ci=True)
+            agent = "configentries" in keys or (("service" in keys or "services" in keys) and "kind" not in keys)
+            if agent:
+                self.own += 1
+                self.b.unmodelled(
+                    top,
+                    {"config_entries", "service", "services"},
+                    {k for k in data if _norm(str(k)) not in ("configentries", "service", "services")},
+                )
             if "configentries" in keys:  # agent configuration: config_entries { bootstrap { ... } }
                 wrapper = top.get("config_entries")
                 boot = wrapper.get("bootstrap") if wrapper is not None else None
                 for entry in boot.list() if boot is not None else []:
                     self.handle(Document(doc.file, entry.line, entry.value, doc.explicit, extra={"path": entry.path}))
-                return
-            if ("service" in keys or "services" in keys) and "kind" not in keys:
-                # An agent service definition: a service, not a policy.
+            if agent:
+                # An agent service definition: a service, and the upstream settings of its sidecar.
                 svc = top.get("service", "services")
                 for item in svc.list() if svc is not None else []:
-                    name = item.get("name")
-                    if name is not None:
-                        self.b.service(service_name(name.as_str()), name)
+                    self._agent_service(item.map())
                 return
         super().handle(doc)
+
+    def _agent_service(self, item: Cur) -> None:
+        """``services { name, connect { sidecar_service { proxy { upstreams = [{destination_name, config}] } } } }``."""
+        name = item.get("name")
+        if name is None:
+            raise item.error("a service definition needs a name")
+        svc = service_name(name.as_str())
+        self.b.service(svc, name)
+        self.b.unmodelled(
+            item, {"name", "connect"}, {k for k in item.keys() if _norm(str(k)) not in ("name", "connect")}
+        )
+        connect = item.get("connect")
+        sidecar = connect.get("sidecar_service") if connect is not None else None
+        proxy = sidecar.get("proxy") if sidecar is not None else None
+        upstreams = proxy.get("upstreams") if proxy is not None else None
+        for up in upstreams.list() if upstreams is not None else []:
+            up.map()
+            dest = up.get("destination_name")
+            config = up.get("config")
+            if dest is None or config is None:
+                continue
+            target = service_name(dest.as_str())
+            self.b.approx(
+                dest,
+                f"upstream settings of {svc!r} apply to its calls to {target!r} only; "
+                f"meshsim applies them to every caller of {target!r}",
+            )
+            self._upstream((target, None), config.map())
 
     # -- service-router ---------------------------------------------------------------------
     def router(self, root: Cur, ident: Ident) -> None:

@@ -221,9 +221,9 @@ class KumaTargets(MeshImporter):
             if ref is None and entry is not spec:
                 raise entry.error("a to[] entry needs a targetRef")
             route = self._route_name(ref) if ref is not None else None
-            if route is not None or top_route is not None:
-                assert (ref or top) is not None
-                self.route_scoped.append((route or top_route or "", ref or top, ident.kind, default.map()))  # type: ignore[arg-type]
+            where = ref if route is not None else top
+            if (route is not None or top_route is not None) and where is not None:
+                self.route_scoped.append((route or top_route or "", where, ident.kind, default.map()))
                 continue
             tgt = self._ref_target(ref) if ref is not None else (MESH_WIDE, None)
             if tgt is not None:
