@@ -51,11 +51,13 @@ class Builder:
         self.services: dict[str, dict[str, Any]] = {}
         self.service_origins: dict[tuple[str, str], Origin] = {}  # (service key, "replicas"...)
         self.notes: list[Note] = []
+        self._texts: set[str] = set()
         self._replica_sources: dict[tuple[str, str], int] = {}
 
     # -- notes --------------------------------------------------------------------------------
     def _add(self, note: Note) -> None:
-        if not any(n.text == note.text for n in self.notes):
+        if note.text not in self._texts:
+            self._texts.add(note.text)
             self.notes.append(note)
 
     def note(self, cur: Cur, kind: str, message: str) -> None:
@@ -227,7 +229,9 @@ class Builder:
             list(state[3]),
             dict(state[4]),
         )
-        self.notes.extend(problems)
+        self._texts = {n.text for n in self.notes}
+        for note in problems:
+            self._add(note)
 
     # -- the result --------------------------------------------------------------------------------
     def _names(self) -> dict[str, str]:

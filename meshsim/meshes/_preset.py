@@ -106,9 +106,7 @@ class MeshUnit:
     title: str  # "Istio"
     presets: Mapping[str, Preset]  # ``mesh.defaults`` names this module provides
     import_preset: str | None  # the preset an import of this format implies
-    importer: type[MeshImporter]
-    api_groups: tuple[str, ...] = ()  # Kubernetes API groups of its objects (to name a misplaced file's format)
-    kinds: tuple[str, ...] = ()  # its own object kinds, to name the right format for a file given to another
+    importer: type[MeshImporter]  # its API groups and object forms name the format of a misplaced file
     proxies: tuple[Proxy, ...] = ()
     block_defaults: Mapping[str, BlockDefaults] = field(default_factory=dict)
     semantics: tuple[Semantic, ...] = ()

@@ -211,7 +211,7 @@ class ConsulImporter(ConsulDefaultsEntries):
         svc = service_name(name.as_str())
         self.b.service(svc, name)
         self.b.unmodelled(
-            item, {"name", "connect"}, {k for k in item.keys() if _norm(str(k)) not in ("name", "connect")}
+            item, {"name", "connect"}, {str(k) for k in item.value if _norm(str(k)) not in ("name", "connect")}
         )
         connect = item.get("connect")
         sidecar = connect.get("sidecar_service") if connect is not None else None
