@@ -235,7 +235,10 @@ class Builder:
 
     # -- the result --------------------------------------------------------------------------------
     def _names(self) -> dict[str, str]:
-        """Builder key -> service name: ``name`` unless the same name lives in several namespaces."""
+        """Builder key -> service name: ``name``, or ``name-namespace`` when the name lives in several.
+
+        A dash, not Kubernetes' dot, so ``--set policies.reviews-prod.timeout=2s`` still addresses it.
+        """
         keys = {k[0] for k in self.leaves} | set(self.services)
         by_name: dict[str, set[str | None]] = {}
         for key in keys:
@@ -245,7 +248,7 @@ class Builder:
         for key in keys:
             name, _, ns = key.partition(_NS)
             namespaces = {n for n in by_name[name] if n is not None}
-            out[key] = f"{name}.{ns}" if ns and len(namespaces) > 1 else name
+            out[key] = f"{name}-{ns}" if ns and len(namespaces) > 1 else name
         for name, spaces in sorted(by_name.items()):
             named = sorted(n for n in spaces if n is not None)
             if len(named) > 1:
@@ -255,7 +258,7 @@ class Builder:
                         None,
                         None,
                         f"services named {name!r} in namespaces {', '.join(named)} are different services: "
-                        f"imported as {', '.join(repr(f'{name}.{n}') for n in named)}"
+                        f"imported as {', '.join(repr(f'{name}-{n}') for n in named)}"
                         + (f" (and {name!r} where no namespace is given)" if None in spaces else "")
                         + "; name the scenario's services so",
                     )

@@ -320,6 +320,10 @@ class LinkerdImporter(MeshImporter):
                 timeouts = {}
             self._annotation_timeouts(tgt, timeouts)
             self._failure_accrual(tgt, svc_ann)
+            known = {*_RETRY_KEYS, *_TIMEOUT_KEYS, _ACCRUAL, *_ACCRUAL_FIELDS}
+            for key, cur in {**svc_ann, **route_ann}.items():
+                if key not in known and not key.startswith("balancer.alpha.linkerd.io/"):
+                    self.b.ignore(cur, f"annotation {key} not modelled")
         super().finish()
 
     def _annotation_retries(self, tgt: tuple[str, str | None], ann: dict[str, Cur]) -> None:
@@ -371,6 +375,9 @@ class LinkerdImporter(MeshImporter):
                 self.b.block(tgt, "timeout", resp).set(None, resp.duration(), resp)
             else:
                 self.b.ignore(resp, "response timeout not modelled alongside a request timeout")
+        idle = ann.get("timeout.linkerd.io/idle")
+        if idle is not None:
+            self.b.ignore(idle, "idle timeout (a stream with no data for that long) not modelled")
 
     def _failure_accrual(self, tgt: tuple[str, str | None], ann: dict[str, Cur]) -> None:
         mode = ann.get(_ACCRUAL)

@@ -150,7 +150,8 @@ def render_report(result: ImportResult) -> str:
         if path.startswith("policies.") or path.startswith("services."):
             where = f"line {origin.line}" if origin.line is not None else "file"
             how = f" ({origin.note})" if origin.note else ""
-            modelled.setdefault(origin.file, []).append(f"{path} <- {where} {origin.object} {origin.source_field}{how}")
+            row = f"{path} <- {where} {origin.object} {origin.source_field}".rstrip()
+            modelled.setdefault(origin.file, []).append(row + how)
     by_file: dict[str | None, list[Note]] = {}
     for note in result.notes:
         by_file.setdefault(note.file, []).append(note)

@@ -151,10 +151,10 @@ def _versions(pol: dict[str, Any]) -> set[str]:
 
 
 _CASES = [
-    (fmt, DATA / fmt / folder)
+    (fmt, DATA / folder / fmt if folder == "real" else DATA / fmt / folder)
     for fmt in SUPPORTED_FORMATS
-    for folder in ("good", "cases")
-    if (DATA / fmt / folder).is_dir()
+    for folder in ("good", "cases", "real")
+    if (DATA / folder / fmt if folder == "real" else DATA / fmt / folder).is_dir()
 ] + [(fmt, SAMPLE / fmt) for fmt in SUPPORTED_FORMATS if (SAMPLE / fmt).is_dir()]
 
 

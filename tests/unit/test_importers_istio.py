@@ -212,8 +212,8 @@ def test_hosts_in_different_namespaces_stay_different_services() -> None:
     """Issue: Istio hosts in different namespaces collapsed to one service name. A short host is in its
     object's namespace; ``reviews.staging.svc.cluster.local`` names namespace staging."""
     res = import_mesh_config("istio", CASES / "namespaces.yaml")
-    assert res.policies == {"reviews.prod": {"timeout": "2s"}, "reviews.staging": {"load_balancer": "random"}}
-    assert any("'reviews.prod', 'reviews.staging'" in w for w in notes(res, "approximated"))
+    assert res.policies == {"reviews-prod": {"timeout": "2s"}, "reviews-staging": {"load_balancer": "random"}}
+    assert any("'reviews-prod', 'reviews-staging'" in w for w in notes(res, "approximated"))
     # One namespace only: the plain name, as before.
     single = import_mesh_config("istio", GOOD / "reviews.yaml")
     assert "reviews" in single.policies

@@ -326,7 +326,8 @@ class ConsulImporter(ConsulDefaultsEntries):
             )
             weight = s.get("Weight")
             if weight is None:
-                raise s.error("a split needs a Weight")
+                self.b.irrelevant(s, "a split without a Weight takes no traffic (weight 0)")
+                continue
             target = s.get("Service")
             subset = s.get("ServiceSubset")
             name = service_name(target.as_str()) if target is not None and target.as_str() else svc

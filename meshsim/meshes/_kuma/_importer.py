@@ -132,6 +132,8 @@ class KumaImporter(KumaTargets):
 
     def policy(self, root: Cur, ident: Ident) -> None:
         """Any targetRef policy: each of its ``default`` blocks, applied to the calls it is for."""
+        if self.shadow(root):
+            return
         apply = getattr(self, self.APPLY[ident.kind])
         for entry in self.entries(root, ident):
             apply(entry)
@@ -312,6 +314,8 @@ class KumaImporter(KumaTargets):
 
     # -- MeshHTTPRoute -----------------------------------------------------------------------------
     def http_route(self, root: Cur, ident: Ident) -> None:
+        if self.shadow(root):
+            return
         spec = root.get("spec")
         if spec is None:
             raise root.error("a MeshHTTPRoute needs a spec")

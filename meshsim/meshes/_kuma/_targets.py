@@ -87,6 +87,20 @@ class KumaTargets(MeshImporter):
             return Ident(data["type"], str(data.get("name", "")))
         return None
 
+    def shadow(self, root: Cur) -> bool:
+        """True (and noted) for a policy labelled ``kuma.io/effect: shadow``: it does not take effect.
+
+        Kuma computes shadow policies only for inspection (``IsShadowedResource``,
+        pkg/core/resources/model/resource.go:579-584).
+        """
+        meta = root.get("metadata") or root
+        labels = meta.get("labels")
+        effect = labels.get("kuma.io/effect") if labels is not None and isinstance(labels.value, dict) else None
+        if effect is not None and effect.as_str() == "shadow":
+            self.b.irrelevant(effect, "a shadow policy (kuma.io/effect: shadow) does not take effect; skipped")
+            return True
+        return False
+
     # -- services --------------------------------------------------------------------------------
     def _svc(self, name: str, namespace: str | None = None) -> str:
         base, ns = _kuma_name(name)

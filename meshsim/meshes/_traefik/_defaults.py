@@ -23,7 +23,7 @@ TRAEFIK_PROXY = Proxy(
 #: Traefik 3.x: the Envoy base with Traefik's differences.
 PRESET: Preset = ENVOY.but(
     name="traefik",
-    source="traefik preset (Traefik 3.x; docs/references.md §6, §7)",
+    source="traefik preset (docs/references.md §6, §7)",
     version="Traefik 3.7",
     proxy="traefik",
     timeout_s=None,  # no response timeout unless a serversTransport sets one [T8]
@@ -46,7 +46,7 @@ PRESET: Preset = ENVOY.but(
 #: (retry, circuit breaker, rate limit, round robin, 30 s dial timeout) [T2][T7].
 MESH_PRESET: Preset = PRESET.but(
     name="traefik-mesh",
-    source="traefik-mesh preset (Traefik Mesh v1.4 on Traefik v2.8; docs/references.md §6, §7)",
+    source="traefik-mesh preset (docs/references.md §6, §7)",
     version="Traefik Mesh v1.4.8 (Traefik v2.8.3)",
 )
 
