@@ -86,6 +86,7 @@ PUBLIC_API = {
         "PROXY_NAMES",
         "PROXY_OVERHEAD",
         "Preset",
+        "RETRY_BUDGET_DEFAULTS",
         "Proxy",
         "SUPPORTED_FORMATS",
         "Semantic",

@@ -24,6 +24,7 @@ from meshsim.meshes._registry import (
     PROXY_FOR_PRESET,
     PROXY_NAMES,
     PROXY_OVERHEAD,
+    RETRY_BUDGET_DEFAULTS,
     preset,
 )
 from meshsim.meshes._result import ImportResult, Note, Origin, render_report, render_yaml
@@ -38,6 +39,7 @@ __all__ = [
     "PROXY_FOR_PRESET",
     "PROXY_NAMES",
     "PROXY_OVERHEAD",
+    "RETRY_BUDGET_DEFAULTS",
     "SUPPORTED_FORMATS",
     "ImportResult",
     "MeshUnit",

@@ -9,10 +9,12 @@ defaults for a block a configuration writes partly; :data:`SEMANTICS` cites each
 from __future__ import annotations
 
 from meshsim.meshes._preset import BlockDefaults, OutlierDefaults, Preset, Proxy, Semantic
+from meshsim.units import format_duration
 
 __all__ = [
     "BLOCKS",
     "ENVOY",
+    "RETRY_BUDGET",
     "ENVOY_PROXY",
     "OFF",
     "RETRY_ON",
@@ -86,29 +88,48 @@ ENVOY = Preset(
     version="Envoy 1.3x",
 )
 
-_BACKOFF = {"backoff.base": "25ms", "backoff.max": "250ms"}
-_POOL = {"max_connections": 1024, "max_pending": 1024, "max_requests": 1024, "max_retries": 3}
+#: Envoy's retry budget when the block is set: (budget_percent, min_retry_concurrency) [E3].
+RETRY_BUDGET = (20.0, 3)
+
+
+def _scenario(value: float) -> float | int:
+    """A number as the scenario writes it (``10.0`` -> ``10``)."""
+    return int(value) if float(value).is_integer() else value
+
+
+# The same values in the scenario's own syntax (durations as text), for blocks written partly.
+assert ENVOY.backoff_s is not None
+_BACKOFF = {"backoff.base": format_duration(ENVOY.backoff_s[0]), "backoff.max": format_duration(ENVOY.backoff_s[1])}
+_POOL = {
+    "max_connections": ENVOY.max_connections,
+    "max_pending": ENVOY.max_pending,
+    "max_requests": ENVOY.max_requests,
+    "max_retries": ENVOY.max_retries,
+}
 _OUTLIER_BLOCK = {
-    "consecutive_5xx": 5,
-    "consecutive_gateway_errors": 5,
-    "enforcing_consecutive_gateway_errors": 0,
-    "interval": "10s",
-    "base_ejection_time": "30s",
-    "max_ejection_time": "300s",
-    "max_ejection_percent": 10,
-    "min_health_percent": 50,
+    **{
+        k: format_duration(v) if k in ("interval", "base_ejection_time", "max_ejection_time") else _scenario(v)
+        for k, v in _OUTLIER.as_dict().items()
+    },
+    "min_health_percent": _scenario(ENVOY.panic_percent),
 }
 
 #: Envoy's defaults for the fields of a block a configuration writes partly (scenario syntax).
 BLOCKS: dict[str, BlockDefaults] = {
-    "retries": ({"attempts": 1, **_BACKOFF}, "Envoy: num_retries unset => 1, back-off 25ms..250ms, §0 [E1][E2]"),
+    "retries": (
+        {"attempts": ENVOY.retry_attempts_in_block, **_BACKOFF},
+        "Envoy: num_retries unset => 1, back-off 25ms..250ms, §0 [E1][E2]",
+    ),
     "backoff": (dict(_BACKOFF), "Envoy back-off 25ms..250ms, §0 [E1]"),
     "connection_pool": (dict(_POOL), "Envoy circuit-breaker defaults 1024/1024/1024/3, §0 [E3]"),
     "outlier_detection": (
         dict(_OUTLIER_BLOCK),
         "Envoy outlier defaults; gateway detector enforcing 0%, panic 50%, §0 [E4][E7]",
     ),
-    "retry_budget": ({"budget_percent": 20, "min_retry_concurrency": 3}, "Envoy retry budget, §0 [E3]"),
+    "retry_budget": (
+        {"budget_percent": _scenario(RETRY_BUDGET[0]), "min_retry_concurrency": RETRY_BUDGET[1]},
+        "Envoy retry budget, §0 [E3]",
+    ),
 }
 
 #: Envoy/Istio/Consul retry conditions -> scenario ``retry_on`` names (None: not modelled) [E1].

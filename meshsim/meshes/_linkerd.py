@@ -35,8 +35,12 @@ from meshsim.meshes._envoy import BLOCKS as ENVOY_BLOCKS
 from meshsim.meshes._envoy import ENVOY
 from meshsim.meshes._gatewayapi import import_gateway_route
 from meshsim.meshes._preset import BlockDefaults, MeshUnit, Preset, Proxy, Semantic
+from meshsim.units import format_duration
 
-__all__ = ["BLOCKS", "PRESET", "PROFILE_RETRY_CAP", "SEMANTICS", "UNIT", "LinkerdImporter"]
+__all__ = ["BLOCKS", "PRESET", "PROFILE_BUDGET", "PROFILE_RETRY_CAP", "SEMANTICS", "UNIT", "LinkerdImporter"]
+
+#: The ServiceProfile retry budget's defaults: (retryRatio, minRetriesPerSecond, ttl seconds) [L6].
+PROFILE_BUDGET = (0.2, 10.0, 10.0)
 
 #: linkerd2-proxy per traversal: Linkerd added 0.35-0.5x Istio's latency in the Kinvolk
 #: harness (§8 [P3][P4]).
@@ -71,7 +75,11 @@ BLOCKS: dict[str, BlockDefaults] = {
         "Linkerd retry annotations: limit 1, back-off 25ms..250ms, §2 [L1][L7]",
     ),
     "retry_budget": (
-        {"ratio": 0.2, "min_per_second": 10, "ttl": "10s"},
+        {
+            "ratio": PROFILE_BUDGET[0],
+            "min_per_second": int(PROFILE_BUDGET[1]),
+            "ttl": format_duration(PROFILE_BUDGET[2]),
+        },
         "Linkerd ServiceProfile budget 20%/10 rps/10s, §2 [L6]",
     ),
     "failure_accrual": (

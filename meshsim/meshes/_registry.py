@@ -11,6 +11,8 @@ import importlib
 from typing import Any
 
 from meshsim.meshes._envoy import ENVOY
+from meshsim.meshes._envoy import RETRY_BUDGET as _ENVOY_BUDGET
+from meshsim.meshes._linkerd import PROFILE_BUDGET as _LINKERD_BUDGET
 from meshsim.meshes._preset import MeshUnit, Preset, Proxy
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "PROXY_FOR_PRESET",
     "PROXY_NAMES",
     "PROXY_OVERHEAD",
+    "RETRY_BUDGET_DEFAULTS",
     "preset",
 ]
 
@@ -84,6 +87,11 @@ PROXY_NAMES: tuple[str, ...] = tuple(PROXIES)
 PROXY_OVERHEAD: dict[str, Any] = {name: p.overhead for name, p in PROXIES.items()}
 #: ``mesh.defaults`` (None: no preset) -> the proxy that mesh runs.
 PROXY_FOR_PRESET: dict[str | None, str] = {name: p.proxy for name, p in PRESETS.items()} | {None: NO_PRESET.proxy}
+
+
+#: What a ``retry_budget`` block's unset fields mean, by its form: Envoy's (budget_percent,
+#: min_retry_concurrency) [E3] and Linkerd's (ratio, min_per_second, ttl seconds) [L6].
+RETRY_BUDGET_DEFAULTS: dict[str, tuple[float, ...]] = {"envoy": _ENVOY_BUDGET, "linkerd": _LINKERD_BUDGET}
 
 
 def preset(name: str | None) -> Preset:

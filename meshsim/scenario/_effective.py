@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshsim.meshes import preset
+from meshsim.meshes import RETRY_BUDGET_DEFAULTS, preset
 from meshsim.scenario._models import Scenario
 from meshsim.scenario._policies import (
     CircuitBreakerSpec,
@@ -190,16 +190,18 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
 
     budget, lvl = _block(spol, vpol, "retry_budget")
     budget_kind = None
-    b_pct, b_min_conc, b_ratio, b_min_ps, b_ttl = 20.0, 3, 0.2, 10.0, 10.0
+    b_pct, min_conc = RETRY_BUDGET_DEFAULTS["envoy"]
+    b_min_conc = int(min_conc)
+    b_ratio, b_min_ps, b_ttl = RETRY_BUDGET_DEFAULTS["linkerd"]
     if budget is not None:
         budget_kind = budget.kind
         if budget_kind == "envoy":
-            b_pct = budget.budget_percent if budget.budget_percent is not None else 20.0
-            b_min_conc = budget.min_retry_concurrency if budget.min_retry_concurrency is not None else 3
+            b_pct = budget.budget_percent if budget.budget_percent is not None else b_pct
+            b_min_conc = budget.min_retry_concurrency if budget.min_retry_concurrency is not None else b_min_conc
         else:
-            b_ratio = budget.ratio if budget.ratio is not None else 0.2
-            b_min_ps = budget.min_per_second if budget.min_per_second is not None else 10.0
-            b_ttl = budget.ttl if budget.ttl is not None else 10.0
+            b_ratio = budget.ratio if budget.ratio is not None else b_ratio
+            b_min_ps = budget.min_per_second if budget.min_per_second is not None else b_min_ps
+            b_ttl = budget.ttl if budget.ttl is not None else b_ttl
     for key in (
         "budget_kind",
         "budget_percent",

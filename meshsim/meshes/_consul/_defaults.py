@@ -5,6 +5,7 @@ from __future__ import annotations
 from meshsim.meshes._envoy import BLOCKS as ENVOY_BLOCKS
 from meshsim.meshes._envoy import ENVOY
 from meshsim.meshes._preset import BlockDefaults, Preset
+from meshsim.units import format_duration
 
 __all__ = ["BLOCKS", "PRESET"]
 
@@ -27,7 +28,7 @@ BLOCKS: dict[str, BlockDefaults] = {
         "Consul: NumRetries 0/unset leaves Envoy's 1 retry, §3 [C1][C4]",
     ),
     "connection_pool": (
-        {**ENVOY_BLOCKS["connection_pool"][0], "connect_timeout": "5s"},
+        {**ENVOY_BLOCKS["connection_pool"][0], "connect_timeout": format_duration(PRESET.connect_timeout_s)},
         "Consul writes only the Limits set; Envoy 1024/3 otherwise; connect 5s, §3 [C3][C2]",
     ),
     "outlier_detection": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from meshsim.meshes._envoy import BLOCKS as ENVOY_BLOCKS
 from meshsim.meshes._envoy import ENVOY, UNLIMITED_32
 from meshsim.meshes._preset import BlockDefaults, Preset
+from meshsim.units import format_duration
 
 __all__ = ["BLOCKS", "PRESET"]
 
@@ -52,7 +53,7 @@ BLOCKS: dict[str, BlockDefaults] = {
             "max_pending": UNLIMITED_32,
             "max_requests": UNLIMITED_32,
             "max_retries": UNLIMITED_32,
-            "connect_timeout": "10s",
+            "connect_timeout": format_duration(PRESET.connect_timeout_s),
         },
         "Istio: thresholds 2^32-1, connectTimeout 10s, §1 [S4][S8]",
     ),
@@ -61,8 +62,8 @@ BLOCKS: dict[str, BlockDefaults] = {
         "Istio passes Envoy defaults; minHealthPercent 0 turns panic off, §1 [S4][S2]",
     ),
     "retry_budget": (
-        {"budget_percent": 20, "min_retry_concurrency": 3},
-        "Istio retryBudget: percent 20, minRetryConcurrency 3, §1 [S2][S9]",
+        dict(ENVOY_BLOCKS["retry_budget"][0]),
+        "Istio retryBudget: percent 20, minRetryConcurrency 3 (Envoy's), §1 [S2][S9]",
     ),
     "fault.delay": ({"percent": 0}, "Istio: no percentage => nothing injected, §1 [S1]"),
     "fault.abort": ({"percent": 0}, "Istio: no percentage => nothing injected, §1 [S1]"),
