@@ -71,7 +71,7 @@ PRESET: Preset = ENVOY.but(
 #: Linkerd's defaults for the fields of a block an object writes partly.
 BLOCKS: dict[str, BlockDefaults] = {
     "retries": (
-        {"attempts": 1, **ENVOY_BLOCKS["backoff"][0], "retry_on": []},
+        {"attempts": PRESET.retry_attempts_in_block, **ENVOY_BLOCKS["backoff"][0], "retry_on": []},
         "Linkerd retry annotations: limit 1, back-off 25ms..250ms, §2 [L1][L7]",
     ),
     "retry_budget": (

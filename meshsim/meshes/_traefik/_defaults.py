@@ -53,7 +53,7 @@ MESH_PRESET: Preset = PRESET.but(
 #: Traefik's defaults for the fields of a block a configuration writes partly.
 BLOCKS: dict[str, BlockDefaults] = {
     "retries": (
-        {"backoff": "none", "retry_on": ["connect-failure"], "retry_different_host": False},
+        {"backoff": "none", "retry_on": list(PRESET.retry_on), "retry_different_host": PRESET.retry_different_host},
         "Traefik retry middleware: no back-off, connection errors only, through the balancer again, §6 [T4]",
     ),
     "circuit_breaker": (
