@@ -415,6 +415,10 @@ class MeshImporter:
 
     def _unknown(self, root: Cur, ident: Ident) -> None:
         """A kind nobody here reads: skipped with a note, in a named file as in a folder."""
+        owner = self.owner(None, root.doc.data) if not ident.group else None
+        if owner is not None:  # a bare Consul entry (kind = "service-router"), a Kuma Universal policy...
+            self._wrong_format(root.get("kind", "type", "Kind") or root, ident.kind, owner)
+            return
         where = f" ({ident.api_version})" if ident.api_version else ""
         self.b.ignore(root, f"kind {ident.kind}{where} is not one meshsim imports for {self.FORMAT}; skipped")
 

@@ -167,3 +167,13 @@ def test_output_validates_as_a_scenarios_policies(fmt: str, path: Path) -> None:
     if "*" in res.policies:
         # The mesh-wide policy is folded under every service, field by field.
         assert all(name in scenario.policies for name in scenario.services)
+
+
+def test_a_bare_consul_entry_in_lower_case_is_refused_by_the_others(tmp_path: Path) -> None:
+    """An HCL entry written ``kind = "service-router"`` (agent bootstrap style) is Consul's, whatever the case."""
+    f = tmp_path / "router.hcl"
+    f.write_text('kind = "service-router"\nname = "web"\n')
+    for fmt in ("istio", "kuma", "appmesh"):
+        with pytest.raises(Exception, match="meshsim import consul"):
+            import_mesh_config(fmt, f)
+    assert import_mesh_config("consul", f).problems == []
