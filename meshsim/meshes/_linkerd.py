@@ -7,7 +7,7 @@ Service/route annotations. Semantics:
 - ``retry.linkerd.io/*`` and ``timeout.linkerd.io/*`` annotations on a route
   replace those on its parent Service, group by group [L1][L2];
 - when a ServiceProfile exists for a service, the proxy ignores the retry,
-  timeout and failure-accrual annotations [L1][L2][L3] (each ignored one warns);
+  timeout and failure-accrual annotations [L1][L2][L3] (each is noted as having no effect);
 - annotation retries: limit 1 by default, back-off 25..250 ms [L7], and no retry
   budget: only the limit bounds them [L14];
 - ServiceProfile retries are bounded only by the retry budget (default 20 %,

@@ -14,7 +14,7 @@ Semantics follow docs/references.md section 3:
 - the resolver's ``RequestTimeout`` applies only with no router or splitter [C1];
 - ``UpstreamConfig`` belongs to the *calling* service; meshsim keys policies by
   the called service, so ``Overrides[].Name`` sets that service's policy and
-  ``Defaults`` sets the mesh-wide ``"*"`` policy (each with a warning on scope).
+  ``Defaults`` sets the mesh-wide ``"*"`` policy (each noted as approximated scope).
 """
 
 from __future__ import annotations
