@@ -1,0 +1,478 @@
+"""One live run on loopback: backends, Traefik, arrivals, the fault timeline, and what they measured.
+
+:func:`live_replication` starts one backend process per replica and a fresh Traefik, waits
+until every router is up, drives the workloads for warm-up plus duration, switches the
+faults on the real processes (a crash kills a backend and starts it again at ``restart``;
+the lab's control plane removes it from Traefik's file after ``mesh.discovery_delay`` and adds
+it back once it answers), reads Traefik's per-try counter at the end of the warm-up and at
+the end, collects every backend's counters, and stops every process it started.
+
+:func:`calibrate_loopback` measures, before the live runs, what one hop costs on this
+machine: a request straight to a backend (loopback and the HTTP stacks) and the same
+request through Traefik (its overhead per traversal).
+
+Every wait is bounded: start-up, readiness, control requests, the run itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
+
+from meshsim.lab._loadgen import WorkloadTally, drive
+from meshsim.lab._plan import BackendSpec, FaultPlan, LabPlan
+from meshsim.lab._processes import Supervisor, free_ports
+from meshsim.lab._protocol import ADMIN_PREFIX, host_of
+from meshsim.lab._traefik import LabError, dynamic_config, static_args, tries_by_service
+from meshsim.rng import Streams
+from meshsim.yamlio import dump_yaml
+
+__all__ = ["Calibration", "LiveReplication", "calibrate_loopback", "live_replication"]
+
+_READY_S = 30.0  # start-up of every process, seconds
+_CONTROL_S = 2.0  # one control request, seconds
+_LEAD_S = 0.3  # from "all ready" to the first arrival, seconds
+_SAMPLES_MIN, _SAMPLES_MAX = 4_096, 200_000  # service times drawn in advance per backend
+
+
+@dataclass
+class LiveReplication:
+    """What one live run measured in its window (warm-up dropped)."""
+
+    replication: int
+    measured_s: float
+    workloads: dict[str, WorkloadTally]
+    tries: dict[str, float]
+    proxy_rejections: dict[str, int]
+    backends: dict[str, dict[str, Any]]
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def attempts(self, service: str) -> float:
+        """Tries to ``service``: Traefik's per-try counter plus its breaker's refusals (meshsim counts both)."""
+        return self.tries.get(service, 0.0) + self.proxy_rejections.get(service, 0)
+
+
+@dataclass
+class Calibration:
+    """Loopback round trips measured before the live runs (seconds)."""
+
+    direct_rtt_s: list[float]
+    proxied_rtt_s: list[float]
+
+    @property
+    def one_way_s(self) -> list[float]:
+        """One-way loopback latency samples: half of each direct round trip (HTTP stacks included)."""
+        return [x / 2.0 for x in self.direct_rtt_s]
+
+    @property
+    def overhead_s(self) -> list[float]:
+        """Traefik's cost per traversal: each proxied round trip minus the median direct one (floored at 0)."""
+        med = float(np.median(self.direct_rtt_s))
+        return [max(0.0, x - med) for x in self.proxied_rtt_s]
+
+    def summary(self) -> dict[str, Any]:
+        """Medians and 99th percentiles in milliseconds, and the sample counts."""
+
+        def q(xs: list[float], p: float) -> float:
+            return round(float(np.quantile(xs, p)) * 1e3, 4)
+
+        return {
+            "samples": len(self.direct_rtt_s),
+            "direct_rtt_ms": {"p50": q(self.direct_rtt_s, 0.5), "p99": q(self.direct_rtt_s, 0.99)},
+            "proxied_rtt_ms": {"p50": q(self.proxied_rtt_s, 0.5), "p99": q(self.proxied_rtt_s, 0.99)},
+            "one_way_ms": {"p50": q(self.one_way_s, 0.5), "p99": q(self.one_way_s, 0.99)},
+            "proxy_overhead_ms": {"p50": q(self.overhead_s, 0.5), "p99": q(self.overhead_s, 0.99)},
+        }
+
+
+class _Run:
+    """State of one live run: processes, ports, the control plane's view, counters of dead backends."""
+
+    def __init__(self, plan: LabPlan, traefik: str, workdir: Path, streams: Streams, sup: Supervisor) -> None:
+        self.plan = plan
+        self.traefik = traefik
+        self.workdir = workdir
+        self.streams = streams
+        self.sup = sup
+        self.specs = {b.name: b for b in plan.backends}
+        ports = free_ports(len(plan.backends) + 2)
+        self.web_port, self.admin_port = ports[0], ports[1]
+        self.ports = {b.name: p for b, p in zip(plan.backends, ports[2:])}
+        self.removed: set[str] = set()
+        self.dead_stats: dict[str, list[dict[str, Any]]] = {}
+        self.active_faults: dict[int, tuple[FaultPlan, dict[str, Any]]] = {}
+        self.incarnation: dict[str, int] = {}
+        self.events: list[dict[str, Any]] = []
+        self.window = (0.0, 0.0)
+        self.t0 = 0.0
+        self.session: ClientSession | None = None
+        self.dynamic_file = workdir / "dynamic.yaml"
+
+    # ----- files -----
+    def write_dynamic(self) -> None:
+        """Rewrite Traefik's dynamic file whole (an atomic rename, so the watcher never reads half)."""
+        text = dump_yaml(dynamic_config(self.plan, self.ports, frozenset(self.removed)))
+        tmp = self.workdir / "dynamic.yaml.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.dynamic_file)
+
+    def backend_config(self, b: BackendSpec) -> Path:
+        n = self.incarnation.get(b.name, 0)
+        self.incarnation[b.name] = n + 1
+        rng = self.streams.get(f"lab/backend/{b.name}/{n}")
+        count = int(min(_SAMPLES_MAX, max(_SAMPLES_MIN, 2 * self.plan.expected_requests())))
+        samples = np.asarray(b.service_time.build().draw(rng, count), dtype=np.float64)
+        sample_file = self.workdir / f"{b.name}.{n}.f64"
+        samples.tofile(sample_file)
+        breakers = [s for s, r in self.plan.routes.items() if r.breaker is not None]
+        cfg = {
+            "name": b.name,
+            "port": self.ports[b.name],
+            "traefik_url": f"http://127.0.0.1:{self.web_port}",
+            "concurrency": b.concurrency,
+            "queue_limit": b.queue_limit,
+            "holds_worker": b.holds_worker,
+            "contention_s": b.contention_s,
+            "error_codes": [list(x) for x in b.error_codes],
+            "calls": list(b.calls),
+            "breaker_targets": breakers,
+            "cancel_on_timeout": b.cancel_on_timeout,
+            "response_bytes": b.response_bytes,
+            "samples_file": str(sample_file),
+            "seed": int(rng.integers(2**62)),
+            "max_lifetime_s": self.plan.horizon_s + 600.0,
+        }
+        path = self.workdir / f"{b.name}.{n}.json"
+        path.write_text(json.dumps(cfg), encoding="utf-8")
+        return path
+
+    # ----- processes -----
+    def start_backend(self, b: BackendSpec) -> None:
+        cfg = self.backend_config(b)
+        self.sup.start(b.name, [sys.executable, "-m", "meshsim.lab._backend", str(cfg)])
+
+    def start_traefik(self) -> None:
+        self.write_dynamic()
+        self.sup.start("traefik", static_args(self.traefik, self.web_port, self.admin_port, self.dynamic_file))
+
+    async def control(self, name: str, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One control request to backend ``name`` (bounded); returns its JSON answer."""
+        assert self.session is not None
+        url = f"http://127.0.0.1:{self.ports[name]}{ADMIN_PREFIX}{what}"
+        timeout = ClientTimeout(total=_CONTROL_S)
+        if body is None:
+            async with self.session.get(url, timeout=timeout) as resp:
+                data: dict[str, Any] = await resp.json()
+        else:
+            async with self.session.post(url, json=body, timeout=timeout) as resp:
+                data = await resp.json()
+        return data
+
+    async def wait_backend(self, name: str, deadline: float) -> None:
+        while True:
+            if not self.sup.alive(name):
+                raise LabError(f"backend {name} exited at start-up:\n{self.sup.log_tail(name)}")
+            try:
+                await self.control(name, "ready")
+                return
+            except (TimeoutError, ClientError, OSError):
+                if time.monotonic() > deadline:
+                    raise LabError(f"backend {name} did not answer within {_READY_S:g} s") from None
+                await asyncio.sleep(0.05)
+
+    async def admin_get(self, path: str) -> Any:
+        assert self.session is not None
+        url = f"http://127.0.0.1:{self.admin_port}{path}"
+        async with self.session.get(url, timeout=ClientTimeout(total=_CONTROL_S)) as resp:
+            if path.startswith("/api/"):
+                return await resp.json()
+            return await resp.text()
+
+    async def wait_traefik(self, deadline: float) -> None:
+        """Wait until Traefik answers and serves every router of the plan, enabled and error-free."""
+        want = {f"{name}@file" for name in self.plan.routes}
+        while True:
+            if not self.sup.alive("traefik"):
+                raise LabError(f"Traefik exited at start-up:\n{self.sup.log_tail('traefik')}")
+            try:
+                routers = await self.admin_get("/api/http/routers")
+                services = await self.admin_get("/api/http/services")
+                errors = [
+                    f"{item['name']}: {'; '.join(item.get('error') or [])}"
+                    for item in list(routers) + list(services)
+                    if item.get("error")
+                ]
+                if errors:
+                    raise LabError("Traefik refused the lab's configuration: " + " | ".join(errors))
+                have = {r["name"] for r in routers if r.get("status") == "enabled"}
+                if want <= have:
+                    return
+            except (TimeoutError, ClientError, OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise LabError(f"Traefik did not serve the lab's routers within {_READY_S:g} s")
+            await asyncio.sleep(0.05)
+
+    # ----- faults and the control plane -----
+    def event(self, kind: str, **data: Any) -> None:
+        loop = asyncio.get_running_loop()
+        self.events.append({"t_s": round(loop.time() - self.t0, 4), "kind": kind, **data})
+
+    async def at(self, offset_s: float) -> None:
+        delay = self.t0 + offset_s - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def crash(self, f: FaultPlan) -> None:
+        await self.at(f.at_s)
+        up = [n for n in f.backends if self.sup.alive(n)]
+        rng = self.streams.get(f"lab/faults/{f.index}")
+        k = min(f.instances, len(up))
+        picks = sorted(rng.choice(len(up), size=k, replace=False).tolist()) if k else []
+        hit = [up[i] for i in picks]
+        for name in hit:
+            try:
+                stats = await self.control(name, "stats")
+                self.dead_stats.setdefault(name, []).append(stats)
+            except (TimeoutError, ClientError, OSError, ValueError):
+                pass
+            self.sup.kill(name)
+        self.event("crash", fault=f.index, backends=hit)
+        restart_at = f.at_s + (f.length_s or 0.0)
+        tasks = [asyncio.create_task(self.forget_later(name, f.at_s + self.plan.discovery_delay_s)) for name in hit]
+        await self.at(restart_at)
+        if restart_at < self.plan.horizon_s:
+            await asyncio.gather(*(self.restart(name) for name in hit))
+        for t in tasks:
+            t.cancel()
+
+    async def forget_later(self, name: str, offset_s: float) -> None:
+        await self.at(offset_s)
+        if not self.sup.alive(name) and name not in self.removed:
+            self.removed.add(name)
+            self.write_dynamic()
+            self.event("endpoint_removed", backend=name)
+
+    async def restart(self, name: str) -> None:
+        self.start_backend(self.specs[name])
+        await self.wait_backend(name, time.monotonic() + _READY_S)
+        await self.control(name, "window", {"from": self.window[0], "until": self.window[1]})
+        for fid, (f, body) in sorted(self.active_faults.items()):
+            if name in f.backends:
+                await self.control(name, "fault", {**body, "id": fid, "on": True})
+        self.event("restart", backend=name)
+        if name in self.removed:
+            self.removed.discard(name)
+            self.write_dynamic()
+            self.event("endpoint_added", backend=name)
+
+    async def switch(self, f: FaultPlan) -> None:
+        """A fault switched inside its backends: errors, latency, degrade."""
+        body: dict[str, Any] = {"error_rate": f.error_rate, "factor": f.factor}
+        if f.add is not None:
+            rng = self.streams.get(f"lab/faults/{f.index}")
+            path = self.workdir / f"fault{f.index}.f64"
+            np.asarray(f.add.build().draw(rng, _SAMPLES_MIN * 4), dtype=np.float64).tofile(path)
+            body["latency_samples_file"] = str(path)
+        await self.at(f.at_s)
+        self.active_faults[f.index] = (f, body)
+        await self._send_fault(f, {**body, "id": f.index, "on": True})
+        self.event("fault_start", fault=f.index, fault_kind=f.kind)
+        if f.length_s is None or f.at_s + f.length_s >= self.plan.horizon_s:
+            return
+        await self.at(f.at_s + f.length_s)
+        self.active_faults.pop(f.index, None)
+        await self._send_fault(f, {"id": f.index, "on": False})
+        self.event("fault_end", fault=f.index, fault_kind=f.kind)
+
+    async def _send_fault(self, f: FaultPlan, body: dict[str, Any]) -> None:
+        for name in f.backends:
+            # one that crashed meanwhile gets the active faults again when it restarts
+            if self.sup.alive(name):
+                with contextlib.suppress(TimeoutError, ClientError, OSError):
+                    await self.control(name, "fault", body)
+
+    async def tries_at(self, offset_s: float) -> dict[str, float]:
+        await self.at(offset_s)
+        return tries_by_service(await self.admin_get("/metrics"), self.plan)
+
+
+def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"received": 0, "served": 0, "outcomes": {}, "overshoot_n": 0}
+    out.update({"overshoot_sum_s": 0.0, "overshoot_sq_s2": 0.0, "downstream": {}})
+    for p in parts:
+        for key in ("received", "served", "overshoot_n", "overshoot_sum_s", "overshoot_sq_s2"):
+            out[key] += p.get(key, 0)
+        for k, v in p.get("outcomes", {}).items():
+            out["outcomes"][k] = out["outcomes"].get(k, 0) + v
+        for to, d in p.get("downstream", {}).items():
+            mine = out["downstream"].setdefault(to, {})
+            for k, v in d.items():
+                mine[k] = mine.get(k, 0) + v
+    return out
+
+
+async def _live(
+    plan: LabPlan, traefik: str, workdir: Path, replication: int, seed: np.random.SeedSequence
+) -> LiveReplication:
+    streams = Streams(seed)
+    with Supervisor(workdir) as sup:
+        run = _Run(plan, traefik, workdir, streams, sup)
+        connector = TCPConnector(limit=0)
+        async with ClientSession(connector=connector) as session:
+            run.session = session
+            for b in plan.backends:
+                run.start_backend(b)
+            run.start_traefik()
+            deadline = time.monotonic() + _READY_S
+            await asyncio.gather(*(run.wait_backend(b.name, deadline) for b in plan.backends))
+            await run.wait_traefik(deadline)
+            loop = asyncio.get_running_loop()
+            run.t0 = loop.time() + _LEAD_S
+            run.window = (run.t0 + plan.warmup_s, run.t0 + plan.horizon_s)
+            await asyncio.gather(
+                *(run.control(b.name, "window", {"from": run.window[0], "until": run.window[1]}) for b in plan.backends)
+            )
+            fault_tasks = [
+                asyncio.create_task(run.crash(f) if f.kind == "crash" else run.switch(f)) for f in plan.faults
+            ]
+            first = asyncio.create_task(run.tries_at(plan.warmup_s))
+            breakers = {s for s, r in plan.routes.items() if r.breaker is not None}
+            url = f"http://127.0.0.1:{run.web_port}/"
+            try:
+                tallies = await asyncio.gather(
+                    *(
+                        drive(
+                            session,
+                            url,
+                            w,
+                            w.entry in breakers,
+                            run.t0,
+                            plan.warmup_s,
+                            plan.horizon_s,
+                            streams.get(f"lab/arrivals/{w.name}"),
+                        )
+                        for w in plan.workloads
+                    )
+                )
+            finally:
+                for t in fault_tasks:
+                    t.cancel()
+                await asyncio.gather(*fault_tasks, return_exceptions=True)
+            before = await first
+            after = tries_by_service(await run.admin_get("/metrics"), plan)
+            stats: dict[str, dict[str, Any]] = {}
+            for b in plan.backends:
+                parts = list(run.dead_stats.get(b.name, []))
+                if sup.alive(b.name):
+                    parts.append(await run.control(b.name, "stats"))
+                stats[b.name] = _merge_stats(parts)
+    workloads = {w.name: t for w, t in zip(plan.workloads, tallies)}
+    rejections: dict[str, int] = {}
+    for w, tally in zip(plan.workloads, tallies):
+        rejections[w.entry] = rejections.get(w.entry, 0) + tally.proxy_rejections
+    for st in stats.values():
+        for to, d in st["downstream"].items():
+            rejections[to] = rejections.get(to, 0) + int(d.get("proxy_rejections", 0))
+    tries = {s: after.get(s, 0.0) - before.get(s, 0.0) for s in plan.routes}
+    return LiveReplication(replication, plan.duration_s, workloads, tries, rejections, stats, run.events)
+
+
+def live_replication(
+    plan: LabPlan, traefik: str, workdir: Path, replication: int, seed: np.random.SeedSequence
+) -> LiveReplication:
+    """Run live replication ``replication`` of ``plan`` (its own processes; all stopped on return)."""
+    rdir = workdir / f"rep{replication}"
+    rdir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_live(plan, traefik, rdir, replication, seed))
+
+
+async def _calibrate(traefik: str, workdir: Path, samples: int) -> Calibration:
+    with Supervisor(workdir) as sup:
+        web, admin, port = free_ports(3)
+        zero = np.zeros(1, dtype=np.float64)
+        zero.tofile(workdir / "calibration.f64")
+        cfg = {
+            "name": "calibration",
+            "port": port,
+            "traefik_url": f"http://127.0.0.1:{web}",
+            "concurrency": 1,
+            "queue_limit": None,
+            "holds_worker": True,
+            "contention_s": 0.0,
+            "error_codes": [],
+            "calls": [],
+            "breaker_targets": [],
+            "cancel_on_timeout": False,
+            "response_bytes": 1000,
+            "samples_file": str(workdir / "calibration.f64"),
+            "seed": 0,
+            "max_lifetime_s": 600.0,
+        }
+        (workdir / "calibration.json").write_text(json.dumps(cfg), encoding="utf-8")
+        sup.start("calibration", [sys.executable, "-m", "meshsim.lab._backend", str(workdir / "calibration.json")])
+        lb = {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{port}"}]}}
+        dyn = {
+            "http": {
+                "routers": {
+                    "calibration": {
+                        "rule": f"Host(`{host_of('calibration')}`)",
+                        "entryPoints": ["web"],
+                        "service": "calibration",
+                    }
+                },
+                "services": {"calibration": lb},
+            }
+        }
+        dyn_file = workdir / "calibration-dynamic.yaml"
+        dyn_file.write_text(dump_yaml(dyn), encoding="utf-8")
+        sup.start("traefik", static_args(traefik, web, admin, dyn_file))
+        direct_url = f"http://127.0.0.1:{port}/"
+        proxied_url = f"http://127.0.0.1:{web}/"
+        headers = {"Host": host_of("calibration")}
+        deadline = time.monotonic() + _READY_S
+        async with ClientSession(connector=TCPConnector(limit=0)) as session:
+            timeout = ClientTimeout(total=_CONTROL_S)
+            for url, name in ((direct_url, "calibration"), (proxied_url, "traefik")):
+                while True:
+                    if not sup.alive(name):
+                        raise LabError(f"{name} exited during calibration:\n{sup.log_tail(name)}")
+                    try:
+                        async with session.get(url, headers=headers, timeout=timeout) as resp:
+                            await resp.read()
+                            if resp.status == 200:
+                                break
+                    except (TimeoutError, ClientError, OSError):
+                        pass
+                    if time.monotonic() > deadline:
+                        raise LabError(f"{name} did not answer within {_READY_S:g} s during calibration")
+                    await asyncio.sleep(0.05)
+            loop = asyncio.get_running_loop()
+            direct: list[float] = []
+            proxied: list[float] = []
+            warm = max(20, samples // 5)
+            for i in range(warm + samples):
+                for url, out in ((direct_url, direct), (proxied_url, proxied)):
+                    t = loop.time()
+                    async with session.get(url, headers=headers, timeout=timeout) as resp:
+                        await resp.read()
+                    if i >= warm:
+                        out.append(loop.time() - t)
+    return Calibration(direct, proxied)
+
+
+def calibrate_loopback(traefik: str, workdir: Path, samples: int = 300) -> Calibration:
+    """Measure direct and proxied round trips to an idle backend (``samples`` of each, after a warm-up)."""
+    cdir = workdir / "calibration"
+    cdir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_calibrate(traefik, cdir, samples))

@@ -1,0 +1,61 @@
+"""What the lab's processes say to each other: host names, headers, and how a status becomes a cause.
+
+Kept free of heavy imports: the backend processes import it at start-up.
+
+A response from a lab backend carries ``X-Lab-Backend`` (which process answered) and, on a
+failure, ``X-Lab-Cause`` (meshsim's cause: ``error``, ``overflow``, or a downstream call's
+cause passed up, as meshsim's engine does). A response without them was produced by
+Traefik itself: 502 when it could not connect (after its retries), 504 when a forwarding
+timeout fired, 503 from the circuit breaker's fallback (or a load balancer with no
+server), 429 from a rate limit.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "BACKEND_HEADER",
+    "CAUSE_HEADER",
+    "HOST_SUFFIX",
+    "classify",
+    "host_of",
+]
+
+#: Requests to ``<service>.lab`` are routed by Traefik to that service's servers.
+HOST_SUFFIX = ".lab"
+BACKEND_HEADER = "X-Lab-Backend"
+CAUSE_HEADER = "X-Lab-Cause"
+#: Paths under this prefix are the lab's control requests to a backend: never queued or counted.
+ADMIN_PREFIX = "/__lab/"
+
+_CAUSES = frozenset(
+    ("error", "timeout", "overflow", "no_endpoint", "connect_failure", "rate_limited", "budget_exhausted")
+)
+
+
+def host_of(service: str) -> str:
+    """The Host header that routes a request to ``service`` through Traefik."""
+    return f"{service}{HOST_SUFFIX}"
+
+
+def classify(status: int, cause_header: str | None, breaker: bool) -> str | None:
+    """Meshsim's cause for an HTTP answer (None: ok).
+
+    Args:
+        status: the HTTP status the caller received.
+        cause_header: the ``X-Lab-Cause`` header, when a backend answered.
+        breaker: whether the callee's router has a circuit breaker (its fallback answers 503).
+    """
+    if cause_header is not None and cause_header in _CAUSES:
+        return cause_header
+    if 200 <= status < 400:
+        return None
+    if status == 502:
+        return "connect_failure"
+    if status == 504:
+        return "timeout"
+    if status == 503:
+        return "overflow" if breaker else "no_endpoint"
+    if status == 429:
+        return "rate_limited"
+    return "error"
