@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     from rich.console import Console
 
-    console = Console()
+    # piped output keeps whole rows (rich would wrap a file at 80 columns)
+    console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(lab_table(report))
     cal = report.calibration_dict()
     console.print(

@@ -13,8 +13,9 @@ the spread over live runs and over simulated replications, the tolerance and the
 - tries per request to a service within max(2 %, 3 standard errors);
 - share of a service's served tries per version within max(1 point, 3 standard errors).
 
-A standard error is the larger of the count-based one (binomial, or Poisson for tries) and
-the run-to-run one (standard deviation over runs / sqrt(runs)), for each side.
+A standard error is, for each side, the larger of the binomial one (rates and shares) and the
+run-to-run one (standard deviation over runs / sqrt(runs)); tries per request use the
+run-to-run one alone.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from meshsim.lab._live import Calibration, LiveReplication
+from meshsim.lab._calibration import Calibration
+from meshsim.lab._live import LiveReplication
 from meshsim.lab._plan import LabPlan
 from meshsim.metrics import LogHistogram
 from meshsim.results import Results
@@ -330,8 +332,8 @@ def _service_rows(
             p_r += req
             reps.append(a / req if req else math.nan)
         p = p_a / p_r if p_r else math.nan
-        se_m = max(math.sqrt(total_a) / total_r if total_r else 0.0, _se_runs(runs))
-        se_p = max(math.sqrt(p_a) / p_r if p_r else 0.0, _se_runs(reps))
+        # tries per request vary little from request to request: only the run-to-run spread counts
+        se_m, se_p = _se_runs(runs), _se_runs(reps)
         tol = max(_TRIES_FLOOR * (m if not math.isnan(m) else 0.0), 3 * math.hypot(se_m, se_p))
         rows.append(_row(scope, "tries_per_request", s, m, p, runs, reps, tol, "max(2%, 3 SE)"))
         versions = sorted({b.version for b in plan.backends if b.service == s and b.version is not None})

@@ -7,10 +7,6 @@ the lab's control plane removes it from Traefik's file after ``mesh.discovery_de
 it back once it answers), reads Traefik's per-try counter at the end of the warm-up and at
 the end, collects every backend's counters, and stops every process it started.
 
-:func:`calibrate_loopback` measures, before the live runs, what one hop costs on this
-machine: a request straight to a backend (loopback and the HTTP stacks) and the same
-request through Traefik (its overhead per traversal).
-
 Every wait is bounded: start-up, readiness, control requests, the run itself.
 """
 
@@ -32,12 +28,12 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 from meshsim.lab._loadgen import WorkloadTally, drive
 from meshsim.lab._plan import BackendSpec, FaultPlan, LabPlan
 from meshsim.lab._processes import Supervisor, free_ports
-from meshsim.lab._protocol import ADMIN_PREFIX, host_of
+from meshsim.lab._protocol import ADMIN_PREFIX
 from meshsim.lab._traefik import LabError, dynamic_config, static_args, tries_by_service
 from meshsim.rng import Streams
 from meshsim.yamlio import dump_yaml
 
-__all__ = ["Calibration", "LiveReplication", "calibrate_loopback", "live_replication"]
+__all__ = ["LiveReplication", "live_replication"]
 
 _READY_S = 30.0  # start-up of every process, seconds
 _CONTROL_S = 2.0  # one control request, seconds
@@ -60,39 +56,6 @@ class LiveReplication:
     def attempts(self, service: str) -> float:
         """Tries to ``service``: Traefik's per-try counter plus its breaker's refusals (meshsim counts both)."""
         return self.tries.get(service, 0.0) + self.proxy_rejections.get(service, 0)
-
-
-@dataclass
-class Calibration:
-    """Loopback round trips measured before the live runs (seconds)."""
-
-    direct_rtt_s: list[float]
-    proxied_rtt_s: list[float]
-
-    @property
-    def one_way_s(self) -> list[float]:
-        """One-way loopback latency samples: half of each direct round trip (HTTP stacks included)."""
-        return [x / 2.0 for x in self.direct_rtt_s]
-
-    @property
-    def overhead_s(self) -> list[float]:
-        """Traefik's cost per traversal: each proxied round trip minus the median direct one (floored at 0)."""
-        med = float(np.median(self.direct_rtt_s))
-        return [max(0.0, x - med) for x in self.proxied_rtt_s]
-
-    def summary(self) -> dict[str, Any]:
-        """Medians and 99th percentiles in milliseconds, and the sample counts."""
-
-        def q(xs: list[float], p: float) -> float:
-            return round(float(np.quantile(xs, p)) * 1e3, 4)
-
-        return {
-            "samples": len(self.direct_rtt_s),
-            "direct_rtt_ms": {"p50": q(self.direct_rtt_s, 0.5), "p99": q(self.direct_rtt_s, 0.99)},
-            "proxied_rtt_ms": {"p50": q(self.proxied_rtt_s, 0.5), "p99": q(self.proxied_rtt_s, 0.99)},
-            "one_way_ms": {"p50": q(self.one_way_s, 0.5), "p99": q(self.one_way_s, 0.99)},
-            "proxy_overhead_ms": {"p50": q(self.overhead_s, 0.5), "p99": q(self.overhead_s, 0.99)},
-        }
 
 
 class _Run:
@@ -395,84 +358,3 @@ def live_replication(
     rdir = workdir / f"rep{replication}"
     rdir.mkdir(parents=True, exist_ok=True)
     return asyncio.run(_live(plan, traefik, rdir, replication, seed))
-
-
-async def _calibrate(traefik: str, workdir: Path, samples: int) -> Calibration:
-    with Supervisor(workdir) as sup:
-        web, admin, port = free_ports(3)
-        zero = np.zeros(1, dtype=np.float64)
-        zero.tofile(workdir / "calibration.f64")
-        cfg = {
-            "name": "calibration",
-            "port": port,
-            "traefik_url": f"http://127.0.0.1:{web}",
-            "concurrency": 1,
-            "queue_limit": None,
-            "holds_worker": True,
-            "contention_s": 0.0,
-            "error_codes": [],
-            "calls": [],
-            "breaker_targets": [],
-            "cancel_on_timeout": False,
-            "response_bytes": 1000,
-            "samples_file": str(workdir / "calibration.f64"),
-            "seed": 0,
-            "max_lifetime_s": 600.0,
-        }
-        (workdir / "calibration.json").write_text(json.dumps(cfg), encoding="utf-8")
-        sup.start("calibration", [sys.executable, "-m", "meshsim.lab._backend", str(workdir / "calibration.json")])
-        lb = {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{port}"}]}}
-        dyn = {
-            "http": {
-                "routers": {
-                    "calibration": {
-                        "rule": f"Host(`{host_of('calibration')}`)",
-                        "entryPoints": ["web"],
-                        "service": "calibration",
-                    }
-                },
-                "services": {"calibration": lb},
-            }
-        }
-        dyn_file = workdir / "calibration-dynamic.yaml"
-        dyn_file.write_text(dump_yaml(dyn), encoding="utf-8")
-        sup.start("traefik", static_args(traefik, web, admin, dyn_file))
-        direct_url = f"http://127.0.0.1:{port}/"
-        proxied_url = f"http://127.0.0.1:{web}/"
-        headers = {"Host": host_of("calibration")}
-        deadline = time.monotonic() + _READY_S
-        async with ClientSession(connector=TCPConnector(limit=0)) as session:
-            timeout = ClientTimeout(total=_CONTROL_S)
-            for url, name in ((direct_url, "calibration"), (proxied_url, "traefik")):
-                while True:
-                    if not sup.alive(name):
-                        raise LabError(f"{name} exited during calibration:\n{sup.log_tail(name)}")
-                    try:
-                        async with session.get(url, headers=headers, timeout=timeout) as resp:
-                            await resp.read()
-                            if resp.status == 200:
-                                break
-                    except (TimeoutError, ClientError, OSError):
-                        pass
-                    if time.monotonic() > deadline:
-                        raise LabError(f"{name} did not answer within {_READY_S:g} s during calibration")
-                    await asyncio.sleep(0.05)
-            loop = asyncio.get_running_loop()
-            direct: list[float] = []
-            proxied: list[float] = []
-            warm = max(20, samples // 5)
-            for i in range(warm + samples):
-                for url, out in ((direct_url, direct), (proxied_url, proxied)):
-                    t = loop.time()
-                    async with session.get(url, headers=headers, timeout=timeout) as resp:
-                        await resp.read()
-                    if i >= warm:
-                        out.append(loop.time() - t)
-    return Calibration(direct, proxied)
-
-
-def calibrate_loopback(traefik: str, workdir: Path, samples: int = 300) -> Calibration:
-    """Measure direct and proxied round trips to an idle backend (``samples`` of each, after a warm-up)."""
-    cdir = workdir / "calibration"
-    cdir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_calibrate(traefik, cdir, samples))

@@ -21,12 +21,15 @@ from meshsim.lab._traefik import LabError, find_traefik
 from meshsim.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
-    from meshsim.lab._live import Calibration, LiveReplication
+    from meshsim.lab._calibration import Calibration
+    from meshsim.lab._live import LiveReplication
 
 __all__ = ["LabOptions", "LabReport", "run_lab", "traefik_version"]
 
 # Predicted shares come from sampled spans; about this many sampled requests over all replications.
 _SPAN_BUDGET = 20_000
+# Seconds of each calibration phase at the scenario's rate (at least 100 requests).
+_CALIBRATION_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,8 @@ def run_lab(
     if opts.replications < 1 or opts.sim_replications < 1:
         raise LabError("--replications and --sim-replications must be at least 1")
     try:
-        from meshsim.lab._live import calibrate_loopback, live_replication
+        from meshsim.lab._calibration import calibrate_loopback
+        from meshsim.lab._live import live_replication
     except ImportError as exc:  # aiohttp missing
         raise LabError(f"meshsim lab needs the lab extra (pip install 'meshsim[lab]'): {exc}") from None
     from meshsim._version import __version__
@@ -142,8 +146,10 @@ def run_lab(
         notes.append(f"Traefik {version}: the lab renders Traefik 3.x configuration")
     workdir = Path(tempfile.mkdtemp(prefix="meshsim-lab-"))
     try:
-        say(f"calibration: {opts.calibration_samples} direct and proxied round trips to an idle backend")
-        calibration = calibrate_loopback(binary, workdir, opts.calibration_samples)
+        rate = sum(max(r for _, r in w.steps) for w in plan.workloads)
+        samples = min(opts.calibration_samples, max(100, int(rate * _CALIBRATION_S)))
+        say(f"calibration: {samples} direct and {samples} proxied requests to an idle backend at {rate:g}/s")
+        calibration = calibrate_loopback(binary, workdir, samples, rate)
         seeds = replication_seeds(sc.seed, opts.replications)
         live = []
         for r in range(opts.replications):
