@@ -143,36 +143,19 @@ def test_durations_override_and_arrival_steps(tmp_path):
     assert plan.expected_requests() == pytest.approx(50 + 100 + 160 + 2 * 80)
 
 
+SPLIT = "    split: {v1: 90, v2: 10}"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "field"),
     [
         ("mesh: {defaults: traefik}", "mesh: {defaults: istio}", "mesh.defaults"),
-        (
-            "    split: {v1: 90, v2: 10}",
-            "    split: {v1: 90, v2: 10}\n    versions: {v2: {timeout: 1s}}",
-            "policies.api.versions",
-        ),
-        (
-            "    split: {v1: 90, v2: 10}",
-            "    split: {v1: 90, v2: 10}\n    retry_budget: {ratio: 0.2}",
-            "policies.api.retry_budget",
-        ),
-        (
-            "    split: {v1: 90, v2: 10}",
-            "    split: {v1: 90, v2: 10}\n    load_balancer: ring_hash",
-            "policies.api.load_balancer",
-        ),
-        ("    split: {v1: 90, v2: 10}", "    split: {v1: 90, v2: 10}\n    timeout: 1s", "policies.api.timeout"),
-        (
-            "    split: {v1: 90, v2: 10}",
-            "    split: {v1: 90, v2: 10}\n    outlier_detection: {consecutive_5xx: 3}",
-            "policies.api.outlier_detection",
-        ),
-        (
-            "    split: {v1: 90, v2: 10}",
-            "    split: {v1: 90, v2: 10}\n    connection_pool: {max_connections: 10}",
-            "policies.api.connection_pool",
-        ),
+        (SPLIT, SPLIT + "\n    versions: {v2: {timeout: 1s}}", "policies.api.versions"),
+        (SPLIT, SPLIT + "\n    retry_budget: {ratio: 0.2}", "policies.api.retry_budget"),
+        (SPLIT, SPLIT + "\n    load_balancer: ring_hash", "policies.api.load_balancer"),
+        (SPLIT, SPLIT + "\n    timeout: 1s", "policies.api.timeout"),
+        (SPLIT, SPLIT + "\n    outlier_detection: {consecutive_5xx: 3}", "policies.api.outlier_detection"),
+        (SPLIT, SPLIT + "\n    connection_pool: {max_connections: 10}", "policies.api.connection_pool"),
         ("rate: 50/s}", "rate: 5000/s}", "workload.0.rate"),
         ("      v1: {replicas: 2}", "      v1: {replicas: 30}", "services.api"),
     ],
