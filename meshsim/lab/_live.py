@@ -212,12 +212,15 @@ class _Run:
             self.sup.kill(name)
         self.event("crash", fault=f.index, backends=hit)
         restart_at = f.at_s + (f.length_s or 0.0)
-        tasks = [asyncio.create_task(self.forget_later(name, f.at_s + self.plan.discovery_delay_s)) for name in hit]
-        await self.at(restart_at)
-        if restart_at < self.plan.horizon_s:
-            await asyncio.gather(*(self.restart(name) for name in hit))
-        for t in tasks:
-            t.cancel()
+        forget = [asyncio.create_task(self.forget_later(name, f.at_s + self.plan.discovery_delay_s)) for name in hit]
+        try:
+            await self.at(restart_at)
+            if restart_at < self.plan.horizon_s:
+                await asyncio.gather(*(self.restart(name) for name in hit))
+        finally:
+            for task in forget:
+                task.cancel()
+            await asyncio.gather(*forget, return_exceptions=True)
 
     async def forget_later(self, name: str, offset_s: float) -> None:
         await self.at(offset_s)
@@ -331,7 +334,10 @@ async def _live(
             finally:
                 for t in fault_tasks:
                     t.cancel()
-                await asyncio.gather(*fault_tasks, return_exceptions=True)
+                outcomes = await asyncio.gather(*fault_tasks, return_exceptions=True)
+            for res in outcomes:
+                if isinstance(res, Exception) and not isinstance(res, asyncio.CancelledError):
+                    raise res  # a fault the lab could not carry out (a backend that did not restart)
             before = await first
             after = tries_by_service(await run.admin_get("/metrics"), plan)
             stats: dict[str, dict[str, Any]] = {}

@@ -178,14 +178,21 @@ def _refuse(scenario: Scenario, path: tuple[str | int, ...], message: str) -> Me
 def error_codes(value: object) -> tuple[tuple[int, float], ...]:
     """``error_rate`` as (HTTP status, probability) pairs: a plain ratio answers 500.
 
-    A mapping ``{503: 0.3}`` (status code to ratio) is read as it stands, so the lab follows
-    the scenario format when error codes are given per status.
+    A mapping ``{503: 0.3}`` (status code to ratio), also inside a pydantic model, is read
+    as it stands, so the lab follows the scenario format when errors are given per status.
     """
     if value is None:
         return ()
+    root = getattr(value, "root", None)
+    if root is not None:
+        value = root
+    elif hasattr(value, "model_dump"):
+        value = value.model_dump()
     if isinstance(value, Mapping):
         return tuple(sorted((int(k), float(v)) for k, v in value.items() if float(v) > 0))
-    rate = float(value)  # type: ignore[arg-type]  # a Ratio once loaded
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"error_rate: expected a ratio or a mapping of status code to ratio, got {value!r}")
+    rate = float(value)
     return ((500, rate),) if rate > 0 else ()
 
 

@@ -14,6 +14,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from meshsim.cli import main
@@ -40,21 +44,27 @@ workload:
 """
 
 
-def _children() -> list[str]:
-    """Command lines of this process's live children (none may be left behind)."""
-    me = str(os.getpid())
-    out = []
+def _children(pid: int | None = None) -> dict[int, str]:
+    """Live children of ``pid`` (default: this process) and their command lines."""
+    me = str(os.getpid() if pid is None else pid)
+    out = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         try:
-            stat = (d / "stat").read_text()
-            ppid = stat.rsplit(")", 1)[1].split()[1]
-            if ppid == me:
-                out.append((d / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[1] == me and fields[0] != "Z":
+                out[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
     return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_short_lab_run_counts_agree_with_theory_and_prediction(tmp_path, capsys):
@@ -79,7 +89,7 @@ def test_short_lab_run_counts_agree_with_theory_and_prediction(tmp_path, capsys)
     )
     printed = capsys.readouterr().out
     assert code in (0, 1), printed  # 1 only when a latency is off: asserted below
-    assert not [c for c in _children() if "meshsim.lab" in c or "traefik" in c]
+    assert not [c for c in _children().values() if "meshsim.lab" in c or "traefik" in c]
     data = json.loads(out.read_text())
     assert set(data) == {"measured", "predicted", "comparison", "calibration", "lab"}
     rows = {(r["metric"], r["target"]): r for r in data["comparison"]}
@@ -103,3 +113,36 @@ def test_short_lab_run_counts_agree_with_theory_and_prediction(tmp_path, capsys)
     assert data["predicted"]["workloads"]["users"]["error_rate"] is not None
     assert data["calibration"]["traefik_version"].startswith("3.")
     assert "lab-short" in page.read_text() and "share_of_tries" in printed
+
+
+def test_sigterm_mid_run_stops_every_process_it_started(tmp_path):
+    f = tmp_path / "lab.yaml"
+    f.write_text(SCENARIO.replace("duration: 4s", "duration: 60s"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshsim", "lab", str(f), "--replications", "1", "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            now = _children(proc.pid)
+            started.update(now)
+            # a backend and Traefik are up (the calibration run's): stop the lab there
+            if any("meshsim.lab._backend" in c for c in now.values()) and any("traefik" in c for c in now.values()):
+                break
+            time.sleep(0.1)
+        assert any("traefik" in c for c in started.values()), started
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    time.sleep(0.5)
+    assert [pid for pid in started if _alive(pid)] == []
