@@ -180,3 +180,50 @@ def test_supervisor_stops_children_on_error(tmp_path):
         assert sup.alive("sleeper")
         raise RuntimeError("boom")
     assert proc.poll() is not None
+
+
+def _fake_run(plan, replication: int, ok: int, errors: int, served: dict[str, int], tries: float):
+    from meshsim.lab._live import LiveReplication
+    from meshsim.lab._loadgen import WorkloadTally
+
+    tally = WorkloadTally(requests=ok + errors, ok=ok, failed={"error": errors} if errors else {})
+    for k in range(ok + errors):
+        tally.latency.add(0.005 + 0.001 * (k % 7))
+    backends = {b.name: {"received": served[b.name], "served": served[b.name], "outcomes": {}} for b in plan.backends}
+    return LiveReplication(replication, plan.duration_s, {"users": tally}, {"api": tries}, {}, backends)
+
+
+def test_prediction_runs_on_the_calibration_and_scores_counts():
+    from meshsim import load_scenario, simulate
+    from meshsim.lab import plan_lab
+    from meshsim.lab._calibration import Calibration
+    from meshsim.lab._compare import comparison_rows, predicted_scenario, predicted_shares
+
+    root = Path(__file__).resolve().parents[2]
+    plan = plan_lab(load_scenario(root / "models" / "lab" / "retry-503.yaml"), duration_s=20.0, warmup_s=1.0)
+    cal = Calibration([0.0004] * 50, [0.0010] * 50, 100.0)
+    sc = predicted_scenario(plan, cal, {("api", "good"): 0.001, ("api", "bad"): 0.0})
+    assert (sc.duration, sc.warmup) == (20.0, 1.0)
+    assert sc.network.same_zone.dist == "empirical" and set(sc.network.same_zone.samples) == {0.0002}
+    assert sc.network.links == [] and sc.network.cross_cloud == sc.network.same_zone
+    assert sc.mesh.proxy_overhead.samples == pytest.approx([0.0006] * 50)
+    added = [f for f in sc.faults if f.kind == "latency"]
+    assert [(f.target, f.at, f.duration) for f in added] == [("api/good", 0.0, None)]
+    results = simulate(sc, 4, executor="serial", trace_sample=1.0)
+    shares = predicted_shares(plan, results)
+    assert len(shares["api"]) == 4 and all(sum(c.values()) > 1000 for c in shares["api"])
+
+    # live runs that look like theory (15% errors, one try per request, 50/50) are within;
+    # runs with twice the errors and skewed shares are not
+    good = [_fake_run(plan, r, 1700, 300, {"api-good-0": 1000, "api-bad-0": 1000}, 2000.0) for r in range(3)]
+    rows = {(r["metric"], r["target"]): r for r in comparison_rows(plan, good, results, shares)}
+    assert rows[("error_rate", None)]["within"]
+    assert rows[("tries_per_request", "api")]["within"]
+    assert rows[("share_of_tries", "api/bad")]["within"]
+    bad = [_fake_run(plan, r, 1400, 600, {"api-good-0": 1300, "api-bad-0": 700}, 2300.0) for r in range(3)]
+    rows = {(r["metric"], r["target"]): r for r in comparison_rows(plan, bad, results, shares)}
+    assert not rows[("error_rate", None)]["within"]
+    assert not rows[("tries_per_request", "api")]["within"]
+    assert not rows[("share_of_tries", "api/bad")]["within"]
+    assert rows[("error_rate", None)]["measured"] == pytest.approx(0.3)
+    assert rows[("error_rate", None)]["measured_sd"] == 0.0 and rows[("error_rate", None)]["runs"] == 3
