@@ -220,9 +220,9 @@ class Backend:
         origin = ""
         try:
             async with self.session.get(self.traefik_url + "/", headers={"Host": host_of(to)}) as resp:
-                await resp.read()
+                body = await resp.read()
                 origin = resp.headers.get(BACKEND_HEADER, "")
-                cause = classify(resp.status, resp.headers.get(CAUSE_HEADER), to in self.breakers)
+                cause = classify(resp.status, resp.headers.get(CAUSE_HEADER), to in self.breakers, body)
         except (TimeoutError, ClientError):
             cause = "error"
         if counted:

@@ -84,8 +84,8 @@ async def _try(session: ClientSession, url: str, w: WorkloadPlan, breaker: bool)
     timeout = ClientTimeout(total=w.client_timeout_s or _GUARD_S)
     try:
         async with session.get(url, headers={"Host": host_of(w.entry)}, timeout=timeout) as resp:
-            await resp.read()
-            cause = classify(resp.status, resp.headers.get(CAUSE_HEADER), breaker)
+            body = await resp.read()
+            cause = classify(resp.status, resp.headers.get(CAUSE_HEADER), breaker, body)
             return cause, BACKEND_HEADER not in resp.headers
     except TimeoutError:
         return "timeout", False

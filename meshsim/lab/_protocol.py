@@ -6,8 +6,8 @@ A response from a lab backend carries ``X-Lab-Backend`` (which process answered)
 failure, ``X-Lab-Cause`` (meshsim's cause: ``error``, ``overflow``, or a downstream call's
 cause passed up, as meshsim's engine does). A response without them was produced by
 Traefik itself: 502 when it could not connect (after its retries), 504 when a forwarding
-timeout fired, 503 from the circuit breaker's fallback (or a load balancer with no
-server), 429 from a rate limit.
+timeout fired, 503 from the circuit breaker's fallback or from a load balancer with no server
+("no available server"), 429 from a rate limit.
 """
 
 from __future__ import annotations
@@ -38,13 +38,15 @@ def host_of(service: str) -> str:
     return f"{service}{HOST_SUFFIX}"
 
 
-def classify(status: int, cause_header: str | None, breaker: bool) -> str | None:
+def classify(status: int, cause_header: str | None, breaker: bool, body: bytes = b"") -> str | None:
     """Meshsim's cause for an HTTP answer (None: ok).
 
     Args:
         status: the HTTP status the caller received.
         cause_header: the ``X-Lab-Cause`` header, when a backend answered.
         breaker: whether the callee's router has a circuit breaker (its fallback answers 503).
+        body: the answer's body: Traefik's load balancer says "no available server" when its
+            server list is empty (the breaker's fallback says "Service Unavailable").
     """
     if cause_header is not None and cause_header in _CAUSES:
         return cause_header
@@ -55,7 +57,9 @@ def classify(status: int, cause_header: str | None, breaker: bool) -> str | None
     if status == 504:
         return "timeout"
     if status == 503:
-        return "overflow" if breaker else "no_endpoint"
+        if breaker and b"no available server" not in body[:64].lower():
+            return "overflow"
+        return "no_endpoint"
     if status == 429:
         return "rate_limited"
     return "error"

@@ -134,7 +134,8 @@ def test_classify_answers_by_who_produced_them():
     assert classify(503, "overflow", False) == "overflow"  # the backend's queue was full
     assert classify(502, None, False) == "connect_failure"  # Traefik could not connect
     assert classify(504, None, False) == "timeout"
-    assert classify(503, None, True) == "overflow"  # the breaker's fallback
+    assert classify(503, None, True, b"Service Unavailable") == "overflow"  # the breaker's fallback
+    assert classify(503, None, True, b"No available server") == "no_endpoint"  # an empty server list
     assert classify(503, None, False) == "no_endpoint"
     assert classify(429, None, False) == "rate_limited"
 
