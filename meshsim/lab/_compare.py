@@ -10,11 +10,11 @@ the spread over live runs and over simulated replications, the tolerance and the
 
 - latency mean and p50 within 10 %, p90 within 15 %, p99 within 20 % of the measured value;
 - error rate within max(1 percentage point, 3 standard errors of the difference);
-- tries per request to a service within max(2 %, 3 standard errors);
+- attempts per request to a service within max(2 %, 3 standard errors);
 - share of a service's served tries per version within max(1 point, 3 standard errors).
 
 A standard error is, for each side, the larger of the binomial one (rates and shares) and the
-run-to-run one (standard deviation over runs / sqrt(runs)); tries per request use the
+run-to-run one (standard deviation over runs / sqrt(runs)); attempts per request use the
 run-to-run one alone.
 """
 
@@ -332,10 +332,10 @@ def _service_rows(
             p_r += req
             reps.append(a / req if req else math.nan)
         p = p_a / p_r if p_r else math.nan
-        # tries per request vary little from request to request: only the run-to-run spread counts
+        # attempts per request vary little from request to request: only the run-to-run spread counts
         se_m, se_p = _se_runs(runs), _se_runs(reps)
         tol = max(_TRIES_FLOOR * (m if not math.isnan(m) else 0.0), 3 * math.hypot(se_m, se_p))
-        rows.append(_row(scope, "tries_per_request", s, m, p, runs, reps, tol, "max(2%, 3 SE)"))
+        rows.append(_row(scope, "attempts_per_request", s, m, p, runs, reps, tol, "max(2%, 3 SE)"))
         versions = sorted({b.version for b in plan.backends if b.service == s and b.version is not None})
         if len(versions) < 2:
             continue

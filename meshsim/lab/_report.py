@@ -19,7 +19,7 @@ def format_value(metric: str, value: float | None) -> str:
         return "-"
     if metric in _PERCENT:
         return f"{value * 100:.2f}%"
-    if metric == "tries_per_request":
+    if metric == "attempts_per_request":
         return f"{value:.3f}"
     return f"{value:.2f} ms"
 
@@ -29,7 +29,7 @@ def _spread(metric: str, sd: float | None) -> str:
         return ""
     if metric in _PERCENT:
         return f" ± {sd * 100:.2f}"
-    if metric == "tries_per_request":
+    if metric == "attempts_per_request":
         return f" ± {sd:.3f}"
     return f" ± {sd:.2f}"
 

@@ -93,7 +93,7 @@ def test_short_lab_run_counts_agree_with_theory_and_prediction(tmp_path, capsys)
     data = json.loads(out.read_text())
     assert set(data) == {"measured", "predicted", "comparison", "calibration", "lab"}
     rows = {(r["metric"], r["target"]): r for r in data["comparison"]}
-    counts = [r for r in data["comparison"] if r["metric"] in ("error_rate", "tries_per_request", "share_of_tries")]
+    counts = [r for r in data["comparison"] if r["metric"] in ("error_rate", "attempts_per_request", "share_of_tries")]
     assert len(counts) == 4
     for r in counts:
         assert r["within"], r
@@ -108,7 +108,7 @@ def test_short_lab_run_counts_agree_with_theory_and_prediction(tmp_path, capsys)
     # Traefik's smooth weighted round robin: 75/25 up to a request at each end of the window
     good = rows[("share_of_tries", "api/good")]
     assert abs(good["measured"] - 0.75) < 0.01
-    tries = rows[("tries_per_request", "api")]
+    tries = rows[("attempts_per_request", "api")]
     assert abs(tries["measured"] - 1.0) < 0.01 and abs(tries["predicted"] - 1.0) < 0.01
     assert data["predicted"]["workloads"]["users"]["error_rate"] is not None
     assert data["calibration"]["traefik_version"].startswith("3.")

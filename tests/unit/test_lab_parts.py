@@ -219,12 +219,12 @@ def test_prediction_runs_on_the_calibration_and_scores_counts():
     good = [_fake_run(plan, r, 1700, 300, {"api-good-0": 1000, "api-bad-0": 1000}, 2000.0) for r in range(3)]
     rows = {(r["metric"], r["target"]): r for r in comparison_rows(plan, good, results, shares)}
     assert rows[("error_rate", None)]["within"]
-    assert rows[("tries_per_request", "api")]["within"]
+    assert rows[("attempts_per_request", "api")]["within"]
     assert rows[("share_of_tries", "api/bad")]["within"]
     bad = [_fake_run(plan, r, 1400, 600, {"api-good-0": 1300, "api-bad-0": 700}, 2300.0) for r in range(3)]
     rows = {(r["metric"], r["target"]): r for r in comparison_rows(plan, bad, results, shares)}
     assert not rows[("error_rate", None)]["within"]
-    assert not rows[("tries_per_request", "api")]["within"]
+    assert not rows[("attempts_per_request", "api")]["within"]
     assert not rows[("share_of_tries", "api/bad")]["within"]
     assert rows[("error_rate", None)]["measured"] == pytest.approx(0.3)
     assert rows[("error_rate", None)]["measured_sd"] == 0.0 and rows[("error_rate", None)]["runs"] == 3
