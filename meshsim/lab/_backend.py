@@ -79,7 +79,7 @@ class Backend:
     """One backend's state: its pool, its fault switches, its counters."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
-        """Build from the lab's config (see ``meshsim.lab._plan.BackendSpec.config``)."""
+        """Build from the lab's config (the fields of ``meshsim.lab._protocol.BackendConfig``)."""
         self.cfg = cfg
         self.name: str = cfg["name"]
         self.service_time = _Cycle(np.fromfile(cfg["samples_file"], dtype=np.float64))

@@ -11,7 +11,6 @@ network and ``mesh.proxy_overhead`` (and says so).
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 
 from meshsim.lab._processes import Supervisor, free_ports
-from meshsim.lab._protocol import host_of
+from meshsim.lab._protocol import BackendConfig, host_of
 from meshsim.lab._traefik import LabError, static_args
 from meshsim.yamlio import dump_yaml
 
@@ -71,26 +70,16 @@ class Calibration:
 def _backend_config(workdir: Path, port: int, web: int) -> Path:
     samples = workdir / "calibration.f64"
     np.zeros(1, dtype=np.float64).tofile(samples)
-    cfg = {
-        "name": "calibration",
-        "port": port,
-        "traefik_url": f"http://127.0.0.1:{web}",
-        "concurrency": 64,
-        "queue_limit": None,
-        "holds_worker": True,
-        "contention_s": 0.0,
-        "error_codes": [],
-        "calls": [],
-        "breaker_targets": [],
-        "cancel_on_timeout": False,
-        "response_bytes": 1000,
-        "samples_file": str(samples),
-        "seed": 0,
-        "max_lifetime_s": 600.0,
-    }
-    path = workdir / "calibration.json"
-    path.write_text(json.dumps(cfg), encoding="utf-8")
-    return path
+    cfg = BackendConfig(
+        name="calibration",
+        port=port,
+        traefik_url=f"http://127.0.0.1:{web}",
+        samples_file=str(samples),
+        seed=0,
+        max_lifetime_s=600.0,
+        concurrency=64,
+    )
+    return cfg.write(workdir / "calibration.json")
 
 
 def _dynamic(port: int) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 from meshsim.lab._loadgen import WorkloadTally, drive
 from meshsim.lab._plan import BackendSpec, FaultPlan, LabPlan
 from meshsim.lab._processes import Supervisor, free_ports
-from meshsim.lab._protocol import ADMIN_PREFIX
+from meshsim.lab._protocol import ADMIN_PREFIX, BackendConfig
 from meshsim.lab._traefik import LabError, dynamic_config, static_args, tries_by_service
 from meshsim.rng import Streams
 from meshsim.yamlio import dump_yaml
@@ -98,26 +97,24 @@ class _Run:
         sample_file = self.workdir / f"{b.name}.{n}.f64"
         samples.tofile(sample_file)
         breakers = [s for s, r in self.plan.routes.items() if r.breaker is not None]
-        cfg = {
-            "name": b.name,
-            "port": self.ports[b.name],
-            "traefik_url": f"http://127.0.0.1:{self.web_port}",
-            "concurrency": b.concurrency,
-            "queue_limit": b.queue_limit,
-            "holds_worker": b.holds_worker,
-            "contention_s": b.contention_s,
-            "error_codes": [list(x) for x in b.error_codes],
-            "calls": list(b.calls),
-            "breaker_targets": breakers,
-            "cancel_on_timeout": b.cancel_on_timeout,
-            "response_bytes": b.response_bytes,
-            "samples_file": str(sample_file),
-            "seed": int(rng.integers(2**62)),
-            "max_lifetime_s": self.plan.horizon_s + 600.0,
-        }
-        path = self.workdir / f"{b.name}.{n}.json"
-        path.write_text(json.dumps(cfg), encoding="utf-8")
-        return path
+        cfg = BackendConfig(
+            name=b.name,
+            port=self.ports[b.name],
+            traefik_url=f"http://127.0.0.1:{self.web_port}",
+            samples_file=str(sample_file),
+            seed=int(rng.integers(2**62)),
+            max_lifetime_s=self.plan.horizon_s + 600.0,
+            concurrency=b.concurrency,
+            queue_limit=b.queue_limit,
+            holds_worker=b.holds_worker,
+            contention_s=b.contention_s,
+            error_codes=[[code, p] for code, p in b.error_codes],
+            calls=list(b.calls),
+            breaker_targets=breakers,
+            cancel_on_timeout=b.cancel_on_timeout,
+            response_bytes=b.response_bytes,
+        )
+        return cfg.write(self.workdir / f"{b.name}.{n}.json")
 
     # ----- processes -----
     def start_backend(self, b: BackendSpec) -> None:

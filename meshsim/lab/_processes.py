@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -24,9 +25,22 @@ _STOP_WAIT_S = 3.0
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _die_with_parent() -> Callable[[], None] | None:
+    """A function for the child, between fork and exec, that asks Linux to kill it when the lab dies.
+
+    libc is loaded here, in the parent, so the child only makes the call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except OSError:
+        return None
+
+    def child() -> None:  # pragma: no cover - runs in the child
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return child
 
 
 def free_ports(n: int) -> list[int]:
@@ -51,6 +65,7 @@ class Supervisor:
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started = 0
+        self._in_child = _die_with_parent()
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         """Start ``argv`` as child ``name`` (a child of that name must not be running)."""
@@ -65,7 +80,7 @@ class Supervisor:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+                preexec_fn=self._in_child,  # noqa: PLW1509
             )
         finally:
             log.close()

@@ -12,11 +12,17 @@ timeout fired, 503 from the circuit breaker's fallback or from a load balancer w
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
 __all__ = [
     "ADMIN_PREFIX",
     "BACKEND_HEADER",
     "CAUSE_HEADER",
     "HOST_SUFFIX",
+    "BackendConfig",
     "classify",
     "host_of",
 ]
@@ -63,3 +69,29 @@ def classify(status: int, cause_header: str | None, breaker: bool, body: bytes =
     if status == 429:
         return "rate_limited"
     return "error"
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """What one backend process is told at start (``python -m meshsim.lab._backend FILE``); seconds, bytes."""
+
+    name: str
+    port: int
+    traefik_url: str
+    samples_file: str  # service times drawn in advance (float64, seconds), used in turn
+    seed: int  # its own error and call-probability draws
+    max_lifetime_s: float
+    concurrency: int = 16
+    queue_limit: int | None = None
+    holds_worker: bool = True
+    contention_s: float = 0.0
+    error_codes: list[list[float]] = field(default_factory=list)  # [[status, probability], ...]
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    breaker_targets: list[str] = field(default_factory=list)
+    cancel_on_timeout: bool = False
+    response_bytes: int = 1000
+
+    def write(self, path: Path) -> Path:
+        """Write the config as JSON to ``path`` and return it."""
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        return path

@@ -7,7 +7,6 @@ sent a bounded number of requests, and is stopped by the supervisor.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import sys
 import time
@@ -20,34 +19,24 @@ from aiohttp import ClientSession, ClientTimeout
 from meshsim.lab._loadgen import arrival_offsets
 from meshsim.lab._plan import WorkloadPlan
 from meshsim.lab._processes import Supervisor, free_ports
-from meshsim.lab._protocol import BACKEND_HEADER, CAUSE_HEADER, classify
+from meshsim.lab._protocol import BACKEND_HEADER, CAUSE_HEADER, BackendConfig, classify
 
 
-def backend_config(tmp_path: Path, **over) -> tuple[Path, int]:
+def backend_config(tmp_path: Path, service_time_s: float = 0.0, **over) -> tuple[Path, int]:
     port = free_ports(1)[0]
     samples = tmp_path / "samples.f64"
-    np.full(16, over.pop("service_time_s", 0.0)).tofile(samples)
-    cfg = {
-        "name": "b0",
-        "port": port,
-        "traefik_url": "http://127.0.0.1:9",
-        "concurrency": 4,
-        "queue_limit": None,
-        "holds_worker": True,
-        "contention_s": 0.0,
-        "error_codes": [],
-        "calls": [],
-        "breaker_targets": [],
-        "cancel_on_timeout": False,
-        "response_bytes": 100,
-        "samples_file": str(samples),
-        "seed": 5,
-        "max_lifetime_s": 60.0,
-        **over,
-    }
-    path = tmp_path / "b0.json"
-    path.write_text(json.dumps(cfg))
-    return path, port
+    np.full(16, service_time_s).tofile(samples)
+    fields = {"concurrency": 4, "response_bytes": 100, **over}
+    cfg = BackendConfig(
+        name="b0",
+        port=port,
+        traefik_url="http://127.0.0.1:9",
+        samples_file=str(samples),
+        seed=5,
+        max_lifetime_s=60.0,
+        **fields,
+    )
+    return cfg.write(tmp_path / "b0.json"), port
 
 
 async def _wait_ready(session: ClientSession, base: str) -> None:
