@@ -11,7 +11,8 @@ the spread over live runs and over simulated replications, the tolerance and the
 - latency mean and p50 within 10 %, p90 within 15 %, p99 within 20 % of the measured value;
 - error rate within max(1 percentage point, 3 standard errors of the difference);
 - attempts per request to a service within max(2 %, 3 standard errors);
-- share of a service's served tries per version within max(1 point, 3 standard errors).
+- share of a service's served tries per version (or per replica, for a service without
+  versions) within max(1 point, 3 standard errors).
 
 A standard error is, for each side, the larger of the binomial one (rates and shares) and the
 run-to-run one (standard deviation over runs / sqrt(runs)); attempts per request use the
@@ -40,6 +41,7 @@ __all__ = [
     "overshoot_by_group",
     "predicted_scenario",
     "predicted_shares",
+    "share_groups",
 ]
 
 #: Relative tolerance of each latency metric (measured value as the reference).
@@ -110,18 +112,43 @@ def predicted_scenario(
     )
 
 
-def predicted_shares(plan: LabPlan, results: Results) -> dict[str, list[dict[tuple[str, str | None], int]]]:
-    """Served tries per (service, version) in each simulated replication, from the sampled server spans."""
+def share_groups(plan: LabPlan, service: str) -> dict[str, tuple[str, ...]]:
+    """The groups whose share of ``service``'s served tries is compared, and their backends.
+
+    Per version (``api/v2``) when the service has versions, else per replica (``api-0``) when
+    it has several; nothing for a single replica.
+    """
+    mine = [b for b in plan.backends if b.service == service]
+    versions = sorted({b.version for b in mine if b.version is not None})
+    if len(versions) >= 2:
+        return {f"{service}/{v}": tuple(b.name for b in mine if b.version == v) for v in versions}
+    if not versions and len(mine) >= 2:
+        return {b.name: (b.name,) for b in mine}
+    return {}
+
+
+def predicted_shares(plan: LabPlan, results: Results) -> dict[str, list[dict[str, int]]]:
+    """Served tries per share group (:func:`share_groups`) in each simulated replication, from the server spans.
+
+    A span names its version, and its replica as ``<service>-<replica number>``.
+    """
     spans = results.spans()
-    out: dict[str, list[dict[tuple[str, str | None], int]]] = {s: [] for s in plan.routes}
-    reps = [r.replication for r in results.replications]
+    by_rid = {b.replica_id: b.name for b in plan.backends}
+    out: dict[str, list[dict[str, int]]] = {s: [] for s in plan.routes}
     for s in plan.routes:
-        for rep in reps:
-            counts: dict[tuple[str, str | None], int] = {}
-            if not spans.empty:
+        groups = share_groups(plan, s)
+        for rep in (r.replication for r in results.replications):
+            counts: dict[str, int] = {}
+            if groups and not spans.empty:
                 mine = spans[(spans["kind"] == "server") & (spans["service"] == s) & (spans["replication"] == rep)]
                 for version, n in mine.groupby(mine["version"].fillna(""), sort=True).size().items():
-                    counts[(s, str(version) or None)] = int(n)
+                    if f"{s}/{version}" in groups:
+                        counts[f"{s}/{version}"] = int(n)
+                for instance, n in mine.groupby(mine["instance"].fillna(""), sort=True).size().items():
+                    head, _, tail = str(instance).rpartition("-")
+                    name = by_rid.get(int(tail)) if head == s and tail.isdigit() else None
+                    if name in groups:
+                        counts[name] = int(n)
             out[s].append(counts)
     return out
 
@@ -309,7 +336,7 @@ def _service_rows(
     plan: LabPlan,
     live: Sequence[LiveReplication],
     predicted: Results,
-    shares: dict[str, list[dict[tuple[str, str | None], int]]],
+    shares: dict[str, list[dict[str, int]]],
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     scope = plan.workloads[0].name if len(plan.workloads) == 1 else "all"
@@ -336,19 +363,20 @@ def _service_rows(
         se_m, se_p = _se_runs(runs), _se_runs(reps)
         tol = max(_TRIES_FLOOR * (m if not math.isnan(m) else 0.0), 3 * math.hypot(se_m, se_p))
         rows.append(_row(scope, "attempts_per_request", s, m, p, runs, reps, tol, "max(2%, 3 SE)"))
-        versions = sorted({b.version for b in plan.backends if b.service == s and b.version is not None})
-        if len(versions) < 2:
-            continue
-        for v in versions:
+        groups = share_groups(plan, s)
+        p_counts = shares.get(s, [])
+        if not any(sum(c.values()) for c in p_counts):
+            continue  # no sampled server span named a group: nothing to compare against
+        for label, names in groups.items():
             m_runs, m_num, m_den = [], 0, 0
             for r in live:
-                num = sum(int(r.backends[b.name]["served"]) for b in plan.backends if b.service == s and b.version == v)
+                num = sum(int(r.backends[n]["served"]) for n in names)
                 den = sum(int(r.backends[b.name]["served"]) for b in plan.backends if b.service == s)
                 m_num, m_den = m_num + num, m_den + den
                 m_runs.append(num / den if den else math.nan)
             p_runs, p_num, p_den = [], 0, 0
-            for counts in shares.get(s, []):
-                num = counts.get((s, v), 0)
+            for counts in p_counts:
+                num = counts.get(label, 0)
                 den = sum(counts.values())
                 p_num, p_den = p_num + num, p_den + den
                 p_runs.append(num / den if den else math.nan)
@@ -358,7 +386,7 @@ def _service_rows(
                 max(_binomial_se(ms, m_den), _se_runs(m_runs)), max(_binomial_se(ps, p_den), _se_runs(p_runs))
             )
             tol = max(_SHARE_FLOOR, 3 * se)
-            rows.append(_row(scope, "share_of_tries", f"{s}/{v}", ms, ps, m_runs, p_runs, tol, "max(1 pp, 3 SE)"))
+            rows.append(_row(scope, "share_of_tries", label, ms, ps, m_runs, p_runs, tol, "max(1 pp, 3 SE)"))
     return rows
 
 
@@ -366,7 +394,7 @@ def comparison_rows(
     plan: LabPlan,
     live: Sequence[LiveReplication],
     predicted: Results,
-    shares: dict[str, list[dict[tuple[str, str | None], int]]],
+    shares: dict[str, list[dict[str, int]]],
 ) -> list[dict[str, Any]]:
     """Every compared metric, measured against predicted, with spreads, tolerance and verdict."""
     return _workload_rows(plan, live, predicted) + _service_rows(plan, live, predicted, shares)

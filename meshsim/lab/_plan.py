@@ -72,12 +72,16 @@ _RETRY_NEVER = frozenset(
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """One backend process: a replica of ``service`` (``version``), numbered like meshsim's replicas."""
+    """One backend process: a replica of ``service`` (``version``).
+
+    ``replica_id`` is the number meshsim's engine gives the same replica (every service's
+    replicas in file order: service, version, placement), so the two can be matched.
+    """
 
     name: str
     service: str
     version: str | None
-    index: int
+    replica_id: int
     concurrency: int
     queue_limit: int | None
     holds_worker: bool
@@ -217,8 +221,9 @@ def _calls(scenario: Scenario, service: str, version: str | None) -> tuple[dict[
 
 
 def _backends(scenario: Scenario, needed: set[str]) -> list[BackendSpec]:
-    """One backend per replica, in meshsim's replica order (service, version, placement)."""
+    """One backend per replica of the ``needed`` services, in meshsim's replica order (service, version, placement)."""
     out: list[BackendSpec] = []
+    rid = 0
     for name, svc in scenario.services.items():
         versions: list[str | None] = list(svc.versions) if svc.versions else [None]
         for version in versions:
@@ -229,6 +234,7 @@ def _backends(scenario: Scenario, needed: set[str]) -> list[BackendSpec]:
                 n = _field(svc, version, "replicas")
                 count = 1 if n is None else int(n)
             if name not in needed:
+                rid += count
                 continue
             for k in range(count):
                 tag = f"{name}-{version}-{k}" if version is not None else f"{name}-{k}"
@@ -237,7 +243,7 @@ def _backends(scenario: Scenario, needed: set[str]) -> list[BackendSpec]:
                         name=tag,
                         service=name,
                         version=version,
-                        index=len(out),
+                        replica_id=rid,
                         concurrency=int(_field(svc, version, "concurrency")),
                         queue_limit=_field(svc, version, "queue_limit"),
                         holds_worker=bool(_field(svc, version, "holds_worker_during_calls")),
@@ -249,6 +255,7 @@ def _backends(scenario: Scenario, needed: set[str]) -> list[BackendSpec]:
                         response_bytes=int(_field(svc, version, "response_size")),
                     )
                 )
+                rid += 1
     return out
 
 

@@ -217,3 +217,20 @@ def test_prediction_runs_on_the_calibration_and_scores_counts():
     assert not rows[("share_of_tries", "api/bad")]["within"]
     assert rows[("error_rate", None)]["measured"] == pytest.approx(0.3)
     assert rows[("error_rate", None)]["measured_sd"] == 0.0 and rows[("error_rate", None)]["runs"] == 3
+
+
+def test_share_groups_are_versions_or_replicas_matched_to_the_engines_replicas():
+    from meshsim import load_scenario, simulate
+    from meshsim.lab import plan_lab
+    from meshsim.lab._compare import predicted_shares, share_groups
+
+    root = Path(__file__).resolve().parents[2]
+    canary = plan_lab(load_scenario(root / "models" / "lab" / "canary.yaml"))
+    assert share_groups(canary, "api") == {"api/v1": ("api-v1-0", "api-v1-1"), "api/v2": ("api-v2-0",)}
+    baseline = plan_lab(load_scenario(root / "models" / "lab" / "baseline.yaml"), duration_s=5.0)
+    assert share_groups(baseline, "api") == {"api-0": ("api-0",), "api-1": ("api-1",)}
+    results = simulate(baseline.scenario.model_copy(update={"duration": 5.0}), 2, trace_sample=1.0)
+    for counts in predicted_shares(baseline, results)["api"]:
+        # round robin over two replicas: every served try is named, half each
+        assert set(counts) == {"api-0", "api-1"}
+        assert abs(counts["api-0"] - counts["api-1"]) <= 2

@@ -70,7 +70,7 @@ def test_lab_models_cover_the_issue_set():
 def test_one_backend_per_replica_in_meshsim_order(tmp_path):
     plan = plan_lab(scenario(tmp_path))
     assert [b.name for b in plan.backends] == ["api-v1-0", "api-v1-1", "api-v2-0"]
-    assert [b.index for b in plan.backends] == [0, 1, 2]
+    assert [b.replica_id for b in plan.backends] == [0, 1, 2]
     v2 = plan.backends[2]
     assert v2.error_codes == ((500, 0.2),) and v2.concurrency == 4
 
@@ -105,7 +105,7 @@ def test_status_retries_breaker_and_timeouts_render(tmp_path):
         "    circuit_breaker: {expression: 'NetworkErrorRatio() > 0.5', fallback_duration: 2s}\n",
     )
     plan = plan_lab(scenario(tmp_path, text))
-    http = dynamic_config(plan, {b.name: 1000 + b.index for b in plan.backends})["http"]
+    http = dynamic_config(plan, {b.name: 1000 + b.replica_id for b in plan.backends})["http"]
     assert http["routers"]["api"]["middlewares"] == ["api-retry", "api-breaker"]
     assert http["middlewares"]["api-retry"]["retry"] == {
         "attempts": 2,
