@@ -49,7 +49,7 @@ def _duration(value: str | None, flag: str) -> float | None:
     try:
         return parse_duration(value, flag)
     except UnitError as exc:
-        raise MeshsimInputError(str(exc), field=flag) from None
+        raise MeshsimInputError(str(exc)) from None  # the message names the flag
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -208,3 +208,17 @@ def test_cli_exit_2_names_file_line_and_field(tmp_path):
     assert out.returncode == 2, out
     assert "Traceback" not in out.stderr
     assert "istio.yaml:3" in out.stderr and "mesh.defaults" in out.stderr
+
+
+def test_cli_bad_flags_and_a_missing_traefik_exit_2(tmp_path, capsys):
+    from meshsim.cli import main
+
+    f = tmp_path / "lab.yaml"
+    f.write_text(BASE)
+    assert main(["lab", str(f), "--duration", "5"]) == 2
+    assert "--duration: cannot read duration '5'" in capsys.readouterr().err
+    assert main(["lab", str(f), "--replications", "0"]) == 2
+    assert "at least 1 live run" in capsys.readouterr().err
+    assert main(["lab", str(f), "--traefik", str(tmp_path / "no-such-traefik")]) == 2
+    err = capsys.readouterr().err
+    assert "not an executable file" in err and "Traceback" not in err
