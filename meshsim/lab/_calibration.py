@@ -1,40 +1,36 @@
-"""What one hop costs on this machine, measured before the live runs.
+"""What one hop costs on this machine, measured at the start of every live run.
 
-One idle backend (no service time) and a Traefik in front of it. Requests arrive open-loop at
-the scenario's peak rate (so the machine is as busy with HTTP as in the live runs), first
-straight to the backend, then through Traefik. Half a direct round trip is the one-way
+Each live run starts one extra, idle backend (no service time, no errors) with its own
+Traefik route. Before the scenario's traffic starts, requests arrive open-loop at the
+scenario's peak rate (so the machine is as busy with HTTP as in the run itself), first
+straight to that backend, then through Traefik. Half a direct round trip is the one-way
 loopback latency, HTTP stacks included; a proxied round trip minus the median direct one is
-Traefik's overhead per traversal. The prediction uses both in place of the scenario's
-network and ``mesh.proxy_overhead`` (and says so).
+Traefik's overhead per traversal. The samples of every run are pooled, and the prediction
+uses them in place of the scenario's network and ``mesh.proxy_overhead`` (and says so).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
+from aiohttp import ClientSession, ClientTimeout
 
-from meshsim.lab._processes import Supervisor, free_ports
-from meshsim.lab._protocol import BackendConfig, host_of
-from meshsim.lab._traefik import LabError, static_args
-from meshsim.yamlio import dump_yaml
+from meshsim.lab._protocol import host_of
 
-__all__ = ["Calibration", "calibrate_loopback"]
+__all__ = ["CALIBRATION_RATE_PER_S", "Calibration", "measure_round_trips", "pooled"]
 
-_READY_S = 30.0
+#: Calibration requests are sent at the scenario's peak rate, kept within these bounds (per second).
+CALIBRATION_RATE_PER_S = (20.0, 1000.0)
 _REQUEST_S = 5.0
-_MIN_RATE, _MAX_RATE = 20.0, 1000.0
 
 
 @dataclass
 class Calibration:
-    """Loopback round trips measured before the live runs (seconds), at ``rate_per_s``."""
+    """Loopback round trips (seconds) measured at ``rate_per_s``."""
 
     direct_rtt_s: list[float]
     proxied_rtt_s: list[float]
@@ -67,57 +63,19 @@ class Calibration:
         }
 
 
-def _backend_config(workdir: Path, port: int, web: int) -> Path:
-    samples = workdir / "calibration.f64"
-    np.zeros(1, dtype=np.float64).tofile(samples)
-    cfg = BackendConfig(
-        name="calibration",
-        port=port,
-        traefik_url=f"http://127.0.0.1:{web}",
-        samples_file=str(samples),
-        seed=0,
-        max_lifetime_s=600.0,
-        concurrency=64,
+def pooled(parts: Sequence[Calibration]) -> Calibration:
+    """The samples of several calibrations together."""
+    return Calibration(
+        [x for c in parts for x in c.direct_rtt_s],
+        [x for c in parts for x in c.proxied_rtt_s],
+        parts[0].rate_per_s if parts else 0.0,
     )
-    return cfg.write(workdir / "calibration.json")
 
 
-def _dynamic(port: int) -> dict[str, Any]:
-    return {
-        "http": {
-            "routers": {
-                "calibration": {
-                    "rule": f"Host(`{host_of('calibration')}`)",
-                    "entryPoints": ["web"],
-                    "service": "calibration",
-                }
-            },
-            "services": {"calibration": {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{port}"}]}}},
-        }
-    }
-
-
-async def _until_ok(session: ClientSession, url: str, sup: Supervisor, name: str, deadline: float) -> None:
-    headers = {"Host": host_of("calibration")}
-    while True:
-        if not sup.alive(name):
-            raise LabError(f"{name} exited during calibration:\n{sup.log_tail(name)}")
-        try:
-            async with session.get(url, headers=headers, timeout=ClientTimeout(total=_REQUEST_S)) as resp:
-                await resp.read()
-                if resp.status == 200:
-                    return
-        except (ClientError, TimeoutError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise LabError(f"{name} did not answer within {_READY_S:g} s during calibration")
-        await asyncio.sleep(0.05)
-
-
-async def _phase(session: ClientSession, url: str, rate: float, count: int) -> list[float]:
+async def _phase(session: ClientSession, url: str, host: str, rate: float, count: int) -> list[float]:
     """``count`` requests sent every 1/``rate`` s whatever the answers; their round trips."""
     loop = asyncio.get_running_loop()
-    headers = {"Host": host_of("calibration")}
+    headers = {"Host": host}
     out: list[float] = []
 
     async def one() -> None:
@@ -137,34 +95,19 @@ async def _phase(session: ClientSession, url: str, rate: float, count: int) -> l
     return out
 
 
-async def _calibrate(traefik: str, workdir: Path, samples: int, rate: float) -> Calibration:
-    with Supervisor(workdir) as sup:
-        web, admin, port = free_ports(3)
-        sup.start(
-            "calibration", [sys.executable, "-m", "meshsim.lab._backend", str(_backend_config(workdir, port, web))]
-        )
-        dyn_file = workdir / "calibration-dynamic.yaml"
-        dyn_file.write_text(dump_yaml(_dynamic(port)), encoding="utf-8")
-        sup.start("traefik", static_args(traefik, web, admin, dyn_file))
-        direct, proxied = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{web}/"
-        deadline = time.monotonic() + _READY_S
-        async with ClientSession(connector=TCPConnector(limit=0)) as session:
-            await _until_ok(session, direct, sup, "calibration", deadline)
-            await _until_ok(session, proxied, sup, "traefik", deadline)
-            warm = max(20, samples // 5)
-            await _phase(session, direct, rate, warm)
-            direct_rtt = await _phase(session, direct, rate, samples)
-            await _phase(session, proxied, rate, warm)
-            proxied_rtt = await _phase(session, proxied, rate, samples)
-    return Calibration(direct_rtt, proxied_rtt, rate)
+async def measure_round_trips(
+    session: ClientSession, direct_url: str, proxied_url: str, route: str, rate_per_s: float, samples: int
+) -> Calibration:
+    """``samples`` round trips straight to the idle backend, then as many through Traefik's ``route``.
 
-
-def calibrate_loopback(traefik: str, workdir: Path, samples: int, rate_per_s: float) -> Calibration:
-    """Measure ``samples`` direct and proxied round trips to an idle backend, sent at ``rate_per_s``.
-
-    The rate is kept between 20/s and 1000/s; each phase takes about ``samples / rate`` s.
+    Each phase starts with a fifth as many unrecorded requests (at least 20) to warm the connections.
     """
-    rate = min(_MAX_RATE, max(_MIN_RATE, rate_per_s))
-    cdir = workdir / "calibration"
-    cdir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_calibrate(traefik, cdir, samples, rate))
+    low, high = CALIBRATION_RATE_PER_S
+    rate = min(high, max(low, rate_per_s))
+    host = host_of(route)
+    warm = max(20, samples // 5)
+    await _phase(session, direct_url, host, rate, warm)
+    direct = await _phase(session, direct_url, host, rate, samples)
+    await _phase(session, proxied_url, host, rate, warm)
+    proxied = await _phase(session, proxied_url, host, rate, samples)
+    return Calibration(direct, proxied, rate)

@@ -344,7 +344,7 @@ def _service_rows(
         runs = []
         total_a = total_r = 0.0
         for r in live:
-            req = sum(t.requests for t in r.workloads.values())
+            req = r.tries_requests  # the requests sent while Traefik's counter was read
             a = r.attempts(s)
             total_a += a
             total_r += req

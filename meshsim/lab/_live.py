@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 
+from meshsim.lab._calibration import Calibration, measure_round_trips
 from meshsim.lab._loadgen import WorkloadTally, drive
 from meshsim.lab._plan import BackendSpec, FaultPlan, LabPlan
 from meshsim.lab._processes import Supervisor, free_ports
@@ -50,6 +51,8 @@ class LiveReplication:
     tries: dict[str, float]
     proxy_rejections: dict[str, int]
     backends: dict[str, dict[str, Any]]
+    calibration: Calibration
+    tries_requests: int  # end-user requests sent while the per-try counter was read (its denominator)
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def attempts(self, service: str) -> float:
@@ -67,9 +70,14 @@ class _Run:
         self.streams = streams
         self.sup = sup
         self.specs = {b.name: b for b in plan.backends}
-        ports = free_ports(len(plan.backends) + 2)
-        self.web_port, self.admin_port = ports[0], ports[1]
-        self.ports = {b.name: p for b, p in zip(plan.backends, ports[2:])}
+        ports = free_ports(len(plan.backends) + 3)
+        self.web_port, self.admin_port, self.calibration_port = ports[0], ports[1], ports[2]
+        self.ports = {b.name: p for b, p in zip(plan.backends, ports[3:])}
+        # the idle calibration backend's route and process name, apart from the scenario's names
+        taken = set(plan.routes) | set(self.ports)
+        self.calibration_route = "lab-calibration"
+        while self.calibration_route in taken:
+            self.calibration_route += "-lab"
         self.removed: set[str] = set()
         self.dead_stats: dict[str, list[dict[str, Any]]] = {}
         self.active_faults: dict[int, tuple[FaultPlan, dict[str, Any]]] = {}
@@ -83,7 +91,10 @@ class _Run:
     # ----- files -----
     def write_dynamic(self) -> None:
         """Rewrite Traefik's dynamic file whole (an atomic rename, so the watcher never reads half)."""
-        text = dump_yaml(dynamic_config(self.plan, self.ports, frozenset(self.removed)))
+        config = dynamic_config(
+            self.plan, self.ports, frozenset(self.removed), (self.calibration_route, self.calibration_port)
+        )
+        text = dump_yaml(config)
         tmp = self.workdir / "dynamic.yaml.tmp"
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.dynamic_file)
@@ -117,6 +128,22 @@ class _Run:
         return cfg.write(self.workdir / f"{b.name}.{n}.json")
 
     # ----- processes -----
+    def start_calibration_backend(self) -> None:
+        """The idle backend of the calibration: no service time, no errors, no calls."""
+        samples = self.workdir / "calibration.f64"
+        np.zeros(1, dtype=np.float64).tofile(samples)
+        cfg = BackendConfig(
+            name=self.calibration_route,
+            port=self.calibration_port,
+            traefik_url=f"http://127.0.0.1:{self.web_port}",
+            samples_file=str(samples),
+            seed=0,
+            max_lifetime_s=self.plan.horizon_s + 600.0,
+            concurrency=64,
+        )
+        path = cfg.write(self.workdir / "calibration.json")
+        self.sup.start(self.calibration_route, [sys.executable, "-m", "meshsim.lab._backend", str(path)])
+
     def start_backend(self, b: BackendSpec) -> None:
         cfg = self.backend_config(b)
         self.sup.start(b.name, [sys.executable, "-m", "meshsim.lab._backend", str(cfg)])
@@ -125,10 +152,13 @@ class _Run:
         self.write_dynamic()
         self.sup.start("traefik", static_args(self.traefik, self.web_port, self.admin_port, self.dynamic_file))
 
+    def port_of(self, name: str) -> int:
+        return self.calibration_port if name == self.calibration_route else self.ports[name]
+
     async def control(self, name: str, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One control request to backend ``name`` (bounded); returns its JSON answer."""
         assert self.session is not None
-        url = f"http://127.0.0.1:{self.ports[name]}{ADMIN_PREFIX}{what}"
+        url = f"http://127.0.0.1:{self.port_of(name)}{ADMIN_PREFIX}{what}"
         timeout = ClientTimeout(total=_CONTROL_S)
         if body is None:
             async with self.session.get(url, timeout=timeout) as resp:
@@ -160,7 +190,7 @@ class _Run:
 
     async def wait_traefik(self, deadline: float) -> None:
         """Wait until Traefik answers and serves every router of the plan, enabled and error-free."""
-        want = {f"{name}@file" for name in self.plan.routes}
+        want = {f"{name}@file" for name in [*self.plan.routes, self.calibration_route]}
         while True:
             if not self.sup.alive("traefik"):
                 raise LabError(f"Traefik exited at start-up:\n{self.sup.log_tail('traefik')}")
@@ -265,9 +295,15 @@ class _Run:
                 with contextlib.suppress(TimeoutError, ClientError, OSError):
                     await self.control(name, "fault", body)
 
-    async def tries_at(self, offset_s: float) -> dict[str, float]:
+    async def tries_at(self, offset_s: float, tallies: list[WorkloadTally]) -> tuple[dict[str, float], int]:
+        """Traefik's per-try counter at ``offset_s``, and how many requests had been sent when it answered.
+
+        Under load the answer can come late; the request count taken at that moment keeps the
+        ratio of tries to requests right.
+        """
         await self.at(offset_s)
-        return tries_by_service(await self.admin_get("/metrics"), self.plan)
+        tries = tries_by_service(await self.admin_get("/metrics"), self.plan)
+        return tries, sum(t.sent_all for t in tallies)
 
 
 def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -286,7 +322,11 @@ def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def _live(
-    plan: LabPlan, traefik: str, workdir: Path, replication: int, seed: np.random.SeedSequence
+    plan: LabPlan,
+    traefik: str,
+    workdir: Path,
+    seed: np.random.SeedSequence,
+    calibration_samples: int,
 ) -> LiveReplication:
     streams = Streams(seed)
     with Supervisor(workdir) as sup:
@@ -294,12 +334,22 @@ async def _live(
         connector = TCPConnector(limit=0)
         async with ClientSession(connector=connector) as session:
             run.session = session
+            run.start_calibration_backend()
             for b in plan.backends:
                 run.start_backend(b)
             run.start_traefik()
             deadline = time.monotonic() + _READY_S
-            await asyncio.gather(*(run.wait_backend(b.name, deadline) for b in plan.backends))
+            names = [run.calibration_route, *(b.name for b in plan.backends)]
+            await asyncio.gather(*(run.wait_backend(name, deadline) for name in names))
             await run.wait_traefik(deadline)
+            calibration = await measure_round_trips(
+                session,
+                f"http://127.0.0.1:{run.calibration_port}/",
+                f"http://127.0.0.1:{run.web_port}/",
+                run.calibration_route,
+                sum(max(r for _, r in w.steps) for w in plan.workloads),
+                calibration_samples,
+            )
             loop = asyncio.get_running_loop()
             run.t0 = loop.time() + _LEAD_S
             run.window = (run.t0 + plan.warmup_s, run.t0 + plan.horizon_s)
@@ -309,11 +359,12 @@ async def _live(
             fault_tasks = [
                 asyncio.create_task(run.crash(f) if f.kind == "crash" else run.switch(f)) for f in plan.faults
             ]
-            first = asyncio.create_task(run.tries_at(plan.warmup_s))
+            tallies = [WorkloadTally() for _ in plan.workloads]
+            first = asyncio.create_task(run.tries_at(plan.warmup_s, tallies))
             breakers = {s for s, r in plan.routes.items() if r.breaker is not None}
             url = f"http://127.0.0.1:{run.web_port}/"
             try:
-                tallies = await asyncio.gather(
+                await asyncio.gather(
                     *(
                         drive(
                             session,
@@ -324,8 +375,9 @@ async def _live(
                             plan.warmup_s,
                             plan.horizon_s,
                             streams.get(f"lab/arrivals/{w.name}"),
+                            tally,
                         )
-                        for w in plan.workloads
+                        for w, tally in zip(plan.workloads, tallies)
                     )
                 )
             finally:
@@ -335,8 +387,9 @@ async def _live(
             for res in outcomes:
                 if isinstance(res, Exception) and not isinstance(res, asyncio.CancelledError):
                     raise res  # a fault the lab could not carry out (a backend that did not restart)
-            before = await first
+            before, sent_before = await first
             after = tries_by_service(await run.admin_get("/metrics"), plan)
+            sent = sum(t.sent_all for t in tallies) - sent_before
             stats: dict[str, dict[str, Any]] = {}
             for b in plan.backends:
                 parts = list(run.dead_stats.get(b.name, []))
@@ -351,13 +404,24 @@ async def _live(
         for to, d in st["downstream"].items():
             rejections[to] = rejections.get(to, 0) + int(d.get("proxy_rejections", 0))
     tries = {s: after.get(s, 0.0) - before.get(s, 0.0) for s in plan.routes}
-    return LiveReplication(replication, plan.duration_s, workloads, tries, rejections, stats, run.events)
+    return LiveReplication(0, plan.duration_s, workloads, tries, rejections, stats, calibration, sent, run.events)
 
 
 def live_replication(
-    plan: LabPlan, traefik: str, workdir: Path, replication: int, seed: np.random.SeedSequence
+    plan: LabPlan,
+    traefik: str,
+    workdir: Path,
+    replication: int,
+    seed: np.random.SeedSequence,
+    calibration_samples: int = 150,
 ) -> LiveReplication:
-    """Run live replication ``replication`` of ``plan`` (its own processes; all stopped on return)."""
+    """Run live replication ``replication`` of ``plan`` (its own processes; all stopped on return).
+
+    Before the scenario's traffic, ``calibration_samples`` direct and proxied round trips go
+    to the run's idle calibration backend (:mod:`meshsim.lab._calibration`).
+    """
     rdir = workdir / f"rep{replication}"
     rdir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_live(plan, traefik, rdir, replication, seed))
+    rep = asyncio.run(_live(plan, traefik, rdir, seed, calibration_samples))
+    rep.replication = replication
+    return rep

@@ -47,7 +47,8 @@ class WorkloadTally:
     proxy_rejections: int = 0
     late_max_s: float = 0.0
     late_sum_s: float = 0.0
-    sent: int = 0
+    sent: int = 0  # counted requests sent (after the warm-up)
+    sent_all: int = 0  # every request sent, warm-up included
 
     @property
     def completed(self) -> int:
@@ -133,13 +134,14 @@ async def drive(
     warmup_s: float,
     horizon_s: float,
     rng: np.random.Generator,
+    tally: WorkloadTally,
 ) -> WorkloadTally:
-    """Send ``w``'s arrivals from monotonic time ``t0`` to ``t0 + horizon_s``; returns the tally.
+    """Send ``w``'s arrivals from monotonic time ``t0`` to ``t0 + horizon_s`` into ``tally``; returns it.
 
+    The tally is the caller's, so it can read how many requests were sent at any moment.
     Requests still open at the end are cancelled (they are counted in flight).
     """
     loop = asyncio.get_running_loop()
-    tally = WorkloadTally()
     end = t0 + horizon_s
     open_tasks: set[asyncio.Task[None]] = set()
     try:
@@ -150,6 +152,7 @@ async def drive(
                 await asyncio.sleep(delay)
             late = loop.time() - scheduled
             counted = offset >= warmup_s
+            tally.sent_all += 1
             if counted:
                 tally.requests += 1
                 tally.sent += 1

@@ -1,8 +1,9 @@
 """``run_lab``: calibrate, run the scenario live on Traefik, predict it, and compare.
 
-The order is fixed: plan (refuses what cannot be realised, before any process starts), a
-short calibration run on an idle backend, the live runs one after another (each with fresh
-processes), then the simulator on the same scenario with the measured loopback figures.
+The order is fixed: plan (refuses what cannot be realised, before any process starts), the
+live runs one after another (each with fresh processes, each starting with a short
+calibration on an idle backend behind the same Traefik), then the simulator on the same
+scenario with the pooled loopback figures.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ __all__ = ["LabOptions", "LabReport", "run_lab", "traefik_version"]
 
 # Predicted shares come from sampled spans; about this many sampled requests over all replications.
 _SPAN_BUDGET = 20_000
-# Seconds of each calibration phase at the scenario's rate (at least 100 requests).
-_CALIBRATION_S = 1.5
+# Seconds of each calibration phase at the scenario's rate, per live run (at least 100 requests).
+_CALIBRATION_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class LabOptions:
     sim_replications: int = 10
     traefik: str | None = None
     feed_overshoot: bool = True
-    calibration_samples: int = 300
+    calibration_samples: int = 300  # most direct (and proxied) calibration requests per live run
 
 
 @dataclass
@@ -124,7 +125,7 @@ def run_lab(
     if opts.replications < 1 or opts.sim_replications < 1:
         raise LabError("--replications and --sim-replications must be at least 1")
     try:
-        from meshsim.lab._calibration import calibrate_loopback
+        from meshsim.lab._calibration import pooled
         from meshsim.lab._live import live_replication
     except ImportError as exc:  # aiohttp missing
         raise LabError(f"meshsim lab needs the lab extra (pip install 'meshsim[lab]'): {exc}") from None
@@ -148,15 +149,17 @@ def run_lab(
     try:
         rate = sum(max(r for _, r in w.steps) for w in plan.workloads)
         samples = min(opts.calibration_samples, max(100, int(rate * _CALIBRATION_S)))
-        say(f"calibration: {samples} direct and {samples} proxied requests to an idle backend at {rate:g}/s")
-        calibration = calibrate_loopback(binary, workdir, samples, rate)
         seeds = replication_seeds(sc.seed, opts.replications)
         live = []
         for r in range(opts.replications):
-            say(f"live run {r + 1}/{opts.replications}: {plan.horizon_s:g} s on Traefik {version}")
-            live.append(live_replication(plan, binary, workdir, r, seeds[r]))
+            say(
+                f"live run {r + 1}/{opts.replications}: calibration ({samples} direct and {samples} proxied "
+                f"requests at {rate:g}/s), then {plan.horizon_s:g} s of the scenario on Traefik {version}"
+            )
+            live.append(live_replication(plan, binary, workdir, r, seeds[r], samples))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    calibration = pooled([rep.calibration for rep in live])
     overshoot = overshoot_by_group(plan, live)
     pscen = predicted_scenario(plan, calibration, overshoot if opts.feed_overshoot else None)
     say(f"prediction: {opts.sim_replications} simulated replications")

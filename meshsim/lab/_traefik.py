@@ -92,10 +92,23 @@ def leaf_services(route: RoutePlan) -> list[str]:
     return [_group_name(route, v) for v, _, _ in route.groups]
 
 
-def dynamic_config(plan: LabPlan, ports: dict[str, int], removed: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The file provider's dynamic configuration; servers in ``removed`` are left out (discovery)."""
+def dynamic_config(
+    plan: LabPlan,
+    ports: dict[str, int],
+    removed: frozenset[str] = frozenset(),
+    calibration: tuple[str, int] | None = None,
+) -> dict[str, Any]:
+    """The file provider's dynamic configuration.
+
+    Servers in ``removed`` are left out (the control plane's view after a crash);
+    ``calibration`` (route name, port) adds a plain route to the idle calibration backend.
+    """
     routers: dict[str, Any] = {}
     services: dict[str, Any] = {}
+    if calibration is not None:
+        cal_name, cal_port = calibration
+        routers[cal_name] = {"rule": f"Host(`{host_of(cal_name)}`)", "entryPoints": ["web"], "service": cal_name}
+        services[cal_name] = {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{cal_port}"}]}}
     middlewares: dict[str, Any] = {}
     transports: dict[str, Any] = {}
     for name, route in plan.routes.items():

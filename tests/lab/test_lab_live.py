@@ -87,8 +87,9 @@ def test_short_lab_run_counts_agree_with_theory_and_prediction(tmp_path, capsys)
             "--quiet",
         ]
     )
-    printed = capsys.readouterr().out
-    assert code in (0, 1), printed  # 1 only when a latency is off: asserted below
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert code in (0, 1), printed + captured.err  # 1 only when a latency is off: asserted below
     assert not [c for c in _children().values() if "meshsim.lab" in c or "traefik" in c]
     data = json.loads(out.read_text())
     assert set(data) == {"measured", "predicted", "comparison", "calibration", "lab"}

@@ -173,6 +173,7 @@ def test_supervisor_stops_children_on_error(tmp_path):
 
 
 def _fake_run(plan, replication: int, ok: int, errors: int, served: dict[str, int], tries: float):
+    from meshsim.lab._calibration import Calibration
     from meshsim.lab._live import LiveReplication
     from meshsim.lab._loadgen import WorkloadTally
 
@@ -180,7 +181,10 @@ def _fake_run(plan, replication: int, ok: int, errors: int, served: dict[str, in
     for k in range(ok + errors):
         tally.latency.add(0.005 + 0.001 * (k % 7))
     backends = {b.name: {"received": served[b.name], "served": served[b.name], "outcomes": {}} for b in plan.backends}
-    return LiveReplication(replication, plan.duration_s, {"users": tally}, {"api": tries}, {}, backends)
+    cal = Calibration([0.0004], [0.001], 100.0)
+    return LiveReplication(
+        replication, plan.duration_s, {"users": tally}, {"api": tries}, {}, backends, cal, ok + errors
+    )
 
 
 def test_prediction_runs_on_the_calibration_and_scores_counts():
