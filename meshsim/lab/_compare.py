@@ -116,13 +116,15 @@ def share_groups(plan: LabPlan, service: str) -> dict[str, tuple[str, ...]]:
     """The groups whose share of ``service``'s served tries is compared, and their backends.
 
     Per version (``api/v2``) when the service has versions, else per replica (``api-0``) when
-    it has several; nothing for a single replica.
+    it has several; nothing for a single replica, nor per replica when a crash may hit any of
+    them (the lab and the simulator each pick the crashed replica at random).
     """
     mine = [b for b in plan.backends if b.service == service]
     versions = sorted({b.version for b in mine if b.version is not None})
     if len(versions) >= 2:
         return {f"{service}/{v}": tuple(b.name for b in mine if b.version == v) for v in versions}
-    if not versions and len(mine) >= 2:
+    crashed = {name for f in plan.faults if f.kind == "crash" for name in f.backends}
+    if not versions and len(mine) >= 2 and not crashed & {b.name for b in mine}:
         return {b.name: (b.name,) for b in mine}
     return {}
 

@@ -231,6 +231,8 @@ def test_share_groups_are_versions_or_replicas_matched_to_the_engines_replicas()
     root = Path(__file__).resolve().parents[2]
     canary = plan_lab(load_scenario(root / "models" / "lab" / "canary.yaml"))
     assert share_groups(canary, "api") == {"api/v1": ("api-v1-0", "api-v1-1"), "api/v2": ("api-v2-0",)}
+    down = plan_lab(load_scenario(root / "models" / "lab" / "down-backoff.yaml"))
+    assert share_groups(down, "api") == {}  # which replica crashes is drawn at random, live and simulated
     baseline = plan_lab(load_scenario(root / "models" / "lab" / "baseline.yaml"), duration_s=5.0)
     assert share_groups(baseline, "api") == {"api-0": ("api-0",), "api-1": ("api-1",)}
     results = simulate(baseline.scenario.model_copy(update={"duration": 5.0}), 2, trace_sample=1.0)
