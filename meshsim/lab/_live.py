@@ -168,6 +168,21 @@ class _Run:
                 data = await resp.json()
         return data
 
+    async def must_control(self, name: str, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """:meth:`control`, where no answer stops the run with a :class:`LabError`."""
+        try:
+            return await self.control(name, what, body)
+        except (ClientError, TimeoutError, OSError, ValueError) as exc:
+            raise LabError(f"backend {name} did not answer the lab's {what} request: {exc!r}") from None
+
+    async def metrics(self) -> dict[str, float]:
+        """Traefik's per-try counters now (a :class:`LabError` when it does not answer)."""
+        try:
+            text = await self.admin_get("/metrics")
+        except (ClientError, TimeoutError, OSError) as exc:
+            raise LabError(f"Traefik did not answer the lab's metrics request: {exc!r}") from None
+        return tries_by_service(str(text), self.plan)
+
     async def wait_backend(self, name: str, deadline: float) -> None:
         while True:
             if not self.sup.alive(name):
@@ -259,10 +274,10 @@ class _Run:
     async def restart(self, name: str) -> None:
         self.start_backend(self.specs[name])
         await self.wait_backend(name, time.monotonic() + _READY_S)
-        await self.control(name, "window", {"from": self.window[0], "until": self.window[1]})
+        await self.must_control(name, "window", {"from": self.window[0], "until": self.window[1]})
         for fid, (f, body) in sorted(self.active_faults.items()):
             if name in f.backends:
-                await self.control(name, "fault", {**body, "id": fid, "on": True})
+                await self.must_control(name, "fault", {**body, "id": fid, "on": True})
         self.event("restart", backend=name)
         if name in self.removed:
             self.removed.discard(name)
@@ -302,7 +317,7 @@ class _Run:
         ratio of tries to requests right.
         """
         await self.at(offset_s)
-        tries = tries_by_service(await self.admin_get("/metrics"), self.plan)
+        tries = await self.metrics()
         return tries, sum(t.sent_all for t in tallies)
 
 
@@ -354,7 +369,10 @@ async def _live(
             run.t0 = loop.time() + _LEAD_S
             run.window = (run.t0 + plan.warmup_s, run.t0 + plan.horizon_s)
             await asyncio.gather(
-                *(run.control(b.name, "window", {"from": run.window[0], "until": run.window[1]}) for b in plan.backends)
+                *(
+                    run.must_control(b.name, "window", {"from": run.window[0], "until": run.window[1]})
+                    for b in plan.backends
+                )
             )
             fault_tasks = [
                 asyncio.create_task(run.crash(f) if f.kind == "crash" else run.switch(f)) for f in plan.faults
@@ -388,13 +406,13 @@ async def _live(
                 if isinstance(res, Exception) and not isinstance(res, asyncio.CancelledError):
                     raise res  # a fault the lab could not carry out (a backend that did not restart)
             before, sent_before = await first
-            after = tries_by_service(await run.admin_get("/metrics"), plan)
+            after = await run.metrics()
             sent = sum(t.sent_all for t in tallies) - sent_before
             stats: dict[str, dict[str, Any]] = {}
             for b in plan.backends:
                 parts = list(run.dead_stats.get(b.name, []))
                 if sup.alive(b.name):
-                    parts.append(await run.control(b.name, "stats"))
+                    parts.append(await run.must_control(b.name, "stats"))
                 stats[b.name] = _merge_stats(parts)
     workloads = {w.name: t for w, t in zip(plan.workloads, tallies)}
     rejections: dict[str, int] = {}
