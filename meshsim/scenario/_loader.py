@@ -14,7 +14,7 @@ from typing import Any, get_args
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
-from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
+from meshsim.errors import STDIN, InputProblem, MeshsimInputError, read_input_text
 from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config
 from meshsim.scenario._models import Scenario
 from meshsim.yamlio import LineList, LineMap, locate, read_yaml
@@ -24,7 +24,7 @@ __all__ = ["line_of", "load_scenario", "scenario_from_dict"]
 
 def line_of(file: str | None, loc: tuple[Any, ...]) -> int | None:
     """The line of field ``loc`` in a scenario file (None when unknown): for errors raised after loading."""
-    if not file or file == "<string>":
+    if not file or file in ("<string>", "<stdin>"):
         return None
     try:
         tree = read_yaml(read_input_text(file), file)
@@ -300,7 +300,7 @@ def scenario_from_dict(
     root = Path(import_root).resolve() if import_root is not None else None
     # Relative imports start at the scenario file's folder; a scenario given as text has none.
     text_root = root if root is not None else Path.cwd()
-    base_dir = Path(file).parent if file and file != "<string>" else text_root
+    base_dir = Path(file).parent if file and file not in ("<string>", "<stdin>") else text_root
     data = _apply_imports(data, tree, file, base_dir, root)
     try:
         scenario = Scenario.model_validate({**data, "source_file": file})
@@ -411,14 +411,17 @@ def _location_prefixes(locations: Any) -> set[str]:
 def load_scenario(source: str | Path | dict[str, Any], *, import_root: str | Path | None = None) -> Scenario:
     """Load and validate a scenario from a path, a YAML string, or a mapping.
 
-    ``import_root`` confines ``mesh.import`` paths to one folder (an uploaded scenario must
-    not read the host's files); see :func:`scenario_from_dict`.
+    ``"-"`` (or ``Path("-")``) reads standard input. ``import_root`` confines ``mesh.import`` paths
+    to one folder (an uploaded scenario must not read the host's files); see :func:`scenario_from_dict`.
 
     Raises :class:`~meshsim.errors.MeshsimInputError` with file, line and field.
     """
     if isinstance(source, dict):
         return scenario_from_dict(source, import_root=import_root)
-    if isinstance(source, Path) or (
+    if str(source) == STDIN:  # "-": standard input, as Unix tools read it
+        file = "<stdin>"
+        text = read_input_text(STDIN, what="scenario")
+    elif isinstance(source, Path) or (
         isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))
     ):
         file = str(source)
