@@ -52,8 +52,11 @@ def build_case(seed: int, i: int) -> Any:
     return make_case(random.Random(f"case:{seed}:{i}"), target_of(seed, i))
 
 
-def _worker(conn: Connection, seed: int, memory_mb: int, simulate: bool) -> None:
+def _worker(conn: Connection, seed: int, memory_mb: int, simulate: bool, max_requests: int) -> None:
+    from tests.fuzz import harness
     from tests.fuzz.harness import run_case
+
+    harness.MAX_FUZZ_REQUESTS = max_requests
 
     if memory_mb:
         limit = memory_mb * 1024 * 1024
@@ -75,9 +78,9 @@ def _worker(conn: Connection, seed: int, memory_mb: int, simulate: bool) -> None
 
 
 class _Slot:
-    def __init__(self, ctx: Any, seed: int, memory_mb: int, simulate: bool) -> None:
+    def __init__(self, ctx: Any, seed: int, memory_mb: int, simulate: bool, max_requests: int) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, seed, memory_mb, simulate), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, seed, memory_mb, simulate, max_requests), daemon=True)
         self.proc.start()
         child.close()
         self.case: int | None = None
@@ -96,7 +99,7 @@ class _Slot:
 def run(args: argparse.Namespace) -> int:
     ctx = mp.get_context("forkserver")
     todo = list(args.only) if args.only else list(range(args.cases))
-    make = lambda: _Slot(ctx, args.seed, args.memory_mb, not args.no_simulate)  # noqa: E731
+    make = lambda: _Slot(ctx, args.seed, args.memory_mb, not args.no_simulate, args.max_requests)  # noqa: E731
     slots = [make() for _ in range(max(1, min(args.workers, len(todo))))]
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     failures: list[tuple[int, str, str, str]] = []
@@ -182,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=60.0, help="seconds before a case counts as a hang")
+    p.add_argument("--max-requests", type=int, default=2_000, help="cap on each valid scenario's requests")
     p.add_argument("--memory-mb", type=int, default=3072, help="address-space limit per worker (0: none)")
     p.add_argument("--no-simulate", action="store_true", help="only validate the valid scenarios")
     p.add_argument("--only", type=int, nargs="+", help="replay these case numbers")

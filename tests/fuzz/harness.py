@@ -40,8 +40,12 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-#: Simulated requests a valid fuzzed scenario may take (the issue's campaign used 2,000).
+#: Simulated end-user requests a valid fuzzed scenario may take (the campaign's cap)...
 MAX_FUZZ_REQUESTS = 2_000
+#: ... and attempts at worst (every call, retry and hedge made), so a retry storm stays short ...
+MAX_FUZZ_ATTEMPTS = 20_000
+#: ... but never fewer requests than this.
+MIN_FUZZ_REQUESTS = 50
 FAILURES = ("traceback", "crash", "unaccounted", "nondeterministic", "hang", "exit")
 
 #: A tiny scenario for SLO-file cases: ``check`` simulates it in a blink.
@@ -202,14 +206,18 @@ def simulate_capped(path: Path) -> Outcome:
     (``run_replication`` checks it), then prints the summary as ``meshsim run`` does.
     """
     from meshsim.errors import MeshsimInputError
-    from meshsim.experiments import check_size, run_replication
+    from meshsim.experiments import check_size, estimate_size, run_replication
     from meshsim.results import Results
     from meshsim.scenario import load_scenario
 
     scenario = load_scenario(path)
-    expected = scenario.expected_requests()
-    if expected > MAX_FUZZ_REQUESTS:
-        scale = MAX_FUZZ_REQUESTS / expected
+    size = estimate_size(scenario)
+    # At most MAX_FUZZ_REQUESTS requests, fewer when each may fan out into many attempts.
+    budget = max(
+        MIN_FUZZ_REQUESTS, min(MAX_FUZZ_REQUESTS, MAX_FUZZ_ATTEMPTS / max(1.0, size.worst_attempts_per_request))
+    )
+    if size.requests > budget:
+        scale = budget / size.requests
         scenario = scenario.model_copy(
             update={"duration": scenario.duration * scale, "warmup": scenario.warmup * scale}
         )
