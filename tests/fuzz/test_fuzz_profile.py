@@ -14,6 +14,7 @@ long campaign explores new ones with each ``--seed``.
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -32,6 +33,9 @@ PROFILE = settings(
 )
 
 
+_COUNTER = itertools.count()
+
+
 @pytest.fixture(autouse=True)
 def _short_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     # A few hundred requests per valid scenario keep the profile fast; make fuzz runs 2,000.
@@ -40,7 +44,7 @@ def _short_runs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _check(target: str, rng: random.Random, tmp_path: Path) -> str:
     case = make_case(rng, target)
-    work = tmp_path / f"case-{rng.random()}"
+    work = tmp_path / f"case-{next(_COUNTER)}"
     work.mkdir()
     outcome = run_case(case, work)
     assert outcome.kind.split(":")[0] not in FAILURES, (
@@ -50,31 +54,27 @@ def _check(target: str, rng: random.Random, tmp_path: Path) -> str:
     return outcome.kind
 
 
-@PROFILE
-@settings(max_examples=120)
+@settings(PROFILE, max_examples=80)
 @given(rng=st.randoms(use_true_random=False))
 def test_mutated_scenarios(rng: random.Random, tmp_path: Path) -> None:
     _check("scenario", rng, tmp_path)
 
 
-@PROFILE
-@settings(max_examples=40)
+@settings(PROFILE, max_examples=40)
 @given(rng=st.randoms(use_true_random=False))
 def test_mutated_slo_files(rng: random.Random, tmp_path: Path) -> None:
     _check("slo", rng, tmp_path)
 
 
 @pytest.mark.parametrize("fmt", IMPORT_FORMATS)
-@PROFILE
-@settings(max_examples=15)
+@settings(PROFILE, max_examples=15)
 @given(rng=st.randoms(use_true_random=False))
 def test_mutated_mesh_configurations(fmt: str, rng: random.Random, tmp_path: Path) -> None:
     _check(f"import:{fmt}", rng, tmp_path)
 
 
 @pytest.mark.parametrize("target", ["traces", "metrics"])
-@PROFILE
-@settings(max_examples=15)
+@settings(PROFILE, max_examples=15)
 @given(rng=st.randoms(use_true_random=False))
 def test_mutated_traces_and_metrics(target: str, rng: random.Random, tmp_path: Path) -> None:
     _check(target, rng, tmp_path)
@@ -82,6 +82,6 @@ def test_mutated_traces_and_metrics(target: str, rng: random.Random, tmp_path: P
 
 def test_the_profile_reaches_both_outcomes(tmp_path: Path) -> None:
     """The mutations are neither all fatal nor all harmless: some scenarios run, most are refused."""
-    kinds = [_check("scenario", random.Random(seed), tmp_path) for seed in range(40)]
+    kinds = [_check("scenario", random.Random(seed), tmp_path) for seed in range(20)]
     assert any(k == "valid:ran" for k in kinds), kinds
-    assert sum(k.startswith("refused") for k in kinds) >= 10, kinds
+    assert sum(k.startswith("refused") for k in kinds) >= 6, kinds
