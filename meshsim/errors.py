@@ -10,6 +10,7 @@ import codecs
 import contextlib
 import errno
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ __all__ = [
     "decode_input_text",
     "display_name",
     "is_stdin",
+    "one_line",
     "os_reason",
     "read_input_bytes",
     "read_input_text",
@@ -59,8 +61,8 @@ class InputProblem:
                 if self.column is not None:
                     where += f":{self.column}"
             where += ": "
-        what = f"{self.field}: " if self.field else ""
-        return f"{where}{what}{self.message}"
+        what = f"{one_line(self.field)}: " if self.field else ""
+        return f"{where}{what}{one_line(self.message)}"
 
 
 @dataclass
@@ -124,6 +126,15 @@ class MeshsimOutputError(MeshsimInputError):
     def render(self) -> str:
         """``meshsim: cannot write PATH: reason``."""
         return f"meshsim: {self._text()}"
+
+
+_LONG_WORD = re.compile(r"\S{161,}")
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for one line of a message: control characters escaped, very long words shortened."""
+    shown = "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+    return _LONG_WORD.sub(lambda m: f"{m.group()[:80]}...{m.group()[-40:]} ({len(m.group()):,} characters)", shown)
 
 
 def display_name(name: str, width: int = 160) -> str:

@@ -309,6 +309,7 @@ PUBLIC_API = {
         "decode_input_text",
         "display_name",
         "is_stdin",
+        "one_line",
         "os_reason",
         "read_input_bytes",
         "read_input_text",

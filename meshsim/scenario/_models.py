@@ -408,6 +408,19 @@ class Scenario(Strict):
     import_origins: dict[str, str] = Field(default_factory=dict, exclude=True)
     import_warnings: list[str] = Field(default_factory=list, exclude=True)
 
+    @field_validator("locations")
+    @classmethod
+    def _location_names(cls, v: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        # Locations are addressed as cloud/region/zone: a name holding "/" could not be told apart.
+        for cloud, regions in v.items():
+            for name in [cloud, *regions, *(z for zones in regions.values() for z in zones)]:
+                if not name or "/" in name or name != name.strip():
+                    raise ValueError(
+                        f"location name {name!r} must be non-empty, without '/' or surrounding spaces "
+                        "(places are written cloud/region/zone)"
+                    )
+        return v
+
     @field_validator("duration")
     @classmethod
     def _positive_duration(cls, v: float) -> float:
