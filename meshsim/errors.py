@@ -1,7 +1,13 @@
-"""User-facing errors: one clear message with file, line and field.
+"""User-facing errors, and the one gate every file passes on its way in or out.
 
-The CLI turns every :class:`MeshsimInputError` into that message and exit code 2;
-nothing else the user gave us should ever produce a traceback.
+The CLI turns every :class:`MeshsimInputError` into one clear message with file, line and
+field, and exit code 2; nothing the user gave us should ever produce a traceback.
+
+In: every file meshsim reads (scenarios, SLO files, mesh configurations, traces, metrics,
+manifests) comes through :func:`read_input_bytes` / :func:`read_input_text`: regular files
+or standard input only, a size limit, UTF-8 with the line of a bad byte, no NUL.
+Out: every file meshsim writes goes through :func:`write_output`: atomic, and any OS error
+becomes :class:`MeshsimOutputError` (``meshsim: cannot write PATH: reason``, exit 2).
 """
 
 from __future__ import annotations
