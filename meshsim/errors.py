@@ -165,19 +165,25 @@ def is_stdin(path: str | Path) -> bool:
     return str(path) in _STDIN_ALIASES
 
 
+def _a(what: str) -> str:
+    """``what`` with its article: "a scenario file", "an SLO file"."""
+    vowel_sound = what[:1].lower() in "aeiou" or what.startswith(("SLO", "HTML", "MB", "X"))
+    return f"{'an' if vowel_sound else 'a'} {what}"
+
+
 def _refuse_special(mode: int, name: str, what: str, field: str | None) -> None:
     if stat.S_ISDIR(mode):
-        raise MeshsimInputError(f"is a folder, not a {what}", file=name, field=field)
+        raise MeshsimInputError(f"is a folder, not {_a(what)}", file=name, field=field)
     if stat.S_ISFIFO(mode):
         raise MeshsimInputError(
-            f"is a named pipe (FIFO), not a {what}: meshsim reads regular files, or standard input given as -",
+            f"is a named pipe (FIFO), not {_a(what)}: meshsim reads regular files, or standard input given as -",
             file=name,
             field=field,
         )
     if not stat.S_ISREG(mode):
         kind = "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or other special file"
         raise MeshsimInputError(
-            f"is {kind}, not a regular file, so not a {what} (meshsim never reads devices)", file=name, field=field
+            f"is {kind}, not a regular file, so not {_a(what)} (meshsim never reads devices)", file=name, field=field
         )
 
 
@@ -226,7 +232,7 @@ def _read_stdin(what: str, field: str | None, limit_bytes: int, text: bool) -> b
     except (OSError, ValueError):  # a replaced sys.stdin (tests, notebooks): read it as it is
         mode = stat.S_IFIFO
     if stat.S_ISDIR(mode):
-        raise MeshsimInputError(f"standard input is a folder, not a {what}", file=STDIN, field=field)
+        raise MeshsimInputError(f"standard input is a folder, not {_a(what)}", file=STDIN, field=field)
     if stream.isatty():
         print(f"meshsim: reading the {what} from standard input (end with Ctrl-D)", file=sys.stderr)
     return _read_limited(stream, "<stdin>", what, field, limit_bytes, text)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from meshsim.errors import MeshsimOutputError, os_reason, write_output
+from meshsim.errors import MeshsimInputError, MeshsimOutputError, os_reason, write_output
 from meshsim.scenario import Scenario, load_scenario
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
 
 def load(path: str) -> Scenario:
     """Load a scenario file (``-``: standard input); every problem becomes MeshsimInputError (exit 2)."""
+    if not path:
+        raise MeshsimInputError("no scenario file given (an empty name)")
     scenario = load_scenario(Path(path))
     for warning in scenario.import_warnings:
         print(f"warning: {warning}", file=sys.stderr)
