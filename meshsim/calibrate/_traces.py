@@ -61,19 +61,30 @@ FORMATS = ("otlp", "jaeger", "zipkin")
 # --------------------------------------------------------------------------- files
 
 
+def _gunzip(data: bytes, path: Path) -> bytes:
+    """Every gzip member of ``data``, unpacked to at most MAX_INPUT_BYTES (a gzip bomb stops there)."""
+    out = bytearray()
+    rest = data
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(rest, MAX_INPUT_BYTES + 1 - len(out))
+        except zlib.error as exc:
+            raise MeshsimInputError(f"broken gzip data: {exc}", file=str(path)) from None
+        if len(out) > MAX_INPUT_BYTES or inflater.unconsumed_tail:
+            raise MeshsimInputError(f"trace file unpacks to over {MAX_INPUT_BYTES:,} bytes (the limit)", file=str(path))
+        if not inflater.eof:
+            raise MeshsimInputError("broken gzip data: the file ends inside the compressed stream", file=str(path))
+        rest = inflater.unused_data
+        if not rest.strip(b"\x00"):  # zero padding after the last member, as some tools leave
+            break
+    return bytes(out)
+
+
 def _read_bytes(path: Path) -> bytes:
     data = read_input_bytes(path, what="trace file")
     if data[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-        try:
-            inflater = zlib.decompressobj(wbits=31)  # gzip; bounded, so a gzip bomb stops at the limit
-            out = inflater.decompress(data, MAX_INPUT_BYTES + 1)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise MeshsimInputError(f"broken gzip data: {exc}", file=str(path)) from None
-        if len(out) > MAX_INPUT_BYTES:
-            raise MeshsimInputError(
-                f"trace file unpacks to over {MAX_INPUT_BYTES:,} bytes (the limit)", file=str(path)
-            ) from None
-        data = out
+        data = _gunzip(data, path)
     return data
 
 
