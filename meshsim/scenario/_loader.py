@@ -368,7 +368,10 @@ def _apply_imports(
             merged_services.setdefault(svc, {}).update(hints)
         origins.update({k: o.describe() for k, o in result.origins.items()})
         warnings.extend(result.warnings)
-    services = dict(data.get("services") or {})
+    services_in, policies_in = data.get("services") or {}, data.get("policies") or {}
+    if not isinstance(services_in, dict) or not isinstance(policies_in, dict):
+        return data  # the wrong shape is reported, with its line, when the scenario is validated
+    services = dict(services_in)
     if MESH_WIDE in merged_policies:
         merged_policies = apply_mesh_wide(merged_policies, list(services))
     merged_policies.pop(MESH_WIDE, None)
@@ -379,7 +382,7 @@ def _apply_imports(
             merged_policies.pop(svc)
             continue
         loc = pol.get("locality")
-        if isinstance(loc, dict) and loc.get("failover"):
+        if isinstance(loc, dict) and isinstance(loc.get("failover"), list) and loc["failover"]:
             keep = [x for x in loc["failover"] if x in known]
             for x in loc["failover"]:
                 if x not in known:
@@ -387,9 +390,10 @@ def _apply_imports(
                         f"imported locality failover '{x}' of {svc} is not a location of this scenario; dropped"
                     )
             pol["locality"] = {**loc, "failover": keep}
-    own = dict(data.get("policies") or {})
+    own = dict(policies_in)
     for svc, pol in merged_policies.items():
-        own[svc] = {**pol, **dict(own.get(svc) or {})}
+        mine = own.get(svc) or {}
+        own[svc] = {**pol, **mine} if isinstance(mine, dict) else mine  # a wrong shape: validation says so
     # replica hints from Kubernetes workloads fill services that say nothing about placement
     for svc, hints in merged_services.items():
         if svc in services and isinstance(services[svc], dict) and "replicas" in hints:

@@ -330,3 +330,29 @@ def test_import_root_refuses_symlinks_that_lead_out(tmp_path: Path) -> None:
             load_scenario(text, import_root=allowed)
         assert exc.value.problems[0].field == "mesh.import.0.path"
         assert str(tmp_path) not in str(exc.value)  # the host's folders are not shown to an upload
+
+
+@pytest.mark.parametrize(
+    "services,policies",
+    [
+        ("5", "{}"),
+        ("[api, db]", "{}"),
+        ("{api: {replicas: 1, service_time: 1ms}}", "[1]"),
+        ("{api: {replicas: 1, service_time: 1ms}}", "{reviews: 7}"),
+    ],
+)
+def test_wrong_shapes_next_to_mesh_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], services: str, policies: str
+) -> None:
+    """Imports merge before validation: a wrong shape there must still end as a refusal with its line."""
+    source = Path(__file__).resolve().parents[2] / "tests" / "data" / "importers" / "istio" / "good" / "reviews.yaml"
+    (tmp_path / "reviews.yaml").write_bytes(source.read_bytes())
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        f"name: s\nmesh: {{import: [{{format: istio, path: reviews.yaml}}]}}\nservices: {services}\n"
+        f"policies: {policies}\nworkload: [{{name: w, entry: api, rate: 10/s}}]\n",
+        encoding="utf-8",
+    )
+    code, err = _main(capsys, "validate", str(f))
+    assert code == 2 and "internal error" not in err, err
+    assert err.startswith(f"{f}:"), err
