@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     slots = [make() for _ in range(max(1, min(args.workers, len(todo))))]
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     failures: list[tuple[int, str, str, str]] = []
-    started, done, nxt = time.monotonic(), 0, 0
+    started, done = time.monotonic(), 0
     save = Path(args.save) if args.save else None
     if save:
         save.mkdir(parents=True, exist_ok=True)
@@ -122,6 +122,23 @@ def run(args: argparse.Namespace) -> int:
             rate = done / (time.monotonic() - started)
             print(f"{done}/{len(todo)} cases, {rate:.1f}/s, {len(failures)} failure(s)", file=sys.stderr, flush=True)
 
+    try:
+        _loop(args, todo, slots, make, record)
+    except KeyboardInterrupt:  # report what was done so far
+        print(f"interrupted after {done} of {len(todo)} cases", file=sys.stderr)
+    for slot in slots:
+        if slot.case is None:
+            slot.conn.send(None)
+        slot.proc.join(timeout=5)
+        if slot.proc.is_alive():
+            slot.kill()
+    elapsed = time.monotonic() - started
+    _report(counts, failures, done, elapsed)
+    return 1 if failures else 0
+
+
+def _loop(args: argparse.Namespace, todo: list[int], slots: list[_Slot], make: Any, record: Any) -> None:
+    done, nxt = 0, 0
     while done < len(todo):
         for slot in slots:
             if slot.case is None and nxt < len(todo):
@@ -141,23 +158,17 @@ def run(args: argparse.Namespace) -> int:
                     slot.kill()
                     slots[k] = make()
                     record(i, target, kind, detail)
+                    done += 1
                     continue
                 slot.case = None
                 record(i, target, kind, detail)
+                done += 1
             elif now - slot.started > args.timeout:
                 i = slot.case
                 slot.kill()
                 slots[k] = make()
                 record(i, target_of(args.seed, i), "hang", f"over {args.timeout:g} s")
-    for slot in slots:
-        if slot.case is None:
-            slot.conn.send(None)
-        slot.proc.join(timeout=5)
-        if slot.proc.is_alive():
-            slot.kill()
-    elapsed = time.monotonic() - started
-    _report(counts, failures, len(todo), elapsed)
-    return 1 if failures else 0
+                done += 1
 
 
 def _report(counts: dict[str, Counter[str]], failures: list[tuple[int, str, str, str]], n: int, elapsed: float) -> None:
