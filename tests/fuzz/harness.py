@@ -255,11 +255,3 @@ def _print_summary(results_json: str) -> None:
     console = Console(file=io.StringIO(), width=160)
     for table in summary_tables(data):
         console.print(table)
-
-
-def env_without_color() -> dict[str, str]:
-    """The environment for subprocesses: no colours, UTF-8 unless a test says otherwise."""
-    env = dict(os.environ)
-    env.pop("FORCE_COLOR", None)
-    env["NO_COLOR"] = "1"
-    return env
