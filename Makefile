@@ -4,14 +4,21 @@
 # and, for contributors:
 #   make lint  -> ruff (lint and format), mypy --strict, import-linter contracts
 #   make bench -> engine benchmarks (ratios against baselines run in the same process)
+#   make fuzz  -> a long fuzz campaign (FUZZ_CASES inputs) printing the count of each outcome
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
+# The UI listens on this machine only; HOST=0.0.0.0 serves it to the network on purpose.
+HOST   ?= 127.0.0.1
+# Largest upload the UI accepts, MB (a scenario or a mesh configuration is far smaller).
+UPLOAD_MB ?= 8
+FUZZ_CASES ?= 10000
+FUZZ_WORKERS ?= 2
 
-.PHONY: run test venv chromium bench clean lint
+.PHONY: run test venv chromium bench clean lint fuzz
 
 venv: $(STAMP)
 
@@ -34,7 +41,8 @@ chromium:
 	fi
 
 run: venv
-	$(BIN)/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
+	  --server.maxUploadSize $(UPLOAD_MB) --browser.gatherUsageStats false
 
 # Both cores: the suite is independent tests (each run is seeded), so xdist only reorders them.
 test: venv chromium
@@ -45,6 +53,11 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Mutated scenarios, SLO files, mesh configurations, traces and metrics through the meshsim
+# command; prints counts per outcome class and exits 1 on any traceback, hang or crash.
+fuzz: venv
+	$(BIN)/python -m tests.fuzz.campaign --cases $(FUZZ_CASES) --workers $(FUZZ_WORKERS)
 
 bench: venv
 	$(BIN)/python benchmarks/bench_engine.py

@@ -7,6 +7,7 @@ ratios in [0, 1].
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 
@@ -59,6 +60,27 @@ _BANDWIDTH_RE = re.compile(rf"^\s*{_NUMBER}\s*([kmg]?bps)\s*$", re.IGNORECASE)
 _PERCENT_RE = re.compile(rf"^\s*{_NUMBER}\s*%\s*$")
 
 
+def _finite(number: float, field: str, value: object, what: str) -> float:
+    """``number`` when it is a finite float; a UnitError naming the written ``value`` otherwise."""
+    if not math.isfinite(number):
+        raise UnitError(f"{field}: {what} {_shown(value)} is not a finite number")
+    return number
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
+
+
+def _number(value: int | float, field: str, what: str) -> float:
+    """A YAML number as a finite float (a 400-digit integer is too large, NaN and inf are not numbers)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise UnitError(f"{field}: {what} {_shown(value)} is too large") from None
+    return _finite(number, field, value, what)
+
+
 def parse_duration(value: object, field: str = "duration") -> float:
     """Return seconds from a duration such as ``"250ms"`` or ``"1.5s"``.
 
@@ -70,15 +92,16 @@ def parse_duration(value: object, field: str = "duration") -> float:
     if isinstance(value, (int, float)):
         if value == 0:
             return 0.0
+        _number(value, field, "duration")
         raise UnitError(f"{field}: give a unit, e.g. {value}ms or {value}s")
     if not isinstance(value, str):
-        raise UnitError(f"{field}: expected a duration such as 300ms, got {value!r}")
+        raise UnitError(f"{field}: expected a duration such as 300ms, got {_shown(value)}")
     match = _DURATION_RE.match(value)
     if not match:
         raise UnitError(
-            f"{field}: cannot read duration {value!r}; use a number and one of ns, us, ms, s, m, h (e.g. 250ms)"
+            f"{field}: cannot read duration {_shown(value)}; use a number and one of ns, us, ms, s, m, h (e.g. 250ms)"
         )
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    return _finite(float(match.group(1)) * _DURATION_UNITS[match.group(2)], field, value, "duration")
 
 
 def parse_rate(value: object, field: str = "rate") -> float:
@@ -86,14 +109,14 @@ def parse_rate(value: object, field: str = "rate") -> float:
     if isinstance(value, bool):
         raise UnitError(f"{field}: expected a rate such as 500/s, got {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _number(value, field, "rate")
     if not isinstance(value, str):
-        raise UnitError(f"{field}: expected a rate such as 500/s, got {value!r}")
+        raise UnitError(f"{field}: expected a rate such as 500/s, got {_shown(value)}")
     match = _RATE_RE.match(value)
     if not match:
-        raise UnitError(f"{field}: cannot read rate {value!r}; write e.g. 500/s or 30000/m")
+        raise UnitError(f"{field}: cannot read rate {_shown(value)}; write e.g. 500/s or 30000/m")
     unit = match.group(2) or "s"
-    return float(match.group(1)) * _RATE_UNITS[unit]
+    return _finite(float(match.group(1)) * _RATE_UNITS[unit], field, value, "rate")
 
 
 def parse_size(value: object, field: str = "size") -> int:
@@ -101,16 +124,28 @@ def parse_size(value: object, field: str = "size") -> int:
     if isinstance(value, bool):
         raise UnitError(f"{field}: expected a size such as 2KB, got {value!r}")
     if isinstance(value, (int, float)):
-        if value < 0:
+        number = _number(value, field, "size")
+        if number < 0:
             raise UnitError(f"{field}: a size cannot be negative")
-        return int(value)
+        return _bounded_size(number, field, value)
     if not isinstance(value, str):
-        raise UnitError(f"{field}: expected a size such as 2KB, got {value!r}")
+        raise UnitError(f"{field}: expected a size such as 2KB, got {_shown(value)}")
     match = _SIZE_RE.match(value)
     if not match:
-        raise UnitError(f"{field}: cannot read size {value!r}; write e.g. 512, 2KB or 1.5MiB")
+        raise UnitError(f"{field}: cannot read size {_shown(value)}; write e.g. 512, 2KB or 1.5MiB")
     unit = (match.group(2) or "B").upper()
-    return int(round(float(match.group(1)) * _SIZE_UNITS[unit]))
+    number = _finite(float(match.group(1)) * _SIZE_UNITS[unit], field, value, "size")
+    return _bounded_size(number, field, value)
+
+
+#: The largest message size meshsim accepts, bytes (1 TB; a request is far smaller).
+MAX_SIZE_BYTES = 10**12
+
+
+def _bounded_size(number: float, field: str, value: object) -> int:
+    if number > MAX_SIZE_BYTES:
+        raise UnitError(f"{field}: size {_shown(value)} is over the limit of 1TB")
+    return int(round(number))
 
 
 def parse_bandwidth(value: object, field: str = "bandwidth") -> float:
@@ -121,7 +156,9 @@ def parse_bandwidth(value: object, field: str = "bandwidth") -> float:
     if not match:
         raise UnitError(f"{field}: cannot read bandwidth {value!r}; write e.g. 10Gbps")
     bits_per_s = float(match.group(1)) * _BANDWIDTH_UNITS[match.group(2).lower()]
-    return bits_per_s / 8.0
+    if not bits_per_s > 0:
+        raise UnitError(f"{field}: a bandwidth must be above zero")
+    return _finite(bits_per_s, field, value, "bandwidth") / 8.0
 
 
 def parse_ratio(value: object, field: str = "ratio") -> float:
@@ -129,7 +166,7 @@ def parse_ratio(value: object, field: str = "ratio") -> float:
     if isinstance(value, bool):
         raise UnitError(f"{field}: expected a ratio such as 0.01 or 1%, got {value!r}")
     if isinstance(value, (int, float)):
-        ratio = float(value)
+        ratio = _number(value, field, "ratio")
     elif isinstance(value, str):
         match = _PERCENT_RE.match(value)
         if match:
@@ -138,11 +175,11 @@ def parse_ratio(value: object, field: str = "ratio") -> float:
             try:
                 ratio = float(value)
             except ValueError:
-                raise UnitError(f"{field}: cannot read ratio {value!r}; write e.g. 0.001 or 0.1%") from None
+                raise UnitError(f"{field}: cannot read ratio {_shown(value)}; write e.g. 0.001 or 0.1%") from None
     else:
         raise UnitError(f"{field}: expected a ratio such as 0.01 or 1%, got {value!r}")
     if not 0.0 <= ratio <= 1.0:
-        raise UnitError(f"{field}: a ratio must be between 0 and 1 (or 0% and 100%), got {value!r}")
+        raise UnitError(f"{field}: a ratio must be between 0 and 1 (or 0% and 100%), got {_shown(value)}")
     return ratio
 
 

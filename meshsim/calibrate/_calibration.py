@@ -48,7 +48,7 @@ from meshsim.calibrate._sections import (
     workloads_from,
 )
 from meshsim.calibrate._traces import coerce_spans, read_traces
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import MeshsimInputError, write_output
 
 __all__ = ["CalibrationResult", "calibrate"]
 
@@ -90,7 +90,7 @@ class CalibrationResult:
 
         text = scenario_yaml(self.scenario, self.provenance, self.header)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_output(path, text, what="scenario")
         return text
 
 

@@ -22,6 +22,7 @@ from typing import Any, cast
 import pandas as pd
 
 from meshsim.calibrate._traces import SPAN_COLUMNS, coerce_spans
+from meshsim.errors import write_output
 
 __all__ = [
     "write_otlp_json",
@@ -248,7 +249,7 @@ def zipkin_document(spans: pd.DataFrame, epoch_s: float = 0.0) -> list[dict[str,
 def _write(doc: Any, path: str | Path) -> Path:
     p = Path(path)
     data = json.dumps(doc, separators=(",", ":")).encode()
-    p.write_bytes(gzip.compress(data, mtime=0) if p.name.endswith(".gz") else data)
+    write_output(p, gzip.compress(data, mtime=0) if p.name.endswith(".gz") else data, what="traces")
     return p
 
 

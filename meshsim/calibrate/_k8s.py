@@ -18,6 +18,7 @@ import pandas as pd
 
 from meshsim.calibrate._attrs import split_zone
 from meshsim.errors import MeshsimInputError, read_input_text
+from meshsim.meshes import iter_files
 from meshsim.yamlio import read_yaml_documents
 
 __all__ = ["read_manifests", "placements"]
@@ -80,7 +81,8 @@ def read_manifests(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     files: list[Path] = []
     for p in map(Path, items):
-        files.extend(sorted(p.glob("**/*.y*ml")) if p.is_dir() else [p])
+        # the bounded walk of folder imports: no system trees, no symlinked folders, size limits
+        files.extend(f for f in iter_files(p) if f.name.lower().endswith((".yaml", ".yml")) or not p.is_dir())
     rows = []
     for f in files:
         for doc in _documents(f):

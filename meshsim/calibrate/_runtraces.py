@@ -17,7 +17,7 @@ import pandas as pd
 
 from meshsim.calibrate._export import write_traces
 from meshsim.calibrate._traces import FORMATS
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import MeshsimInputError, write_output
 
 __all__ = ["TRACE_EPOCH_S", "simulated_spans", "trace_format_for", "write_simulated_traces"]
 
@@ -68,14 +68,10 @@ def write_simulated_traces(
     fmt = trace_format_for(path, format)
     spans = simulated_spans(results)
     p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if spans.empty:
-            # Still a valid, empty file of the format, so tools downstream do not choke.
-            empty = {"otlp": '{"resourceSpans":[]}', "jaeger": '{"data":[]}', "zipkin": "[]"}[fmt]
-            p.write_text(empty, encoding="utf-8")
-            return p, 0
-        write_traces(spans, p, fmt, epoch_s)
-    except OSError as exc:
-        raise MeshsimInputError(f"cannot write traces: {exc.strerror}", file=str(p)) from None
+    if spans.empty:
+        # Still a valid, empty file of the format, so tools downstream do not choke.
+        empty = {"otlp": '{"resourceSpans":[]}', "jaeger": '{"data":[]}', "zipkin": "[]"}[fmt]
+        write_output(p, empty, what="traces")
+        return p, 0
+    write_traces(spans, p, fmt, epoch_s)  # through write_output: atomic, OS errors as MeshsimOutputError
     return p, int(spans["trace_id"].nunique())

@@ -13,7 +13,6 @@ JSON decoder knows it.
 
 from __future__ import annotations
 
-import gzip
 import json
 import zlib
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from meshsim.calibrate._formats import detect_format, normalise_id, spans_from_document
-from meshsim.errors import MeshsimInputError, read_input_bytes
+from meshsim.errors import MAX_INPUT_BYTES, MeshsimInputError, read_input_bytes
 
 __all__ = [
     "SPAN_COLUMNS",
@@ -62,14 +61,43 @@ FORMATS = ("otlp", "jaeger", "zipkin")
 # --------------------------------------------------------------------------- files
 
 
+def _gunzip(data: bytes, path: Path) -> bytes:
+    """Every gzip member of ``data``, unpacked to at most MAX_INPUT_BYTES (a gzip bomb stops there)."""
+    out = bytearray()
+    rest = data
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(rest, MAX_INPUT_BYTES + 1 - len(out))
+        except zlib.error as exc:
+            raise MeshsimInputError(f"broken gzip data: {exc}", file=str(path)) from None
+        if len(out) > MAX_INPUT_BYTES or inflater.unconsumed_tail:
+            raise MeshsimInputError(f"trace file unpacks to over {MAX_INPUT_BYTES:,} bytes (the limit)", file=str(path))
+        if not inflater.eof:
+            raise MeshsimInputError("broken gzip data: the file ends inside the compressed stream", file=str(path))
+        rest = inflater.unused_data
+        if not rest.strip(b"\x00"):  # zero padding after the last member, as some tools leave
+            break
+    return bytes(out)
+
+
 def _read_bytes(path: Path) -> bytes:
     data = read_input_bytes(path, what="trace file")
     if data[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise MeshsimInputError(f"broken gzip data: {exc}", file=str(path)) from None
+        data = _gunzip(data, path)
     return data
+
+
+def _loads(text: str, path: Path, line: int | None) -> Any:
+    """``json.loads``, with nesting too deep and numbers too long as input errors."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise MeshsimInputError("JSON nested too deeply", file=str(path), line=line) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # the int-string limit: a number of thousands of digits
+        raise MeshsimInputError(f"unreadable JSON number: {exc}", file=str(path), line=line) from None
 
 
 def load_documents(path: Path) -> list[tuple[Any, int | None]]:
@@ -88,7 +116,7 @@ def load_documents(path: Path) -> list[tuple[Any, int | None]]:
             "not a text file: expected OTLP, Jaeger or Zipkin JSON (plain or gzip)", file=str(path)
         ) from None
     try:
-        return [(json.loads(text), None)]
+        return [(_loads(text, path, None), None)]
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise MeshsimInputError(
@@ -100,7 +128,7 @@ def load_documents(path: Path) -> list[tuple[Any, int | None]]:
         if not line.strip():
             continue
         try:
-            docs.append((json.loads(line), number))
+            docs.append((_loads(line, path, number), number))
         except json.JSONDecodeError as exc:
             raise MeshsimInputError(
                 f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=number

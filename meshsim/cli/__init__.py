@@ -7,6 +7,8 @@ Each subcommand lives in its own module with ``register(subparsers)``; bad input
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,7 +25,8 @@ from meshsim.cli import (
     _sweep,
     _validate,
 )
-from meshsim.errors import MeshsimInputError
+from meshsim.cli._common import ascii_safe_streams
+from meshsim.errors import MeshsimInputError, display_name, os_reason
 
 __all__ = ["main", "build_parser"]
 
@@ -44,22 +47,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit code of a pipe closed early (``meshsim schema | head``): 128 + SIGPIPE, as the shell reports.
+EXIT_BROKEN_PIPE = 141
+#: Exit code of a bug in meshsim itself (EX_SOFTWARE of sysexits.h); never for bad input.
+EXIT_INTERNAL_ERROR = 70
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``meshsim`` console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    """Entry point of the ``meshsim`` console script; returns the exit code.
+
+    Bad input and unwritable outputs print one message and return 2; a pipe closed early
+    ends quietly; human output degrades to ASCII on a terminal that cannot encode it.
+    """
+    ascii_safe_streams()
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         code = args.func(args)
+        sys.stdout.flush()
     except MeshsimInputError as exc:
-        print(exc.render(), file=sys.stderr)
-        return 2
+        return _complain(exc.render(), 2)
     except KeyboardInterrupt:
-        print("meshsim: interrupted", file=sys.stderr)
-        return 130
+        return _complain("meshsim: interrupted", 130)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except OSError as exc:  # an OS error no reader or writer named: still one line, not a traceback
+        where = f"{display_name(str(exc.filename))}: " if exc.filename else ""
+        return _complain(f"meshsim: {where}{os_reason(exc)}", 2)
+    except MemoryError:
+        return _complain("meshsim: out of memory (the input or the run is too large)", EXIT_INTERNAL_ERROR)
+    except Exception as exc:  # noqa: BLE001 - a bug: say so in one line, keep the traceback on request
+        if os.environ.get("MESHSIM_TRACEBACK"):
+            raise
+        return _complain(
+            f"meshsim: internal error ({type(exc).__name__}: {str(exc)[:300]}); this is a bug in meshsim, "
+            "not in your input: please report it (MESHSIM_TRACEBACK=1 shows where)",
+            EXIT_INTERNAL_ERROR,
+        )
     return int(code or 0)
+
+
+def _complain(message: str, code: int) -> int:
+    with contextlib.suppress(OSError, ValueError):  # stderr itself may be gone
+        print(message, file=sys.stderr)
+    return code
+
+
+def _quiet_broken_pipe() -> int:
+    # Whoever read standard output has gone (| head): end quietly, and stop Python from
+    # complaining again when it flushes stdout at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

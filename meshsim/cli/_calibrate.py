@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from meshsim.cli._common import add_run_options, executor_of, load, progress_bar, write_text
+from meshsim.cli._common import add_run_options, check_output_paths, executor_of, load, progress_bar, write_outputs
 from meshsim.units import UnitError, parse_duration, parse_ratio
 
 __all__ = ["register"]
@@ -142,6 +142,7 @@ def calibrate_cmd(args: argparse.Namespace) -> int:
     from meshsim.calibrate import calibrate
     from meshsim.errors import MeshsimInputError
 
+    check_output_paths(args.output)
     if not args.traces and not args.metrics:
         raise MeshsimInputError("give trace files (TRACES...) and/or --metrics FILE", field="calibrate")
     name = args.name or (Path(args.output).name.split(".")[0] if args.output else "calibrated")
@@ -163,10 +164,11 @@ def calibrate_cmd(args: argparse.Namespace) -> int:
         f"{len(result.scenario.get('workload', []))} entry point(s)"
     )
     if args.output:
-        write_text(args.output, text)
+        if write_outputs([(args.output, lambda: text)], "calibrated scenario"):
+            return 2
         print(f"calibrated {name}: {what} -> {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        write_outputs([("-", lambda: text)])  # UTF-8 on standard output, whatever the terminal's encoding
         print(f"calibrated {name}: {what}", file=sys.stderr)
     return 0
 
@@ -201,6 +203,7 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
         raise MeshsimInputError("must be at least 1", field="--replications")
     if not 0 <= args.confidence < 1:
         raise MeshsimInputError("must be in [0, 1), e.g. 0.99", field="--confidence")
+    check_output_paths(args.json_out)
     scenario = load(args.scenario)
     spans = read_traces(args.traces, args.format)  # bad files fail here, before the progress bar
     with progress_bar(f"simulating {scenario.name}", not args.no_progress) as progress:
@@ -260,6 +263,7 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
         ("[green]" if tc.ok else "[bold red]") + str(tc.verdict) + ("[/green]" if tc.ok else "[/bold red]"),
         highlight=False,
     )
-    if args.json_out:
-        write_text(args.json_out, json.dumps(tc.to_dict(), indent=2, allow_nan=False) + "\n")
-    return 0 if tc.ok else 1
+    written = write_outputs(
+        [(args.json_out, lambda: json.dumps(tc.to_dict(), indent=2, allow_nan=False) + "\n")], "comparison"
+    )
+    return written or (0 if tc.ok else 1)

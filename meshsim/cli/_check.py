@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
 from typing import Any
 
-from meshsim.cli._common import add_run_options, executor_of, load, progress_bar
+from meshsim.cli._common import add_run_options, check_output_paths, executor_of, load, progress_bar, write_outputs
 from meshsim.errors import MeshsimInputError
 from meshsim.experiments import simulate
-from meshsim.gate import emit_ci_outputs, print_verdicts, write_junit
+from meshsim.gate import emit_ci_outputs, junit_xml, print_verdicts
 from meshsim.slo import check_exit_code, evaluate_slos, read_slo_file, slo_lines_in_yaml, validate_slo_targets
 
 __all__ = ["register"]
@@ -36,6 +37,7 @@ def check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     scenario = load(args.file)
+    check_output_paths(args.junit, args.html_out)
     if not 0.0 < args.confidence < 1.0:
         raise MeshsimInputError("must be between 0 and 1, e.g. 0.95", field="--confidence")
     if args.slo:
@@ -76,19 +78,19 @@ def check(args: argparse.Namespace) -> int:
         slo_lines=lines,
     )
     print_verdicts(verdicts, Console() if Console().is_terminal else Console(width=160))
-    if args.junit:
-        write_junit(
-            verdicts,
-            args.junit,
-            scenario.name,
-            time_s=elapsed,
-            source_file=source,
-            slo_lines=lines,
-            properties={"seed": scenario.seed, "replications": args.replications},
-        )
     emit_ci_outputs(verdicts, scenario_name=scenario.name, scenario_file=source, slo_lines=lines, environ=os.environ)
-    if args.html_out:
-        from meshsim.report import write_html_report
+    from meshsim.report import render_html_report
 
-        write_html_report(results, args.html_out)
-    return check_exit_code(verdicts)
+    junit = functools.partial(
+        junit_xml,
+        verdicts,
+        scenario.name,
+        None,
+        time_s=elapsed,
+        source_file=source,
+        slo_lines=lines,
+        properties={"seed": scenario.seed, "replications": args.replications},
+    )
+    # an output that cannot be written fails the gate (2) even when every SLO is met
+    written = write_outputs([(args.junit, junit), (args.html_out, lambda: render_html_report(results))], "verdicts")
+    return written or check_exit_code(verdicts)

@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from meshsim.cli._common import add_run_options, executor_of, progress_bar, write_text
+from meshsim.cli._common import add_run_options, check_output_paths, executor_of, progress_bar, write_outputs
 
 __all__ = ["register", "comparison_table"]
 
@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         raise MeshsimInputError("give a second scenario file or at least one --set path=value")
     if not 0.5 <= args.confidence < 1.0:
         raise MeshsimInputError("--confidence must be between 0.5 and 1 (e.g. 0.95)", field="--confidence")
+    check_output_paths(args.json_out)
     base = load(args.base)
     changed = load(args.changed) if args.changed else None
     if args.overrides:  # validated before the progress bar starts
@@ -143,6 +144,4 @@ def run(args: argparse.Namespace) -> int:
             f"rollout ({label_}): {ro.get('outcome')} at {ro.get('at_s')} s, "
             f"{ro.get('failed_requests')} failed requests on the canary"
         )
-    if args.json_out:
-        write_text(args.json_out, json.dumps(data, indent=2, allow_nan=False) + "\n")
-    return 0
+    return write_outputs([(args.json_out, lambda: json.dumps(data, indent=2, allow_nan=False) + "\n")], "comparison")

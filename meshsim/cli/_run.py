@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from meshsim.cli._common import add_run_options, executor_of, load, progress_bar, write_text
+from meshsim.cli._common import add_run_options, check_output_paths, executor_of, load, progress_bar, write_outputs
 from meshsim.experiments import simulate
 
 __all__ = ["register", "summary_tables"]
@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     scenario = load(args.file)
+    check_output_paths(args.json_out, args.html_out, args.traces_out)
     trace_sample = args.trace_sample if args.traces_out else 0.0
     with progress_bar(f"simulating {scenario.name}", not args.no_progress) as progress:
         results = simulate(
@@ -136,21 +137,25 @@ def run(args: argparse.Namespace) -> int:
     )
     for v in data.get("slos", []):
         console.print(f"SLO {v['name']}: {'met' if v['met'] else 'MISSED'} (value {v['value']}, limit {v['limit']})")
-    if args.json_out:
-        write_text(args.json_out, results.to_json() + "\n")
-    if args.html_out:
-        from meshsim.report import write_html_report
+    from meshsim.report import render_html_report
 
-        write_html_report(results, args.html_out)
+    code = write_outputs(
+        [(args.json_out, lambda: results.to_json() + "\n"), (args.html_out, lambda: render_html_report(results))]
+    )
     if args.traces_out:
         import sys
 
         from meshsim.calibrate import trace_format_for, write_simulated_traces
+        from meshsim.errors import MeshsimOutputError
 
-        path, n = write_simulated_traces(results, args.traces_out, args.trace_format)
+        try:
+            path, n = write_simulated_traces(results, args.traces_out, args.trace_format)
+        except MeshsimOutputError as exc:
+            print(exc.render(), file=sys.stderr)
+            return 2
         print(
             f"wrote {n:,} sampled request(s) as {trace_format_for(path, args.trace_format)} JSON to {path}; "
             f"calibrate with --sample-rate {args.trace_sample:g}",
             file=sys.stderr,
         )
-    return 0
+    return code

@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import Any
 
-from meshsim.cli._common import add_run_options, executor_of, progress_bar
+from meshsim.cli._common import add_run_options, check_output_paths, executor_of, progress_bar, write_outputs
 
 __all__ = ["register"]
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from meshsim.cli._common import load
-    from meshsim.errors import MeshsimInputError
+    from meshsim.errors import MeshsimInputError, MeshsimOutputError
     from meshsim.experiments import metric_column, plan_sweep, sweep, write_table
     from meshsim.stats import mean_ci
     from meshsim.viz import pick_entity, sweep_figure
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise MeshsimInputError("give at least one --param path=v1,v2,...", field="--param")
     if args.out and not args.out.lower().endswith((".csv", ".parquet", ".pq")):
         raise MeshsimInputError(f"{args.out}: --out must end in .csv or .parquet", field="--out")
+    check_output_paths(args.out, args.html_out)
     scenario = load(args.file)
     plan = plan_sweep(args.file, args.params)  # every point is validated before anything runs
     with progress_bar(f"sweeping {scenario.name}", not args.no_progress) as progress:
@@ -102,14 +103,18 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(*cells)
     console = Console(width=None if Console().is_terminal else 160)
     console.print(table)
+    code = 0
     if args.out:
-        write_table(df, args.out)
-        console.print(f"table: {args.out} ({len(df)} rows: one per point and replication)")
+        try:
+            write_table(df, args.out)
+            console.print(f"table: {args.out} ({len(df)} rows: one per point and replication)")
+        except MeshsimOutputError:  # keep the table: CSV beside the failure note
+            code = write_outputs([(args.out, lambda: df.to_csv(index=False))], "sweep table (as CSV)")
     if args.html_out:
-        from pathlib import Path
-
         fig = sweep_figure(df, metrics, workload=args.workload, service=args.service)
-        Path(args.html_out).parent.mkdir(parents=True, exist_ok=True)
-        fig.write_html(args.html_out, include_plotlyjs=True, full_html=True)
-        console.print(f"figure: {args.html_out}")
-    return 0
+        html = lambda: str(fig.to_html(include_plotlyjs=True, full_html=True))  # noqa: E731
+        if write_outputs([(args.html_out, html)], "figure") == 0:
+            console.print(f"figure: {args.html_out}")
+        else:
+            code = 2
+    return code

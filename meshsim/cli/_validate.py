@@ -21,8 +21,7 @@ def validate(args: argparse.Namespace) -> int:
     from meshsim.experiments import check_size
 
     scenario = load(args.file)
-    check_size(scenario, 1, args.force)
-    expected = scenario.expected_requests()
+    expected = check_size(scenario, 1, args.force).requests
     print(
         f"{args.file}: ok ({len(scenario.services)} services, {len(scenario.workload)} workloads, "
         f"about {expected:,.0f} requests per replication)"

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from meshsim.experiments._executors import ClusterError, map_jobs
 from meshsim.experiments._simulate import (
-    MAX_REQUESTS,
-    check_size,
     map_replications,
     replication_job,
     run_replication,
     simulate,
+)
+from meshsim.experiments._size import (
+    MAX_ATTEMPTS_PER_REQUEST,
+    MAX_REPLICAS,
+    MAX_REQUESTS,
+    RunSize,
+    check_size,
+    estimate_size,
 )
 from meshsim.experiments._sweep import SweepPlan, metric_column, parse_param, plan_sweep, sweep, write_table
 from meshsim.experiments._whatif import (
@@ -30,15 +36,19 @@ from meshsim.experiments._whatif import (
 )
 
 __all__ = [
+    "MAX_ATTEMPTS_PER_REQUEST",
+    "MAX_REPLICAS",
     "MAX_REQUESTS",
     "METRIC_UNITS",
     "MIN_EFFECT",
     "ClusterError",
     "Comparison",
+    "RunSize",
     "SweepPlan",
     "apply_overrides",
     "check_size",
     "compare",
+    "estimate_size",
     "map_jobs",
     "map_replications",
     "metric_column",

@@ -12,13 +12,12 @@ from typing import Any
 from meshsim._types import Progress
 from meshsim.errors import MeshsimInputError
 from meshsim.experiments._executors import map_jobs  # the pool, Dask and Ctrl-C handling live there
+from meshsim.experiments._size import MAX_REQUESTS, check_size
 from meshsim.results import ReplicationResult, Results
 from meshsim.rng import replication_seeds
 from meshsim.scenario import Scenario
 
 __all__ = ["MAX_REQUESTS", "check_size", "map_replications", "replication_job", "run_replication", "simulate"]
-
-MAX_REQUESTS = 50_000_000
 
 
 def run_replication(scenario: Scenario, replication: int, trace_sample: float = 0.0) -> ReplicationResult:
@@ -57,21 +56,6 @@ def map_replications(
     jobs = [(scenario, r, trace_sample) for r in replications]
     results: list[ReplicationResult] = map_jobs(replication_job, jobs, executor, workers=workers, progress=progress)
     return sorted(results, key=lambda r: r.replication)
-
-
-def check_size(scenario: Scenario, replications: int = 1, force: bool = False) -> None:
-    """Refuse a run over 50 million simulated requests (unless forced), naming the duration line."""
-    from meshsim.scenario import line_of
-
-    expected = scenario.expected_requests() * replications
-    if expected > MAX_REQUESTS and not force:
-        raise MeshsimInputError(
-            f"this run would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
-            "shorten duration, lower the rate or replications, or pass --force",
-            file=scenario.source_file,
-            line=line_of(scenario.source_file, ("duration",)),
-            field="duration",
-        )
 
 
 def simulate(

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from meshsim._types import Progress
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import MeshsimInputError, write_output
 from meshsim.experiments._whatif import ScenarioSource, apply_overrides, parse_value
 from meshsim.scenario import Scenario, load_scenario
 
@@ -147,7 +147,8 @@ def sweep(
 ) -> pd.DataFrame:
     """Run the grid of ``params`` (path -> values, or ``"path=v1,v2"`` strings); see the module doc."""
     from meshsim.experiments._executors import map_jobs
-    from meshsim.experiments._simulate import MAX_REQUESTS, replication_job
+    from meshsim.experiments._simulate import replication_job
+    from meshsim.experiments._size import check_sizes
 
     if replications < 1:
         raise MeshsimInputError("replications must be at least 1", field="replications")
@@ -158,13 +159,7 @@ def sweep(
             raise MeshsimInputError("give the parameters to sweep", field="--param")
         plan = plan_sweep(scenario, params)
     base, names, grid, points = plan.base, plan.names, plan.grid, plan.points
-    expected = sum(p.expected_requests() for p in points) * replications
-    if expected > MAX_REQUESTS and not force:
-        raise MeshsimInputError(
-            f"this sweep would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
-            "use fewer points, replications or a shorter duration, or pass --force",
-            field="duration",
-        )
+    check_sizes(points, replications, force, what="sweep")
     jobs = [(p, r, 0.0) for p in points for r in range(replications)]
     results = map_jobs(replication_job, jobs, executor, workers=workers, progress=progress)
     columns = {n: _column_values([c[i] for c in grid]) for i, n in enumerate(names)}
@@ -200,9 +195,8 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise MeshsimInputError(f"{p}: write .csv or .parquet", field="--out")
-    p.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        df.to_csv(p, index=False)
+        write_output(p, df.to_csv(index=False), what="table")
         return
     try:
         import pyarrow  # noqa: F401 (imported only to probe that it is installed)
@@ -212,4 +206,4 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
         ) from None
     out = df.copy()
     out.attrs = {}  # pyarrow would store attrs as JSON metadata; params are columns already
-    out.to_parquet(p, index=False)
+    write_output(p, out.to_parquet(index=False), what="table")

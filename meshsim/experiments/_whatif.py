@@ -383,7 +383,8 @@ def compare(
     """
     from meshsim._version import __version__
     from meshsim.experiments._executors import map_jobs
-    from meshsim.experiments._simulate import MAX_REQUESTS, replication_job
+    from meshsim.experiments._simulate import replication_job
+    from meshsim.experiments._size import check_sizes
 
     if replications < 1:
         raise MeshsimInputError("replications must be at least 1", field="replications")
@@ -399,13 +400,7 @@ def compare(
             f"changed scenario's seed {changed_s.seed} replaced by the base seed {base_s.seed} (common random numbers)"
         )
         changed_s = changed_s.model_copy(update={"seed": base_s.seed})
-    expected = (base_s.expected_requests() + changed_s.expected_requests()) * replications
-    if expected > MAX_REQUESTS and not force:
-        raise MeshsimInputError(
-            f"this comparison would simulate about {expected:,.0f} requests (over {MAX_REQUESTS:,}); "
-            "shorten duration, lower the rate or replications, or pass --force",
-            field="duration",
-        )
+    check_sizes([base_s, changed_s], replications, force, what="comparison")
     jobs = [(base_s, r, 0.0) for r in range(replications)] + [(changed_s, r, 0.0) for r in range(replications)]
     results = map_jobs(replication_job, jobs, executor, workers=workers, progress=progress)
     base_res = Results(base_s, results[:replications], __version__)

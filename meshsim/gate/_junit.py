@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import write_output
 from meshsim.slo import (
     SloVerdict,
     count_passed_failed,
@@ -173,11 +173,4 @@ def write_junit(
         slo_lines=slo_lines,
         properties=properties,
     )
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise MeshsimInputError(
-            f"cannot write JUnit file: {exc.strerror or exc}", file=str(target), field="--junit"
-        ) from None
+    write_output(path, text, what="JUnit XML", field="--junit")

@@ -13,6 +13,7 @@ each value remembering the file and line it came from.
 from __future__ import annotations
 
 from meshsim.meshes._builder import MESH_WIDE
+from meshsim.meshes._files import iter_files
 from meshsim.meshes._importing import SUPPORTED_FORMATS, apply_mesh_wide, import_mesh_config, match_localities
 from meshsim.meshes._preset import MeshUnit, OutlierDefaults, Preset, Proxy, Semantic
 from meshsim.meshes._registry import (
@@ -51,6 +52,7 @@ __all__ = [
     "Semantic",
     "apply_mesh_wide",
     "import_mesh_config",
+    "iter_files",
     "match_localities",
     "preset",
     "render_report",

@@ -7,12 +7,14 @@ imported value can name the line it came from. Nothing the user gives is execute
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from meshsim.errors import MeshsimInputError, read_input_text
+from meshsim.errors import MeshsimInputError, os_reason, read_input_bytes, read_input_text
 from meshsim.yamlio import LineList, read_hcl, read_json, read_yaml_documents
 
 __all__ = ["CONFIG_SUFFIXES", "Document", "iter_files", "load_documents", "substitute_placeholders"]
@@ -41,18 +43,110 @@ class Document:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: Bounds of a folder walk: configuration files found, entries looked at, depth and total size.
+MAX_WALK_FILES = 5_000
+MAX_WALK_ENTRIES = 100_000
+MAX_WALK_DEPTH = 24
+MAX_WALK_BYTES = 64 * 1024 * 1024
+#: Trees of the operating system a walk never enters (and refuses to start from).
+SYSTEM_TREES = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/lost+found",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/snap",
+    "/sys",
+    "/usr",
+    "/var",
+)
+
+
+def _is_system_tree(path: Path) -> bool:
+    return str(path) in SYSTEM_TREES or path == Path(path.anchor)
+
+
+def _walk_error(root: Path, message: str) -> MeshsimInputError:
+    return MeshsimInputError(message, file=str(root))
+
+
 def iter_files(path: Path) -> list[Path]:
-    """Configuration files under ``path`` (recursive, sorted, hidden entries skipped)."""
-    if path.is_file():
+    """Configuration files under ``path`` (recursive, sorted, hidden entries skipped), within bounds.
+
+    A file is returned as it is (read later through the input gate). A folder is walked
+    without following symbolic links to folders (no loops, no escape), never into the
+    system's own trees (``/proc``, ``/usr`` ...), and at most :data:`MAX_WALK_FILES` files,
+    :data:`MAX_WALK_ENTRIES` entries, :data:`MAX_WALK_DEPTH` levels and
+    :data:`MAX_WALK_BYTES` bytes of configuration: past a bound the import stops with a
+    message naming it. Anything else (a pipe, a device) is refused.
+
+    Raises:
+        MeshsimInputError: the path is missing, special, the whole file system or a system
+            tree, or the walk passes a bound.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise _walk_error(path, "no such file or folder") from None
+    except (OSError, ValueError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else "the name contains a NUL character"
+        raise _walk_error(path, f"cannot read: {reason}") from None
+    if stat.S_ISREG(info.st_mode):
         return [path]
-    found = []
-    for p in sorted(path.rglob("*")):
-        rel = p.relative_to(path).parts
-        if any(part.startswith(".") for part in rel):
-            continue
-        if p.is_file() and p.name.lower().endswith(CONFIG_SUFFIXES):
+    if not stat.S_ISDIR(info.st_mode):
+        read_input_bytes(path, what="configuration file")  # raises: a pipe, socket or device
+        return []
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise _walk_error(path, f"cannot read: {exc}") from None
+    if _is_system_tree(resolved):
+        raise _walk_error(
+            path, "refusing to search the system's own folders; name the folder that holds the mesh configuration"
+        )
+    found: list[Path] = []
+    entries = 0
+    total_bytes = 0
+
+    def walk_failed(exc: OSError) -> None:
+        raise _walk_error(Path(exc.filename or path), f"cannot read folder: {os_reason(exc)}")
+
+    for folder, dirs, files in os.walk(path, onerror=walk_failed, followlinks=False):
+        here = Path(folder)
+        depth = len(here.relative_to(path).parts)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _is_system_tree(here.resolve() / d))
+        if depth >= MAX_WALK_DEPTH and dirs:
+            raise _walk_error(here / dirs[0], f"folders nested deeper than {MAX_WALK_DEPTH} levels")
+        entries += len(dirs) + len(files)
+        if entries > MAX_WALK_ENTRIES:
+            raise _walk_error(path, f"more than {MAX_WALK_ENTRIES:,} entries under this folder; name a smaller one")
+        for name in sorted(files):
+            if name.startswith(".") or not name.lower().endswith(CONFIG_SUFFIXES):
+                continue
+            p = here / name
+            try:
+                st = os.stat(p)
+            except OSError:  # a dangling link: reading it later says why
+                found.append(p)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue  # a pipe or device named like a configuration file
+            total_bytes += st.st_size
             found.append(p)
-    return found
+            if len(found) > MAX_WALK_FILES:
+                raise _walk_error(path, f"more than {MAX_WALK_FILES:,} configuration files; name a smaller folder")
+            if total_bytes > MAX_WALK_BYTES:
+                raise _walk_error(
+                    path, f"more than {MAX_WALK_BYTES // 2**20} MB of configuration files; name a smaller folder"
+                )
+    return sorted(found)
 
 
 _BRACED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -128,7 +222,7 @@ def load_documents(path: Path, display: str, *, explicit: bool, substitute: bool
     """
     warnings: list[str] = []
     try:
-        text = read_input_text(path)
+        text = read_input_text(path, what="configuration file")
     except MeshsimInputError as exc:  # name the file as the user gave it
         raise MeshsimInputError(problems=[replace(p, file=display) for p in exc.problems]) from None
     name = path.name.lower()

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
 
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
-from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
-from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config, match_localities
-from meshsim.scenario._models import Scenario
+from meshsim.errors import STDIN, InputProblem, MeshsimInputError, os_reason, read_input_text
+from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config, iter_files, match_localities
+from meshsim.scenario._models import ImportSpec, Scenario
 from meshsim.yamlio import LineList, LineMap, locate, read_yaml
 
 __all__ = ["line_of", "load_scenario", "scenario_from_dict"]
@@ -24,7 +25,7 @@ __all__ = ["line_of", "load_scenario", "scenario_from_dict"]
 
 def line_of(file: str | None, loc: tuple[Any, ...]) -> int | None:
     """The line of field ``loc`` in a scenario file (None when unknown): for errors raised after loading."""
-    if not file or file == "<string>":
+    if not file or file in ("<string>", "<stdin>"):
         return None
     try:
         tree = read_yaml(read_input_text(file), file)
@@ -300,7 +301,7 @@ def scenario_from_dict(
     root = Path(import_root).resolve() if import_root is not None else None
     # Relative imports start at the scenario file's folder; a scenario given as text has none.
     text_root = root if root is not None else Path.cwd()
-    base_dir = Path(file).parent if file and file != "<string>" else text_root
+    base_dir = Path(file).parent if file and file not in ("<string>", "<stdin>") else text_root
     data = _apply_imports(data, tree, file, base_dir, root)
     try:
         scenario = Scenario.model_validate({**data, "source_file": file})
@@ -340,25 +341,31 @@ def _apply_imports(
     origins: dict[str, str] = {}
     warnings: list[str] = []
     preset = None
+    if not isinstance(imports, list):
+        line, _ = locate(tree, ("mesh", "import"))
+        raise MeshsimInputError(
+            "mesh.import is a list of {format: ..., path: ...}", file=file, line=line, field="mesh.import"
+        )
     for i, item in enumerate(imports):
-        if not isinstance(item, dict) or "format" not in item or "path" not in item:
-            line, col = locate(tree, ("mesh", "import", i))
-            raise MeshsimInputError("each import needs format and path", file=file, line=line, field=f"mesh.import.{i}")
-        path = (base_dir / str(item["path"])).resolve()
-        if root is not None and not path.is_relative_to(root):
-            line, col = locate(tree, ("mesh", "import", i, "path"))
+        path, fmt = _import_source(item, i, tree, file, base_dir, root)
+        try:
+            result = import_mesh_config(fmt, str(path))
+        except MeshsimInputError as exc:
+            if any(p.line is not None for p in exc.problems):
+                raise  # a problem inside a configuration file: its own file and line say most
+            line, _ = locate(tree, ("mesh", "import", i, "path"))
             raise MeshsimInputError(
-                f"'{item['path']}' is outside the folder this scenario may read from",
-                file=file,
-                line=line,
-                field=f"mesh.import.{i}.path",
-            )
-        if not path.exists():
-            line, col = locate(tree, ("mesh", "import", i, "path"))
-            raise MeshsimInputError(
-                f"no such file or folder: {path}", file=file, line=line, field=f"mesh.import.{i}.path"
-            )
-        result = import_mesh_config(str(item["format"]), str(path))
+                problems=[
+                    replace(
+                        p,
+                        message=f"{p.file}: {p.message}" if p.file else p.message,
+                        file=file,
+                        line=line,
+                        field=f"mesh.import.{i}.path",
+                    )
+                    for p in exc.problems
+                ]
+            ) from None
         preset = preset or result.defaults
         for svc, pol in result.policies.items():
             merged_policies.setdefault(svc, {}).update(pol)
@@ -366,7 +373,10 @@ def _apply_imports(
             merged_services.setdefault(svc, {}).update(hints)
         origins.update({k: o.describe() for k, o in result.origins.items()})
         warnings.extend(result.warnings)
-    services = dict(data.get("services") or {})
+    services_in, policies_in = data.get("services") or {}, data.get("policies") or {}
+    if not isinstance(services_in, dict) or not isinstance(policies_in, dict):
+        return data  # the wrong shape is reported, with its line, when the scenario is validated
+    services = dict(services_in)
     if MESH_WIDE in merged_policies:
         merged_policies = apply_mesh_wide(merged_policies, list(services))
     merged_policies.pop(MESH_WIDE, None)
@@ -377,14 +387,15 @@ def _apply_imports(
             merged_policies.pop(svc)
             continue
         loc = pol.get("locality")
-        if isinstance(loc, dict) and loc.get("failover"):
+        if isinstance(loc, dict) and isinstance(loc.get("failover"), list) and loc["failover"]:
             # Mesh locality names (an Istio region, a Kuma zone, a Consul datacenter) -> scenario locations.
             keep, notes = match_localities(loc["failover"], known)
             warnings.extend(f"imported locality failover of {svc}: {n}" for n in notes)
             pol["locality"] = {**loc, "failover": keep}
-    own = dict(data.get("policies") or {})
+    own = dict(policies_in)
     for svc, pol in merged_policies.items():
-        own[svc] = {**pol, **dict(own.get(svc) or {})}
+        mine = own.get(svc) or {}
+        own[svc] = {**pol, **mine} if isinstance(mine, dict) else mine  # a wrong shape: validation says so
     # replica hints from Kubernetes workloads fill services that say nothing about placement
     for svc, hints in merged_services.items():
         if svc in services and isinstance(services[svc], dict) and "replicas" in hints:
@@ -416,6 +427,8 @@ def _own_localities(policies: dict[str, Any], known: set[str]) -> dict[str, Any]
 
 
 def _location_prefixes(locations: Any) -> set[str]:
+    # Read before validation (imports are merged first): any shape may be here; the
+    # model reports a wrong one, this only must not fail on it.
     out: set[str] = set()
     if not isinstance(locations, dict):
         return out
@@ -424,22 +437,67 @@ def _location_prefixes(locations: Any) -> set[str]:
         if isinstance(regions, dict):
             for region, zones in regions.items():
                 out.add(f"{cloud}/{region}")
-                for z in zones or []:
+                for z in zones if isinstance(zones, list) else []:
                     out.add(f"{cloud}/{region}/{z}")
     return out
+
+
+def _import_source(
+    item: Any, i: int, tree: Any, file: str | None, base_dir: Path, root: Path | None
+) -> tuple[Path, str]:
+    """The checked ``(path, format)`` of import ``i``: inside ``root`` when given, every file included.
+
+    With ``root``, the path must resolve inside it (``..``, absolute paths and symbolic
+    links that lead out are refused), and so must every file a folder import would read.
+    """
+    field = f"mesh.import.{i}"
+
+    def fail(message: str, *where: Any) -> MeshsimInputError:
+        line, _ = locate(tree, ("mesh", "import", i, *where))
+        return MeshsimInputError(message, file=file, line=line, field=".".join([field, *map(str, where)]))
+
+    if not isinstance(item, dict) or "format" not in item or "path" not in item:
+        raise fail("each import needs format and path")
+    try:
+        spec = ImportSpec.model_validate({"format": item["format"], "path": item["path"]})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = str(err["loc"][0]) if err["loc"] else "format"
+        raise fail(err["msg"], where) from None
+    try:
+        path = (base_dir / spec.path).resolve()
+        exists = path.exists()
+    except (OSError, RuntimeError, ValueError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise fail(f"cannot read '{spec.path}': {reason}", "path") from None
+    if root is not None and not path.is_relative_to(root):
+        raise fail(f"'{spec.path}' is outside the folder this scenario may read from", "path")
+    if not exists:
+        shown = spec.path if root is not None else str(path)  # never show the host's folders to an upload
+        raise fail(f"no such file or folder: {shown}", "path")
+    if root is not None:
+        for found in iter_files(path):
+            if not found.resolve().is_relative_to(root):
+                raise fail(
+                    f"'{spec.path}' holds a link to a file outside the folder this scenario may read from", "path"
+                )
+    return path, spec.format
 
 
 def load_scenario(source: str | Path | dict[str, Any], *, import_root: str | Path | None = None) -> Scenario:
     """Load and validate a scenario from a path, a YAML string, or a mapping.
 
-    ``import_root`` confines ``mesh.import`` paths to one folder (an uploaded scenario must
-    not read the host's files); see :func:`scenario_from_dict`.
+    ``"-"`` (or ``Path("-")``) reads standard input. ``import_root`` confines ``mesh.import`` paths
+    to one folder (an uploaded scenario must not read the host's files); see :func:`scenario_from_dict`.
 
     Raises :class:`~meshsim.errors.MeshsimInputError` with file, line and field.
     """
     if isinstance(source, dict):
         return scenario_from_dict(source, import_root=import_root)
-    if isinstance(source, Path) or (
+    if str(source) == STDIN:  # "-": standard input, as Unix tools read it
+        file = "<stdin>"
+        text = read_input_text(STDIN, what="scenario")
+    elif isinstance(source, Path) or (
         isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))
     ):
         file = str(source)

@@ -10,7 +10,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from meshsim.meshes import PRESET_NAMES, PROXY_NAMES, SUPPORTED_FORMATS
 from meshsim.scenario._policies import ServicePolicySpec
 from meshsim.scenario._slo import SloSpec
-from meshsim.scenario._types import Bandwidth, DistSpec, Duration, Rate, Ratio, Size, Strict
+from meshsim.scenario._types import MAX_SEED, Bandwidth, DistSpec, Duration, Rate, Ratio, Size, Strict
 
 __all__ = [
     "Scenario",
@@ -51,7 +51,7 @@ class CallSpec(Strict):
     to: str
     probability: float = Field(default=1.0, ge=0, le=1)
     optional: bool = False
-    count: int = Field(default=1, ge=1, description="calls made in sequence at this step")
+    count: int = Field(default=1, ge=1, le=1000, description="calls made in sequence at this step")
 
     @model_validator(mode="before")
     @classmethod
@@ -97,7 +97,7 @@ class ServiceFields(Strict):
 
     placement: dict[str, int] | None = None
     replicas: int | None = Field(default=None, ge=0)
-    concurrency: int | None = Field(default=None, ge=1)
+    concurrency: int | None = Field(default=None, ge=1, le=1_000_000)
     queue_limit: int | None = Field(default=None, ge=0)
     holds_worker_during_calls: bool | None = None
     service_time: DistSpec | None = None
@@ -145,7 +145,7 @@ class Link(Strict):
     latency: DistSpec | None = None
     bandwidth: Bandwidth | None = None
     loss: Ratio = 0.0
-    egress_cost_per_gb: float | None = Field(default=None, ge=0)
+    egress_cost_per_gb: float | None = Field(default=None, ge=0, le=1e9)
 
 
 class Network(Strict):
@@ -193,7 +193,7 @@ class ClientSpec(Strict):
     """The end user's own timeout and retries (a browser, an SDK)."""
 
     timeout: Duration | None = None
-    retries: int = Field(default=0, ge=0)
+    retries: int = Field(default=0, ge=0, le=1000)
     backoff: Duration = 0.0
     jitter: bool = Field(default=False, description="wait U(0, backoff x 2^(n-1)) before retry n (full jitter)")
 
@@ -245,7 +245,7 @@ class Fault(Strict):
     rate: Ratio | None = None
     instances: int | None = Field(default=None, ge=1)
     restart: Duration | None = None
-    factor: float | None = Field(default=None, gt=0)
+    factor: float | None = Field(default=None, gt=0, le=1e6)
     location: str | None = Field(
         default=None, description="outage/crash of a service: only its replicas in this zone, region or cloud"
     )
@@ -403,7 +403,7 @@ class Scenario(Strict):
     """A whole scenario file. Times are float seconds once loaded."""
 
     name: str
-    seed: int = Field(default=1, ge=0)
+    seed: int = Field(default=1, ge=0, le=MAX_SEED)
     duration: Duration = 60.0
     warmup: Duration = 0.0
     locations: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
@@ -418,6 +418,19 @@ class Scenario(Strict):
     source_file: str | None = Field(default=None, exclude=True)
     import_origins: dict[str, str] = Field(default_factory=dict, exclude=True)
     import_warnings: list[str] = Field(default_factory=list, exclude=True)
+
+    @field_validator("locations")
+    @classmethod
+    def _location_names(cls, v: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        # Locations are addressed as cloud/region/zone: a name holding "/" could not be told apart.
+        for cloud, regions in v.items():
+            for name in [cloud, *regions, *(z for zones in regions.values() for z in zones)]:
+                if not name or "/" in name or name != name.strip():
+                    raise ValueError(
+                        f"location name {name!r} must be non-empty, without '/' or surrounding spaces "
+                        "(places are written cloud/region/zone)"
+                    )
+        return v
 
     @field_validator("duration")
     @classmethod

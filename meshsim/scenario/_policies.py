@@ -7,7 +7,7 @@ nothing (no retries, no timeouts, round robin, no limits, no ejection).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -78,10 +78,10 @@ class BackoffSpec(Strict):
 class RetryPolicy(Strict):
     """Retries as the caller's proxy runs them (Envoy ``retry_policy`` semantics)."""
 
-    attempts: int | None = Field(default=None, ge=0, description="retries after the first try")
+    attempts: int | None = Field(default=None, ge=0, le=1000, description="retries after the first try")
     per_try_timeout: Duration | None = None
     retry_on: list[RetryOn] | None = None
-    retriable_status_codes: list[int] | None = None
+    retriable_status_codes: list[Annotated[int, Field(ge=100, le=599)]] | None = None
     backoff: BackoffSpec | Literal["none"] | None = None
     retry_different_host: bool | None = None
 
@@ -96,7 +96,7 @@ class RetryBudgetSpec(Strict):
     budget_percent: float | None = Field(default=None, ge=0, le=100)
     min_retry_concurrency: int | None = Field(default=None, ge=0)
     ratio: float | None = Field(default=None, ge=0, le=1000)
-    min_per_second: float | None = Field(default=None, ge=0)
+    min_per_second: float | None = Field(default=None, ge=0, le=1e9)
     ttl: Duration | None = None
 
     @model_validator(mode="after")
@@ -124,7 +124,7 @@ class HedgingSpec(Strict):
     """Send another attempt after ``delay`` (or on a per-try timeout); the first answer wins."""
 
     delay: Duration | None = None
-    max_attempts: int = Field(default=2, ge=2)
+    max_attempts: int = Field(default=2, ge=2, le=100)
     on_per_try_timeout: bool = False
 
 
@@ -135,7 +135,7 @@ class LoadBalancerSpec(Strict):
     """Balancer choice with its tuning knobs."""
 
     kind: LbKind
-    choice_count: int = Field(default=2, ge=1)
+    choice_count: int = Field(default=2, ge=1, le=100)
     default_rtt: Duration = 0.030
     decay: Duration = 10.0
     key: str = "user"

@@ -100,6 +100,8 @@ def _parse_limit(metric: str, value: Any, which: str) -> float:
         raise PydanticCustomError("slo_limit", "{msg}", {"msg": f"{label}: expected a number"})
     try:
         number = float(value)
+    except OverflowError:
+        raise PydanticCustomError("slo_limit", "{msg}", {"msg": f"{label}: the number is too large"}) from None
     except (TypeError, ValueError):
         raise PydanticCustomError("slo_limit", "{msg}", {"msg": f"{label}: expected a number, got {value!r}"}) from None
     if not math.isfinite(number) or number < 0:
@@ -117,7 +119,7 @@ class SloSpec(BaseModel):
     numbers for amplification and US dollars for ``cost_per_million``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, description="unique name; the test case name in JUnit")
     workload: str | None = Field(default=None, min_length=1)
@@ -135,7 +137,7 @@ class SloSpec(BaseModel):
         metric = info.data.get("metric")
         if metric not in METRIC_KIND:
             # The metric itself is invalid and pydantic reports that; do not pile on.
-            return float(value) if isinstance(value, (int, float)) else 0.0
+            return 0.0
         return _parse_limit(metric, value, str(info.field_name))
 
     @model_validator(mode="after")

@@ -11,7 +11,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -24,6 +26,8 @@ from meshsim.distributions import (
 )
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_SEED",
     "Duration",
     "Rate",
     "Size",
@@ -81,10 +85,45 @@ Bandwidth = Annotated[
 ]
 
 
-class Strict(BaseModel):
-    """Base for every scenario block: frozen, and unknown keys are errors."""
+#: The largest integer any count field takes (replicas, workers, queue slots, thresholds):
+#: 2^32 - 1, the largest uint32, which Envoy and Istio write for "unlimited" thresholds.
+MAX_COUNT = 2**32 - 1
+#: The largest seed (numpy's SeedSequence takes any non-negative int; results JSON keeps 64 bits).
+MAX_SEED = 2**64 - 1
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+def _check_count(value: Any, field: str | None) -> None:
+    """Every int in ``value`` (a field, or the items of its list or mapping) within +-MAX_COUNT."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_COUNT:
+            digits = len(str(abs(value))) if abs(value) < 10**100 else "100+"
+            raise ValueError(f"{digits}-digit number is too large (the limit is {MAX_COUNT:,})")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_count(item, field)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_count(item, field)
+
+
+class Strict(BaseModel):
+    """Base for every scenario block: frozen, unknown keys are errors, numbers finite and bounded.
+
+    NaN and infinity are refused wherever a number is read (``allow_inf_nan``), and every
+    integer stays within :data:`MAX_COUNT`, so no value can overflow the engine's arithmetic
+    or slip past a range check (NaN compares false with every bound).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded_counts(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name != "seed":
+            _check_count(value, info.field_name)
+        return value
 
 
 DistKind = Literal[
@@ -103,7 +142,7 @@ DistKind = Literal[
 class MixtureComponent(Strict):
     """One part of a mixture: its weight and its distribution."""
 
-    weight: float = Field(gt=0)
+    weight: float = Field(gt=0, le=1e9)
     dist: DistSpec
 
 
@@ -115,10 +154,10 @@ class DistSpec(Strict):
     mean: Duration | None = None
     median: Duration | None = None
     p99: Duration | None = None
-    cv: float | None = Field(default=None, gt=0)
+    cv: float | None = Field(default=None, gt=0, le=100)
     low: Duration | None = None
     high: Duration | None = None
-    alpha: float | None = Field(default=None, gt=0)
+    alpha: float | None = Field(default=None, ge=0.01, le=1000)
     scale: Duration | None = None
     samples: list[Duration] | None = None
     buckets: dict[str, float] | None = None

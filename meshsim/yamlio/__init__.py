@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from meshsim.yamlio._hcl import read_hcl
 from meshsim.yamlio._tree import LineList, LineMap, is_map, is_seq, item_line, key_line, locate, node_line
-from meshsim.yamlio._yaml import MAX_DEPTH, MAX_VALUES, dump_yaml, read_json, read_yaml, read_yaml_documents
+from meshsim.yamlio._yaml import MAX_DEPTH, MAX_LINES, MAX_VALUES, dump_yaml, read_json, read_yaml, read_yaml_documents
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_LINES",
     "MAX_VALUES",
     "LineList",
     "LineMap",

@@ -23,6 +23,11 @@ from meshsim.yamlio._tree import LineList, LineMap
 
 __all__ = ["read_hcl"]
 
+#: Deepest nesting of blocks, objects and lists (as for YAML and JSON).
+MAX_DEPTH = 100
+#: Longest number accepted (Python will not read longer digit strings as an int).
+MAX_NUMBER_CHARS = 4300
+
 _TOKEN = re.compile(
     r"""
     (?P<ws>[ \t\r\f\v]+)
@@ -105,6 +110,10 @@ def _tokens(text: str, file: str) -> list[_Tok]:
         elif kind == "string":
             toks.append(_Tok("string", _unescape(value[1:-1], file, start_line), start_line))
         elif kind == "number":
+            if len(value) > MAX_NUMBER_CHARS:
+                raise MeshsimInputError(
+                    f"invalid HCL: a number with {len(value):,} characters", file=file, line=start_line
+                )
             num: Any = float(value) if any(c in value for c in ".eE") else int(value)
             toks.append(_Tok("number", num, start_line))
         elif kind == "ident":
@@ -119,6 +128,12 @@ def _tokens(text: str, file: str) -> list[_Tok]:
 class _Parser:
     def __init__(self, toks: list[_Tok], file: str) -> None:
         self.toks, self.i, self.file = toks, 0, file
+        self.depth = 0
+
+    def deeper(self, tok: _Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise MeshsimInputError(f"HCL: nested more than {MAX_DEPTH} levels deep", file=self.file, line=tok.line)
 
     def peek(self, skip_nl: bool = True) -> _Tok:
         if skip_nl:
@@ -163,8 +178,9 @@ class _Parser:
                 labels.append(self.take().value)
                 nxt = self.peek()
             if nxt.kind == "punct" and nxt.value == "{":
-                self.take()
+                self.deeper(self.take())
                 inner: Any = self.body("}")
+                self.depth -= 1
                 for label in reversed(labels):
                     wrapped = LineMap()
                     wrapped.line = key_line
@@ -198,14 +214,19 @@ class _Parser:
         if tok.kind == "ident":  # a bare word, e.g. an HCL2 variable reference: keep it as text
             return tok.value
         if tok.kind == "punct" and tok.value == "{":
-            return self.body("}")
+            self.deeper(tok)
+            body = self.body("}")
+            self.depth -= 1
+            return body
         if tok.kind == "punct" and tok.value == "[":
+            self.deeper(tok)
             out = LineList()
             out.line = tok.line
             while True:
                 nxt = self.peek()
                 if nxt.kind == "punct" and nxt.value == "]":
                     self.take()
+                    self.depth -= 1
                     return out
                 if nxt.kind == "punct" and nxt.value == ",":
                     self.take()

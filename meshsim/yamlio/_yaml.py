@@ -13,21 +13,31 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
+import sys
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from meshsim.errors import MeshsimInputError
 from meshsim.yamlio._tree import LineList, LineMap
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "dump_yaml", "read_json", "read_yaml", "read_yaml_documents"]
+__all__ = ["MAX_DEPTH", "MAX_LINES", "MAX_VALUES", "dump_yaml", "read_json", "read_yaml", "read_yaml_documents"]
 
 #: Deepest nesting of mappings and lists accepted (real configurations stay under 30).
 MAX_DEPTH = 100
-#: Most values one file may hold once YAML aliases are expanded.
-MAX_VALUES = 1_000_000
+#: Most values one file may hold once YAML aliases are expanded (a large Kubernetes
+#: manifest holds a few tens of thousands).
+MAX_VALUES = 250_000
+#: Most lines (plus commas of flow collections) one YAML file may have. The pure-Python
+#: reader takes about 0.1 ms per item, so this bounds reading one file to seconds.
+MAX_LINES = 100_000
+#: Python refuses to turn longer digit strings into an int (its int-string limit).
+_MAX_DIGITS = sys.get_int_max_str_digits() or 4300
+_LONG_NUMBER = re.compile(rf"[0-9]{{{_MAX_DIGITS + 1},}}")
 
 
 def _syntax_error(exc: MarkedYAMLError, file: str | None) -> MeshsimInputError:
@@ -127,16 +137,79 @@ def _pos(node: Any, fallback: int | None) -> tuple[int, int]:
     return fallback or 0, 0
 
 
+def _line_at(text: str, offset: int) -> int:
+    return text.count("\n", 0, max(0, offset)) + 1
+
+
+def _too_deep_line(text: str) -> int | None:
+    """The first line nested more than MAX_DEPTH levels (block indentation plus open brackets)."""
+    indents: list[int] = []
+    flow = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.lstrip(" ")
+        if flow == 0 and stripped and not stripped.startswith("#"):
+            indent = len(line) - len(stripped)
+            while indents and indents[-1] >= indent:
+                indents.pop()
+            indents.append(indent)
+        quote = ""
+        for ch in stripped:
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "\"'":
+                quote = ch
+            elif ch == "#":
+                break
+            elif ch in "[{":
+                flow += 1
+                if len(indents) + flow > MAX_DEPTH:
+                    return number
+            elif ch in "]}":
+                flow = max(0, flow - 1)
+        if len(indents) + flow > MAX_DEPTH:
+            return number
+    return None
+
+
+def _check_size(text: str, file: str | None) -> None:
+    items = text.count("\n") + text.count(",")
+    if items > MAX_LINES:
+        raise MeshsimInputError(
+            f"YAML: too large to read: {items:,} lines and list items (the limit is {MAX_LINES:,})", file=file
+        )
+
+
+def _number_too_long(text: str, file: str | None, what: str) -> MeshsimInputError:
+    m = _LONG_NUMBER.search(text)
+    line = _line_at(text, m.start()) if m else None
+    return MeshsimInputError(f"{what}: a number with more than {_MAX_DIGITS} digits", file=file, line=line)
+
+
+def _too_deep(text: str, file: str | None, what: str) -> MeshsimInputError:
+    return MeshsimInputError(f"{what}: nested more than {MAX_DEPTH} levels deep", file=file, line=_too_deep_line(text))
+
+
 def _load_all(text: str, file: str | None) -> list[Any]:
+    _check_size(text, file)
     yaml = YAML(typ="rt")
     try:
         return list(yaml.load_all(io.StringIO(text)))
     except MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
+    except ReaderError as exc:  # a control character YAML does not allow
+        line = _line_at(text, exc.position)
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        raise MeshsimInputError(
+            f"YAML: the control character {char!r} is not allowed in YAML text", file=file, line=line
+        ) from None
     except YAMLError as exc:  # a few unmarked errors (e.g. duplicate keys in some versions)
         raise MeshsimInputError(f"YAML: {exc}", file=file) from None
     except RecursionError:
-        raise MeshsimInputError(f"YAML: nested more than {MAX_DEPTH} levels deep", file=file) from None
+        raise _too_deep(text, file, "YAML") from None
+    except ValueError:
+        if _LONG_NUMBER.search(text):  # ruamel hands the digits to int()
+            raise _number_too_long(text, file, "YAML") from None
+        raise
 
 
 def read_yaml_documents(text: str, file: str | None = None) -> list[tuple[int, Any]]:
@@ -178,7 +251,9 @@ def read_json(text: str, file: str | None = None) -> Any:
     except json.JSONDecodeError as exc:
         raise MeshsimInputError(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno) from None
     except RecursionError:
-        raise MeshsimInputError(f"JSON: nested more than {MAX_DEPTH} levels deep", file=file) from None
+        raise _too_deep(text, file, "JSON") from None
+    except ValueError:  # the int-string limit
+        raise _number_too_long(text, file, "JSON") from None
     docs = read_yaml_documents(text.replace("\t", " "), file)
     return docs[0][1] if docs else None
 

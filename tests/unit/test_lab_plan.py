@@ -17,6 +17,7 @@ import pytest
 from meshsim import load_scenario
 from meshsim.errors import MeshsimInputError
 from meshsim.lab import dynamic_config, error_codes, plan_lab
+from meshsim.meshes import PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_MODELS = sorted((ROOT / "models" / "lab").glob("*.yaml"))
@@ -90,11 +91,16 @@ def test_rendered_traefik_config(tmp_path):
     v1 = http["services"]["api--v1"]["loadBalancer"]
     assert v1["strategy"] == "wrr"
     assert [s["url"] for s in v1["servers"]] == ["http://127.0.0.1:1001", "http://127.0.0.1:1002"]
-    assert http["serversTransports"]["api-transport"]["forwardingTimeouts"] == {"dialTimeout": "5000000us"}
+    # no connect timeout in the scenario: Traefik's own dialTimeout default (one home: the preset)
+    dial_us = round(PRESETS["traefik"].connect_timeout_s * 1e6)
+    assert http["serversTransports"]["api-transport"]["forwardingTimeouts"] == {"dialTimeout": f"{dial_us}us"}
     # the control plane's view: a removed server leaves the list
     removed = dynamic_config(plan, ports, frozenset({"api-v1-0"}))["http"]["services"]["api--v1"]["loadBalancer"]
     assert [s["url"] for s in removed["servers"]] == ["http://127.0.0.1:1002"]
-    assert any("does not remember the server" in n for n in plan.notes)
+    # the traefik preset retries through the balancer like Traefik: nothing to note
+    assert not any("does not remember the server" in n for n in plan.notes)
+    other_host = BASE.replace("backoff: {base: 10ms}}", "backoff: {base: 10ms}, retry_different_host: true}")
+    assert any("does not remember the server" in n for n in plan_lab(scenario(tmp_path, other_host)).notes)
 
 
 def test_status_retries_breaker_and_timeouts_render(tmp_path):
