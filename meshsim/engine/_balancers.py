@@ -10,26 +10,11 @@ import bisect
 import math
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
+from meshsim.engine._policies import EndpointStats, LoadBalancer
 from meshsim.scenario import LoadBalancerSpec
 
-__all__ = ["LoadBalancer", "EndpointStats", "make_balancer"]
-
-
-class EndpointStats(Protocol):
-    """What a balancer may read about the endpoints (indexed by position)."""
-
-    active: list[int]
-    rtt_estimate_s: list[float]
-    rtt_stamp_s: list[float]
-
-
-class LoadBalancer(Protocol):
-    """Pick one endpoint index from ``candidates`` (non-empty)."""
-
-    def choose(self, candidates: Sequence[int], stats: EndpointStats, now_s: float, key: int) -> int: ...
-
+__all__ = ["LeastRequest", "PeakEwma", "RandomPick", "RingHash", "RoundRobin", "make_balancer"]
 
 Uniform = Callable[[], float]
 

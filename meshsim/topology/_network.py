@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from meshsim.distributions import Distribution, UniformSource, constant
+from meshsim.distributions import Distribution, constant, uniform_sampler
 from meshsim.scenario import Link, Scenario
 from meshsim.topology._regions import default_latency, egress_price_per_gb, fallback_latency
 
@@ -89,7 +89,7 @@ class NetworkModel:
     def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
         self.scenario = scenario
         self._rng = rng
-        self._uniform = UniformSource(rng)
+        self._uniform = uniform_sampler(rng)
         net = scenario.network
         self._dists: dict[str, Distribution | None] = {
             "same_zone": net.same_zone.build(),
