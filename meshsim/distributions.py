@@ -11,9 +11,14 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+# numpy is imported where values are drawn or summed: parsing a scenario (``meshsim
+# validate``) does not need it.
 
 __all__ = ["Distribution", "Sampler", "constant", "uniform_sampler", "Z99"]
 
@@ -65,6 +70,8 @@ class Distribution:
     # ----- moments (used by validation, the UI and capacity hints) -----
     def mean(self) -> float:
         """Mean in seconds."""
+        import numpy as np
+
         k = self.kind
         if k == "constant":
             return self.p("value")
@@ -87,6 +94,8 @@ class Distribution:
 
     def second_moment(self) -> float:
         """E[X^2] in seconds squared (Pollaczek-Khinchine needs it)."""
+        import numpy as np
+
         k = self.kind
         if k == "constant":
             return self.p("value") ** 2
@@ -117,6 +126,8 @@ class Distribution:
         return (lows + highs) / 2, weights
 
     def _bucket_table(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        import numpy as np
+
         uppers = np.array([b for b, _ in self.buckets])
         cum = np.array([c for _, c in self.buckets], dtype=float)
         counts = np.diff(np.concatenate([[0.0], cum]))
@@ -133,6 +144,8 @@ class Distribution:
     # ----- sampling -----
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Draw ``n`` values in seconds."""
+        import numpy as np
+
         k = self.kind
         if k == "constant":
             return np.full(n, self.p("value"))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from meshsim._types import Progress
 from meshsim.errors import MeshsimInputError
 from meshsim.scenario import Scenario, load_scenario
 
@@ -24,30 +25,50 @@ def load(path: str) -> Scenario:
     return scenario
 
 
+#: A run shorter than this shows no progress bar, seconds.
+SHOW_PROGRESS_AFTER_S = 2.0
+
+
 @contextmanager
-def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr; yields an ``(done, total)`` callback."""
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Progress]:
+    """A rich progress bar on stderr for runs over about 2 s; yields a ``(done, total)`` callback.
+
+    ``done`` counts replications (or runs), fractions included, so one long replication
+    moves the bar as well.
+    """
     if not enabled:
         yield lambda done, total: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    import time
 
-    console = Console(stderr=True)
-    with Progress(
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[runs]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=Console(stderr=True),
         transient=False,
-    ) as prog:
-        task = prog.add_task(label, total=None)
+    )
+    started = time.monotonic()
+    task: list[Any] = []  # the bar's task, once it shows
 
-        def update(done: int, total: int) -> None:
-            prog.update(task, completed=done, total=total)
+    def update(done: float, total: float) -> None:
+        if not task:
+            if time.monotonic() - started < SHOW_PROGRESS_AFTER_S:
+                return
+            bar.start()
+            task.append(bar.add_task(label, total=total, runs=""))
+        bar.update(task[0], completed=done, total=total, runs=f"{int(done)}/{int(total)} run(s)")
 
+    try:
         yield update
+    finally:
+        if task:
+            bar.stop()
 
 
 def write_text(path: str, text: str) -> None:

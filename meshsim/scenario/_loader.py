@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
 
-import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
@@ -144,6 +143,8 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
         if not options:
             hint = "; declare it under 'locations:' (cloud: {region: [zones]})"
         return f"unknown {what} '{path}'{hint}"
+
+    import networkx as nx  # here, not at the top: `meshsim validate` starts faster without it until now
 
     graph = nx.DiGraph()
     graph.add_nodes_from(services)
