@@ -23,23 +23,26 @@ if TYPE_CHECKING:
 __all__ = ["Distribution", "Sampler", "constant", "uniform_sampler", "Z99"]
 
 Z99 = NormalDist().inv_cdf(0.99)  # the standard normal's 99th percentile (scipy is not needed at start-up)
-_BLOCK = 4096
+_FIRST_BLOCK = 64  # a stream's first block is small (a mesh of thousands of streams uses few of each) ...
+_BLOCK = 4096  # ... and each next block twice the last, up to this
 
 #: A source of draws: each call returns the next value (seconds, for latencies).
 Sampler = Callable[[], float]
 
 
 def _blocks(draw: Callable[[int], NDArray[np.float64]]) -> Iterator[list[float]]:
+    size = _FIRST_BLOCK
     while True:
-        yield draw(_BLOCK).tolist()
+        yield draw(size).tolist()
+        size = min(2 * size, _BLOCK)
 
 
 def _block_sampler(draw: Callable[[int], NDArray[np.float64]]) -> Sampler:
-    """Hand out ``draw``'s values one by one, drawing 4,096 at a time when the last block runs out.
+    """Hand out ``draw``'s values one by one, drawing a block (64, 128, ... up to 4,096) when one runs out.
 
     A chained iterator's ``__next__`` runs in C: a draw costs a few tens of nanoseconds,
-    a third of a Python method call, and the values are the same as drawing one by one
-    from the block.
+    a third of a Python method call. numpy's generators fill a block value by value, so
+    the values do not depend on the block sizes.
     """
     return itertools.chain.from_iterable(_blocks(draw)).__next__
 

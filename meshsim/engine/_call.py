@@ -11,7 +11,7 @@ admits it and the attempts are not used up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from simpy.events import NORMAL
 
@@ -29,37 +29,13 @@ from meshsim.engine._runtime import (
     Wake,
     outcome,
 )
+from meshsim.engine._timers import Timer
 
 if TYPE_CHECKING:
     from meshsim.engine._path import RequestPath
     from meshsim.scenario._policies import HedgingSpec
 
-__all__ = ["Call", "Hedge", "Timer"]
-
-
-class TimerOwner(Protocol):
-    """Something a :class:`Timer` tells when its time comes."""
-
-    def on_timer(self, timer: Timer) -> None:
-        """``timer`` fired (the owner ignores it when it no longer waits for it)."""
-
-
-class Timer(Wake):
-    """A one-shot timer: ``owner.on_timer(self)`` after its delay (never cancelled, only ignored)."""
-
-    __slots__ = ("owner", "fired")
-
-    def __init__(self, owner: TimerOwner, fired: Outcome = ROUTE_TIMEOUT) -> None:
-        """A timer for ``owner``; ``fired`` is the outcome it stands for."""
-        self.owner = owner
-        self.fired = fired
-        self.callbacks = _FIRE
-
-    def _fire(self) -> None:
-        self.owner.on_timer(self)
-
-
-_FIRE: tuple[Callable[[Timer], None]] = (Timer._fire,)
+__all__ = ["Call", "Hedge"]
 
 
 def _try_limit(cluster: Cluster, deadline: float | None, now: float) -> tuple[float | None, Outcome]:
@@ -207,11 +183,16 @@ class Call(Wake):
         elif self.deadline is not None:
             # pending for a connection: counts against the route timeout only [E2]
             self.timer = Timer(self)
-            self.path.schedule(self.timer, NORMAL, max(0.0, self.deadline - self.path.env._now))
+            self.path.timers.once(max(0.0, self.deadline - self.path.env._now), self.timer)
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def granted(self) -> None:
         """The pool handed this pending call a slot: send after the current event."""
-        self.timer = None
+        self._stop_timer()
         self.callbacks = _SEND
         self.path.schedule(self, NORMAL, 0.0)
 
@@ -234,14 +215,17 @@ class Call(Wake):
         limit_s, fired = _try_limit(cluster, self.deadline, now)
         if limit_s is not None:
             self.timer = Timer(self, fired)
-            path.schedule(self.timer, NORMAL, limit_s)
+            if fired is PER_TRY_TIMEOUT:
+                path.timers.every(limit_s, self.timer)  # the policy's per-try timeout: one lane for all
+            else:
+                path.timers.once(limit_s, self.timer)
         exchange.start()
 
     def resume(self, res: Outcome, child: Any) -> None:
         """The current attempt's answer (answers of abandoned attempts never come here)."""
         if child is not self.exchange:
             return
-        self.timer = None
+        self._stop_timer()
         self._answered(res)
 
     def on_timer(self, timer: Timer) -> None:
@@ -403,17 +387,26 @@ class Hedge:
         timer = None
         if limit_s is not None:
             timer = Timer(self, fired)
-            path.schedule(timer, NORMAL, limit_s)
+            if fired is PER_TRY_TIMEOUT:
+                path.timers.every(limit_s, timer)
+            else:
+                path.timers.once(limit_s, timer)
         self.timers.append(timer)
+        if self.delay_timer is not None:
+            self.delay_timer.cancel()
+            self.delay_timer = None
         if self.spec.delay is not None and len(self.exchanges) < self.spec.max_attempts:
             self.delay_timer = Timer(self)
-            path.schedule(self.delay_timer, NORMAL, self.spec.delay)
+            path.timers.every(self.spec.delay, self.delay_timer)
         exchange.start()
 
     def resume(self, res: Outcome, child: Any) -> None:
         """An attempt answered (one that timed out was abandoned and never answers here)."""
         i = self.exchanges.index(child)
-        self.timers[i] = None
+        timer = self.timers[i]
+        if timer is not None:
+            timer.cancel()
+            self.timers[i] = None
         self._ended_with(i, res)
 
     def on_timer(self, timer: Timer) -> None:
@@ -465,5 +458,7 @@ class Hedge:
 
     def _end(self, res: Outcome, ep: int) -> None:
         self.done = True
-        self.delay_timer = None
+        if self.delay_timer is not None:
+            self.delay_timer.cancel()
+            self.delay_timer = None
         self.call.hedged(res, ep)

@@ -26,6 +26,7 @@ from meshsim.topology import NetworkModel, under
 
 if TYPE_CHECKING:
     from meshsim.engine._path import Tracing
+    from meshsim.engine._timers import Timers
 
 __all__ = ["AttemptHook", "CallHook", "Control", "Discovery", "Hooks"]
 
@@ -130,6 +131,11 @@ class Control:
     def send(self, ingress: Proxy, service: str, ctx: Context, owner: Waiter) -> None:
         """Start an end user's call from ``ingress`` to ``service``; ``owner.resume`` gets the outcome."""
         self._path.call(ingress, service, ctx, owner)
+
+    @property
+    def timers(self) -> Timers:
+        """Timers that fire unless cancelled (an end user's timeout)."""
+        return self._path.timers
 
     @property
     def tracing(self) -> Tracing:

@@ -21,9 +21,11 @@ import simpy
 from meshsim.distributions import Sampler, uniform_sampler
 from meshsim.engine._call import Call
 from meshsim.engine._exchange import Exchange
-from meshsim.engine._proxy import Cluster, Proxy
+from meshsim.engine._policies import LoadBalancer, RetryPolicy
+from meshsim.engine._proxy import Cluster, Proxy, shared_policy
 from meshsim.engine._retrying import GATEWAY_STATUSES
 from meshsim.engine._runtime import NO_ENDPOINT, Context, Outcome, Replica, Waiter, Wake
+from meshsim.engine._timers import Timers
 
 if TYPE_CHECKING:
     from meshsim.engine._control import Hooks
@@ -75,6 +77,7 @@ class RequestPath:
         self.env = env
         # SimPy's scheduler takes any object with ``callbacks`` (see Wake); typed for ours
         self.schedule: Schedule = env.schedule  # type: ignore[assignment]
+        self.timers = Timers(env, self.schedule)
         self.mesh = mesh
         self.routing = routing
         self.net = network
@@ -84,6 +87,7 @@ class RequestPath:
         self.tracing = tracing
         self.warmup_s = recorder.warmup_s
         self.u_policy = uniform_sampler(streams.get("policy"))
+        self._shared: dict[tuple[str, str | None], tuple[RetryPolicy, LoadBalancer | None]] = {}
 
     # ----- clusters -----
     def cluster(self, proxy: Proxy, service: str, version: str | None) -> Cluster:
@@ -92,16 +96,21 @@ class RequestPath:
         c = proxy.clusters.get(key)
         if c is None:
             mesh = self.mesh
+            policy = mesh.policy(service, version)
+            shared = self._shared.get(key)
+            if shared is None:
+                shared = self._shared[key] = shared_policy(policy, self.u_policy)
             c = Cluster(
                 self.env,
                 proxy,
                 service,
                 version,
                 mesh.endpoints[key],
-                mesh.policy(service, version),
+                policy,
                 self.u_policy,
                 mesh.membership(service),
                 self.rec.edge(proxy.name, service),
+                shared,
             )
             proxy.clusters[key] = c
             if version is None:

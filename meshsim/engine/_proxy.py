@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from meshsim.metrics import EdgeMeter
     from meshsim.topology import NetworkModel, Path
 
-__all__ = ["Cluster", "Proxy"]
+__all__ = ["Cluster", "Proxy", "shared_policy"]
 
 #: What :meth:`Cluster.acquire` answers.
 GRANTED, PENDING, POOL_FULL = 0, 1, 2
@@ -47,7 +47,13 @@ class Cluster:
         uniform: Sampler,
         membership: Membership | None = None,
         meter: EdgeMeter | None = None,
+        shared: tuple[RetryPolicy, LoadBalancer | None] | None = None,
     ) -> None:
+        """``proxy``'s cluster for ``service`` (``version``) over ``endpoints``, enforcing ``policy``.
+
+        ``shared``: the retry policy and, when it keeps no state of its own, the balancer,
+        made once for every proxy calling the destination (see :func:`shared_policy`).
+        """
         self.membership = membership or Membership()
         self._known_key = -1
         self._known: list[int] = []
@@ -60,19 +66,22 @@ class Cluster:
         self.meter = meter  # the metrics of attempts on this edge (None: not recorded)
         self._u = uniform
         n = len(endpoints)
+        retries, balancer = shared if shared is not None else shared_policy(policy, uniform)
+        self.balancer: LoadBalancer = balancer or make_balancer(policy.load_balancer, uniform)
+        self.ewma = self.balancer if isinstance(self.balancer, PeakEwma) else None
         self.active = [0] * n
-        self.rtt_estimate_s = [-1.0] * n
-        self.rtt_stamp_s = [0.0] * n
+        # round trips per endpoint: only peak EWMA reads them
+        self.rtt_estimate_s = [-1.0] * n if self.ewma else []
+        self.rtt_stamp_s = [0.0] * n if self.ewma else []
         self.routes: list[tuple[Path, Path] | None] = [None] * n  # network paths there and back, by endpoint
         self._n = n
-        self.balancer: LoadBalancer = make_balancer(policy.load_balancer, uniform)
-        self.ewma = self.balancer if isinstance(self.balancer, PeakEwma) else None
-        self.retries: RetryPolicy = EnvoyRetries(policy, uniform)
+        self.retries: RetryPolicy = retries
         self.retry_limit: RetryLimit | None = make_retry_limit(policy)
         self.total_active = 0
-        self.pending: deque[Any] = deque()  # calls waiting for a connection slot, oldest first
         limit = [x for x in (policy.max_connections, policy.max_requests) if x is not None]
         self.max_active = min(limit) if limit else None
+        # calls waiting for a connection slot, oldest first (a pool without limits never has any)
+        self.pending: deque[Any] | tuple[()] = deque() if self.max_active is not None else ()
         self.max_pending = policy.max_pending
         self.outlier = OutlierDetector(policy.outlier, n, uniform) if policy.outlier else None
         fa = policy.failure_accrual
@@ -80,7 +89,7 @@ class Cluster:
             FailureAccrual(fa.max_failures, fa.min_penalty, fa.max_penalty, fa.jitter, n, uniform) if fa else None
         )
         # every detector that can take an endpoint out, in the order they see a response
-        self.health: list[HostHealth] = [h for h in (self.outlier, self.accrual) if h is not None]
+        self.health: tuple[HostHealth, ...] = tuple(h for h in (self.outlier, self.accrual) if h is not None)
         cb = policy.circuit_breaker
         self.breaker: Breaker | None = (
             TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration, uniform)
@@ -93,7 +102,6 @@ class Cluster:
         self._levels_key: tuple[int, ...] | None = None
         self._levels_cache: list[list[int]] = []
         self.filtering = bool(self.health or self.locality)
-        self._all = list(range(n))
         # the per-try limit when the route has no deadline (None: no timer per attempt)
         self.per_try_timeout_s = policy.per_try_timeout_s
         # detectors and feedback that read every attempt's outcome
@@ -114,12 +122,12 @@ class Cluster:
         n = len(self.endpoints)
         extra = n - self._n
         self.active += [0] * extra
-        self.rtt_estimate_s += [-1.0] * extra
-        self.rtt_stamp_s += [0.0] * extra
+        if self.ewma:
+            self.rtt_estimate_s += [-1.0] * extra
+            self.rtt_stamp_s += [0.0] * extra
         self.routes += [None] * extra
         for detector in self.health:
             detector.grow(n)
-        self._all = list(range(n))
         self._n = n
 
     def known(self) -> list[int]:
@@ -129,7 +137,7 @@ class Cluster:
         key = self.membership.version
         if key != self._known_key:
             eps = self.endpoints
-            self._known = [i for i in self._all if eps[i].known]
+            self._known = [i for i in range(self._n) if eps[i].known]
             self._known_key = key
         return self._known
 
@@ -260,22 +268,37 @@ class Cluster:
         if self.max_active is None or self.total_active < self.max_active:
             self.total_active += 1
             return GRANTED
-        if self.max_pending is not None and len(self.pending) >= self.max_pending:
+        pending = self.pending
+        assert isinstance(pending, deque)  # a pool with a limit has its queue
+        if self.max_pending is not None and len(pending) >= self.max_pending:
             return POOL_FULL
-        self.pending.append(waiter)
+        pending.append(waiter)
         return PENDING
 
     def release(self) -> None:
         """A request finished: hand its slot to the oldest pending one."""
-        if self.pending:
-            self.pending.popleft().granted()
+        pending = self.pending
+        if pending:
+            assert isinstance(pending, deque)
+            pending.popleft().granted()
             return
         self.total_active -= 1
 
     def abandon_pending(self, waiter: Any) -> None:
         """A pending request gave up (route timeout) before it got a slot."""
-        with contextlib.suppress(ValueError):
-            self.pending.remove(waiter)
+        if isinstance(self.pending, deque):
+            with contextlib.suppress(ValueError):
+                self.pending.remove(waiter)
+
+
+def shared_policy(policy: EffectivePolicy, uniform: Sampler) -> tuple[RetryPolicy, LoadBalancer | None]:
+    """The parts of a destination's policy that every proxy may share.
+
+    That is the retry policy, and the balancer unless it keeps state per proxy (round
+    robin's position does: each proxy makes its own).
+    """
+    per_proxy = policy.load_balancer.kind == "round_robin"
+    return EnvoyRetries(policy, uniform), (None if per_proxy else make_balancer(policy.load_balancer, uniform))
 
 
 class Proxy:

@@ -303,6 +303,7 @@ class Visit(Wake):
         if self.held:
             self._release()
         exchange = self.exchange
+        exchange.visit = None  # done: break the cycle, so reference counting frees both (no GC work)
         if self.replica.epoch != exchange.epoch:
             res = RESET  # the replica crashed while working on this request
         path = self.path
@@ -384,6 +385,7 @@ class Fanout:
             if branch.res.cause is not None and not branch.spec.optional:
                 res = branch.res
                 break
+        self.branches = []  # break the branches' cycle: reference counting frees them
         self.visit.resume(res, self)
 
 

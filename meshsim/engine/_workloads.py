@@ -8,10 +8,10 @@ from typing import Any
 from simpy.events import NORMAL
 
 from meshsim.distributions import Distribution, uniform_sampler
-from meshsim.engine._call import Timer
 from meshsim.engine._control import Control
 from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import ROUTE_TIMEOUT, Context, Outcome, Wake
+from meshsim.engine._timers import Timer
 from meshsim.scenario import Workload
 
 __all__ = ["install", "rate_changes"]
@@ -155,7 +155,7 @@ class UserRequest(Wake):
         self.open = True
         if client.timeout is not None:
             self.timer = Timer(self)
-            arrivals.control.env.schedule(self.timer, NORMAL, client.timeout)  # type: ignore[arg-type]  # a Wake
+            arrivals.control.timers.every(client.timeout, self.timer)
         # with client retries, each try tells which it is, so a late answer to an old one is dropped
         owner = self if client.retries == 0 else _ClientTry(self, self.tries)
         ctx = Context(self.tries == 1, self.trace, 0, self.key)
@@ -170,7 +170,9 @@ class UserRequest(Wake):
         if number != self.tries or not self.open:
             return
         self.open = False
-        self.timer = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         self._tried(res)
 
     def on_timer(self, timer: Timer) -> None:
