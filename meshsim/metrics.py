@@ -372,7 +372,8 @@ class EdgeMeter:
         e = self.edge
         s.attempts += 1
         e.attempts += 1
-        b = self.bins.at(now_s)
+        bins = self.bins
+        b = bins._bin if int((now_s - bins._warmup_s) // bins._bin_s) == bins._idx else bins.at(now_s)
         b.attempts += 1
         if retry:
             s.retries += 1

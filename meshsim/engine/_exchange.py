@@ -109,13 +109,16 @@ class Exchange(Wake):
             replica.workers.admit(self)  # a local hop costs nothing on the way (RequestPath.local_hop)
             return
         delay = ovh() if (ovh is not None and not proxy.is_ingress) else 0.0  # the caller's outbound proxy
-        if replica.blackholed or net.cut(proxy.zone, replica.zone):
+        if replica.blackholed or (net.partitions and net.cut(proxy.zone, replica.zone)):
             # a black hole: the connect attempt waits for the connect timeout
             self.res = CONNECT_FAILURE
             self.callbacks = _FAILED
             path.schedule(self, NORMAL, delay + self.cluster.policy.connect_timeout_s)
             return
-        out, self.back_path = self.cluster.route(self.ep, net)
+        route = self.cluster.routes[self.ep]
+        if route is None:
+            route = self.cluster.route(self.ep, net)
+        out, self.back_path = route
         self.out_path = out
         if out.loss or out.bytes_per_s:
             delay += net.delay(out, replica.spec.request_bytes)
