@@ -206,7 +206,7 @@ class NetworkModel:
             return False
         return any(_between(a, b, x, y) for x, y in self.partitions)
 
-    # ----- fault hooks (used by meshsim.engine.faults) -----
+    # ----- fault hooks (used by meshsim.engine._faults) -----
     def add_partition(self, x: str, y: str) -> tuple[str, str]:
         """Black-hole traffic between prefixes ``x`` and ``y``; returns the handle to remove."""
         entry = (x, y)
