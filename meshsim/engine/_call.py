@@ -131,7 +131,7 @@ class Call(Wake):
         cluster = path.cluster(self.proxy, self.service, target)
         ep = cluster.pick((), shadow.key)
         if ep is not None:
-            Exchange(path, self.proxy, cluster, ep, shadow, NULL_WAITER, True).start()
+            Exchange(path, self.proxy, cluster, ep, shadow, NULL_WAITER, direct=True, may_retry=False).start()
 
     # ----- one attempt -----
     def _attempt(self) -> None:

@@ -42,6 +42,7 @@ class Exchange(Wake):
         "ctx",
         "owner",
         "direct",
+        "may_retry",
         "sent_s",
         "out_path",
         "back_path",
@@ -71,8 +72,13 @@ class Exchange(Wake):
         ctx: Context,
         owner: Waiter,
         direct: bool = False,
+        may_retry: bool = True,
     ) -> None:
-        """An attempt from ``proxy`` to endpoint ``ep`` of ``cluster``, answered to ``owner``."""
+        """An attempt from ``proxy`` to endpoint ``ep`` of ``cluster``, answered to ``owner``.
+
+        ``direct``: the attempt is a whole call and keeps its own books; ``may_retry``: a
+        direct one hands over to a Call when its policy retries the answer (not a mirrored copy).
+        """
         self.path = path
         self.proxy = proxy
         self.cluster = cluster
@@ -81,6 +87,7 @@ class Exchange(Wake):
         self.ctx = ctx
         self.owner = owner
         self.direct = direct
+        self.may_retry = may_retry
         self.out_path: Path | None = None
         self.res: Outcome = OK
         self.abandoned = False  # the owner stopped waiting (a timeout)
@@ -218,7 +225,7 @@ class Exchange(Wake):
                 path.attempt_ended(cluster, self.ep, res, now - self.sent_s, 0, False, self.ctx.original)
             elif now >= path.warmup_s and cluster.meter is not None:
                 cluster.meter.attempt(res.cause, False, False, self.ctx.original, now)
-            if res.cause is not None and cluster.retries.attempts:
+            if res.cause is not None and self.may_retry and cluster.retries.attempts:
                 path.after_first_try(self, res)  # a retry may be due: a Call takes over
                 return
             if cluster.retry_limit is not None:
