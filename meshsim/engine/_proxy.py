@@ -35,6 +35,43 @@ class Cluster:
     """One caller proxy's state for calls to one destination (and version)."""
 
     OVERPROVISIONING = 1.4  # Envoy's default overprovisioning factor [E8]
+    __slots__ = (
+        "_known",
+        "_known_key",
+        "_levels_cache",
+        "_levels_key",
+        "_n",
+        "_u",
+        "accrual",
+        "active",
+        "balancer",
+        "breaker",
+        "direct",
+        "endpoints",
+        "env",
+        "ewma",
+        "filtering",
+        "health",
+        "locality",
+        "max_active",
+        "max_pending",
+        "membership",
+        "meter",
+        "observed",
+        "outlier",
+        "pending",
+        "per_try_timeout_s",
+        "policy",
+        "proxy",
+        "retries",
+        "retry_limit",
+        "routes",
+        "rtt_estimate_s",
+        "rtt_stamp_s",
+        "service",
+        "total_active",
+        "version",
+    )
 
     def __init__(
         self,

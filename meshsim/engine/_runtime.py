@@ -128,7 +128,7 @@ class Wake:
 Step = tuple[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class VersionRuntime:
     """Everything a replica of one service version needs at run time (seconds, bytes)."""
 
