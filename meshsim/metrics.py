@@ -2,7 +2,9 @@
 
 Memory depends on the number of services, workloads and 1 s bins, never on the
 number of requests: each latency lands in a bucket of a geometric grid with
-ratio 1.02, so any quantile read back is within 1% of an observed value.
+ratio 1.02, so any quantile read back is within 1% of an observed value. A
+microsecond or less counts as zero: without that floor the grid would reach down to
+ever smaller values as more requests are seen, and grow with their number.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ GAMMA = 1.02
 RELATIVE_ACCURACY = (GAMMA - 1) / (GAMMA + 1)  # 0.0099: bound on a quantile's relative error
 # per-second bins only feed charts: 2% buckets keep a long run's time series small
 BIN_GAMMA = 1.04
-_MIN_VALUE_S = 1e-9
+_MIN_VALUE_S = 1e-6  # the resolution: a latency of 1 µs or less is recorded as 0
 _log = math.log
 _ceil = math.ceil
 
