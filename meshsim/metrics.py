@@ -2,7 +2,9 @@
 
 Memory depends on the number of services, workloads and 1 s bins, never on the
 number of requests: each latency lands in a bucket of a geometric grid with
-ratio 1.02, so any quantile read back is within 1% of an observed value.
+ratio 1.02, so any quantile read back is within 1% of an observed value. A
+microsecond or less counts as zero: without that floor the grid would reach down to
+ever smaller values as more requests are seen, and grow with their number.
 """
 
 from __future__ import annotations
@@ -14,14 +16,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-__all__ = ["LogHistogram", "Recorder", "CAUSES", "RELATIVE_ACCURACY"]
+__all__ = [
+    "CAUSES",
+    "RELATIVE_ACCURACY",
+    "EdgeMeter",
+    "LogHistogram",
+    "Recorder",
+    "ServiceMeter",
+    "WorkloadMeter",
+]
 
 GAMMA = 1.02
 RELATIVE_ACCURACY = (GAMMA - 1) / (GAMMA + 1)  # 0.0099: bound on a quantile's relative error
 # per-second bins only feed charts: 2% buckets keep a long run's time series small
 BIN_GAMMA = 1.04
-_MIN_VALUE_S = 1e-9
+_MIN_VALUE_S = 1e-6  # the resolution: a latency of 1 µs or less is recorded as 0
 _log = math.log
 _ceil = math.ceil
 
@@ -95,6 +106,23 @@ class LogHistogram:
             arr[j] += 1
         else:
             self._bump(j + self._lo, 1)
+
+    def add_many(self, values_s: NDArray[np.float64]) -> None:
+        """Record many values in seconds at once (binned with numpy)."""
+        if not values_s.size:
+            return
+        self.n += values_s.size
+        self.total += math.fsum(values_s.tolist())
+        self.min = min(self.min, float(values_s.min()))
+        self.max = max(self.max, float(values_s.max()))
+        positive = values_s[values_s > _MIN_VALUE_S]
+        self.zero += values_s.size - positive.size
+        if positive.size:
+            idx = np.ceil(np.log(positive) * self._k).astype(np.int64)
+            lo = int(idx.min())
+            counts = np.bincount(idx - lo)
+            for j in np.flatnonzero(counts):
+                self._bump(lo + int(j), int(counts[j]))
 
     def merge(self, other: LogHistogram) -> LogHistogram:
         """Add ``other``'s counts into this histogram; returns self."""
@@ -192,20 +220,13 @@ class BufferedLogHistogram(LogHistogram):
         buf = self._buf
         if not buf:
             return
-        values = np.asarray(buf, dtype=float)
         self._buf = []
-        self.n += values.size
-        self.total += math.fsum(buf)
-        self.min = min(self.min, float(values.min()))
-        self.max = max(self.max, float(values.max()))
-        positive = values[values > _MIN_VALUE_S]
-        self.zero += values.size - positive.size
-        if positive.size:
-            idx = np.ceil(np.log(positive) * self._k).astype(np.int64)
-            lo = int(idx.min())
-            counts = np.bincount(idx - lo)
-            for j in np.flatnonzero(counts):
-                self._bump(lo + int(j), int(counts[j]))
+        super().add_many(np.asarray(buf, dtype=float))
+
+    def add_many(self, values_s: NDArray[np.float64]) -> None:
+        """Record many values in seconds at once."""
+        self._flush()
+        super().add_many(values_s)
 
     def merge(self, other: LogHistogram) -> LogHistogram:
         self._flush()
@@ -288,49 +309,73 @@ class Bin:
     latency: LogHistogram = field(default_factory=lambda: LogHistogram(BIN_GAMMA))
 
 
-class Recorder:
-    """Collects everything one replication measures, after warm-up, in bounded memory."""
+class BinSeries:
+    """The time bins of one entity (``scope``, ``name``), with the current bin at hand.
 
-    def __init__(self, warmup_s: float, bin_s: float = 1.0) -> None:
-        """Count from ``warmup_s`` on, with time-series bins ``bin_s`` wide (both in seconds)."""
-        self.warmup_s = warmup_s
-        self.bin_s = bin_s
-        self.workloads: dict[str, EntityStats] = defaultdict(EntityStats)
-        self.services: dict[str, EntityStats] = defaultdict(EntityStats)
-        self.edges: dict[tuple[str, str], EntityStats] = defaultdict(EntityStats)
-        self.bins: dict[tuple[str, str, int], Bin] = {}
-        self.events: list[dict[str, Any]] = []
+    Bins live in the recorder's ``bins`` dict; consecutive records usually fall in the same
+    bin, so the last one is kept to skip the dict lookup.
+    """
 
-    def _bin(self, scope: str, name: str, t_s: float) -> Bin:
-        key = (scope, name, int((t_s - self.warmup_s) // self.bin_s))
-        b = self.bins.get(key)
+    __slots__ = ("_bins", "_scope", "_name", "_warmup_s", "_bin_s", "_idx", "_bin")
+
+    def __init__(self, bins: dict[tuple[str, str, int], Bin], scope: str, name: str, warmup_s: float, bin_s: float):
+        """Bins of ``bin_s`` seconds from ``warmup_s`` on, kept in ``bins``."""
+        self._bins = bins
+        self._scope = scope
+        self._name = name
+        self._warmup_s = warmup_s
+        self._bin_s = bin_s
+        self._idx = -1
+        self._bin = Bin()
+
+    def add_latencies(self, times_s: NDArray[np.float64], values_s: NDArray[np.float64]) -> None:
+        """Add latencies ``values_s`` that ended at ``times_s`` to their bins' histograms."""
+        idx = ((times_s - self._warmup_s) // self._bin_s).astype(np.int64)
+        first, last = int(idx.min()), int(idx.max())
+        if first == last:
+            self.at(float(times_s[0])).latency.add_many(values_s)
+            return
+        for k in range(first, last + 1):
+            chosen = values_s[idx == k]
+            if chosen.size:
+                self._get(k).latency.add_many(chosen)
+
+    def _get(self, idx: int) -> Bin:
+        key = (self._scope, self._name, idx)
+        b = self._bins.get(key)
         if b is None:
-            b = self.bins[key] = Bin()
+            b = self._bins[key] = Bin()
         return b
 
-    def workload_done(self, name: str, cause: str | None, latency_s: float, end_s: float) -> None:
-        """A counted end-user request ended (cause None = ok)."""
-        w = self.workloads[name]
-        w.latency.add(latency_s)
-        b = self._bin("workload", name, end_s)
-        b.completed += 1
-        b.latency.add(latency_s)
-        if cause is None:
-            w.ok += 1
-            b.ok += 1
-        else:
-            w.fail(cause)
-            b.failed[cause] = b.failed.get(cause, 0) + 1
+    def at(self, t_s: float) -> Bin:
+        """The bin that holds time ``t_s`` (created on first use)."""
+        idx = int((t_s - self._warmup_s) // self._bin_s)
+        if idx == self._idx:
+            return self._bin
+        b = self._get(idx)
+        self._idx, self._bin = idx, b
+        return b
 
-    def attempt_done(
-        self, caller: str, service: str, cause: str | None, retry: bool, hedge: bool, original: bool, now_s: float
-    ) -> None:
-        """A caller's proxy finished one attempt to ``service`` (cause None = ok)."""
-        s = self.services[service]
-        e = self.edges[(caller, service)]
+
+class EdgeMeter:
+    """What one caller's proxies record about their attempts to one service (after warm-up)."""
+
+    __slots__ = ("service", "edge", "bins")
+
+    def __init__(self, service: EntityStats, edge: EntityStats, bins: BinSeries) -> None:
+        """Count into the service's and the edge's stats and the service's bins."""
+        self.service = service
+        self.edge = edge
+        self.bins = bins
+
+    def attempt(self, cause: str | None, retry: bool, hedge: bool, original: bool, now_s: float) -> None:
+        """One attempt ended at ``now_s`` (cause None = ok)."""
+        s = self.service
+        e = self.edge
         s.attempts += 1
         e.attempts += 1
-        b = self._bin("service", service, now_s)
+        bins = self.bins
+        b = bins._bin if int((now_s - bins._warmup_s) // bins._bin_s) == bins._idx else bins.at(now_s)
         b.attempts += 1
         if retry:
             s.retries += 1
@@ -351,15 +396,161 @@ class Recorder:
             e.fail(cause)
             b.failed[cause] = b.failed.get(cause, 0) + 1
 
-    def served(self, service: str, response_s: float, wait_s: float, now_s: float) -> None:
-        """A replica of ``service`` answered an attempt after ``response_s`` s, ``wait_s`` of it queued."""
-        s = self.services[service]
-        s.received += 1
-        s.latency.add(response_s)
-        s.queue_wait.add(wait_s)
-        self._bin("service", service, now_s).latency.add(response_s)
+
+class ServiceMeter:
+    """What a service's replicas record about the attempts they served (after warm-up).
+
+    The three times of each attempt wait in lists and are binned 2,048 at a time with numpy
+    (:meth:`flush`; the recorder flushes before anything reads the results).
+    """
+
+    FLUSH = 2048
+    __slots__ = ("stats", "bins", "warmup_s", "_arrived", "_started", "_ended")
+
+    def __init__(self, stats: EntityStats, bins: BinSeries, warmup_s: float) -> None:
+        """Count into the service's stats and bins; time in the replica counts from ``warmup_s``."""
+        self.stats = stats
+        self.bins = bins
+        self.warmup_s = warmup_s
+        self._arrived: list[float] = []
+        self._started: list[float] = []
+        self._ended: list[float] = []
+
+    def served(self, arrived_s: float, started_s: float, ended_s: float) -> None:
+        """A replica answered at ``ended_s`` an attempt that arrived at ``arrived_s``, got a worker at ``started_s``."""
+        self._arrived.append(arrived_s)
+        self._started.append(started_s)
+        self._ended.append(ended_s)
+        if len(self._ended) >= self.FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Fold the waiting records into the counters and histograms."""
+        if not self._ended:
+            return
+        arrived = np.array(self._arrived)
+        started = np.array(self._started)
+        ended = np.array(self._ended)
+        self._arrived, self._started, self._ended = [], [], []
+        s = self.stats
+        response = ended - arrived
+        s.received += ended.size
+        s.latency.add_many(response)
+        s.queue_wait.add_many(started - arrived)
+        # time in the replica, inside the measured window: L of Little's law
+        s.in_system_s += math.fsum((ended - np.maximum(arrived, self.warmup_s)).tolist())
+        self.bins.add_latencies(ended, response)
+
+
+class WorkloadMeter:
+    """What one workload records about its end-user requests (after warm-up)."""
+
+    __slots__ = ("stats", "bins")
+
+    def __init__(self, stats: EntityStats, bins: BinSeries) -> None:
+        """Count into the workload's stats and bins."""
+        self.stats = stats
+        self.bins = bins
+
+    def done(self, cause: str | None, latency_s: float, now_s: float) -> None:
+        """A counted request ended at ``now_s`` after ``latency_s`` (cause None = ok)."""
+        w = self.stats
+        w.latency.add(latency_s)
+        b = self.bins.at(now_s)
+        b.completed += 1
+        b.latency.add(latency_s)
+        if cause is None:
+            w.ok += 1
+            b.ok += 1
+        else:
+            w.fail(cause)
+            b.failed[cause] = b.failed.get(cause, 0) + 1
+
+
+class Recorder:
+    """Collects everything one replication measures, after warm-up, in bounded memory.
+
+    The engine records through meters (:meth:`edge`, :meth:`service`, :meth:`workload`),
+    which hold their counters and current time bin, so a record costs a few additions.
+    """
+
+    def __init__(self, warmup_s: float, bin_s: float = 1.0) -> None:
+        """Count from ``warmup_s`` on, with time-series bins ``bin_s`` wide (both in seconds)."""
+        self.warmup_s = warmup_s
+        self.bin_s = bin_s
+        self.workloads: dict[str, EntityStats] = defaultdict(EntityStats)
+        self.services: dict[str, EntityStats] = defaultdict(EntityStats)
+        self.edges: dict[tuple[str, str], EntityStats] = defaultdict(EntityStats)
+        self.bins: dict[tuple[str, str, int], Bin] = {}
+        self.events: list[dict[str, Any]] = []
+        self._service_bins: dict[str, BinSeries] = {}
+        self._edge_meters: dict[tuple[str, str], EdgeMeter] = {}
+        self._service_meters: dict[str, ServiceMeter] = {}
+        self._workload_meters: dict[str, WorkloadMeter] = {}
+
+    def _bins_of(self, scope: str, name: str) -> BinSeries:
+        return BinSeries(self.bins, scope, name, self.warmup_s, self.bin_s)
+
+    def _service_series(self, service: str) -> BinSeries:
+        series = self._service_bins.get(service)
+        if series is None:
+            series = self._service_bins[service] = self._bins_of("service", service)
+        return series
+
+    def edge(self, caller: str, service: str) -> EdgeMeter:
+        """The meter of attempts from ``caller`` to ``service``."""
+        key = (caller, service)
+        m = self._edge_meters.get(key)
+        if m is None:
+            m = self._edge_meters[key] = EdgeMeter(
+                self.services[service], self.edges[key], self._service_series(service)
+            )
+        return m
+
+    def service(self, service: str) -> ServiceMeter:
+        """The meter of what ``service``'s replicas serve."""
+        m = self._service_meters.get(service)
+        if m is None:
+            m = self._service_meters[service] = ServiceMeter(
+                self.services[service], self._service_series(service), self.warmup_s
+            )
+        return m
+
+    def workload(self, name: str) -> WorkloadMeter:
+        """The meter of workload ``name``'s end-user requests."""
+        m = self._workload_meters.get(name)
+        if m is None:
+            m = self._workload_meters[name] = WorkloadMeter(self.workloads[name], self._bins_of("workload", name))
+        return m
+
+    def workload_done(self, name: str, cause: str | None, latency_s: float, end_s: float) -> None:
+        """A counted end-user request ended (cause None = ok)."""
+        self.workload(name).done(cause, latency_s, end_s)
+
+    def attempt_done(
+        self, caller: str, service: str, cause: str | None, retry: bool, hedge: bool, original: bool, now_s: float
+    ) -> None:
+        """A caller's proxy finished one attempt to ``service`` (cause None = ok)."""
+        self.edge(caller, service).attempt(cause, retry, hedge, original, now_s)
+
+    def served(self, service: str, arrived_s: float, started_s: float, now_s: float) -> None:
+        """A replica of ``service`` answered an attempt (arrived, got a worker, answered: seconds)."""
+        self.service(service).served(arrived_s, started_s, now_s)
+
+    def flush(self) -> None:
+        """Fold every meter's waiting records into the counters (before the results are read)."""
+        for meter in self._service_meters.values():
+            meter.flush()
 
     def event(self, t_s: float, kind: str, **data: Any) -> None:
         """A timeline event (fault start, ejection, rollout step); kept few by design."""
         if len(self.events) < 10_000:
             self.events.append({"t_s": round(t_s, 6), "kind": kind, **data})
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle what was measured, without the meters (they are rebuilt on use)."""
+        self.flush()
+        state = dict(self.__dict__)
+        for name in ("_service_bins", "_edge_meters", "_service_meters", "_workload_meters"):
+            state[name] = {}
+        return state

@@ -78,6 +78,7 @@ class ReplicationResult:
     spans: list[dict[str, Any]]
     in_flight: dict[str, int]
     extras: dict[str, Any] = field(default_factory=dict)
+    partial: bool = False  # the run was stopped (Ctrl-C, SIGTERM) before its end: measured_s is what ran
 
     @classmethod
     def from_recorder(
@@ -178,6 +179,11 @@ class Results:
         self.meshsim_version = meshsim_version
         for r in self.replications:
             r.check_accounting()
+
+    @property
+    def partial(self) -> bool:
+        """Whether a run was stopped before its end (Ctrl-C, SIGTERM): the numbers cover what ran."""
+        return any(r.partial for r in self.replications)
 
     # ----- pooled views -----
     def _pooled(self, kind: str) -> dict[Any, EntityStats]:
@@ -321,6 +327,7 @@ class Results:
             "seed": self.scenario.seed,
             "replications": n,
             "meshsim_version": self.meshsim_version,
+            "partial": self.partial,
         }
         measured = sum(r.measured_s for r in reps)
         workloads: dict[str, dict[str, Any]] = {}

@@ -118,15 +118,24 @@ PUBLIC_API = {
         "under",
     },
     "meshsim.engine": {
+        "Breaker",
+        "Control",
         "EndpointStats",
+        "HostHealth",
         "LoadBalancer",
+        "RateLimiter",
+        "RetryLimit",
+        "RetryPolicy",
         "Simulation",
     },
     "meshsim.metrics": {
         "CAUSES",
+        "EdgeMeter",
         "LogHistogram",
         "RELATIVE_ACCURACY",
         "Recorder",
+        "ServiceMeter",
+        "WorkloadMeter",
     },
     "meshsim.slo": {
         "METRICS_COLUMNS",
@@ -351,6 +360,7 @@ PUBLIC_API = {
         "Sampler",
         "Z99",
         "constant",
+        "uniform_sampler",
     },
     "meshsim.cli": {
         "build_parser",

@@ -4,7 +4,7 @@ A caller's client span covers the whole exchange; the callee's server span only
 the part inside the callee. The difference, the **hop overhead**, is what the
 network and the sidecars add to one call. meshsim spends it in four draws per
 call (caller's outbound proxy, request leg, callee's inbound proxy, response leg;
-see ``meshsim.engine.Simulation.exchange``). Traces cannot tell those parts
+see ``meshsim.engine._exchange.Exchange``). Traces cannot tell those parts
 apart, so the calibration writes the whole hop as two proxy traversals of one
 fitted distribution (``mesh.proxy_overhead``) over a network that takes no time
 where the traces already include it. Without this, every call of the twin would

@@ -16,7 +16,7 @@ mixes both kinds of caller) is the workload latency used, and the row says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +24,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from meshsim._types import Progress
 from meshsim.calibrate._graph import SpanAnalysis, analyse_spans
 from meshsim.calibrate._traces import coerce_spans, read_traces
 from meshsim.calibrate._twin import (
@@ -341,7 +342,7 @@ def twin_check(
     workers: int | None = None,
     executor: str = "auto",
     force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> TwinCheck:
     """Simulate ``scenario`` at the load the traces show and compare it with them.
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import codecs
-import io
 import sys
 import tempfile
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from meshsim._types import Progress
 from meshsim.errors import MeshsimInputError, MeshsimOutputError, os_reason, write_output
 from meshsim.scenario import Scenario, load_scenario
 
 __all__ = [
     "add_run_options",
-    "ascii_safe_streams",
     "check_output_paths",
     "executor_of",
     "load",
@@ -37,30 +34,50 @@ def load(path: str) -> Scenario:
     return scenario
 
 
+#: A run shorter than this shows no progress bar, seconds.
+SHOW_PROGRESS_AFTER_S = 2.0
+
+
 @contextmanager
-def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr; yields an ``(done, total)`` callback."""
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Progress]:
+    """A rich progress bar on stderr for runs over about 2 s; yields a ``(done, total)`` callback.
+
+    ``done`` counts replications (or runs), fractions included, so one long replication
+    moves the bar as well.
+    """
     if not enabled:
         yield lambda done, total: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    import time
 
-    console = Console(stderr=True)
-    with Progress(
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[runs]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=Console(stderr=True),
         transient=False,
-    ) as prog:
-        task = prog.add_task(label, total=None)
+    )
+    started = time.monotonic()
+    task: list[Any] = []  # the bar's task, once it shows
 
-        def update(done: int, total: int) -> None:
-            prog.update(task, completed=done, total=total)
+    def update(done: float, total: float) -> None:
+        if not task:
+            if time.monotonic() - started < SHOW_PROGRESS_AFTER_S:
+                return
+            bar.start()
+            task.append(bar.add_task(label, total=total, runs=""))
+        bar.update(task[0], completed=done, total=total, runs=f"{int(done)}/{int(total)} run(s)")
 
+    try:
         yield update
+    finally:
+        if task:
+            bar.stop()
 
 
 def write_text(path: str, text: str) -> None:
@@ -121,77 +138,6 @@ def write_outputs(outputs: Sequence[tuple[str | None, Callable[[], bytes | str]]
             note = f"the {what} were saved to {kept} instead" if kept else f"the {what} could not be saved anywhere"
             print(MeshsimOutputError(path, exc.reason, note).render(), file=sys.stderr)
     return 2 if failed else 0
-
-
-# ----------------------------------------------------------------------------- the terminal
-
-_ASCII_FALLBACK = {
-    "✗": "x",
-    "✓": "v",
-    "✔": "v",
-    "—": "-",
-    "–": "-",
-    "…": "...",
-    "µ": "u",
-    "×": "x",
-    "→": "->",
-    "←": "<-",
-    "≤": "<=",
-    "≥": ">=",
-    "±": "+-",
-    "•": "*",
-    "“": '"',
-    "”": '"',
-    "‘": "'",
-    "’": "'",
-}
-_HANDLER = "meshsim-ascii"
-
-
-def _ascii_fallback(exc: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: accents dropped (é -> e), common symbols spelled out, the rest '?'."""
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    out = []
-    for ch in exc.object[exc.start : exc.end]:
-        if ch in _ASCII_FALLBACK:
-            out.append(_ASCII_FALLBACK[ch])
-            continue
-        plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii")
-        out.append(plain or "?")
-    return "".join(out), exc.end
-
-
-def _can_encode_everything(stream: TextIO) -> bool:
-    encoding = getattr(stream, "encoding", None) or "ascii"
-    try:
-        return codecs.lookup(encoding).name in ("utf-8", "utf-16", "utf-32", "gb18030")
-    except LookupError:
-        return False
-
-
-def ascii_safe_streams() -> None:
-    """Never fail on a character the terminal cannot encode (``LANG=C``, an ASCII-only console).
-
-    On a terminal, human output degrades to ASCII-safe text: characters the encoding cannot
-    hold are written as their closest ASCII (an accent dropped, a check mark as ``v``).
-    Redirected to a file or a pipe, standard output and error become UTF-8 instead, so data
-    (imported YAML, names with accents) reaches the file unchanged. Files meshsim writes are
-    UTF-8 whatever the terminal.
-    """
-    try:
-        codecs.lookup_error(_HANDLER)
-    except LookupError:
-        codecs.register_error(_HANDLER, _ascii_fallback)
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and not _can_encode_everything(stream):
-            try:
-                if stream.isatty():
-                    stream.reconfigure(errors=_HANDLER)
-                else:
-                    stream.reconfigure(encoding="utf-8")
-            except (ValueError, OSError):  # a closed or detached stream: nothing to print to
-                continue
 
 
 def add_run_options(p: Any, replications: int = 1, what: str = "independent replications") -> None:

@@ -1,13 +1,34 @@
-"""The SimPy engine: one environment per replication, a process per request.
+"""The SimPy engine: one environment per replication, requests as small state machines.
 
-:class:`Simulation` runs one replication; the policy objects a caller's proxy uses
-(balancers, retry limits, breakers, outlier detection) are small classes behind
-:class:`LoadBalancer`-style interfaces, which are the extension points.
+:class:`Simulation` builds and runs one replication. The caller proxy's policies are small
+objects behind Protocols (:class:`LoadBalancer`, :class:`RetryPolicy`, :class:`RetryLimit`,
+:class:`Breaker`, :class:`HostHealth`, :class:`RateLimiter`); controllers (workloads,
+faults, autoscaling, rollouts) act through :class:`Control` and its named hooks. These are
+the extension points.
 """
 
 from __future__ import annotations
 
-from meshsim.engine._balancers import EndpointStats, LoadBalancer
-from meshsim.engine._core import Simulation
+from meshsim.engine._control import Control
+from meshsim.engine._policies import (
+    Breaker,
+    EndpointStats,
+    HostHealth,
+    LoadBalancer,
+    RateLimiter,
+    RetryLimit,
+    RetryPolicy,
+)
+from meshsim.engine._simulation import Simulation
 
-__all__ = ["EndpointStats", "LoadBalancer", "Simulation"]
+__all__ = [
+    "Breaker",
+    "Control",
+    "EndpointStats",
+    "HostHealth",
+    "LoadBalancer",
+    "RateLimiter",
+    "RetryLimit",
+    "RetryPolicy",
+    "Simulation",
+]

@@ -22,14 +22,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from meshsim.engine._faults import controller
+from meshsim.engine._control import Control
 from meshsim.engine._runtime import DEFAULT_ZONE, Replica, VersionRuntime
 from meshsim.scenario import Autoscaling
-
-if TYPE_CHECKING:
-    from meshsim.engine._core import Simulation
 
 __all__ = ["SAMPLES_PER_PERIOD", "Autoscaler", "hpa_recommendation", "install"]
 
@@ -37,19 +34,18 @@ SAMPLES_PER_PERIOD = 60
 Gen = Generator[Any, Any, Any]
 
 
-def install(sim: Simulation) -> None:
-    """Start an autoscaler per service version that asks for one."""
+def install(control: Control) -> list[Autoscaler]:
+    """Start an autoscaler per service version that asks for one; returns them."""
     scalers: list[Autoscaler] = []
-    for name, svc in sim.scenario.services.items():
+    for name, svc in control.scenario.services.items():
         if svc.autoscaling is None:
             continue
-        for (service, _version), spec in sim.versions.items():
+        for (service, _version), spec in control.mesh.versions.items():
             if service == name:
-                scaler = Autoscaler(sim, spec, svc.autoscaling)
+                scaler = Autoscaler(control, spec, svc.autoscaling)
                 scalers.append(scaler)
-                sim.env.process(scaler.run())
-    if scalers:
-        sim.autoscalers = scalers
+                control.process(scaler.run())
+    return scalers
 
 
 def hpa_recommendation(current: int, usage: float, ready: int, starting: int, target: float, tolerance: float) -> int:
@@ -81,11 +77,12 @@ def hpa_recommendation(current: int, usage: float, ready: int, starting: int, ta
 class Autoscaler:
     """The HPA of one service version."""
 
-    def __init__(self, sim: Simulation, spec: VersionRuntime, cfg: Autoscaling) -> None:
-        self.sim = sim
+    def __init__(self, control: Control, spec: VersionRuntime, cfg: Autoscaling) -> None:
+        """The HPA of ``spec``'s Deployment, configured by ``cfg``."""
+        self.control = control
         self.spec = spec
         self.cfg = cfg
-        self.ctl = controller(sim)
+        self.ctl = control.discovery
         self.history: deque[tuple[float, int]] = deque()  # (time, recommendation)
         self.zones = self._zones()
         self.samples: dict[int, list[float]] = {}  # replica id -> [sum, count] this period
@@ -93,7 +90,7 @@ class Autoscaler:
 
     def _zones(self) -> list[str]:
         """The zones new replicas may go to: the placement's (in file order), then any other."""
-        sc = self.sim.scenario
+        sc = self.control.scenario
         svc = sc.services[self.spec.service]
         ver = svc.versions.get(self.spec.version) if self.spec.version else None
         placement = (ver.placement if ver is not None and ver.placement is not None else svc.placement) or {}
@@ -108,21 +105,21 @@ class Autoscaler:
     def members(self) -> list[Replica]:
         """Replicas of this version that are not retired (ready or starting)."""
         spec = self.spec
-        return [r for r in self.sim.replicas if r.spec is spec and r.rid not in self.ctl.retired]
+        return [r for r in self.control.mesh.replicas if r.spec is spec and r.rid not in self.ctl.retired]
 
     def _ready(self, r: Replica) -> bool:
         return r.rid not in self.ctl.starting and r.up
 
     # ----- the control loop -----
     def run(self) -> Gen:
-        env = self.sim.env
+        """The control loop: sample utilization, and scale every sync period."""
+        env = self.control.env
         cfg = self.cfg
         step = cfg.sync_period / SAMPLES_PER_PERIOD
         current = len(self.members())
         target = min(max(current, cfg.min_replicas), cfg.max_replicas)
         if target != current:
-            self.sim.rec.event(
-                env.now,
+            self.control.record_event(
                 "scale",
                 service=self.spec.service,
                 version=self.spec.version,
@@ -138,17 +135,18 @@ class Autoscaler:
             self._sync()
 
     def _sample(self) -> None:
+        now = self.control.now
         for r in self.members():
             if self._ready(r):
                 acc = self.samples.get(r.rid)
                 if acc is None:
                     acc = self.samples[r.rid] = [0.0, 0]
-                acc[0] += r.busy_workers / r.spec.concurrency
+                acc[0] += r.workers.busy(now) / r.spec.concurrency
                 acc[1] += 1
 
     def _sync(self) -> None:
         cfg = self.cfg
-        now = self.sim.env.now
+        now = self.control.now
         members = self.members()
         current = len(members)
         ready = [r for r in members if self._ready(r) and r.rid in self.samples]
@@ -169,8 +167,7 @@ class Autoscaler:
         self.counts.append((now, desired, len(ready)))
         if desired != current:
             util = usage / len(ready) if ready else float("nan")
-            self.sim.rec.event(
-                now,
+            self.control.record_event(
                 "scale",
                 service=self.spec.service,
                 version=self.spec.version,
@@ -187,8 +184,7 @@ class Autoscaler:
             for _ in range(desired - len(members)):
                 zone = self._pick_zone()
                 if zone is None:
-                    self.sim.rec.event(
-                        self.sim.env.now,
+                    self.control.record_event(
                         "scale_blocked",
                         service=self.spec.service,
                         reason="every zone of the placement is under an outage",
@@ -212,19 +208,17 @@ class Autoscaler:
         return min(live, key=lambda z: (counts[z], self.zones.index(z)))
 
     def _add(self, zone: str, ready_now: bool = False) -> None:
-        sim = self.sim
-        r = sim.add_replica(self.spec, zone)
+        control = self.control
+        r = control.add_replica(self.spec, zone)
         if ready_now:
             return
         self.ctl.mark_starting(r)
         # capacity counts from readiness (utilization and HPA metrics alike)
-        r.started_s = sim.env.now + self.cfg.startup_delay
-        sim.env.process(self._ready_later(r))
+        r.started_s = control.now + self.cfg.startup_delay
+        control.process(self._ready_later(r))
 
     def _ready_later(self, r: Replica) -> Gen:
-        yield self.sim.env.timeout(self.cfg.startup_delay)
+        yield self.control.env.timeout(self.cfg.startup_delay)
         if r.rid not in self.ctl.retired:
             self.ctl.mark_ready(r)
-            self.sim.rec.event(
-                self.sim.env.now, "replica_ready", service=r.service, version=r.version, replica=r.rid, zone=r.zone
-            )
+            self.control.record_event("replica_ready", service=r.service, version=r.version, replica=r.rid, zone=r.zone)

@@ -10,32 +10,19 @@ import bisect
 import math
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
+from meshsim.engine._policies import EndpointStats, LoadBalancer
 from meshsim.scenario import LoadBalancerSpec
 
-__all__ = ["LoadBalancer", "EndpointStats", "make_balancer"]
-
-
-class EndpointStats(Protocol):
-    """What a balancer may read about the endpoints (indexed by position)."""
-
-    active: list[int]
-    rtt_estimate_s: list[float]
-    rtt_stamp_s: list[float]
-
-
-class LoadBalancer(Protocol):
-    """Pick one endpoint index from ``candidates`` (non-empty)."""
-
-    def choose(self, candidates: Sequence[int], stats: EndpointStats, now_s: float, key: int) -> int: ...
-
+__all__ = ["LeastRequest", "PeakEwma", "RandomPick", "RingHash", "RoundRobin", "make_balancer"]
 
 Uniform = Callable[[], float]
 
 
 class RoundRobin:
     """Envoy ROUND_ROBIN (equal weights)."""
+
+    __slots__ = ("_next",)
 
     def __init__(self, uniform: Uniform) -> None:
         self._next = int(uniform() * 1_000_003)  # Envoy starts each proxy at a random offset
@@ -49,6 +36,8 @@ class RoundRobin:
 class RandomPick:
     """Envoy RANDOM."""
 
+    __slots__ = ("_u",)
+
     def __init__(self, uniform: Uniform) -> None:
         self._u = uniform
 
@@ -58,6 +47,8 @@ class RandomPick:
 
 class LeastRequest:
     """Envoy LEAST_REQUEST with equal weights: best of ``choice_count`` random picks (P2C)."""
+
+    __slots__ = ("_u", "_k")
 
     def __init__(self, uniform: Uniform, choice_count: int = 2) -> None:
         self._u = uniform
@@ -78,6 +69,8 @@ class LeastRequest:
 
 class PeakEwma:
     """Linkerd's P2C over peak-EWMA cost: rtt_estimate x (pending + 1), tower semantics [L8, L9]."""
+
+    __slots__ = ("_u", "default_rtt_s", "decay_s")
 
     def __init__(self, uniform: Uniform, default_rtt_s: float, decay_s: float) -> None:
         self._u = uniform

@@ -155,13 +155,25 @@ class OutlierDetector:
             self._n = n_endpoints
 
     def is_ejected(self, i: int, now_s: float) -> bool:
+        """Whether endpoint ``i`` is ejected at ``now_s``."""
         return self.ejected_until[i] > now_s
+
+    def available(self, i: int, now_s: float) -> bool:
+        """Whether endpoint ``i`` may be picked (not ejected)."""
+        return self.ejected_until[i] <= now_s
+
+    def on_pick(self, i: int, now_s: float) -> None:
+        """Envoy has no probe requests: nothing to do."""
 
     def ejected_count(self, now_s: float, among: list[int]) -> int:
         return sum(1 for i in among if self.ejected_until[i] > now_s)
 
     def record(self, i: int, failure_5xx: bool, gateway: bool, now_s: float, members: list[int]) -> bool:
-        """Count one response from endpoint ``i``; return True when it ejects the endpoint."""
+        """Count one response from endpoint ``i``; return True when it ejects the endpoint.
+
+        ``failure_5xx``: a 5xx or no response; ``gateway``: 502, 503 or 504; ``members``: the
+        endpoints the control plane lists (the max_ejection_percent base).
+        """
         if not failure_5xx:
             self.consec_5xx[i] = 0
             self.consec_gw[i] = 0
@@ -219,8 +231,9 @@ class FailureAccrual:
         self.ejections = 0
         self._u = uniform
 
-    def grow(self, n: int) -> None:
-        extra = n - len(self.failures)
+    def grow(self, n_endpoints: int) -> None:
+        """Track endpoints added later (autoscaling)."""
+        extra = n_endpoints - len(self.failures)
         if extra > 0:
             self.failures += [0] * extra
             self.until += [0.0] * extra
@@ -228,15 +241,18 @@ class FailureAccrual:
             self.probing += [False] * extra
 
     def available(self, i: int, now_s: float) -> bool:
+        """Whether endpoint ``i`` may be picked: no penalty running and no probe in flight."""
         if self.until[i] > now_s:
             return False
         return not self.probing[i] or self.penalty[i] == 0.0
 
     def on_pick(self, i: int, now_s: float) -> None:
+        """The first pick after a penalty is the probe."""
         if self.penalty[i] > 0 and self.until[i] <= now_s and not self.probing[i]:
             self.probing[i] = True  # this request is the probe
 
-    def record(self, i: int, failed: bool, now_s: float) -> bool:
+    def record(self, i: int, failed: bool, gateway: bool, now_s: float, members: list[int]) -> bool:
+        """Count one response from endpoint ``i``; True when it takes ``i`` out (a penalty starts)."""
         if self.probing[i]:
             self.probing[i] = False
             if failed:

@@ -9,23 +9,69 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from meshsim.distributions import UniformSource
+from meshsim.distributions import Sampler
 from meshsim.engine._balancers import PeakEwma, make_balancer
-from meshsim.engine._limits import EnvoyRetryLimit, FailureAccrual, TowerBudget, TraefikBreaker
+from meshsim.engine._limits import FailureAccrual, OutlierDetector, TraefikBreaker
+from meshsim.engine._policies import Breaker, HostHealth, LoadBalancer, RetryLimit, RetryPolicy
+from meshsim.engine._retrying import EnvoyRetries, make_retry_limit
 from meshsim.engine._runtime import Membership, Replica
 from meshsim.scenario import EffectivePolicy
 
-__all__ = ["Cluster", "Proxy"]
+if TYPE_CHECKING:
+    from meshsim.metrics import EdgeMeter
+    from meshsim.topology import NetworkModel, Path
+
+__all__ = ["Cluster", "Proxy", "shared_policy"]
+
+#: What :meth:`Cluster.acquire` answers.
+GRANTED, PENDING, POOL_FULL = 0, 1, 2
 
 
 class Cluster:
     """One caller proxy's state for calls to one destination (and version)."""
 
     OVERPROVISIONING = 1.4  # Envoy's default overprovisioning factor [E8]
+    __slots__ = (
+        "_known",
+        "_known_key",
+        "_levels_cache",
+        "_levels_key",
+        "_n",
+        "_u",
+        "accrual",
+        "active",
+        "balancer",
+        "breaker",
+        "direct",
+        "endpoints",
+        "env",
+        "ewma",
+        "filtering",
+        "health",
+        "locality",
+        "max_active",
+        "max_pending",
+        "membership",
+        "meter",
+        "observed",
+        "outlier",
+        "pending",
+        "per_try_timeout_s",
+        "policy",
+        "proxy",
+        "retries",
+        "retry_limit",
+        "routes",
+        "rtt_estimate_s",
+        "rtt_stamp_s",
+        "service",
+        "total_active",
+        "version",
+    )
 
     def __init__(
         self,
@@ -35,9 +81,16 @@ class Cluster:
         version: str | None,
         endpoints: list[Replica],
         policy: EffectivePolicy,
-        uniform: UniformSource,
+        uniform: Sampler,
         membership: Membership | None = None,
+        meter: EdgeMeter | None = None,
+        shared: tuple[RetryPolicy, LoadBalancer | None] | None = None,
     ) -> None:
+        """``proxy``'s cluster for ``service`` (``version``) over ``endpoints``, enforcing ``policy``.
+
+        ``shared``: the retry policy and, when it keeps no state of its own, the balancer,
+        made once for every proxy calling the destination (see :func:`shared_policy`).
+        """
         self.membership = membership or Membership()
         self._known_key = -1
         self._known: list[int] = []
@@ -47,37 +100,35 @@ class Cluster:
         self.version = version
         self.endpoints = endpoints  # shared with the service: grows with autoscaling
         self.policy = policy
+        self.meter = meter  # the metrics of attempts on this edge (None: not recorded)
         self._u = uniform
         n = len(endpoints)
-        self.active = [0] * n
-        self.rtt_estimate_s = [-1.0] * n
-        self.rtt_stamp_s = [0.0] * n
-        self._n = n
-        self.balancer = make_balancer(policy.load_balancer, uniform)
+        retries, balancer = shared if shared is not None else shared_policy(policy, uniform)
+        self.balancer: LoadBalancer = balancer or make_balancer(policy.load_balancer, uniform)
         self.ewma = self.balancer if isinstance(self.balancer, PeakEwma) else None
+        self.active = [0] * n
+        # round trips per endpoint: only peak EWMA reads them
+        self.rtt_estimate_s = [-1.0] * n if self.ewma else []
+        self.rtt_stamp_s = [0.0] * n if self.ewma else []
+        self.routes: list[tuple[Path, Path] | None] = [None] * n  # network paths there and back, by endpoint
+        self._n = n
+        self.retries: RetryPolicy = retries
+        self.retry_limit: RetryLimit | None = make_retry_limit(policy)
         self.total_active = 0
-        self.pending: deque[simpy.Event] = deque()
         limit = [x for x in (policy.max_connections, policy.max_requests) if x is not None]
         self.max_active = min(limit) if limit else None
+        # calls waiting for a connection slot, oldest first (a pool without limits never has any)
+        self.pending: deque[Any] | tuple[()] = deque() if self.max_active is not None else ()
         self.max_pending = policy.max_pending
-        self.retry_limit: Any
-        if policy.budget_kind == "linkerd":
-            self.retry_limit = TowerBudget(policy.budget_ratio, policy.budget_min_per_second, policy.budget_ttl_s)
-        elif policy.budget_kind == "envoy":
-            self.retry_limit = EnvoyRetryLimit(None, policy.budget_percent, policy.budget_min_concurrency)
-        elif policy.max_retries is not None:
-            self.retry_limit = EnvoyRetryLimit(policy.max_retries, None, 0)
-        else:
-            self.retry_limit = None
-        from meshsim.engine._limits import OutlierDetector
-
         self.outlier = OutlierDetector(policy.outlier, n, uniform) if policy.outlier else None
         fa = policy.failure_accrual
         self.accrual = (
             FailureAccrual(fa.max_failures, fa.min_penalty, fa.max_penalty, fa.jitter, n, uniform) if fa else None
         )
+        # every detector that can take an endpoint out, in the order they see a response
+        self.health: tuple[HostHealth, ...] = tuple(h for h in (self.outlier, self.accrual) if h is not None)
         cb = policy.circuit_breaker
-        self.breaker = (
+        self.breaker: Breaker | None = (
             TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration, uniform)
             if cb
             else None
@@ -87,19 +138,20 @@ class Cluster:
         self.locality = None if (policy.locality_needs_outlier and self.outlier is None) else policy.locality
         self._levels_key: tuple[int, ...] | None = None
         self._levels_cache: list[list[int]] = []
-        self.filtering = bool(self.outlier or self.accrual or self.locality)
-        self._all = list(range(n))
-        # nothing to do but pick and send: the engine takes a shorter path (no timers, no limits)
-        self.trivial = (
+        self.filtering = bool(self.health or self.locality)
+        # the per-try limit when the route has no deadline (None: no timer per attempt)
+        self.per_try_timeout_s = policy.per_try_timeout_s
+        # detectors and feedback that read every attempt's outcome
+        self.observed = bool(self.health or self.ewma is not None or self.breaker is not None)
+        # nothing in the way of a call but the pick and the retry policy: no timers, pool
+        # limits, hedges, breaker, injected faults or mirroring (the engine's shorter path)
+        self.direct = (
             policy.timeout_s is None
-            and policy.retry_attempts == 0
             and policy.per_try_timeout_s is None
             and policy.hedging is None
             and self.max_active is None
             and self.breaker is None
             and policy.fault is None
-            and not self.filtering
-            and self.ewma is None
             and policy.mirror is None
         )
 
@@ -107,13 +159,12 @@ class Cluster:
         n = len(self.endpoints)
         extra = n - self._n
         self.active += [0] * extra
-        self.rtt_estimate_s += [-1.0] * extra
-        self.rtt_stamp_s += [0.0] * extra
-        if self.outlier:
-            self.outlier.grow(n)
-        if self.accrual:
-            self.accrual.grow(n)
-        self._all = list(range(n))
+        if self.ewma:
+            self.rtt_estimate_s += [-1.0] * extra
+            self.rtt_stamp_s += [0.0] * extra
+        self.routes += [None] * extra
+        for detector in self.health:
+            detector.grow(n)
         self._n = n
 
     def known(self) -> list[int]:
@@ -123,14 +174,26 @@ class Cluster:
         key = self.membership.version
         if key != self._known_key:
             eps = self.endpoints
-            self._known = [i for i in self._all if eps[i].known]
+            self._known = [i for i in range(self._n) if eps[i].known]
             self._known_key = key
         return self._known
 
+    def route(self, ep: int, net: NetworkModel) -> tuple[Path, Path]:
+        """The network paths to endpoint ``ep`` and back (looked up once)."""
+        r = self.routes[ep]
+        if r is None:
+            zone = self.proxy.zone
+            there = self.endpoints[ep].zone
+            r = self.routes[ep] = (net.path(zone, there), net.path(there, zone))
+        return r
+
     def pick(self, exclude: tuple[int, ...], key: int) -> int | None:
         """Choose an endpoint index, or None when there is none (no_endpoint)."""
-        known = self.known()
-        now = self.env.now
+        if self._known_key == self.membership.version and len(self.endpoints) == self._n:
+            known = self._known
+        else:
+            known = self.known()
+        now = self.env._now
         if not self.filtering:
             cands = known
             if exclude and len(cands) > 1:
@@ -142,10 +205,8 @@ class Cluster:
         if not known:
             return None
         healthy = known
-        if self.outlier is not None:
-            healthy = [i for i in healthy if not self.outlier.is_ejected(i, now)]
-        if self.accrual is not None:
-            healthy = [i for i in healthy if self.accrual.available(i, now)]
+        for detector in self.health:
+            healthy = [i for i in healthy if detector.available(i, now)]
         if self.locality is not None:
             healthy = self._by_priority(known, healthy)
         elif self.outlier is not None and 100.0 * len(healthy) / len(known) < self.policy.panic_percent:
@@ -156,8 +217,8 @@ class Cluster:
             narrowed = [i for i in healthy if i not in exclude]
             healthy = narrowed or healthy
         choice = self.balancer.choose(healthy, self, now, key)
-        if self.accrual is not None:
-            self.accrual.on_pick(choice, now)
+        for detector in self.health:
+            detector.on_pick(choice, now)
         return choice
 
     def _by_priority(self, known: list[int], healthy: list[int]) -> list[int]:
@@ -239,40 +300,53 @@ class Cluster:
         return levels
 
     # ----- connection pool -----
-    def acquire(self) -> simpy.Event | bool:
-        """True when a request may go now; an event to wait on when pending; False on overflow."""
+    def acquire(self, waiter: Any) -> int:
+        """Take a connection slot: GRANTED, PENDING (``waiter.granted()`` comes later) or POOL_FULL [E2]."""
         if self.max_active is None or self.total_active < self.max_active:
             self.total_active += 1
-            return True
-        if self.max_pending is not None and len(self.pending) >= self.max_pending:
-            return False
-        ev = self.env.event()
-        self.pending.append(ev)
-        return ev
+            return GRANTED
+        pending = self.pending
+        assert isinstance(pending, deque)  # a pool with a limit has its queue
+        if self.max_pending is not None and len(pending) >= self.max_pending:
+            return POOL_FULL
+        pending.append(waiter)
+        return PENDING
 
     def release(self) -> None:
         """A request finished: hand its slot to the oldest pending one."""
-        while self.pending:
-            ev = self.pending.popleft()
-            if not ev.triggered:
-                ev.succeed()
-                return
+        pending = self.pending
+        if pending:
+            assert isinstance(pending, deque)
+            pending.popleft().granted()
+            return
         self.total_active -= 1
 
-    def abandon_pending(self, ev: simpy.Event) -> None:
+    def abandon_pending(self, waiter: Any) -> None:
         """A pending request gave up (route timeout) before it got a slot."""
-        with contextlib.suppress(ValueError):
-            self.pending.remove(ev)
+        if isinstance(self.pending, deque):
+            with contextlib.suppress(ValueError):
+                self.pending.remove(waiter)
+
+
+def shared_policy(policy: EffectivePolicy, uniform: Sampler) -> tuple[RetryPolicy, LoadBalancer | None]:
+    """The parts of a destination's policy that every proxy may share.
+
+    That is the retry policy, and the balancer unless it keeps state per proxy (round
+    robin's position does: each proxy makes its own).
+    """
+    per_proxy = policy.load_balancer.kind == "round_robin"
+    return EnvoyRetries(policy, uniform), (None if per_proxy else make_balancer(policy.load_balancer, uniform))
 
 
 class Proxy:
     """A caller's outbound proxy (a replica's sidecar, or a workload's ingress)."""
 
-    __slots__ = ("name", "zone", "clusters", "is_ingress", "replica")
+    __slots__ = ("name", "zone", "clusters", "unsplit", "is_ingress", "replica")
 
     def __init__(self, name: str, zone: str | None, is_ingress: bool, replica: Replica | None = None) -> None:
         self.name = name
         self.zone = zone
         self.is_ingress = is_ingress
         self.replica = replica
-        self.clusters: dict[tuple[str, str | None], Cluster] = {}
+        self.clusters: dict[tuple[str, str | None], Cluster] = {}  # by (service, version)
+        self.unsplit: dict[str, Cluster] = {}  # the same for version None, by service

@@ -1,7 +1,7 @@
 """Progressive delivery controllers: Flagger's canary analysis and Argo Rollouts' steps.
 
-Both move traffic between ``baseline`` and ``canary`` by rewriting ``sim.splits[service]``,
-which the caller's proxy reads on every call, and both judge the canary on its own
+Both move traffic between ``baseline`` and ``canary`` by setting the service's split
+(``Control.set_split``), which the caller's proxy reads on every call, and both judge the canary on its own
 attempts (``checks.scope: canary``, as Flagger's Istio queries filter on the canary
 workload) over a sliding metrics window. Semantics follow docs/references.md section 14:
 
@@ -27,7 +27,7 @@ controller's comparison: with failureLimit 3 the 4th failure aborts), or errors 
 in a row > ``consecutive_error_limit``. Failing aborts the rollout (canary weight 0);
 finishing the steps promotes it (weight 100).
 
-Output (``sim.extras["rollout"]``, docs/results.md ``rollout``): outcome ``promoted`` |
+Output (reported as ``"rollout"``, docs/results.md ``rollout``): outcome ``promoted`` |
 ``rolled_back`` | ``in_progress``, ``at_s`` of the decision, the ``weights`` timeline,
 ``failed_requests`` (calls routed to the canary that failed after the caller's retries,
 counted from the first step until the decision), ``failed_attempts`` (single tries), and
@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from meshsim.engine._control import Control
 from meshsim.scenario import ArgoStep, Rollout
 
 if TYPE_CHECKING:
-    from meshsim.engine._core import Simulation
-    from meshsim.engine._proxy import Cluster, Proxy
-    from meshsim.engine._runtime import Attempt, Outcome
+    from meshsim.engine._proxy import Cluster
+    from meshsim.engine._runtime import Outcome
 
 __all__ = ["install", "RolloutController", "FLAGGER_MIN_INTERVAL_S", "FLAGGER_METRICS_WINDOW_S"]
 
@@ -90,14 +90,15 @@ class _Window:
 class RolloutController:
     """One rollout in one replication: the controller process, the metrics hook, the output."""
 
-    def __init__(self, sim: Simulation, spec: Rollout) -> None:
-        self.sim = sim
+    def __init__(self, control: Control, spec: Rollout) -> None:
+        """The controller of ``spec``'s rollout."""
+        self.control = control
         self.spec = spec
-        self.start_s = spec.at if spec.at is not None else sim.warmup_s
+        self.start_s = spec.at if spec.at is not None else control.warmup_s
         self.decided = False
+        self.decided_s = math.inf
         self.weight = 0.0
         self._window = _Window()
-        self._box: list[str | None] | None = None
         self._stop: Any = None
         if spec.style == "flagger":
             self.interval_s = max(spec.interval, FLAGGER_MIN_INTERVAL_S)
@@ -126,49 +127,21 @@ class RolloutController:
     # ----- wiring -----
     def start(self) -> None:
         """Route everything to the baseline, hook the metrics, start the controller process."""
-        sim = self.sim
+        control = self.control
         self._apply(0.0)
-        sim.on_attempt_end.append(self._on_attempt)
-        self._wrap_calls()
-        self._stop = sim.env.event()
-        proc = self._flagger() if self.spec.style == "flagger" else self._argo()
-        sim.env.process(proc)
+        control.on_attempt_end(self._on_attempt)
+        control.on_call_end(self._on_call)
+        self._stop = control.env.event()
+        control.process(self._flagger() if self.spec.style == "flagger" else self._argo())
 
-    def _wrap_calls(self) -> None:
-        """Count logical calls to the canary and their final outcome (after the proxy's retries).
-
-        ``call`` picks the version synchronously, before its first yield, so the box set just
-        before delegating receives exactly this call's version.
-        """
-        sim = self.sim
-        service, canary = self.spec.service, self.spec.canary
-        orig_call, orig_choose = sim.call, sim.choose_version
+    def _on_call(self, service: str, version: str | None, res: Outcome, started_s: float) -> None:
+        """Count logical calls routed to the canary before the decision, and their final outcome."""
+        if service != self.spec.service or version != self.spec.canary or started_s >= self.decided_s:
+            return
         out = self.out
-
-        def choose_version(svc: str) -> str | None:
-            v = orig_choose(svc)
-            if svc == service and self._box is not None:
-                self._box.append(v)
-                self._box = None
-            return v
-
-        def call(proxy: Proxy, svc: str, parent: Attempt) -> Gen:
-            if svc != service:
-                return (yield from orig_call(proxy, svc, parent))
-            box: list[str | None] = []
-            self._box = box
-            counting = not self.decided
-            res = yield from orig_call(proxy, svc, parent)
-            if counting and box and box[0] == canary:
-                out["canary_requests"] += 1
-                if res.cause is not None:
-                    out["failed_requests"] += 1
-            return res
-
-        # Instance attributes that shadow the class's methods for this replication only; setattr
-        # because mypy rejects assigning to a method (it cannot tell bound from unbound callables).
-        setattr(sim, "choose_version", choose_version)  # noqa: B010 (deliberate: see the comment above)
-        setattr(sim, "call", call)  # noqa: B010 (deliberate: see the comment above)
+        out["canary_requests"] += 1
+        if res.cause is not None:
+            out["failed_requests"] += 1
 
     def _on_attempt(self, cluster: Cluster, ep: int, res: Outcome, rtt_s: float) -> None:
         if cluster.service != self.spec.service:
@@ -177,22 +150,22 @@ class RolloutController:
         if is_canary and res.cause is not None and not self.decided:
             self.out["failed_attempts"] += 1
         if is_canary or self.spec.checks.scope == "service":
-            self._window.add(self.sim.env.now, res.cause is None, rtt_s)
+            self._window.add(self.control.now, res.cause is None, rtt_s)
 
     # ----- actions -----
     def _apply(self, weight: float) -> None:
         spec = self.spec
         self.weight = weight
-        self.sim.splits[spec.service] = ([spec.baseline, spec.canary], [100.0 - weight, weight])
+        self.control.set_split(spec.service, [spec.baseline, spec.canary], [100.0 - weight, weight])
 
     def set_weight(self, weight: float) -> None:
         """Send ``weight`` percent of the service's calls to the canary from now on."""
         if weight == self.weight:
             return
-        now = self.sim.env.now
+        now = self.control.now
         self._apply(weight)
         self.out["weights"].append({"t_s": _r(now), "weight": _r(weight)})
-        self.sim.rec.event(now, "rollout_weight", service=self.spec.service, canary=self.spec.canary, weight=weight)
+        self.control.record_event("rollout_weight", service=self.spec.service, canary=self.spec.canary, weight=weight)
 
     def finish(self, outcome: str) -> None:
         """Promote (all traffic to the canary) or roll back (all to the baseline), once."""
@@ -200,16 +173,17 @@ class RolloutController:
             return
         self.set_weight(100.0 if outcome == "promoted" else 0.0)
         self.decided = True
-        now = self.sim.env.now
+        now = self.control.now
+        self.decided_s = now
         self.out["outcome"] = outcome
         self.out["at_s"] = _r(now)
-        self.sim.rec.event(now, f"rollout_{outcome}", service=self.spec.service, canary=self.spec.canary)
+        self.control.record_event(f"rollout_{outcome}", service=self.spec.service, canary=self.spec.canary)
         if self._stop is not None and not self._stop.triggered:
             self._stop.succeed()
 
     def check(self) -> dict[str, Any]:
         """Measure the canary over the last window against the checks (no data fails)."""
-        now = self.sim.env.now
+        now = self.control.now
         n, rate, p99 = self._window.measure(now, self.window_s)
         checks = self.spec.checks
         passed = n > 0
@@ -228,13 +202,13 @@ class RolloutController:
 
     def _record(self, check: dict[str, Any]) -> None:
         self.out["checks"].append(check)
-        self.sim.rec.event(
-            self.sim.env.now, "rollout_check", service=self.spec.service, passed=check["passed"], weight=check["weight"]
+        self.control.record_event(
+            "rollout_check", service=self.spec.service, passed=check["passed"], weight=check["weight"]
         )
 
     # ----- Flagger -----
     def _flagger(self) -> Gen:
-        env = self.sim.env
+        env = self.control.env
         spec = self.spec
         weights = [float(s) for s in spec.steps if not isinstance(s, ArgoStep)]
         if self.start_s > env.now:
@@ -264,7 +238,7 @@ class RolloutController:
 
     # ----- Argo Rollouts -----
     def _argo(self) -> Gen:
-        env = self.sim.env
+        env = self.control.env
         spec = self.spec
         if self.start_s > env.now:
             yield env.timeout(self.start_s - env.now)
@@ -272,7 +246,7 @@ class RolloutController:
             if self.decided:
                 return
             if i == spec.analysis_starting_step:
-                env.process(self._analysis())
+                self.control.process(self._analysis())
             if not isinstance(step, ArgoStep):
                 self.set_weight(float(step))
             elif step.set_weight is not None:
@@ -284,7 +258,7 @@ class RolloutController:
         self.finish("promoted")
 
     def _analysis(self) -> Gen:
-        env = self.sim.env
+        env = self.control.env
         spec = self.spec
         failed = errors_in_row = 0
         while not self.decided:
@@ -306,15 +280,12 @@ class RolloutController:
             yield env.timeout(self.interval_s) | self._stop
 
 
-def install(sim: Simulation) -> None:
-    """Start the rollout controller when the scenario has a rollout; output in ``sim.extras``."""
-    spec = sim.scenario.rollout
+def install(control: Control) -> RolloutController | None:
+    """Start the rollout controller when the scenario has a rollout; its output is reported as ``rollout``."""
+    spec = control.scenario.rollout
     if spec is None:
-        return
-    controller = RolloutController(sim, spec)
-    extras = getattr(sim, "extras", None)
-    if not isinstance(extras, dict):
-        extras = {}
-        sim.extras = extras
-    extras["rollout"] = controller.out
+        return None
+    controller = RolloutController(control, spec)
+    control.report("rollout", controller.out)
     controller.start()
+    return controller

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from meshsim.distributions import Distribution
+from simpy.events import NORMAL
+
+from meshsim.distributions import Distribution, uniform_sampler
+from meshsim.engine._control import Control
 from meshsim.engine._proxy import Proxy
-from meshsim.engine._runtime import ROUTE_TIMEOUT, Attempt, Outcome
+from meshsim.engine._runtime import ROUTE_TIMEOUT, Context, Outcome, Wake
+from meshsim.engine._timers import Timer
 from meshsim.scenario import Workload
 
-if TYPE_CHECKING:
-    from meshsim.engine._core import Simulation
-
-Gen = Generator[Any, Any, Any]
-
-__all__ = ["start_workloads", "rate_changes"]
+__all__ = ["install", "rate_changes"]
 
 
-def rate_changes(sim: Simulation, w: Workload) -> list[tuple[float, float]]:
+def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, float]]:
     """(time s, rate /s) steps of ``w``: its profile times any active ``load`` faults."""
     times = {0.0}
     times.update(step.at for step in w.profile)
-    loads = [f for f in sim.scenario.faults if f.kind == "load" and f.target in (None, w.name)]
+    loads = [f for f in scenario_faults if f.kind == "load" and f.target in (None, w.name)]
     for f in loads:
         times.add(f.at)
         if f.duration is not None:
@@ -41,80 +40,192 @@ def rate_changes(sim: Simulation, w: Workload) -> list[tuple[float, float]]:
     return out
 
 
-def start_workloads(sim: Simulation) -> None:
+def install(control: Control) -> list[Arrivals]:
     """Start one arrival process per workload."""
-    for w in sim.scenario.workload:
-        ingress = Proxy(f"workload:{w.name}", w.origin, True)
-        sim.env.process(_arrivals(sim, w, ingress))
+    streams = _Shared(control)
+    out = []
+    for w in control.scenario.workload:
+        arrivals = Arrivals(control, w, streams)
+        arrivals.start()
+        out.append(arrivals)
+    return out
 
 
-def _arrivals(sim: Simulation, w: Workload, ingress: Proxy) -> Gen:
-    env = sim.env
-    rng = sim.streams.get(f"arrivals/{w.name}")
-    unit_exp = Distribution("exponential", (("mean", 1.0),)).sampler(rng)
-    steps = rate_changes(sim, w)
-    i = 0
-    poisson = w.arrival == "poisson"
-    end = sim.end_s
-    while env.now < end:
-        while i + 1 < len(steps) and steps[i + 1][0] <= env.now:
+class _Shared:
+    """The draws every workload shares: request keys and the clients' back-off jitter."""
+
+    def __init__(self, control: Control) -> None:
+        self.u_keys = uniform_sampler(control.stream("keys"))
+        self.u_backoff = uniform_sampler(control.stream("client"))
+        self.needs_keys = control.needs_keys  # request keys only matter to ring-hash balancing
+
+
+class Arrivals(Wake):
+    """One workload's arrival process (Poisson or constant), following its rate steps."""
+
+    __slots__ = ("control", "workload", "ingress", "shared", "meter", "gap", "steps", "i", "poisson", "end_s")
+
+    def __init__(self, control: Control, w: Workload, shared: _Shared) -> None:
+        """Arrivals of workload ``w`` through its own ingress proxy."""
+        self.control = control
+        self.workload = w
+        self.ingress = Proxy(f"workload:{w.name}", w.origin, True)
+        self.shared = shared
+        self.meter = control.recorder.workload(w.name)
+        self.gap: Callable[[], float] = Distribution("exponential", (("mean", 1.0),)).sampler(
+            control.stream(f"arrivals/{w.name}")
+        )
+        self.steps = rate_changes(list(control.scenario.faults), w)
+        self.i = 0
+        self.poisson = w.arrival == "poisson"
+        self.end_s = control.end_s
+
+    def start(self) -> None:
+        """Schedule the first arrival."""
+        self._next()
+
+    def _next(self) -> None:
+        control = self.control
+        now = control.env._now
+        if now >= self.end_s:
+            return
+        steps = self.steps
+        i = self.i
+        while i + 1 < len(steps) and steps[i + 1][0] <= now:
             i += 1
+        self.i = i
         rate = steps[i][1]
         next_change = steps[i + 1][0] if i + 1 < len(steps) else None
         if rate <= 0:
-            if next_change is None:
-                return
-            yield env.timeout(next_change - env.now)
-            continue
-        gap = unit_exp() / rate if poisson else 1.0 / rate
-        if next_change is not None and env.now + gap > next_change:
+            if next_change is not None:
+                self.callbacks = _RATE_CHANGE
+                control.env.schedule(self, NORMAL, next_change - now)  # type: ignore[arg-type]  # a Wake
+            return
+        gap = self.gap() / rate if self.poisson else 1.0 / rate
+        if next_change is not None and now + gap > next_change:
             # the exponential is memoryless: restart the draw at the new rate
-            yield env.timeout(next_change - env.now)
-            continue
-        yield env.timeout(gap)
-        if env.now < end:
-            env.process(_user_request(sim, w, ingress))
+            self.callbacks = _RATE_CHANGE
+            control.env.schedule(self, NORMAL, next_change - now)  # type: ignore[arg-type]  # a Wake
+            return
+        self.callbacks = _ARRIVE
+        control.env.schedule(self, NORMAL, gap)  # type: ignore[arg-type]  # a Wake
+
+    def _arrive(self) -> None:
+        if self.control.env._now < self.end_s:
+            UserRequest(self).start()
+        self._next()
 
 
-def _user_request(sim: Simulation, w: Workload, ingress: Proxy) -> Gen:
-    env = sim.env
-    start = env.now
-    counted = start >= sim.warmup_s
-    rec = sim.rec
-    if counted:
-        rec.workloads[w.name].requests += 1
-    trace: list[dict[str, Any]] | None = None
-    if sim.trace_sample > 0.0 and counted and sim.u_trace() < sim.trace_sample:
-        trace = []
-    # request keys only matter to ring-hash balancing; skip the draw otherwise
-    key = int(sim.u_keys() * 1_000_000) if sim.needs_keys else 0
-    client = w.client
-    if client.retries == 0 and client.timeout is None:
-        res: Outcome = yield from sim.call(ingress, w.entry, Attempt(True, trace, 0, key))
-    else:
-        res = ROUTE_TIMEOUT
-        for i in range(1 + client.retries):
-            ctx = Attempt(i == 0, trace, 0, key)
-            if client.timeout is not None:
-                proc = env.process(sim.call(ingress, w.entry, ctx))
-                timer = env.timeout(client.timeout)
-                yield proc | timer
-                # the user gave up; the mesh keeps working
-                res = proc.value if proc.triggered else ROUTE_TIMEOUT  # type: ignore[assignment]  # simpy types Event.value as Optional[Any]
-            else:
-                res = yield from sim.call(ingress, w.entry, ctx)
-            if res.cause is None:
-                break
-            if client.backoff > 0 and i < client.retries:
-                wait = client.backoff * 2**i * sim.u_policy() if client.jitter else client.backoff
-                yield env.timeout(wait)
-    if counted:
-        now = env.now
-        rec.workload_done(w.name, res.cause, now - start, now)
+_ARRIVE: tuple[Callable[[Arrivals], None]] = (Arrivals._arrive,)
+_RATE_CHANGE: tuple[Callable[[Arrivals], None]] = (Arrivals._next,)
+
+
+class UserRequest(Wake):
+    """One end user's request: its tries (the client's own timeout and retries), counted after warm-up."""
+
+    __slots__ = ("arrivals", "start_s", "counted", "trace", "key", "tries", "open", "timer")
+
+    def __init__(self, arrivals: Arrivals) -> None:
+        """A request of ``arrivals``' workload, arriving now."""
+        self.arrivals = arrivals
+        self.start_s = arrivals.control.env._now
+        self.counted = self.start_s >= arrivals.control.warmup_s
+        self.trace: list[dict[str, Any]] | None = None
+        self.key = 0
+        self.tries = 0  # tries started
+        self.open = False  # the latest try still counts (no answer, no timeout yet)
+        self.timer: Timer | None = None
+
+    def start(self) -> None:
+        """Count the request, decide its sampling and key, make the first try."""
+        arrivals = self.arrivals
+        if self.counted:
+            arrivals.meter.stats.requests += 1
+            tracing = arrivals.control.tracing
+            if tracing.sample > 0.0 and tracing.uniform() < tracing.sample:
+                self.trace = []
+        if arrivals.shared.needs_keys:
+            self.key = int(arrivals.shared.u_keys() * 1_000_000)
+        self._try()
+
+    def _try(self) -> None:
+        arrivals = self.arrivals
+        client = arrivals.workload.client
+        self.tries += 1
+        self.open = True
+        if client.timeout is not None:
+            self.timer = Timer(self)
+            arrivals.control.timers.every(client.timeout, self.timer)
+        # with client retries, each try tells which it is, so a late answer to an old one is dropped
+        owner = self if client.retries == 0 else _ClientTry(self, self.tries)
+        ctx = Context(self.tries == 1, self.trace, 0, self.key)
+        arrivals.control.send(arrivals.ingress, arrivals.workload.entry, ctx, owner)
+
+    def resume(self, res: Outcome, child: Any) -> None:
+        """The only try answered (a client without retries)."""
+        self.answered(self.tries, res)
+
+    def answered(self, number: int, res: Outcome) -> None:
+        """Try ``number`` answered with ``res``; answers after the user gave up are dropped."""
+        if number != self.tries or not self.open:
+            return
+        self.open = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._tried(res)
+
+    def on_timer(self, timer: Timer) -> None:
+        """The client's timeout: the user gives up on this try (the mesh keeps working)."""
+        if timer is not self.timer:
+            return
+        self.open = False
+        self.timer = None
+        self._tried(ROUTE_TIMEOUT)
+
+    def _tried(self, res: Outcome) -> None:
+        client = self.arrivals.workload.client
+        i = self.tries - 1
+        if res.cause is None or i >= client.retries:
+            self._finish(res)
+            return
+        wait_s = client.backoff * 2**i * self.arrivals.shared.u_backoff() if client.jitter else client.backoff
+        if wait_s > 0:
+            self.callbacks = _RETRY
+            self.arrivals.control.env.schedule(self, NORMAL, wait_s)  # type: ignore[arg-type]  # a Wake
+        else:
+            self._try()
+
+    def _finish(self, res: Outcome) -> None:
+        if not self.counted:
+            return
+        arrivals = self.arrivals
+        control = arrivals.control
+        now = control.env._now
+        arrivals.meter.done(res.cause, now - self.start_s, now)
+        trace = self.trace
         if trace:
-            sim.traces_done += 1
-            tid = f"{sim.replication:08x}{sim.traces_done:024x}"
+            tracing = control.tracing
+            tracing.traces_done += 1
+            tid = f"{tracing.replication:08x}{tracing.traces_done:024x}"
+            name = arrivals.workload.name
             for span in trace:
                 span["trace_id"] = tid
-                span["workload"] = w.name
-            sim.spans.extend(trace)
+                span["workload"] = name
+            tracing.spans.extend(trace)
+
+
+_RETRY: tuple[Callable[[UserRequest], None]] = (UserRequest._try,)
+
+
+class _ClientTry:
+    """One try of a request whose client retries: tells the request which try answered."""
+
+    __slots__ = ("request", "number")
+
+    def __init__(self, request: UserRequest, number: int) -> None:
+        self.request = request
+        self.number = number
+
+    def resume(self, res: Outcome, child: Any) -> None:
+        self.request.answered(self.number, res)

@@ -3,37 +3,75 @@
 Seeds come from the scenario, never from the worker, so one process, a local process pool
 and a Dask cluster give byte-identical results; a what-if reuses the baseline's random
 streams (common random numbers) so differences are the change's, not the dice's.
+
+The names load on first use, so a command that only checks a file (``meshsim validate``)
+does not pay for pandas.
 """
 
 from __future__ import annotations
 
-from meshsim.experiments._executors import ClusterError, map_jobs
-from meshsim.experiments._simulate import (
-    map_replications,
-    replication_job,
-    run_replication,
-    simulate,
-)
-from meshsim.experiments._size import (
-    MAX_ATTEMPTS_PER_REQUEST,
-    MAX_REPLICAS,
-    MAX_REQUESTS,
-    RunSize,
-    check_size,
-    estimate_size,
-)
-from meshsim.experiments._sweep import SweepPlan, metric_column, parse_param, plan_sweep, sweep, write_table
-from meshsim.experiments._whatif import (
-    METRIC_UNITS,
-    MIN_EFFECT,
-    Comparison,
-    apply_overrides,
-    compare,
-    metric_unit,
-    paired_table,
-    parse_override,
-    parse_value,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshsim.experiments._executors import ClusterError, map_jobs
+    from meshsim.experiments._simulate import (
+        map_replications,
+        replication_job,
+        run_replication,
+        simulate,
+    )
+    from meshsim.experiments._size import (
+        MAX_ATTEMPTS_PER_REQUEST,
+        MAX_REPLICAS,
+        MAX_REQUESTS,
+        RunSize,
+        check_size,
+        estimate_size,
+    )
+    from meshsim.experiments._sweep import SweepPlan, metric_column, parse_param, plan_sweep, sweep, write_table
+    from meshsim.experiments._whatif import (
+        METRIC_UNITS,
+        MIN_EFFECT,
+        Comparison,
+        apply_overrides,
+        compare,
+        metric_unit,
+        paired_table,
+        parse_override,
+        parse_value,
+    )
+
+# public name -> the module that defines it
+_LAZY = {
+    "ClusterError": "_executors",
+    "map_jobs": "_executors",
+    "map_replications": "_simulate",
+    "replication_job": "_simulate",
+    "run_replication": "_simulate",
+    "simulate": "_simulate",
+    "MAX_ATTEMPTS_PER_REQUEST": "_size",
+    "MAX_REPLICAS": "_size",
+    "MAX_REQUESTS": "_size",
+    "RunSize": "_size",
+    "check_size": "_size",
+    "estimate_size": "_size",
+    "SweepPlan": "_sweep",
+    "metric_column": "_sweep",
+    "parse_param": "_sweep",
+    "plan_sweep": "_sweep",
+    "sweep": "_sweep",
+    "write_table": "_sweep",
+    "METRIC_UNITS": "_whatif",
+    "MIN_EFFECT": "_whatif",
+    "Comparison": "_whatif",
+    "apply_overrides": "_whatif",
+    "compare": "_whatif",
+    "metric_unit": "_whatif",
+    "paired_table": "_whatif",
+    "parse_override": "_whatif",
+    "parse_value": "_whatif",
+}
 
 __all__ = [
     "MAX_ATTEMPTS_PER_REQUEST",
@@ -64,3 +102,16 @@ __all__ = [
     "sweep",
     "write_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'meshsim.experiments' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"meshsim.experiments.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -4,7 +4,9 @@
 replications=3)`` runs every combination (points in row-major order: the last parameter
 varies fastest) and returns a DataFrame with **one row per point and replication**:
 
-- ``point`` (0-based), one column per parameter named by its path, ``replication``, ``seed``;
+- ``point`` (0-based), one column per parameter named by its path, ``replication``, ``seed``,
+  ``partial`` (True when Ctrl-C or SIGTERM stopped that run early; ``df.attrs["partial"]``
+  says whether any did);
 - ``workload:<name>:<metric>`` and ``service:<name>:<metric>`` for every metric of
   :meth:`Results.metrics_table`, with units in the column name where they have one:
   ``latency_p99_s`` (seconds), ``throughput_rps``, ``cost_per_million_usd``; ratios such
@@ -171,6 +173,7 @@ def sweep(
             row[n] = columns[n][pi]
         row["replication"] = res.replication
         row["seed"] = int(points[pi].seed)
+        row["partial"] = res.partial  # stopped by Ctrl-C or SIGTERM: the metrics cover what ran
         for w in res.workloads:
             for m, v in res.workload_metrics(w).items():
                 row[metric_column("workload", w, m)] = v
@@ -186,6 +189,7 @@ def sweep(
     df = pd.DataFrame(rows)
     df.attrs["params"] = names
     df.attrs["scenario"] = base.name
+    df.attrs["partial"] = any(res.partial for res in results)
     return df
 
 

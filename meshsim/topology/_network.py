@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from meshsim.distributions import Distribution, UniformSource, constant
+from meshsim.distributions import Distribution, constant, uniform_sampler
 from meshsim.scenario import Link, Scenario
 from meshsim.topology._regions import default_latency, egress_price_per_gb, fallback_latency
 
@@ -89,7 +89,7 @@ class NetworkModel:
     def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
         self.scenario = scenario
         self._rng = rng
-        self._uniform = UniformSource(rng)
+        self._uniform = uniform_sampler(rng)
         net = scenario.network
         self._dists: dict[str, Distribution | None] = {
             "same_zone": net.same_zone.build(),
@@ -206,7 +206,7 @@ class NetworkModel:
             return False
         return any(_between(a, b, x, y) for x, y in self.partitions)
 
-    # ----- fault hooks (used by meshsim.engine.faults) -----
+    # ----- fault hooks (used by meshsim.engine._faults) -----
     def add_partition(self, x: str, y: str) -> tuple[str, str]:
         """Black-hole traffic between prefixes ``x`` and ``y``; returns the handle to remove."""
         entry = (x, y)

@@ -167,9 +167,9 @@ def test_registry_is_the_one_list_of_mesh_names():
 
 def test_engine_overhead_priors_are_the_meshes():
     """One home per default: the proxies' overhead priors live with their meshes (docs/proxies.md, §8)."""
-    from meshsim.engine._core import PROXY_OVERHEAD as ENGINE_COPY
+    from meshsim.engine._simulation import PROXY_OVERHEAD as ENGINE_COPY
 
-    assert dict(ENGINE_COPY) == PROXY_OVERHEAD
+    assert ENGINE_COPY is PROXY_OVERHEAD  # imported, not copied
 
 
 @pytest.mark.parametrize(

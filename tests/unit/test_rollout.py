@@ -54,7 +54,7 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Any:
         def check(self: RolloutController) -> dict[str, Any]:
             passed, n = next(seq, (True, 10))
             return {
-                "t_s": self.sim.env.now,
+                "t_s": self.control.now,
                 "weight": self.weight,
                 "requests": n,
                 "success_rate": None,
