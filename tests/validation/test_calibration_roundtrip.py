@@ -48,7 +48,7 @@ def _steps(calls: list[Any]) -> list[list[dict[str, Any]]]:
 
 
 def _mean_metric(results: Any, workload: str, metric: str) -> float:
-    t = results.metrics_table()
+    t = results.metrics_table_si()
     sel = t[(t.scope == "workload") & (t.name == workload) & (t.metric == metric)]
     assert len(sel) == REPLICATIONS
     return float(sel["value"].mean())
