@@ -19,11 +19,11 @@ from meshsim import viz
 __all__ = ["CHART_HEADINGS", "render_html_report", "write_html_report"]
 
 CHART_HEADINGS = {
-    "slo": "SLO verdicts",
+    "graph": "Service graph",
+    "red": "Rate, errors, duration per service",
     "latency": "Latency percentiles over time",
     "errors": "Errors by cause over time",
     "retries": "Retries and amplification per service",
-    "graph": "Service graph",
     "rollout": "Rollout timeline",
     "cost": "Cost of cross-boundary traffic",
 }
@@ -77,7 +77,7 @@ def _slo_section(data: dict[str, Any], scenario: Any) -> str:
             s["metric"],
             s["value_text"],
             ("≤ " if s["direction"] == "max" else "≥ ") + s["limit_text"],
-            "-" if math.isnan(s["ci_low"]) else f"[{s['ci_low']:.4g}, {s['ci_high']:.4g}]",
+            s["ci_text"],
             str(s["status"]),
         ]
         for _, s in slos.iterrows()
@@ -110,7 +110,7 @@ def _workload_section(data: dict[str, Any]) -> str:
             _fmt(w["latency_p999_ms"]),
             "-"
             if math.isnan(w["latency_p99_ci_low_ms"])
-            else f"{w['latency_p99_ci_low_ms']:.2f}–{w['latency_p99_ci_high_ms']:.2f}",
+            else f"[{w['latency_p99_ci_low_ms']:.2f}, {w['latency_p99_ci_high_ms']:.2f}]",
             causes.get(w["workload"], "-"),
         ]
         for _, w in wf.iterrows()
@@ -209,6 +209,7 @@ def _figure_html(fig: go.Figure, chart: str, first: bool) -> str:
             include_mathjax=False,
             div_id=f"chart-{chart}",
             config={"displaylogo": False, "responsive": True},
+            post_script=viz.GRAPH_FOCUS_JS if chart == "graph" else None,
         )
     )
 
