@@ -1,6 +1,9 @@
 # meshsim: two commands on a fresh machine.
 #   make run   -> .venv, install, start the what-if UI on the bundled default model
 #   make test  -> .venv, install, run every test (installs Debian's chromium when missing and root)
+# then:
+#   make notebook -> JupyterLab on notebooks/ (installs the notebook extra once)
+#   .venv/bin/meshsim ... (or `source .venv/bin/activate` and type meshsim)
 # and, for contributors:
 #   make lint  -> ruff (lint and format), mypy --strict, import-linter contracts
 #   make bench -> engine benchmarks (ratios against baselines run in the same process)
@@ -9,9 +12,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NB_STAMP := $(VENV)/.notebook
 PORT   ?= 8501
 
-.PHONY: run test venv chromium bench clean lint
+.PHONY: run test venv chromium bench clean lint notebook
 
 venv: $(STAMP)
 
@@ -32,6 +36,13 @@ chromium:
 	    echo "no /usr/bin/chromium and not root: the browser test will be skipped (apt-get install chromium)"; \
 	  fi; \
 	fi
+
+$(NB_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,notebook]"
+	touch $(NB_STAMP)
+
+notebook: $(NB_STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 run: venv
 	$(BIN)/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false

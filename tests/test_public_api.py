@@ -181,6 +181,7 @@ PUBLIC_API = {
         "write_table",
     },
     "meshsim.analysis": {
+        "SUMMARY_COLUMNS",
         "blast_radius",
         "callers_of",
         "critical_path",
@@ -188,8 +189,10 @@ PUBLIC_API = {
         "dependency_graph",
         "dependents",
         "explain_rows",
+        "explain_table",
         "fault_targets",
         "fault_windows",
+        "policy_summary",
     },
     "meshsim.calibrate": {
         "COMPARE_COLUMNS",
