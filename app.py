@@ -302,7 +302,8 @@ def _run(src: dict[str, Any], base_ov: list[Any], whatif_ov: list[Any], reps: in
     bar = st.progress(0.0, text="simulating…")
 
     def progress(done: int, n: int) -> None:
-        bar.progress(min(1.0, done / max(n, 1)), text=f"simulating: {done:,} of {n:,} done")
+        share = min(1.0, done / max(n, 1))
+        bar.progress(share, text=f"simulating: {share:.0%} ({done:,} of {n:,})")
 
     jobs = list(todo.items())
     try:
@@ -396,7 +397,8 @@ def _results_view(scenario: Any) -> None:
         if focus:
             _plot(figs["red"], "chart.red.focus")
     with tabs["RED per service"]:
-        _plot(viz.figures(res, data)["red"] if focus else figs["red"], "chart.red")
+        every = viz.red_panels(res.timeseries(), None, viz.fault_frame(res.scenario)) if focus else figs["red"]
+        _plot(every, "chart.red")
     with tabs["Latency and errors"]:
         _plot(figs["latency"], "chart.latency")
         _plot(figs["errors"], "chart.errors")
@@ -429,7 +431,7 @@ def _results_view(scenario: Any) -> None:
                     _plot(base_figs[chart], f"cmp.base.{chart}")
                 right.caption("what-if")
                 with right:
-                    _plot(viz.figures(res, data)[chart], f"cmp.whatif.{chart}")
+                    _plot(figs[chart], f"cmp.whatif.{chart}")
             st.caption("baseline")
             _plot(base_figs["graph"], "cmp.base.graph", width="content")
     with tabs["Tables"]:

@@ -494,13 +494,26 @@ class Results:
         return out
 
     def slo_verdicts(self, confidence: float = 0.95) -> list[dict[str, Any]]:
-        """SLOs of the scenario evaluated over the replications (docs/results.md ``slos``)."""
+        """SLOs of the scenario evaluated over the replications (docs/results.md ``slos``).
+
+        ``value``, ``limit`` and ``ci`` are in ``unit``: ``ms`` for latencies, as every
+        latency of the results JSON; ``ratio``, ``1/s`` or ``USD`` otherwise.
+        """
         if not self.scenario.slos:
             return []
         from meshsim.slo import evaluate_slos, verdicts_records
 
         verdicts = evaluate_slos(self.scenario.slos, self.metrics_table_si(), confidence=confidence)
-        return verdicts_records(verdicts)
+        records = verdicts_records(verdicts)
+        for rec in records:
+            if rec["unit"] == "s":
+                rec["unit"] = "ms"
+                for key in ("value", "limit"):
+                    rec[key] = None if rec[key] is None else _r(float(rec[key]) * 1e3)  # type: ignore[arg-type]
+                ci = rec["ci"]
+                if isinstance(ci, list):
+                    rec["ci"] = [None if x is None else _r(float(x) * 1e3) for x in ci]
+        return records
 
     def to_json(self, confidence: float = 0.95) -> str:
         """docs/results.md JSON text; the same file and seed give byte-identical text."""

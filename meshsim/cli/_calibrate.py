@@ -191,7 +191,7 @@ def _cell(rows: Any, metric: str, tolerance: float, scale: float = 1.0, digits: 
         rel = r["rel_error"]
         text += f" ({'+' if r['predicted'] >= r['observed'] else '-'}{100 * rel:.1f}%)" if math.isfinite(rel) else ""
     if not r["checked"]:
-        return f"[dim]{text}[/dim]"
+        return f"[dim]{text} ·[/dim]"  # the dot says it in a log without colours
     if not r["within_tolerance"]:
         return f"[bold red]{text} ✗[/bold red]"
     return f"[yellow]{text} ~[/yellow]" if _on_sampling_error(r, tolerance) else text
@@ -268,7 +268,7 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
     skipped = tc.table[~tc.table["checked"]]
     if len(skipped):
         console.print(
-            f"[dim]{len(skipped)} dim cell(s) not checked: too few observations beyond the "
+            f"[dim]{len(skipped)} cell(s) marked · not checked: too few observations beyond the "
             "percentile, or not in both the traces and the scenario[/dim]",
             highlight=False,
         )

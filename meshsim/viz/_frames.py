@@ -134,8 +134,10 @@ def slo_frame(data: dict[str, Any], scenario: Any = None) -> pd.DataFrame:
     for v in data.get("slos", []):
         spec = specs.get(v["name"])
         metric = spec.metric if spec is not None else str(v.get("metric", ""))
-        ci = v.get("ci") or [None, None]
-        value, limit = _num(v.get("value")), _num(v.get("limit"))
+        # the JSON holds latencies in ms (unit "ms"); the frame keeps the metric's internal unit
+        scale = 1e-3 if v.get("unit") == "ms" else 1.0
+        ci = [None if x is None else x * scale for x in (v.get("ci") or [None, None])]
+        value, limit = _num(v.get("value")) * scale, _num(v.get("limit")) * scale
         rows.append(
             {
                 "name": v["name"],
