@@ -41,8 +41,9 @@ $(NB_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,notebook]"
 	touch $(NB_STAMP)
 
+# root (a container) must say --allow-root, or JupyterLab refuses to start
 notebook: $(NB_STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 run: venv
 	$(BIN)/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false

@@ -186,7 +186,7 @@ _SETTINGS = (
     ("connection pool", _pool, "max_requests"),
     ("connect timeout", lambda p: _dur(p.connect_timeout_s), "connect_timeout_s"),
     ("outlier detection", _outlier, "outlier"),
-    ("panic threshold", lambda p: f"{p.panic_percent:g}%" + (" (off)" if p.panic_percent == 0 else ""), "panic_percent"),
+    ("panic threshold", lambda p: f"{p.panic_percent:g}%" + (" (off)" * (p.panic_percent == 0)), "panic_percent"),
     ("failure accrual", lambda p: _block_text(p.failure_accrual), "failure_accrual"),
     ("circuit breaker", lambda p: _block_text(p.circuit_breaker), "circuit_breaker"),
     ("rate limit", lambda p: _block_text(p.rate_limit), "rate_limit"),
