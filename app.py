@@ -23,7 +23,7 @@ import streamlit as st
 
 import meshsim
 from meshsim import viz
-from meshsim.errors import MeshsimInputError
+from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
 from meshsim.experiments import (
     FAULT_KINDS,
     apply_overrides,
@@ -97,16 +97,30 @@ def _source() -> dict[str, Any] | None:
             st.info("Upload a scenario file (docs/scenario.md), or pick a bundled model.")
             return None
         data = up.getvalue()
-        if len(data) > MAX_UPLOAD_BYTES:
-            st.error(f"{up.name} is {len(data):,} bytes; the UI takes scenario files up to {MAX_UPLOAD_BYTES:,}.")
+        try:
+            text = _upload_text(up.name, data)
+        except MeshsimInputError as exc:
+            st.error(_problems(exc, up.name), icon="🚫")
             return None
-        text = data.decode("utf-8", "replace")
         return {
             "key": f"upload:{up.name}:{hashlib.sha256(data).hexdigest()[:12]}",
             "label": up.name,
             "source": text if "\n" in text else text + "\n",
             "root": _upload_root(),
         }
+
+
+def _upload_text(name: str, data: bytes) -> str:
+    """The upload's text through the library's one input gate (size limit, UTF-8, no NUL)."""
+    with tempfile.TemporaryDirectory(prefix="meshsim-read-") as folder:
+        path = Path(folder) / Path(name).name
+        path.write_bytes(data)
+        try:
+            return read_input_text(path, what="scenario file", limit_bytes=MAX_UPLOAD_BYTES)
+        except MeshsimInputError as exc:  # name the upload, not the temporary copy
+            raise MeshsimInputError(
+                problems=[InputProblem(p.message, file=name, line=p.line) for p in exc.problems]
+            ) from None
 
 
 def _default_horizon(scenario: Any) -> tuple[float, str]:

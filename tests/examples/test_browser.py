@@ -132,11 +132,13 @@ def _settle(page) -> None:
     """Wait until Streamlit has finished the rerun an interaction started.
 
     While a rerun runs, the status widget shows and last run's elements stay on the page
-    marked ``data-stale``; both are gone when the page shows the new run.
+    marked ``data-stale``; both are gone when the page shows the new run. Checks after this
+    still wait (``expect``, a minute): a busy machine can start a rerun late.
     """
     from playwright.sync_api import expect
 
-    page.wait_for_timeout(500)
+    expect.set_options(timeout=60_000)
+    page.wait_for_timeout(1_000)
     expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=120_000)
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=120_000)
 
