@@ -17,6 +17,7 @@ from meshsim.cli import (
     _compare,
     _explain,
     _importing,
+    _lab,
     _run,
     _schema,
     _sweep,
@@ -27,7 +28,7 @@ from meshsim.errors import MeshsimInputError
 __all__ = ["main", "build_parser"]
 
 # each subcommand module has register(subparsers); this is the order of `meshsim --help`
-COMMANDS = (_run, _check, _compare, _sweep, _validate, _schema, _explain, _importing, _calibrate)
+COMMANDS = (_run, _check, _compare, _sweep, _validate, _schema, _explain, _importing, _calibrate, _lab)
 
 
 def build_parser() -> argparse.ArgumentParser:

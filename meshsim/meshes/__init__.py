@@ -1,4 +1,9 @@
-"""What meshsim knows about each real mesh: presets, block defaults and importers of real configuration.
+"""What meshsim knows about each real mesh: one unit per mesh, listed in one registry.
+
+Each mesh is one module (a package when it is large) holding its presets (written as the
+differences from one Envoy base), the per-field defaults of the blocks its objects write
+partly, its proxy and overhead prior, its importer, and a table of the semantics it
+implements with their sources (:class:`MeshUnit`). :data:`MESHES` is the registry.
 
 ``preset(name)`` gives what an unset policy field means in a mesh (``mesh.defaults``);
 ``import_mesh_config(format, path)`` reads a mesh's own files into scenario policies,
@@ -7,23 +12,47 @@ each value remembering the file and line it came from.
 
 from __future__ import annotations
 
-from meshsim.meshes._base import MESH_WIDE
-from meshsim.meshes._block_defaults import PRESET_FOR_FORMAT
-from meshsim.meshes._importing import SUPPORTED_FORMATS, apply_mesh_wide, import_mesh_config
-from meshsim.meshes._presets import NO_PRESET, PRESETS, PROXY_FOR_PRESET, preset
-from meshsim.meshes._result import ImportResult, Origin, render_yaml
+from meshsim.meshes._builder import MESH_WIDE
+from meshsim.meshes._importing import SUPPORTED_FORMATS, apply_mesh_wide, import_mesh_config, match_localities
+from meshsim.meshes._preset import MeshUnit, OutlierDefaults, Preset, Proxy, Semantic
+from meshsim.meshes._registry import (
+    MESHES,
+    NO_PRESET,
+    PRESET_FOR_FORMAT,
+    PRESET_NAMES,
+    PRESETS,
+    PROXY_FOR_PRESET,
+    PROXY_NAMES,
+    PROXY_OVERHEAD,
+    RETRY_BUDGET_DEFAULTS,
+    preset,
+)
+from meshsim.meshes._result import ImportResult, Note, Origin, render_report, render_yaml
 
 __all__ = [
+    "MESHES",
     "MESH_WIDE",
     "NO_PRESET",
     "PRESETS",
     "PRESET_FOR_FORMAT",
+    "PRESET_NAMES",
     "PROXY_FOR_PRESET",
+    "PROXY_NAMES",
+    "PROXY_OVERHEAD",
+    "RETRY_BUDGET_DEFAULTS",
     "SUPPORTED_FORMATS",
     "ImportResult",
+    "MeshUnit",
+    "Note",
     "Origin",
+    "OutlierDefaults",
+    "Preset",
+    "Proxy",
+    "Semantic",
     "apply_mesh_wide",
     "import_mesh_config",
+    "match_localities",
     "preset",
+    "render_report",
     "render_yaml",
 ]

@@ -1,33 +1,44 @@
-"""What every importer shares: object identity, Kubernetes workloads, Envoy retry names, splits.
+"""What every importer shares: object identity, Kubernetes workloads, retry names, splits.
 
-:class:`MeshImporter` is the base of each mesh's importer. It identifies each
-object (Kubernetes ``apiVersion/kind/metadata``), sends the mesh's own kinds to
-the subclass, Deployments/Services/Pods to :class:`Workloads` (service, replica
-and version hints), and sorts the rest into known-irrelevant (skipped), known
-but not modelled (one warning) and unknown (an error in a file named
-explicitly; skipped in a folder unless it belongs to the mesh's API groups).
+:class:`MeshImporter` is the base of each mesh's importer. It identifies each object
+(Kubernetes ``apiVersion/kind/metadata``, or the mesh's own form), refuses an object of
+another mesh naming the format that reads it, sends the mesh's own kinds to the
+subclass and Deployments/Services/Pods to :class:`Workloads` (service, replica and
+version hints), and notes every other kind: known but not modelled, no effect on
+traffic, or unknown (skipped with a note; never an abort).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from meshsim.meshes._base import Builder, Cur, service_name
+from meshsim.errors import MeshsimInputError
+from meshsim.meshes._builder import Builder
+from meshsim.meshes._cursor import Cur, service_name
+from meshsim.meshes._envoy import RETRY_ON
 from meshsim.meshes._files import Document
 
+if TYPE_CHECKING:
+    from meshsim.meshes._preset import MeshUnit
+
 __all__ = [
-    "ENVOY_RETRY_ON",
     "Ident",
     "MeshImporter",
+    "WrongFormatError",
     "Workloads",
     "backend_version",
+    "group_of",
+    "import_traffic_split",
+    "k8s_ident",
+    "not_applied",
+    "quantity",
     "retry_conditions",
     "write_split",
 ]
 
-#: Kubernetes kinds that never carry traffic policy: skipped silently everywhere.
+#: Kubernetes kinds that never carry traffic policy: noted as having no effect.
 NON_TRAFFIC_KINDS = frozenset(
     {
         "Namespace",
@@ -55,13 +66,23 @@ NON_TRAFFIC_KINDS = frozenset(
         "ClusterIssuer",
         "ServiceMonitor",
         "PodMonitor",
+        "PrometheusRule",
         "Endpoints",
         "EndpointSlice",
         "Kustomization",
+        "APIService",
+        "Lease",
+        "Event",
+        "IngressClass",
+        "GatewayClass",
+        "ReferenceGrant",
+        "ReferencePolicy",
+        "VerticalPodAutoscaler",
+        "NetworkAttachmentDefinition",
     }
 )
 
-#: Kubernetes kinds that matter to traffic but are not imported: one warning each.
+#: Kubernetes kinds that matter to traffic but are not imported: one note each.
 K8S_UNMODELLED = {
     "Ingress": "edge ingress routing is not modelled",
     "NetworkPolicy": "network policies (which may drop traffic) are not modelled",
@@ -73,6 +94,9 @@ K8S_UNMODELLED = {
     "HTTPRoute": "Gateway API routes are read by formats 'istio' and 'linkerd' only",
     "GRPCRoute": "Gateway API routes are read by formats 'istio' and 'linkerd' only",
 }
+
+#: Keys of a kustomization file, which often has no ``kind``.
+_KUSTOMIZE = frozenset({"resources", "bases", "patches", "patchesStrategicMerge", "components", "namePrefix"})
 
 WORKLOAD_KINDS = frozenset(
     {
@@ -87,35 +111,9 @@ WORKLOAD_KINDS = frozenset(
     }
 )
 
-#: API groups of each mesh, to name the right format for a misplaced object.
-MESH_GROUPS = {
-    "istio": ("istio.io",),
-    "linkerd": ("linkerd.io",),
-    "consul": ("consul.hashicorp.com",),
-    "appmesh": ("appmesh.k8s.aws",),
-    "kuma": ("kuma.io",),
-    "traefik": ("smi-spec.io", "traefik.io", "traefik.containo.us"),
-}
 
-#: Envoy/Istio/Consul retry conditions -> scenario ``retry_on`` names (None: not modelled).
-ENVOY_RETRY_ON: dict[str, str | None] = {
-    "5xx": "5xx",
-    "gateway-error": "gateway-error",
-    "reset": "reset",
-    "connect-failure": "connect-failure",
-    "refused-stream": "refused-stream",
-    "retriable-4xx": "retriable-4xx",
-    "retriable-status-codes": "retriable-status-codes",
-    "cancelled": "cancelled",
-    "deadline-exceeded": "deadline-exceeded",
-    "internal": "internal",
-    "resource-exhausted": "resource-exhausted",
-    "unavailable": "unavailable",
-    "envoy-ratelimited": "rate_limited",
-    "reset-before-request": None,
-    "http3-post-connect-failure": None,
-    "retriable-headers": None,
-}
+class WrongFormatError(MeshsimInputError):
+    """An object that belongs to another mesh's format (the message names it)."""
 
 
 @dataclass
@@ -131,6 +129,15 @@ class Ident:
     @property
     def label(self) -> str:
         return f"{self.kind}/{self.name}" if self.name else self.kind
+
+    @property
+    def group(self) -> str:
+        return group_of(self.api_version)
+
+
+def group_of(api_version: str) -> str:
+    """The API group of ``apiVersion`` (``networking.istio.io/v1`` -> ``networking.istio.io``; core: "")."""
+    return api_version.split("/")[0] if "/" in api_version else ""
 
 
 def k8s_ident(data: Any) -> Ident | None:
@@ -150,13 +157,13 @@ def k8s_ident(data: Any) -> Ident | None:
 
 
 def retry_conditions(
-    b: Builder, items: list[tuple[str, Cur]], table: dict[str, str | None] | None = None
+    b: Builder, items: list[tuple[str, Cur]], table: Mapping[str, str | None] | None = None
 ) -> tuple[list[str], list[int]]:
     """Map condition names (and bare status codes) to ``(retry_on, retriable_status_codes)``.
 
-    Conditions meshsim does not model give one warning each and are left out.
+    Conditions meshsim does not model give one note each and are left out.
     """
-    table = table or ENVOY_RETRY_ON
+    table = table or RETRY_ON
     conds: list[str] = []
     codes: list[int] = []
     for text, cur in items:
@@ -173,7 +180,7 @@ def retry_conditions(
             raise cur.error(f"unknown retry condition {part!r}")
         mapped = table[part]
         if mapped is None:
-            b.warn(cur, f"retry condition {part!r} not modelled; left out")
+            b.ignore(cur, f"retry condition {part!r} not modelled; left out")
         elif mapped not in conds:
             conds.append(mapped)
     if codes and "retriable-status-codes" not in conds:
@@ -203,7 +210,7 @@ def write_split(b: Builder, tgt: tuple[str, str | None], entries: list[tuple[str
         return
     total = sum(w for _, w, _ in entries)
     if total <= 0:
-        b.warn(cur, "all split weights are 0; no split imported")
+        b.ignore(cur, "all split weights are 0; no split imported")
         return
     blk = b.block(tgt, "split", cur)
     sums: dict[str, float] = {}
@@ -270,12 +277,12 @@ class Workloads:
             meta = root.get("metadata")
             labels = _labels(meta.get("labels") if meta is not None else None)
         if ident.kind == "DaemonSet":
-            self.b.warn(root, "DaemonSet replica count depends on the nodes; counted as 1")
+            self.b.approx(root, "DaemonSet replica count depends on the nodes; counted as 1")
         self.workloads.append(_Workload(ident.name, labels, replicas, root, rep or root, ident.namespace))
 
     def finish(self) -> None:
         for svc in self.services:
-            self.b.service(svc.name, svc.cur)
+            self.b.service(self.b.qualify(svc.name, svc.namespace), svc.cur)
         for wl in self.workloads:
             matches = [
                 s
@@ -286,9 +293,11 @@ class Workloads:
             ]
             if matches:
                 # The most specific selector names the service (reviews, not a catch-all).
-                name = min(matches, key=lambda s: (-len(s.selector), s.name)).name
+                best = min(matches, key=lambda s: (-len(s.selector), s.name))
+                name = self.b.qualify(best.name, best.namespace or wl.namespace)
             else:
-                name = wl.labels.get("app") or wl.labels.get("app.kubernetes.io/name") or wl.name
+                plain = wl.labels.get("app") or wl.labels.get("app.kubernetes.io/name") or wl.name
+                name = self.b.qualify(plain, wl.namespace)
             self.b.add_replicas(name, wl.replicas, wl.replicas_cur, wl.name)
             version = wl.labels.get("version") or wl.labels.get("app.kubernetes.io/version")
             if version:
@@ -309,12 +318,27 @@ class MeshImporter:
     HANDLERS: ClassVar[dict[str, str]] = {}
     #: this mesh's kinds that matter to traffic but are not modelled -> reason.
     UNMODELLED: ClassVar[dict[str, str]] = {}
-    #: this mesh's kinds that do not matter to traffic in meshsim: skipped silently.
+    #: this mesh's kinds that do not matter to traffic in meshsim: noted as having no effect.
     IGNORED: ClassVar[frozenset[str]] = frozenset()
+    #: API groups of this mesh's own objects (``istio.io`` covers ``networking.istio.io``).
+    GROUPS: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, builder: Builder) -> None:
+    def __init__(self, builder: Builder, units: Mapping[str, MeshUnit] | None = None) -> None:
         self.b = builder
         self.k8s = Workloads(builder)
+        self.units: Mapping[str, MeshUnit] = units or {}
+        self.own = 0  # objects of this mesh read so far
+        self.foreign: list[WrongFormatError] = []  # objects of another mesh met so far
+
+    # -- what a document is ---------------------------------------------------------------
+    @classmethod
+    def owns(cls, data: Any) -> bool:
+        """Whether a document with no Kubernetes ``kind`` is this mesh's own (Consul HCL, App Mesh JSON...)."""
+        return False
+
+    @classmethod
+    def owns_group(cls, group: str) -> bool:
+        return any(group == g or group.endswith("." + g) for g in cls.GROUPS)
 
     def identify(self, doc: Document) -> Ident | None:
         """Who this document is (override for formats without ``kind``)."""
@@ -326,14 +350,42 @@ class MeshImporter:
     def on_service(self, root: Cur, ident: Ident) -> None:
         """Hook for Service annotations (Linkerd, Traefik Mesh)."""
 
+    def owner(self, ident: Ident | None, data: Any) -> str | None:
+        """The other format whose object this is (None: ours, Kubernetes' or nobody's)."""
+        group = ident.group if ident is not None else ""
+        for name, unit in self.units.items():
+            if name == self.FORMAT:
+                continue
+            if group and unit.importer.owns_group(group):
+                return name
+            if ident is None and unit.importer.owns(data):
+                return name
+        return None
+
+    # -- dispatch -----------------------------------------------------------------------------
     def handle(self, doc: Document) -> None:
+        """Import one document (another mesh's object is skipped and remembered in :attr:`foreign`)."""
+        data = doc.data
+        if isinstance(data, dict) and data.get("kind") == "List" and isinstance(data.get("items"), list):
+            items = Cur(doc, data, "", doc.line, "List").get("items")
+            assert items is not None
+            for item in items.list():
+                self.handle(Document(doc.file, item.line, item.value, doc.explicit, index=doc.index))
+            return
         ident = self.identify(doc)
+        if ident is not None and ident.group and not self.owns_group(ident.group):
+            owner = self.owner(ident, data)
+            if owner is not None:
+                top = Cur(doc, data, "", doc.line, ident.label)
+                self._wrong_format(top.get("kind") or top, ident.kind, owner)
+                return
         if ident is None:
             self._not_an_object(doc)
             return
         root = self.root(doc, ident)
         method = self.HANDLERS.get(ident.kind)
         if method is not None:
+            self.own += 1
             getattr(self, method)(root, ident)
             return
         if ident.kind in WORKLOAD_KINDS or ident.kind == "Service":
@@ -342,35 +394,65 @@ class MeshImporter:
             self.k8s.add(root, ident)
             return
         if ident.kind in NON_TRAFFIC_KINDS or ident.kind in self.IGNORED:
+            self.b.irrelevant(root, f"kind {ident.kind} has no effect on traffic in meshsim; skipped")
             return
         reason = self.UNMODELLED.get(ident.kind) or K8S_UNMODELLED.get(ident.kind)
         if reason is not None:
-            self.b.warn(root, f"{ident.kind} not modelled: {reason}")
+            self.b.ignore(root, f"{ident.kind} not modelled: {reason}")
             return
         self._unknown(root, ident)
 
-    def _unknown(self, root: Cur, ident: Ident) -> None:
-        group = ident.api_version.split("/")[0] if "/" in ident.api_version else ""
-        owner = next(
-            (fmt for fmt, groups in MESH_GROUPS.items() if any(group == g or group.endswith("." + g) for g in groups)),
-            None,
+    def _wrong_format(self, root: Cur, kind: str, owner: str) -> None:
+        """Skip another mesh's object with a note; a file of nothing but such objects is refused by the caller."""
+        message = f"{kind} is a {owner} object, not {self.FORMAT}: import it with `meshsim import {owner}`"
+        if self.FORMAT == "kubernetes":
+            self.b.irrelevant(root, message + "; skipped")
+            return
+        self.b.ignore(root, message + "; skipped")
+        self.foreign.append(
+            WrongFormatError(f"{root.obj}: {message}", file=root.file, line=root.line, field=root.path or None)
         )
-        hint = f" (it belongs to format {owner!r})" if owner and owner != self.FORMAT else ""
-        if root.doc.explicit:
-            where = root.get("kind", "type", "Kind") or root
-            raise where.error(f"unknown kind {ident.kind!r} for format {self.FORMAT!r}{hint}")
-        if owner is not None:
-            self.b.warn(root, f"kind {ident.kind} not imported by format {self.FORMAT!r}{hint}; skipped")
+
+    def _unknown(self, root: Cur, ident: Ident) -> None:
+        """A kind nobody here reads: skipped with a note, in a named file as in a folder."""
+        owner = self.owner(None, root.doc.data) if not ident.group else None
+        if owner is not None:  # a bare Consul entry (kind = "service-router"), a Kuma Universal policy...
+            self._wrong_format(root.get("kind", "type", "Kind") or root, ident.kind, owner)
+            return
+        where = f" ({ident.api_version})" if ident.api_version else ""
+        self.b.ignore(root, f"kind {ident.kind}{where} is not one meshsim imports for {self.FORMAT}; skipped")
 
     def _not_an_object(self, doc: Document) -> None:
         cur = Cur(doc, doc.data, "", doc.line, "document")
+        if doc.data is None:
+            return  # an empty document (a trailing ---)
+        owner = self.owner(None, doc.data)
+        if owner is not None:
+            self._wrong_format(cur, "this document", owner)
+            return
+        if isinstance(doc.data, dict) and _KUSTOMIZE & set(doc.data):
+            self.b.irrelevant(cur, "a kustomize file lists other files: import their folder; skipped")
+            return
         if doc.explicit:
             raise cur.error(f"not a {self.FORMAT} configuration object (no kind); is this a fragment?")
-        self.b.warn(cur, "not a configuration object (no kind); skipped")
+        self.b.ignore(cur, "not a configuration object (no kind); skipped")
 
     def finish(self) -> None:
         """Resolve cross-object references; subclasses call ``super().finish()`` last."""
         self.k8s.finish()
+
+    # -- one document at a time ------------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """This importer's own collections, copied, to :meth:`rollback` to after a malformed document."""
+        return {
+            k: (v.copy() if isinstance(v, (dict, list, set)) else v)
+            for k, v in vars(self).items()
+            if k not in ("b", "units")
+        } | {"k8s": Workloads(self.k8s.b, list(self.k8s.workloads), list(self.k8s.services))}
+
+    def rollback(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
 
     # -- helpers shared by the subclasses ------------------------------------------------
     def each(self, cur: Cur | None, fn: Callable[[Cur], None]) -> None:

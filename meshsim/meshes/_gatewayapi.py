@@ -10,8 +10,9 @@ parameters are not modelled and give a warning.
 
 from __future__ import annotations
 
-from meshsim.meshes._base import Builder, Cur
+from meshsim.meshes._builder import Builder
 from meshsim.meshes._common import Ident, backend_version, not_applied, write_split
+from meshsim.meshes._cursor import Cur
 
 __all__ = ["import_gateway_route", "route_parents"]
 
@@ -25,7 +26,7 @@ def route_parents(b: Builder, root: Cur, ident: Ident) -> list[tuple[str, Cur]]:
     parents = spec.get("parentRefs")
     out: list[tuple[str, Cur]] = []
     if parents is None:
-        b.warn(spec, f"{ident.kind} without parentRefs not modelled")
+        b.ignore(spec, f"{ident.kind} without parentRefs not modelled")
         return out
     for p in parents.list():
         p.map()
@@ -36,12 +37,14 @@ def route_parents(b: Builder, root: Cur, ident: Ident) -> list[tuple[str, Cur]]:
             raise p.error("a parentRef needs a name")
         k = kind.as_str() if kind is not None else "Gateway"
         g = group.as_str() if group is not None else "gateway.networking.k8s.io"
+        ns = p.get("namespace")
+        namespace = ns.as_str() if ns is not None else ident.namespace
         if k == "Service" and g in ("", "core"):
-            out.append((name.as_str(), name))
+            out.append((b.qualify(name.as_str(), namespace), name))
         elif k == "Server":
-            b.warn(p, f"route on Server {name.as_str()!r} (inbound authorization policy) not modelled")
+            b.ignore(p, f"route on Server {name.as_str()!r} (inbound authorization policy) not modelled")
         else:
-            b.warn(p, f"route on {k} {name.as_str()!r} (north-south gateway traffic) not modelled")
+            b.ignore(p, f"route on {k} {name.as_str()!r} (north-south gateway traffic) not modelled")
     return out
 
 
@@ -84,14 +87,14 @@ def default_rule(b: Builder, spec: Cur) -> Cur | None:
             continue
         if chosen is None and r is items[-1]:
             continue
-        b.warn(
+        b.ignore(
             r.get("matches") or r,
             "route match on request attributes not modelled; default rule used"
             + not_applied(r, ("backendRefs", "timeouts", "retry", "filters")),
         )
     if chosen is None:
         chosen = items[-1]
-        b.warn(
+        b.approx(
             chosen.get("matches") or chosen,
             "route match not modelled; no catch-all rule, so this last rule is used for all traffic",
         )
@@ -103,7 +106,7 @@ def import_gateway_route(b: Builder, root: Cur, ident: Ident) -> list[tuple[str,
     parents = route_parents(b, root, ident)
     spec = root.get("spec")
     assert spec is not None
-    b.unmodelled(spec, {"parentRefs", "rules"}, {"hostnames"})
+    b.unmodelled(spec, {"parentRefs", "rules"}, {"hostnames", "useDefaultGateways"})
     rule = default_rule(b, spec)
     if rule is None:
         return parents
@@ -122,12 +125,14 @@ def import_gateway_route(b: Builder, root: Cur, ident: Ident) -> list[tuple[str,
                     raise ref.error("a backendRef needs a name")
                 kind = ref.get("kind")
                 if kind is not None and kind.as_str() != "Service":
-                    b.warn(kind, f"backendRef kind {kind.as_str()!r} not modelled")
+                    b.ignore(kind, f"backendRef kind {kind.as_str()!r} not modelled")
                     continue
                 w = ref.get("weight")
                 weight = w.as_num() if w is not None else 1  # Gateway API default weight
-                entries.append((backend_version(svc, name.as_str()), weight, w or name))
-            if not (len(entries) == 1 and entries[0][0] == svc):  # all to itself: no split
+                plain = b.plain(svc)
+                entries.append((backend_version(plain, name.as_str()), weight, w or name))
+            plain = b.plain(svc)
+            if not (len(entries) == 1 and entries[0][0] == plain):  # all to itself: no split
                 write_split(b, tgt, entries, refs)
         timeouts = rule.get("timeouts")
         if timeouts is not None:
@@ -138,10 +143,10 @@ def import_gateway_route(b: Builder, root: Cur, ident: Ident) -> list[tuple[str,
                 b.block(tgt, "timeout", req).set(None, req.duration(), req)
             if per is not None:
                 if req is None:
-                    b.warn(per, "backendRequest timeout used as the request timeout (no retries configured here)")
+                    b.approx(per, "backendRequest timeout used as the request timeout (no retries configured here)")
                     b.block(tgt, "timeout", per).set(None, per.duration(), per)
                 else:
-                    b.warn(per, "backendRequest timeout not modelled alongside a request timeout")
+                    b.ignore(per, "backendRequest timeout not modelled alongside a request timeout")
         retry = rule.get("retry")
         if retry is not None:
             retry.map()
@@ -170,12 +175,14 @@ def import_gateway_route(b: Builder, root: Cur, ident: Ident) -> list[tuple[str,
                     if name is None:
                         raise f.error("RequestMirror needs requestMirror.backendRef.name")
                     blk = b.block(tgt, "mirror", f)
-                    blk.set("to", backend_version(svc, name.as_str()), name)
+                    blk.set("to", backend_version(b.plain(svc), name.as_str()), name)
                     pct = mirror.get("percent") if mirror is not None else None
                     if pct is not None:
                         blk.set("percent", pct.as_num(), pct)
                     else:
                         blk.default("percent", 100, "Gateway API: no percent => every request mirrored")
                 elif t in ("RequestRedirect", "ExtensionRef"):
-                    b.warn(f, f"filter {t} not modelled")
+                    b.ignore(f, f"filter {t} not modelled")
+                elif t:
+                    b.irrelevant(f, f"filter {t} has no effect on traffic in meshsim")
     return parents

@@ -1,4 +1,4 @@
-"""Import a real mesh's configuration as meshsim scenario policies (issue 8).
+"""Import a real mesh's configuration as meshsim scenario policies.
 
 >>> res = import_mesh_config("istio", "k8s/")          # doctest: +SKIP
 >>> res.policies["reviews"]["split"]                     # doctest: +SKIP
@@ -7,14 +7,18 @@
 ``res.policies`` holds one policy per destination service in the scenario's own
 format (durations as strings); ``res.origins`` says, for each dotted field
 (``policies.reviews.retries.attempts``), which file, line, object and field set
-it; ``res.warnings`` lists every traffic-relevant field that is not modelled;
-``res.defaults`` names the preset to put in ``mesh.defaults``; ``res.services``
-carries service, replica and version hints from Kubernetes workloads. The key
-``"*"`` (:data:`MESH_WIDE`) holds a policy that applies to every service, under
-the fields a named service sets itself.
+it; ``res.notes`` says what was approximated (and how), what is not modelled and
+which files or objects could not be imported (``res.problems``); ``res.warnings``
+is their text; ``res.defaults`` names the preset to put in ``mesh.defaults``;
+``res.services`` carries service, replica and version hints from Kubernetes
+workloads. The key ``"*"`` (:data:`MESH_WIDE`) holds a policy that applies to
+every service, under the fields a named service sets itself.
 
-Malformed input raises :class:`meshsim.errors.MeshsimInputError` naming the file,
-the line and the field.
+A file named on its own must import whole: a malformed object, or an object of
+another mesh (the message names the format that reads it), raises
+:class:`meshsim.errors.MeshsimInputError` naming the file, the line and the field.
+A folder imports what it can: each file or object that cannot be imported is
+skipped and listed in ``res.problems``.
 """
 
 from __future__ import annotations
@@ -25,46 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from meshsim.errors import MeshsimInputError
-from meshsim.meshes._base import MESH_WIDE, Builder
-from meshsim.meshes._block_defaults import PRESET_FOR_FORMAT
+from meshsim.meshes._builder import MESH_WIDE, Builder
 from meshsim.meshes._common import MeshImporter
 from meshsim.meshes._files import iter_files, load_documents
+from meshsim.meshes._registry import FORMATS, MESHES
 from meshsim.meshes._result import ImportResult
 
-__all__ = ["SUPPORTED_FORMATS", "apply_mesh_wide", "import_mesh_config"]
+__all__ = ["SUPPORTED_FORMATS", "apply_mesh_wide", "import_mesh_config", "match_localities"]
 
-SUPPORTED_FORMATS = ("istio", "linkerd", "consul", "appmesh", "kuma", "traefik", "kubernetes")
-
-
-def _importer_class(fmt: str) -> type[MeshImporter]:
-    # Imported here so that reading one format never loads the others' code.
-    if fmt == "istio":
-        from meshsim.meshes._istio import IstioImporter
-
-        return IstioImporter
-    if fmt == "linkerd":
-        from meshsim.meshes._linkerd import LinkerdImporter
-
-        return LinkerdImporter
-    if fmt == "consul":
-        from meshsim.meshes._consul import ConsulImporter
-
-        return ConsulImporter
-    if fmt == "appmesh":
-        from meshsim.meshes._appmesh import AppMeshImporter
-
-        return AppMeshImporter
-    if fmt == "kuma":
-        from meshsim.meshes._kuma import KumaImporter
-
-        return KumaImporter
-    if fmt == "traefik":
-        from meshsim.meshes._traefik import TraefikImporter
-
-        return TraefikImporter
-    from meshsim.meshes._kubernetes import KubernetesImporter
-
-    return KubernetesImporter
+#: The formats ``meshsim import`` reads (the registry's names).
+SUPPORTED_FORMATS = FORMATS
 
 
 def import_mesh_config(fmt: str, path: str | Path) -> ImportResult:
@@ -78,33 +52,69 @@ def import_mesh_config(fmt: str, path: str | Path) -> ImportResult:
         An :class:`ImportResult`; durations in its policies are strings such as ``"250ms"``.
 
     Raises:
-        MeshsimInputError: unknown format, missing path, or a malformed document.
+        MeshsimInputError: unknown format, missing path, or (for a file named on its own) a
+            malformed document or one of another mesh's format.
     """
     fmt_l = str(fmt).strip().lower()
-    if fmt_l not in SUPPORTED_FORMATS:
-        raise MeshsimInputError(
-            f"unknown mesh format {fmt!r}; choose one of {', '.join(SUPPORTED_FORMATS)}", field="format"
-        )
+    if fmt_l not in MESHES:
+        raise MeshsimInputError(f"unknown mesh format {fmt!r}; choose one of {', '.join(FORMATS)}", field="format")
     root = Path(path)
     if not root.exists():
         raise MeshsimInputError(f"no such file or folder: {root}", file=str(root))
-    builder = Builder(fmt_l, PRESET_FOR_FORMAT[fmt_l])
-    importer = _importer_class(fmt_l)(builder)
+    unit = MESHES[fmt_l]
+    builder = Builder(fmt_l, unit.import_preset)
+    importer = unit.importer(builder, MESHES)
     explicit = root.is_file()
     files = iter_files(root)
     if not files:
-        builder.warn_raw(f"{root}: no configuration files (*.yaml, *.yml, *.json, *.hcl) found")
+        builder.file_note(None, "problem", f"{root}: no configuration files (*.yaml, *.yml, *.json, *.hcl) found")
     shown: list[str] = []
     for f in files:
         display = str(f) if explicit else str(root / f.relative_to(root))
         shown.append(display)
-        docs, warnings = load_documents(f, display, explicit=explicit, substitute=fmt_l == "appmesh")
-        for w in warnings:
-            builder.warn_raw(w)
-        for doc in docs:
-            importer.handle(doc)
-    importer.finish()
+        _import_file(importer, builder, f, display, explicit, fmt_l)
+    try:
+        importer.finish()
+    except MeshsimInputError as exc:
+        if explicit:
+            raise
+        _record(builder, exc, "skipped")
     return builder.result(shown)
+
+
+def _import_file(importer: MeshImporter, builder: Builder, f: Path, display: str, explicit: bool, fmt: str) -> None:
+    """One file, one document at a time: a malformed document is undone and listed as a problem."""
+    try:
+        docs, warnings = load_documents(f, display, explicit=explicit, substitute=fmt == "appmesh")
+    except MeshsimInputError as exc:
+        if explicit:
+            raise
+        _record(builder, exc, "file skipped")
+        return
+    for w in warnings:
+        builder.file_note(display, "approximated", w)
+    own, foreign = importer.own, len(importer.foreign)
+    for doc in docs:
+        state = builder.checkpoint(), importer.checkpoint()
+        try:
+            importer.handle(doc)
+        except MeshsimInputError as exc:
+            if explicit:
+                raise
+            builder.rollback(state[0])
+            importer.rollback(state[1])
+            _record(builder, exc, "object skipped")
+    if len(importer.foreign) > foreign and importer.own == own:
+        # Nothing in the file is this mesh's: it is another mesh's configuration.
+        first = importer.foreign[foreign]
+        if explicit:
+            raise first
+        _record(builder, first, "file skipped")
+
+
+def _record(builder: Builder, exc: MeshsimInputError, what: str) -> None:
+    for p in exc.problems or []:
+        builder.problem(p.file, p.line, f"{p.render()}; {what}")
 
 
 def apply_mesh_wide(policies: dict[str, Any], services: Iterable[str]) -> dict[str, Any]:
@@ -131,3 +141,41 @@ def _merge_under(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
         else:
             base[key] = value
     return base
+
+
+def match_localities(names: Iterable[str], locations: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Map a mesh's locality names onto a scenario's locations: ``(matched, messages)``.
+
+    Meshes name a locality by its own parts: Istio ``region/zone/subzone``, Kuma a zone,
+    Consul a datacenter; a scenario names ``cloud/region/zone``. A name matches the
+    location it equals, else the one location whose trailing parts it equals
+    (``us-east1`` -> ``gcp/us-east1``; ``us-east1/us-east1-b`` -> ``gcp/us-east1/us-east1-b``).
+    An Istio subzone is dropped (meshsim has no subzones). Each name that matches none,
+    or several, is dropped with a message.
+    """
+    known = sorted(set(locations))
+    matched: list[str] = []
+    messages: list[str] = []
+    for raw in names:
+        name = str(raw).strip("/")
+        parts = [p for p in name.split("/") if p and p != "*"]
+        candidates = [name] if name in known else []
+        while not candidates and parts:
+            tail = "/".join(parts)
+            candidates = [loc for loc in known if loc == tail or loc.endswith("/" + tail)]
+            if not candidates and len(parts) > 1:
+                parts = parts[:-1]  # region/zone/subzone -> region/zone -> region
+                continue
+            break
+        if len(candidates) == 1:
+            if candidates[0] not in matched:
+                matched.append(candidates[0])
+            if candidates[0] != name:
+                messages.append(f"locality '{raw}' matched scenario location '{candidates[0]}'")
+        elif candidates:
+            messages.append(f"locality '{raw}' matches several scenario locations ({', '.join(candidates)}); dropped")
+        else:
+            messages.append(
+                f"locality '{raw}' is not a location of this scenario ({', '.join(known) or 'none declared'}); dropped"
+            )
+    return matched, messages

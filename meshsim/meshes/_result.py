@@ -12,7 +12,7 @@ from typing import Any
 
 from meshsim.yamlio import dump_yaml
 
-__all__ = ["ImportResult", "Origin", "render_yaml"]
+__all__ = ["NOTE_KINDS", "ImportResult", "Note", "Origin", "render_report", "render_yaml"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,25 @@ class Origin:
         return f"{text} ({self.note})" if self.note else text
 
 
+#: What a note says about a field or a file, in the order ``--report`` lists them.
+NOTE_KINDS = ("problem", "approximated", "ignored", "irrelevant")
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something an import did not take as written.
+
+    ``kind`` is one of :data:`NOTE_KINDS`: ``problem`` (a file or object that could not be
+    imported), ``approximated`` (modelled differently; the text says how), ``ignored``
+    (matters to traffic, not modelled) or ``irrelevant`` (no effect on traffic in meshsim).
+    """
+
+    kind: str
+    file: str | None
+    line: int | None
+    text: str  # the whole message, starting with ``file:line: Kind/name: field:`` when it has them
+
+
 @dataclass
 class ImportResult:
     """What an import produced, in the scenario file's own format."""
@@ -43,10 +62,20 @@ class ImportResult:
     warnings: list[str]
     defaults: str | None
     files: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Note]:
+        """Files or objects that could not be imported (``meshsim import --strict`` fails on them)."""
+        return [n for n in self.notes if n.kind == "problem"]
 
     def to_yaml(self) -> str:
         """A commented ``policies:`` (and ``services:`` hints) YAML text."""
         return render_yaml(self)
+
+    def report(self) -> str:
+        """Per file: what was modelled, approximated, ignored, and any problem (``meshsim import --report``)."""
+        return render_report(self)
 
 
 def _scalar(value: Any) -> str:
@@ -92,7 +121,7 @@ def render_yaml(result: ImportResult) -> str:
         lines.append("# '*' applies to every service, under the fields a named service sets itself.")
     if result.warnings:
         lines.append("#")
-        lines.append(f"# {len(result.warnings)} warning(s): fields that matter to traffic but are not modelled:")
+        lines.append(f"# {len(result.warnings)} warning(s): problems, approximations and fields not modelled:")
         for w in result.warnings:
             lines.append("#   - " + w.replace("\n", " "))
     if result.policies:
@@ -104,3 +133,61 @@ def render_yaml(result: ImportResult) -> str:
         lines.append("services:  # hints from Kubernetes workloads: replicas and versions")
         _emit(lines, result.services, "services", 1, result.origins)
     return "\n".join(lines) + "\n"
+
+
+_HEADINGS = {
+    "problem": "problems (not imported)",
+    "approximated": "approximated",
+    "ignored": "not modelled",
+    "irrelevant": "no effect on traffic",
+}
+
+
+def render_report(result: ImportResult) -> str:
+    """Per file: the policy fields it set, then its notes by kind (plain text)."""
+    modelled: dict[str, list[str]] = {}
+    for path, origin in sorted(result.origins.items()):
+        if path.startswith("policies.") or path.startswith("services."):
+            where = f"line {origin.line}" if origin.line is not None else "file"
+            how = f" ({origin.note})" if origin.note else ""
+            row = f"{path} <- {where} {origin.object} {origin.source_field}".rstrip()
+            modelled.setdefault(origin.file, []).append(row + how)
+    by_file: dict[str | None, list[Note]] = {}
+    for note in result.notes:
+        by_file.setdefault(note.file, []).append(note)
+    files = list(result.files) + sorted(f for f in set(modelled) | {f for f in by_file if f} if f not in result.files)
+    out = [
+        f"meshsim import {result.format}: {len(files)} file(s)"
+        + (f", mesh.defaults: {result.defaults}" if result.defaults else "")
+    ]
+    for f in files + ([None] if None in by_file else []):
+        out.append("")
+        out.append(f"{f}:" if f is not None else "(the import as a whole):")
+        rows = modelled.get(f, []) if f is not None else []
+        notes = by_file.get(f, [])
+        if not rows and not notes:
+            out.append("  nothing to import")
+            continue
+        if rows:
+            out.append(f"  modelled ({len(rows)}):")
+            out.extend(f"    {r}" for r in rows)
+        for kind in NOTE_KINDS:
+            mine = [n for n in notes if n.kind == kind]
+            if mine:
+                out.append(f"  {_HEADINGS[kind]} ({len(mine)}):")
+                out.extend("    " + _short(n, f) for n in mine)
+    counts = {k: sum(1 for n in result.notes if n.kind == k) for k in NOTE_KINDS}
+    out.append("")
+    out.append(
+        f"total: {sum(len(r) for r in modelled.values())} modelled, {counts['approximated']} approximated, "
+        f"{counts['ignored']} not modelled, {counts['irrelevant']} with no effect, {counts['problem']} problem(s)"
+    )
+    return "\n".join(out) + "\n"
+
+
+def _short(note: Note, file: str | None) -> str:
+    """A note's text without its leading file name (the report already groups by file)."""
+    text = note.text.replace("\n", " ")
+    if file and text.startswith(file + ":"):
+        text = "line " + text[len(file) + 1 :] if note.line is not None else text[len(file) + 1 :].lstrip(": ")
+    return text

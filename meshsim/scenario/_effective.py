@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshsim.meshes import preset
+from meshsim.meshes import RETRY_BUDGET_DEFAULTS, preset
 from meshsim.scenario._models import Scenario
 from meshsim.scenario._policies import (
     CircuitBreakerSpec,
@@ -25,6 +25,15 @@ from meshsim.scenario._policies import (
 )
 
 __all__ = ["EffectivePolicy", "OutlierParams", "resolve_policy"]
+
+#: ``connection_pool`` field -> the preset field that gives its value when unset.
+_PRESET_POOL = {
+    "max_connections": "max_connections",
+    "max_pending": "max_pending",
+    "max_requests": "max_requests",
+    "max_retries": "max_retries",
+    "connect_timeout": "connect_timeout_s",
+}
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,7 @@ def _block(service_pol: Any, version_pol: PolicySpec | None, name: str) -> tuple
 def resolve_policy(scenario: Scenario, service: str, version: str | None = None) -> EffectivePolicy:
     """Return the effective policy for calls to ``service`` (and ``version``, when routed to one)."""
     pre = preset(scenario.mesh.defaults)
-    pre_src: str = pre["source"]
+    pre_src = pre.source
     spol = scenario.policies.get(service)
     vpol = spol.versions.get(version) if (spol is not None and version is not None) else None
     base = f"policies.{service}" if spol is not None else ""
@@ -130,7 +139,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         return pre_src
 
     timeout, lvl = _block(spol, vpol, "timeout")
-    timeout_s = timeout if lvl else pre["timeout"]
+    timeout_s = timeout if lvl else pre.timeout_s
     if timeout_s == 0:
         timeout_s = None  # 0 turns the route timeout off, as in Envoy and Istio
     origins["timeout_s"] = src(lvl, "timeout")
@@ -138,20 +147,19 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
     retries, lvl = _block(spol, vpol, "retries")
     rsrc = src(lvl, "retries")
     if retries is not None:
-        attempts = retries.attempts if retries.attempts is not None else pre["retries.partial_attempts"]
-        per_try = retries.per_try_timeout if retries.per_try_timeout is not None else pre["retries.per_try_timeout"]
-        retry_on = tuple(retries.retry_on) if retries.retry_on is not None else pre["retries.retry_on"]
-        codes = tuple(retries.retriable_status_codes or pre["retries.retriable_status_codes"])
+        attempts = retries.attempts if retries.attempts is not None else pre.retry_attempts_in_block
+        per_try = retries.per_try_timeout if retries.per_try_timeout is not None else pre.per_try_timeout_s
+        retry_on = tuple(retries.retry_on) if retries.retry_on is not None else pre.retry_on
+        codes = tuple(retries.retriable_status_codes or pre.retriable_status_codes)
+        backoff: tuple[float, float] | None
         if retries.backoff == "none":
             backoff = None
         elif retries.backoff is not None:
             backoff = (retries.backoff.base, retries.backoff.max or 10 * retries.backoff.base)
         else:
-            backoff = pre["retries.backoff"]
+            backoff = pre.backoff_s
         diff_host = (
-            retries.retry_different_host
-            if retries.retry_different_host is not None
-            else pre["retries.retry_different_host"]
+            retries.retry_different_host if retries.retry_different_host is not None else pre.retry_different_host
         )
         for key, sub, val in (
             ("retry_attempts", "attempts", retries.attempts),
@@ -163,12 +171,12 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         ):
             origins[key] = f"{rsrc}.{sub}" if val is not None else f"{pre_src} (field unset in {rsrc})"
     else:
-        attempts = pre["retries.attempts"]
-        per_try = pre["retries.per_try_timeout"]
-        retry_on = pre["retries.retry_on"]
-        codes = pre["retries.retriable_status_codes"]
-        backoff = pre["retries.backoff"]
-        diff_host = pre["retries.retry_different_host"]
+        attempts = pre.retry_attempts
+        per_try = pre.per_try_timeout_s
+        retry_on = pre.retry_on
+        codes = pre.retriable_status_codes
+        backoff = pre.backoff_s
+        diff_host = pre.retry_different_host
         for key in (
             "retry_attempts",
             "per_try_timeout_s",
@@ -182,20 +190,18 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
 
     budget, lvl = _block(spol, vpol, "retry_budget")
     budget_kind = None
-    b_pct, b_min_conc, b_ratio, b_min_ps, b_ttl = 20.0, 3, 0.2, 10.0, 10.0
+    b_pct, min_conc = RETRY_BUDGET_DEFAULTS["envoy"]
+    b_min_conc = int(min_conc)
+    b_ratio, b_min_ps, b_ttl = RETRY_BUDGET_DEFAULTS["linkerd"]
     if budget is not None:
         budget_kind = budget.kind
         if budget_kind == "envoy":
-            b_pct = budget.budget_percent if budget.budget_percent is not None else 20.0
-            b_min_conc = budget.min_retry_concurrency if budget.min_retry_concurrency is not None else 3
+            b_pct = budget.budget_percent if budget.budget_percent is not None else b_pct
+            b_min_conc = budget.min_retry_concurrency if budget.min_retry_concurrency is not None else b_min_conc
         else:
-            b_ratio = budget.ratio if budget.ratio is not None else 0.2
-            b_min_ps = budget.min_per_second if budget.min_per_second is not None else 10.0
-            b_ttl = budget.ttl if budget.ttl is not None else 10.0
-    elif "retry_budget.linkerd" in pre and attempts > 0:
-        # Linkerd sends the ServiceProfile budget even when no profile exists [L6].
-        budget_kind = "linkerd"
-        b_ratio, b_min_ps, b_ttl = pre["retry_budget.linkerd"]
+            b_ratio = budget.ratio if budget.ratio is not None else b_ratio
+            b_min_ps = budget.min_per_second if budget.min_per_second is not None else b_min_ps
+            b_ttl = budget.ttl if budget.ttl is not None else b_ttl
     for key in (
         "budget_kind",
         "budget_percent",
@@ -207,7 +213,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         origins[key] = src(lvl, "retry_budget")
 
     lb, lvl = _block(spol, vpol, "load_balancer")
-    lb = lb or LoadBalancerSpec.model_validate(pre["load_balancer"])
+    lb = lb or LoadBalancerSpec.model_validate(pre.load_balancer)
     origins["load_balancer"] = src(lvl, "load_balancer")
 
     pool, lvl = _block(spol, vpol, "connection_pool")
@@ -216,7 +222,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         val = getattr(pool, name) if pool is not None else None
         origins_key = {"connect_timeout": "connect_timeout_s"}.get(name, name)
         origins[origins_key] = src(lvl, f"connection_pool.{name}") if val is not None else pre_src
-        return val if val is not None else pre[f"connection_pool.{name}"]
+        return val if val is not None else getattr(pre, _PRESET_POOL[name])
 
     max_connections = pool_value("max_connections")
     max_pending = pool_value("max_pending")
@@ -229,29 +235,18 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
 
     od, lvl = _block(spol, vpol, "outlier_detection")
     outlier = None
-    od_defaults = dict(
-        pre.get("outlier.defaults")
-        or {
-            "consecutive_5xx": 5,
-            "consecutive_gateway_errors": 5,
-            "enforcing_consecutive_gateway_errors": 0.0,
-            "interval": 10.0,
-            "base_ejection_time": 30.0,
-            "max_ejection_time": 300.0,
-            "max_ejection_percent": 10.0,
-        }
-    )
-    panic = pre["outlier.panic_percent"]
+    od_defaults = pre.outlier.as_dict()
+    panic = pre.panic_percent
     if od is not None:
         vals = {k: (getattr(od, k) if getattr(od, k) is not None else v) for k, v in od_defaults.items()}
         if od.consecutive_gateway_errors is not None and od.enforcing_consecutive_gateway_errors is None:
-            vals["enforcing_consecutive_gateway_errors"] = 100.0 if scenario.mesh.defaults != "istio" else 0.0
+            vals["enforcing_consecutive_gateway_errors"] = pre.gateway_enforcing_when_set
         vals["max_ejection_time"] = max(vals["max_ejection_time"], vals["base_ejection_time"])
         outlier = OutlierParams(**vals)
         if od.min_health_percent is not None:
             panic = od.min_health_percent
-    elif pre["outlier_detection"] is not None:
-        outlier = OutlierParams(**pre["outlier_detection"])
+    elif pre.outlier_always:
+        outlier = OutlierParams(**od_defaults)
     origins["outlier"] = src(lvl, "outlier_detection") if od is not None else pre_src
     origins["panic_percent"] = origins["outlier"]
 
@@ -267,8 +262,8 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
     fault = simple("fault")
     mirror = simple("mirror")
     locality = simple("locality")
-    if locality is None and pre.get("locality.enabled"):
-        locality = LocalitySpec(prefer="zone", cross_zone=pre.get("locality.cross_zone", True))
+    if locality is None and pre.locality:
+        locality = LocalitySpec(prefer="zone", cross_zone=pre.locality_cross_zone)
         origins["locality"] = pre_src
 
     if scenario.import_origins:
@@ -302,7 +297,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         rate_limit=rate_limit,
         fault=fault,
         locality=locality,
-        locality_needs_outlier=bool(pre.get("locality.needs_outlier_detection", False)),
+        locality_needs_outlier=pre.locality_needs_outlier,
         mirror=mirror,
         origins=origins,
     )

@@ -15,7 +15,7 @@ import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
-from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config
+from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config, match_localities
 from meshsim.scenario._models import Scenario
 from meshsim.yamlio import LineList, LineMap, locate, read_yaml
 
@@ -326,6 +326,12 @@ def _apply_imports(
     """
     mesh = data.get("mesh") or {}
     imports = mesh.get("import") if isinstance(mesh, dict) else None
+    own_policies = data.get("policies")
+    if isinstance(own_policies, dict) and MESH_WIDE in own_policies and isinstance(data.get("services"), dict):
+        # A pasted import may hold the mesh-wide '*' policy: it applies to every service, under its own.
+        data = {**data, "policies": apply_mesh_wide(own_policies, list(data["services"]))}
+    if isinstance(data.get("policies"), dict):
+        data = {**data, "policies": _own_localities(data["policies"], _location_prefixes(data.get("locations") or {}))}
     if not imports:
         return data
 
@@ -372,12 +378,9 @@ def _apply_imports(
             continue
         loc = pol.get("locality")
         if isinstance(loc, dict) and loc.get("failover"):
-            keep = [x for x in loc["failover"] if x in known]
-            for x in loc["failover"]:
-                if x not in known:
-                    warnings.append(
-                        f"imported locality failover '{x}' of {svc} is not a location of this scenario; dropped"
-                    )
+            # Mesh locality names (an Istio region, a Kuma zone, a Consul datacenter) -> scenario locations.
+            keep, notes = match_localities(loc["failover"], known)
+            warnings.extend(f"imported locality failover of {svc}: {n}" for n in notes)
             pol["locality"] = {**loc, "failover": keep}
     own = dict(data.get("policies") or {})
     for svc, pol in merged_policies.items():
@@ -391,6 +394,24 @@ def _apply_imports(
     out = {**data, "policies": own, "services": services, "import_origins": origins, "import_warnings": warnings}
     if preset and isinstance(mesh, dict) and "defaults" not in mesh:
         out["mesh"] = {**mesh, "defaults": preset}
+    return out
+
+
+def _own_localities(policies: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    """A failover name that is one location's trailing part (an Istio region, a Consul datacenter) names it.
+
+    Names that match no location, or several, are left for the cross-checks to report.
+    """
+    out = dict(policies)
+    for svc, pol in policies.items():
+        loc = pol.get("locality") if isinstance(pol, dict) else None
+        if not isinstance(loc, dict) or not isinstance(loc.get("failover"), list):
+            continue
+        names = []
+        for name in loc["failover"]:
+            matched, _ = match_localities([name], known) if name not in known else ([name], [])
+            names.append(matched[0] if matched else name)
+        out[svc] = {**pol, "locality": {**loc, "failover": names}}
     return out
 
 

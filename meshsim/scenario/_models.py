@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from meshsim.meshes import PRESET_NAMES, PROXY_NAMES, SUPPORTED_FORMATS
 from meshsim.scenario._policies import ServicePolicySpec
 from meshsim.scenario._slo import SloSpec
 from meshsim.scenario._types import Bandwidth, DistSpec, Duration, Rate, Ratio, Size, Strict
@@ -30,8 +31,18 @@ __all__ = [
     "PROXIES",
 ]
 
-MESH_PRESETS = ("istio", "linkerd", "consul", "appmesh", "kuma", "traefik")
-PROXIES = ("envoy", "linkerd2-proxy", "traefik", "none")
+#: ``mesh.defaults`` names, ``mesh.proxy`` names and ``mesh.import`` formats: the mesh registry's.
+MESH_PRESETS = PRESET_NAMES
+PROXIES = PROXY_NAMES
+
+if TYPE_CHECKING:
+    MeshName = str
+    ProxyName = str
+    ImportFormat = str
+else:  # Literal over the registry's names, so the JSON Schema and the errors list them
+    MeshName = Literal[PRESET_NAMES]
+    ProxyName = Literal[PROXY_NAMES]
+    ImportFormat = Literal[SUPPORTED_FORMATS]
 
 
 class CallSpec(Strict):
@@ -153,15 +164,15 @@ class Network(Strict):
 class ImportSpec(Strict):
     """Policies from a real mesh's configuration files."""
 
-    format: Literal["istio", "linkerd", "consul", "appmesh", "kuma", "traefik", "kubernetes"]
+    format: ImportFormat
     path: str
 
 
 class Mesh(Strict):
     """The data plane and the control plane's behaviour."""
 
-    proxy: Literal["envoy", "linkerd2-proxy", "traefik", "none"] | None = None
-    defaults: Literal["istio", "linkerd", "consul", "appmesh", "kuma", "traefik"] | None = None
+    proxy: ProxyName | None = None
+    defaults: MeshName | None = None
     proxy_overhead: DistSpec | None = None
     mtls: bool = True
     discovery_delay: Duration = 5.0

@@ -13,3 +13,8 @@ def line_of(path: Path, needle: str, after: int = 0) -> int:
         if i > after and needle in text:
             return i
     raise AssertionError(f"{needle!r} not in {path}")
+
+
+def notes(res: object, kind: str | None = None) -> list[str]:
+    """The texts of an import's notes (of one kind: problem, approximated, ignored, irrelevant)."""
+    return [n.text for n in res.notes if kind is None or n.kind == kind]  # type: ignore[attr-defined]

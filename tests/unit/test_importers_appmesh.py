@@ -12,7 +12,7 @@ import pytest
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import ImportResult, import_mesh_config
 
-from .importer_helpers import line_of
+from .importer_helpers import line_of, notes
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "appmesh" / "good"
 BAD = GOOD.parent / "malformed"
@@ -110,3 +110,39 @@ def test_malformed(name: str, line: int, message: str) -> None:
     p = exc.value.problems[0]
     assert (p.file, p.line) == (str(BAD / name), line)
     assert message in p.message
+
+
+CASES = GOOD.parent / "cases"
+
+
+def test_v1beta1_inline_routes_and_their_retry_policy() -> None:
+    """Issue: App Mesh v1beta1 VirtualServices (routes inline, ``virtualNodeName`` targets,
+    ``perRetryTimeoutMillis``) were lost silently. server-error = 500-508, 510, 511 plus reset [A4]."""
+    res = import_mesh_config("appmesh", CASES / "v1beta1-inline-routes.yaml")
+    color = res.policies["color"]
+    assert color["split"] == {"blue": 3, "red": 1}
+    assert color["retries"]["attempts"] == 4 and color["retries"]["per_try_timeout"] == "2s"
+    assert color["retries"]["retriable_status_codes"] == [500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511]
+    assert "reset" in color["retries"]["retry_on"]
+
+
+def test_a_virtual_gateway_is_not_a_virtual_node() -> None:
+    """Issue: an App Mesh VirtualGateway (listeners, no serviceDiscovery) was read as a VirtualNode and its
+    connection pool imported as a service's. A node with listeners must have serviceDiscovery [A3]."""
+    res = import_mesh_config("appmesh", CASES / "gateway.json")
+    assert res.policies == {}
+    assert any("VirtualGateway not modelled" in w for w in notes(res, "ignored"))
+
+
+def test_cloudformation_template() -> None:
+    """App Mesh walkthroughs declare the mesh in CloudFormation: AWS::AppMesh::* properties are the API's
+    fields capitalised; !Ref, !Sub and !GetAtt resolve within the template; other resources have no effect."""
+    res = import_mesh_config("appmesh", CASES / "cloudformation.yaml")
+    cart = res.policies["cart"]
+    assert cart["split"] == {"v1": 90, "v2": 10}
+    assert cart["retries"]["attempts"] == 2 and cart["retries"]["per_try_timeout"] == "500ms"
+    assert cart["retries"]["retry_on"] == ["gateway-error", "reset"]
+    assert cart["timeout"] == "3s"
+    f = CASES / "cloudformation.yaml"
+    assert res.origins["policies.cart.timeout"].line == line_of(f, "PerRequest")
+    assert any("AWS::ECS::Cluster" in w for w in notes(res, "irrelevant"))

@@ -9,16 +9,19 @@ import yaml
 
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import (
+    MESHES,
+    PRESET_FOR_FORMAT,
     SUPPORTED_FORMATS,
     ImportResult,
     Origin,
     import_mesh_config,
 )
-from meshsim.meshes._base import parse_go_duration, service_name
-from meshsim.meshes._block_defaults import BLOCK_DEFAULTS, PRESET_FOR_FORMAT
+from meshsim.meshes._cursor import parse_go_duration, service_name
 from meshsim.meshes._files import substitute_placeholders
 from meshsim.scenario import ServicePolicySpec
 from meshsim.yamlio import read_hcl as parse_hcl
+
+from .importer_helpers import notes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "importers"
 
@@ -28,7 +31,8 @@ def test_supported_formats_and_presets() -> None:
     for fmt in SUPPORTED_FORMATS:
         res = import_mesh_config(fmt, DATA / fmt / "good")
         assert isinstance(res, ImportResult)
-        assert res.defaults == PRESET_FOR_FORMAT[fmt]
+        # Traefik Mesh annotations imply its own preset; Traefik 3.x objects imply "traefik".
+        assert res.defaults == ("traefik-mesh" if fmt == "traefik" else PRESET_FOR_FORMAT[fmt])
         assert res.format == fmt
     assert PRESET_FOR_FORMAT["kubernetes"] is None
 
@@ -144,13 +148,19 @@ def test_folder_is_recursive_and_skips_hidden(tmp_path: Path) -> None:
     assert res.files == [str(tmp_path / "sub" / "a.yml")]
 
 
-def test_folder_skips_unrelated_kinds_but_explicit_file_refuses(tmp_path: Path) -> None:
+def test_unknown_kinds_are_skipped_with_a_note_in_a_folder_and_in_a_named_file(tmp_path: Path) -> None:
+    """Issue: unknown kinds inside a named file (MeshGatewayInstance, APIService, QuotaSpec) aborted the import."""
     f = tmp_path / "x.yaml"
-    f.write_text("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
-    assert import_mesh_config("istio", tmp_path).warnings == []  # not traffic config: silent
-    with pytest.raises(MeshsimInputError, match="unknown kind 'Widget'") as exc:
-        import_mesh_config("istio", f)
-    assert exc.value.problems[0].line == 2 and exc.value.problems[0].field == "kind"
+    f.write_text(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\n"
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: a}\n"
+        "spec: {host: a, trafficPolicy: {loadBalancer: {simple: RANDOM}}}\n"
+    )
+    for path in (tmp_path, f):
+        res = import_mesh_config("istio", path)
+        assert res.policies == {"a": {"load_balancer": "random"}}
+        assert [w for w in notes(res, "ignored") if "kind Widget" in w and "skipped" in w]
+        assert res.problems == []
 
 
 def test_later_object_replaces_earlier_with_a_warning(tmp_path: Path) -> None:
@@ -214,8 +224,8 @@ def test_imported_policies_validate_as_scenario_policies(fmt: str) -> None:
 
 
 def test_defaults_table_cites_the_reference() -> None:
-    for mesh, blocks in BLOCK_DEFAULTS.items():
-        for block, (values, note) in blocks.items():
+    for mesh, unit in MESHES.items():
+        for block, (values, note) in unit.block_defaults.items():
             assert values, (mesh, block)
             assert "§" in note, (mesh, block)
 

@@ -60,6 +60,7 @@ NO_POLICY = {
     "appmesh/k8s-retry-policy-manifest.yaml.template": "its retry policy is commented out",
     "kuma/mesh-http-route.yaml": "a MeshGateway route (north-south, warned)",
     "kuma/policies.yaml": "Mesh and MeshTrafficPermission only (warned)",
+    "kuma/meshfaultinjection-3.yaml": "a fault for calls from frontend only: not applied to every caller (noted)",
     "traefik/6.traffic-target.yaml": "SMI access control only (warned)",
     "traefik/7.traffic-target-path-filter.yaml": "SMI access control only (warned)",
     "traefik/tcp-1.server.yaml": "a TCP service (warned)",

@@ -11,8 +11,9 @@ import pytest
 
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import ImportResult, import_mesh_config
+from meshsim.meshes._envoy import OFF
 
-from .importer_helpers import line_of
+from .importer_helpers import line_of, notes
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "consul" / "good"
 BAD = GOOD.parent / "malformed"
@@ -54,7 +55,7 @@ def test_resolver(res: ImportResult) -> None:
     assert w["connection_pool"]["max_connections"] == 1024  # Envoy default kept by Consul [C3]
     assert set(res.services["web"]["versions"]) == {"v1", "v2"}
     # With a router in the chain the resolver's RequestTimeout does not apply [C1].
-    assert any("RequestTimeout ignored" in x for x in res.warnings)
+    assert any("RequestTimeout has no effect" in x for x in notes(res, "irrelevant"))
     c = res.policies["cart"]
     assert c["timeout"] == "5s"  # no router or splitter: the resolver's applies
     assert c["load_balancer"] == {"kind": "ring_hash", "key": "x-user-id"}
@@ -120,3 +121,49 @@ def test_malformed(name: str, line: int, message: str) -> None:
     p = exc.value.problems[0]
     assert (p.file, p.line) == (str(BAD / name), line)
     assert message in p.message
+
+
+CASES = GOOD.parent / "cases"
+
+
+def test_passive_health_check_zero_values() -> None:
+    """Consul's ToOutlierDetection (agent/xds/config/config.go, §3 [C3][C5]): Interval 0 is unset, so
+    Envoy's 10 s applies (issue: it was imported as 0); EnforcingConsecutive5xx 0 is kept for sidecars
+    and turns consecutive-5xx ejection off (issue: it was read as 100 %); a partial one is approximated."""
+    res = import_mesh_config("consul", CASES / "passive-health.hcl")
+    billing = res.policies["billing"]["outlier_detection"]
+    assert billing["interval"] == "10s" and "Envoy" in res.origins["policies.billing.outlier_detection.interval"].note
+    assert billing["consecutive_5xx"] == OFF
+    assert "EnforcingConsecutive5xx 0" in res.origins["policies.billing.outlier_detection.consecutive_5xx"].note
+    assert res.policies["search"]["outlier_detection"]["interval"] == "5s"
+    assert any("enforcing 60%" in w for w in notes(res, "approximated"))
+
+
+def test_failover_to_a_namespace_or_another_service_is_noted() -> None:
+    """Issue: a failover target given only as a namespace was lost silently (§3 [C3])."""
+    res = import_mesh_config("consul", CASES / "failover-namespace.yaml")
+    assert res.policies["api"]["locality"]["failover"] == ["dc2"]
+    ignored = notes(res, "ignored")
+    assert any("another namespace ('api-backup')" in w for w in ignored)
+    assert any("another namespace ('api-dr')" in w for w in ignored)
+    assert any("another service ('api-legacy')" in w for w in ignored)
+    assert any("kind RateLimit has no effect" in w for w in notes(res, "irrelevant"))  # skipped, not an abort
+
+
+def test_kubernetes_workloads_keep_their_hints_under_consul() -> None:
+    """Issue: Deployments read with the consul format lost their replica and version hints."""
+    res = import_mesh_config("consul", CASES / "workloads.yaml")
+    assert res.services["api"] == {"replicas": 3, "versions": {"v2": {}}}
+    assert res.policies["api"]["timeout"] == "4s"
+
+
+def test_agent_service_definition_upstream_config() -> None:
+    """An agent service definition's sidecar upstream ``config`` (connect_timeout_ms, limits,
+    passive_health_check) is the UpstreamConfig of that call [C5]: imported for the called service,
+    noted as scoped to the calling service only (it was dropped silently)."""
+    res = import_mesh_config("consul", CASES / "agent-service.hcl")
+    inv = res.policies["inventory"]
+    assert inv["connection_pool"]["connect_timeout"] == "1.5s" and inv["connection_pool"]["max_connections"] == 8
+    assert inv["outlier_detection"]["interval"] == "15s" and inv["outlier_detection"]["consecutive_5xx"] == 2
+    assert any("calls to 'inventory' only" in w for w in notes(res, "approximated"))
+    assert "checkout" in res.services

@@ -12,6 +12,8 @@ import pytest
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import ImportResult, import_mesh_config
 
+from .importer_helpers import notes
+
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "istio" / "good"
 BAD = GOOD.parent / "malformed"
 
@@ -47,7 +49,9 @@ def test_weighted_route_timeout_retries_and_mirror(res: ImportResult) -> None:
 def test_destination_rule_fields(res: ImportResult) -> None:
     r = res.policies["reviews"]
     assert r["load_balancer"] == "least_request"
-    assert r["locality"] == {"failover": ["aws/us-east-1", "gcp/us-central1"], "prefer": "zone"}
+    # Only the 'to' regions, in order: each rule is for callers in its 'from' region [S5] (approximated).
+    assert r["locality"] == {"failover": ["gcp/us-central1"], "prefer": "zone"}
+    assert any("'from' region only" in w for w in notes(res, "approximated"))
     assert r["connection_pool"] == {
         "max_connections": 100,
         "connect_timeout": "3s",
@@ -91,9 +95,9 @@ def test_fault_route_has_no_timeout_or_retries(res: ImportResult) -> None:
     assert r["fault"] == {"delay": {"fixed": "7s", "percent": 10}, "abort": {"status": 503, "percent": 5}}
     assert r["timeout"] == "0s" and r["retries"] == {"attempts": 0}  # [S1]
     f = GOOD / "ratings.yaml"
-    ignored = [w for w in res.warnings if "ratings.yaml" in w and "route with a fault" in w]
-    assert len(ignored) == 2
-    assert f"ratings.yaml:{line_of(f, 'timeout: 1s')}" in ignored[0]
+    no_effect = [w for w in notes(res, "irrelevant") if "ratings.yaml" in w and "route with a fault" in w]
+    assert len(no_effect) == 2
+    assert f"ratings.yaml:{line_of(f, 'timeout: 1s')}" in no_effect[0]
 
 
 def test_partial_blocks_get_istio_defaults(res: ImportResult) -> None:
@@ -189,7 +193,7 @@ def test_consistent_hash_drops_retry_on_other_host(tmp_path: Path) -> None:
         ("bad-syntax.yaml", 7, None, "YAML syntax"),
         ("bad-type.yaml", 11, "spec.http[0].retries.attempts", "whole number"),
         ("bad-duration.yaml", 10, "spec.http[0].timeout", "give a unit"),
-        ("unknown-kind.yaml", 2, "kind", "unknown kind 'Frobnicator'"),
+        ("other-mesh.yaml", 3, "kind", "MeshRetry is a kuma object, not istio: import it with `meshsim import kuma`"),
         ("bad.json", 4, None, "invalid JSON"),
     ],
 )
@@ -199,3 +203,62 @@ def test_malformed(name: str, line: int, field: str | None, message: str) -> Non
     p = exc.value.problems[0]
     assert (p.file, p.line, p.field) == (str(BAD / name), line, field)
     assert message in p.message
+
+
+CASES = GOOD.parent / "cases"
+
+
+def test_hosts_in_different_namespaces_stay_different_services() -> None:
+    """Issue: Istio hosts in different namespaces collapsed to one service name. A short host is in its
+    object's namespace; ``reviews.staging.svc.cluster.local`` names namespace staging."""
+    res = import_mesh_config("istio", CASES / "namespaces.yaml")
+    assert res.policies == {"reviews-prod": {"timeout": "2s"}, "reviews-staging": {"load_balancer": "random"}}
+    assert any("'reviews-prod', 'reviews-staging'" in w for w in notes(res, "approximated"))
+    # One namespace only: the plain name, as before.
+    single = import_mesh_config("istio", GOOD / "reviews.yaml")
+    assert "reviews" in single.policies
+
+
+def test_an_unknown_kind_in_a_named_file_is_skipped() -> None:
+    """Issue: unknown kinds inside a named file (an Istio QuotaSpec) aborted the import."""
+    res = import_mesh_config("istio", CASES / "namespaces.yaml")
+    assert res.problems == [] and any("QuotaSpec not modelled" in w for w in notes(res, "ignored"))
+
+
+def test_locality_failover_regions_match_scenario_locations(tmp_path: Path) -> None:
+    """Issue: Istio locality failover regions never matched scenario locations (cloud/region/zone) and were
+    dropped at load. An Istio region is a scenario region of any cloud [S5]."""
+    import shutil
+
+    from meshsim.meshes import match_localities
+    from meshsim.scenario import load_scenario, resolve_policy
+
+    assert match_localities(
+        ["europe-west1", "us-east1/us-east1-b/sub"],
+        ["gcp", "gcp/europe-west1", "gcp/us-east1", "gcp/us-east1/us-east1-b"],
+    ) == (
+        ["gcp/europe-west1", "gcp/us-east1/us-east1-b"],
+        [
+            "locality 'europe-west1' matched scenario location 'gcp/europe-west1'",
+            "locality 'us-east1/us-east1-b/sub' matched scenario location 'gcp/us-east1/us-east1-b'",
+        ],
+    )
+    shutil.copy(CASES / "locality.yaml", tmp_path / "dr.yaml")
+    scenario = load_scenario(
+        {
+            "name": "loc",
+            "locations": {"gcp": {"us-east1": ["us-east1-b"], "europe-west1": ["europe-west1-b"]}},
+            "mesh": {"import": [{"format": "istio", "path": str(tmp_path / "dr.yaml")}]},
+            "services": {
+                "web": {"placement": {"gcp/us-east1/us-east1-b": 1}, "service_time": "1ms", "calls": ["api"]},
+                "api": {
+                    "placement": {"gcp/us-east1/us-east1-b": 1, "gcp/europe-west1/europe-west1-b": 1},
+                    "service_time": "1ms",
+                },
+            },
+            "workload": [{"name": "w", "entry": "web", "rate": 1}],
+        },
+        import_root=tmp_path,
+    )
+    loc = resolve_policy(scenario, "api").locality
+    assert loc is not None and loc.failover == ["gcp/europe-west1"]

@@ -11,10 +11,10 @@ import pytest
 
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import MESH_WIDE, ImportResult, import_mesh_config
-from meshsim.meshes._block_defaults import OFF
-from meshsim.meshes._kuma import kuma_service
+from meshsim.meshes._envoy import OFF
+from meshsim.meshes._kuma._targets import kuma_service
 
-from .importer_helpers import line_of
+from .importer_helpers import line_of, notes
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "kuma" / "good"
 BAD = GOOD.parent / "malformed"
@@ -150,3 +150,42 @@ def test_malformed(name: str, line: int, message: str) -> None:
     p = exc.value.problems[0]
     assert (p.file, p.line) == (str(BAD / name), line)
     assert message in p.message
+
+
+CASES = Path(__file__).resolve().parents[1] / "data" / "importers" / "kuma" / "cases"
+
+
+def test_meshservice_selected_by_labels() -> None:
+    """Kuma 2.10+ targets a MeshService by labels (api/common/v1alpha1/targetref.go:106-121, §5 [K6]):
+    ``kuma.io/display-name`` names it; other labels pick the MeshService object that carries them."""
+    res = import_mesh_config("kuma", CASES / "labels-targetref.yaml")
+    assert res.policies["backend"]["timeout"] == "3s"
+    assert res.policies["payments"]["retries"]["attempts"] == 4  # labels {team: billing} -> MeshService payments
+    assert any("port section" in w for w in notes(res, "irrelevant"))
+
+
+def test_a_policy_on_one_route_is_not_every_services() -> None:
+    """Issue: a MeshTimeout on one MeshHTTPRoute became every service's timeout. It applies to the
+    requests the route matches (§5 [K6]): a route on /v2 only is noted, not applied; a route matching
+    every request applies to its service."""
+    res = import_mesh_config("kuma", CASES / "route-scoped.yaml")
+    assert MESH_WIDE not in res.policies and "timeout" not in res.policies.get("api", {})
+    assert res.policies["web"]["timeout"] == "4s"
+    assert res.origins["policies.web.timeout"].object == "MeshTimeout/web-timeout"
+    assert any("MeshHTTPRoute 'api-v2' matches" in w and "not applied" in w for w in notes(res, "ignored"))
+
+
+def test_inbound_timeouts_and_breakers_are_not_the_callers() -> None:
+    """Issue: inbound (server-side) MeshTimeout and MeshCircuitBreaker were applied in the callers' proxies;
+    and a fault for one caller identity (rules[].matches spiffeID) was applied to every caller. Kuma sets
+    from[]/rules[] in the called service's own inbound listener (§5 [K1][K4])."""
+    res = import_mesh_config("kuma", CASES / "inbound.yaml")
+    backend = res.policies["backend"]
+    assert "timeout" not in backend and "connection_pool" not in backend
+    assert backend["fault"] == {"delay": {"fixed": "100ms", "percent": 10}}  # the rule for every caller
+    ignored = notes(res, "ignored")
+    assert any("inbound (server-side) timeout" in w for w in ignored)
+    assert any("inbound (server-side) circuit breaker" in w for w in ignored)
+    assert any("spiffeID" in w and "not applied" in w for w in ignored)
+    # An unknown-to-meshsim kind inside a named file is skipped with a note, never an abort.
+    assert any("MeshGatewayInstance" in w for w in ignored) and res.problems == []

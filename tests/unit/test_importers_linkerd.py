@@ -13,7 +13,7 @@ from meshsim.errors import MeshsimInputError
 from meshsim.meshes import ImportResult, import_mesh_config
 from meshsim.meshes._linkerd import PROFILE_RETRY_CAP
 
-from .importer_helpers import line_of
+from .importer_helpers import line_of, notes
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "importers" / "linkerd" / "good"
 BAD = GOOD.parent / "malformed"
@@ -34,7 +34,7 @@ def test_route_annotations_replace_service_retry_annotations(res: ImportResult) 
     f = GOOD / "orders.yaml"
     o = res.origins["policies.orders.retries.attempts"]
     assert o.line == line_of(f, 'retry.linkerd.io/limit: "2"') and o.object == "HTTPRoute/orders-split"
-    overridden = [w for w in res.warnings if "overridden by the route's retry" in w]
+    overridden = [w for w in notes(res, "irrelevant") if "overridden by the route's retry" in w]
     assert len(overridden) == 2  # the Service's http and limit annotations
 
 
@@ -78,7 +78,9 @@ def test_service_profile_overrides_annotations(res: ImportResult) -> None:
     assert "failure_accrual" not in p
     assert p["retry_budget"] == {"ratio": 0.1, "min_per_second": 5, "ttl": "20s"}
     assert p["split"] == {"v1": 0.9, "v2": 0.1}  # dstOverrides weights 900m / 100m
-    ignored = [w for w in res.warnings if "payments.yaml" in w and "annotation ignored: ServiceProfile" in w]
+    ignored = [
+        w for w in notes(res, "irrelevant") if "payments.yaml" in w and "annotation ignored: ServiceProfile" in w
+    ]
     assert len(ignored) == 3
     f = GOOD / "payments.yaml"
     assert res.origins["policies.payments.retry_budget.ttl"].line == line_of(f, "ttl: 20s")
@@ -142,6 +144,36 @@ def test_route_timeout_field_beats_service_annotation_but_not_route_annotation(t
     f.write_text(svc + route % "")
     res = import_mesh_config("linkerd", f)
     assert res.policies["a"]["timeout"] == "2s"
-    assert any("overridden by the route's timeouts.request" in w for w in res.warnings)
+    assert any("overridden by the route's timeouts.request" in w for w in notes(res, "irrelevant"))
     f.write_text(svc + route % "  annotations: {timeout.linkerd.io/request: 4s}\n")
     assert import_mesh_config("linkerd", f).policies["a"]["timeout"] == "4s"  # the annotation wins [L2]
+
+
+def test_annotation_retries_get_no_retry_budget() -> None:
+    """Issue: Linkerd annotation retries were given the ServiceProfile retry budget. Policy (annotation)
+    retries are bounded by their limit only; the TpsBudget is on the profile path only
+    (linkerd2-proxy linkerd/app/outbound/src/http/retry.rs vs .../logical/policy/route, §2 [L11][L14])."""
+    from meshsim.scenario import load_scenario, resolve_policy
+
+    res = import_mesh_config("linkerd", GOOD.parent / "cases" / "annotation-retries.yaml")
+    assert res.policies["orders"]["retries"]["attempts"] == 3 and "retry_budget" not in res.policies["orders"]
+    scenario = load_scenario(
+        {
+            "name": "l",
+            "mesh": {"defaults": "linkerd"},
+            "services": {
+                "a": {"replicas": 1, "service_time": "1ms", "calls": ["orders"]},
+                "orders": {"replicas": 1, "service_time": "1ms"},
+            },
+            "policies": {"orders": res.policies["orders"]},
+            "workload": [{"name": "w", "entry": "a", "rate": 1}],
+        }
+    )
+    p = resolve_policy(scenario, "orders")
+    assert p.retry_attempts == 3 and p.budget_kind is None
+    # A ServiceProfile's retries do carry the budget, written by the importer [L6].
+    assert res_profile_budget() == {"ratio": 0.2, "min_per_second": 10, "ttl": "10s"}
+
+
+def res_profile_budget() -> dict[str, object]:
+    return import_mesh_config("linkerd", GOOD / "search-profile.json").policies["search"]["retry_budget"]

@@ -12,7 +12,7 @@ import pytest
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import import_mesh_config
 
-from .importer_helpers import line_of
+from .importer_helpers import line_of, notes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "importers"
 
@@ -20,13 +20,15 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "importers"
 def test_traefik_annotations_and_split() -> None:
     res = import_mesh_config("traefik", DATA / "traefik" / "good")
     s = res.policies["search"]
-    # "3" attempts counts every try: 2 retries, no back-off, connection errors only [T4]
+    # "3" attempts counts every try: 2 retries, no back-off, connection errors only, back through
+    # the balancer with no memory of the failed server [T4]
     assert s["retries"] == {
         "attempts": 2,
         "backoff": "none",
         "retry_on": ["connect-failure"],
-        "retry_different_host": True,
+        "retry_different_host": False,
     }
+    assert res.defaults == "traefik-mesh"  # Traefik Mesh annotations and SMI only
     assert s["circuit_breaker"] == {
         "expression": "NetworkErrorRatio() > 0.30",
         "check_period": "100ms",
@@ -39,7 +41,7 @@ def test_traefik_annotations_and_split() -> None:
     f = DATA / "traefik" / "good" / "search.yaml"
     o = res.origins["policies.search.retries.attempts"]
     assert o.line == line_of(f, "retry-attempts") and o.object == "Service/search" and "attempts - 1" in o.note
-    assert any("lonely" in w and "needs both" in w for w in res.warnings)
+    assert any("lonely" in w and "are both above 0" in w for w in notes(res, "irrelevant"))
     assert any("cache" in w and "tcp service" in w for w in res.warnings)
     assert any("TrafficTarget/allow-web" in w for w in res.warnings)
     assert res.services["search"]["replicas"] == 4
@@ -64,4 +66,50 @@ def test_kubernetes_services_replicas_versions() -> None:
     }
     f = DATA / "kubernetes" / "good" / "app.yaml"
     assert res.origins["services.frontend.replicas"].line == line_of(f, "replicas: 3")
-    assert any("VirtualService" in w and "format 'istio'" in w for w in res.warnings)
+    assert any("VirtualService is a istio object" in w for w in notes(res, "irrelevant"))
+
+
+CASES = DATA / "traefik" / "cases"
+
+
+def test_legacy_maesh_annotations() -> None:
+    """Issue: Traefik Mesh's legacy ``maesh.containo.us/`` annotations were lost silently. Traefik Mesh reads
+    ``mesh.traefik.io/`` first, then the maesh prefix (traefik/mesh pkg/annotations/annotations.go:130-134)."""
+    res = import_mesh_config("traefik", CASES / "legacy-maesh.yaml")
+    ledger = res.policies["ledger"]
+    assert ledger["retries"]["attempts"] == 1  # "2" counts every try [T4]
+    assert ledger["circuit_breaker"]["expression"] == "LatencyAtQuantileMS(50.0) > 100"
+    assert res.defaults == "traefik-mesh"
+
+
+def test_traefik3_retry_options_are_modelled_or_approximated() -> None:
+    """Traefik 3.7 retry middleware (pkg/middlewares/retry/retry.go:98-353, v3.7.9, §6 [T4]): status codes
+    and disableRetryOnNetworkError are modelled; initialInterval, timeout and the method rule are
+    approximated with a note that says how."""
+    res = import_mesh_config("traefik", CASES / "v3-crds.yaml")
+    cart = res.policies["cart"]
+    assert cart["retries"]["attempts"] == 2
+    assert cart["retries"]["retry_on"] == ["connect-failure", "retriable-status-codes"]
+    assert cart["retries"]["retriable_status_codes"] == [503, 500, 501, 502]
+    assert cart["retries"]["backoff"] == {"base": "20ms", "max": "40ms"}  # mean-matched to a 10 ms initialInterval
+    assert cart["retries"]["retry_different_host"] is False  # back through the balancer [T4]
+    assert cart["split"] == {"v1": 9, "v2": 1}  # the weighted TraefikService
+    approx = notes(res, "approximated")
+    for needle in ("initialInterval x 2^", "stops retrying 2s", "retryNonIdempotentMethod", "answers 502"):
+        assert any(needle in w for w in approx), needle
+    assert res.defaults == "traefik"
+
+
+def test_traefik3_file_provider_and_passive_health_check() -> None:
+    """File provider: a router's middlewares apply to its service; p2c is least request; a passive health
+    check (v3.6, pkg/healthcheck/healthcheck.go:371-459) is approximated by outlier detection."""
+    res = import_mesh_config("traefik", CASES / "dynamic.yaml")
+    s = res.policies["search"]
+    assert s["retries"]["retry_on"] == ["retriable-status-codes"]  # disableRetryOnNetworkError
+    assert s["rate_limit"] == {"rate": "10/s", "burst": 50}  # 600 per 1m
+    assert s["load_balancer"] == {"kind": "least_request", "choice_count": 2}
+    od = s["outlier_detection"]
+    assert od["consecutive_5xx"] == 3 and od["base_ejection_time"] == od["max_ejection_time"] == "5s"
+    assert od["max_ejection_percent"] == 100 and od["min_health_percent"] == 0
+    assert any("without the window" in w for w in notes(res, "approximated"))
+    assert not any("retryNonIdempotentMethod" in w for w in notes(res))  # set true: every method retried

@@ -1,4 +1,4 @@
-"""Istio: VirtualService and DestinationRule (and Gateway API routes) -> scenario policies.
+"""Istio's importer: VirtualService and DestinationRule (and Gateway API routes) -> scenario policies.
 
 Semantics follow docs/references.md section 1:
 - the route a request takes is the first ``http[]`` entry without a match (or
@@ -8,17 +8,20 @@ Semantics follow docs/references.md section 1:
   the default conditions stay [S3];
 - DestinationRule subset policies replace the parent's blocks whole [S6]; the
   importer writes them as ``versions.<subset>`` blocks, which the scenario
-  format gives the same meaning.
+  format gives the same meaning;
+- a host is a service in a namespace (``reviews.prod.svc.cluster.local``, or a short
+  name in the object's namespace): the same name in two namespaces stays two services.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from meshsim.meshes._base import Cur, service_name
-from meshsim.meshes._block_defaults import BLOCK_DEFAULTS, OFF, envoy_max_ejection, fill
-from meshsim.meshes._common import Ident, MeshImporter, not_applied, retry_conditions, write_split
+from meshsim.meshes._common import Ident, not_applied, retry_conditions, write_split
+from meshsim.meshes._cursor import Cur
 from meshsim.meshes._gatewayapi import import_gateway_route
+from meshsim.meshes._istio._defaults import BLOCKS
+from meshsim.meshes._istio._destination_rule import IstioDestinationRules
 from meshsim.units import format_duration
 
 __all__ = ["IstioImporter"]
@@ -45,10 +48,11 @@ def is_catch_all(match: Cur | None) -> bool:
     return False
 
 
-class IstioImporter(MeshImporter):
+class IstioImporter(IstioDestinationRules):
     """Istio networking objects."""
 
     FORMAT = "istio"
+    GROUPS: ClassVar[tuple[str, ...]] = ("istio.io",)
     HANDLERS: ClassVar[dict[str, str]] = {
         "VirtualService": "virtual_service",
         "DestinationRule": "destination_rule",
@@ -64,9 +68,19 @@ class IstioImporter(MeshImporter):
         "WorkloadEntry": "VM workloads are not imported",
         "WorkloadGroup": "VM workloads are not imported",
         "WasmPlugin": "proxy plugins are not modelled",
+        "QuotaSpec": "Mixer quotas (removed in Istio 1.8) are not modelled",
+        "QuotaSpecBinding": "Mixer quotas (removed in Istio 1.8) are not modelled",
+        "RbacConfig": "Mixer-era authorization is not modelled",
+        "ServiceRole": "Mixer-era authorization is not modelled",
+        "ServiceRoleBinding": "Mixer-era authorization is not modelled",
+        "Policy": "Mixer-era authentication policy is not modelled",
+        "handler": "Mixer adapters are not modelled",
+        "instance": "Mixer adapters are not modelled",
+        "rule": "Mixer adapters are not modelled",
+        "attributemanifest": "Mixer adapters are not modelled",
     }
     IGNORED: ClassVar[frozenset[str]] = frozenset(
-        {"PeerAuthentication", "RequestAuthentication", "Telemetry", "ProxyConfig"}
+        {"PeerAuthentication", "RequestAuthentication", "Telemetry", "ProxyConfig", "MeshPolicy", "IstioOperator"}
     )
 
     # -- VirtualService ------------------------------------------------------------------
@@ -78,11 +92,15 @@ class IstioImporter(MeshImporter):
         self.b.unmodelled(spec, {"hosts", "gateways", "http"}, {"exportTo"})
         hosts = spec.get("hosts")
         if hosts is None:
-            self.b.warn(spec, "VirtualService without hosts (a delegate) is not modelled")
+            self.b.ignore(spec, "VirtualService without hosts (a delegate) is not modelled")
             return
         gateways = spec.get("gateways")
         if gateways is not None and "mesh" not in [g.as_str() for g in gateways.list()]:
-            self.b.warn(gateways, "bound to gateways only; imported as if it applied to mesh traffic")
+            self.b.approx(
+                gateways,
+                "bound to gateways only: meshsim has no gateway, so it is applied to the calls into "
+                "the service it routes to (from the workload's entry and from other services)",
+            )
         http = spec.get("http")
         if http is None:
             return
@@ -94,7 +112,7 @@ class IstioImporter(MeshImporter):
             if r is chosen:
                 break
             if chosen is not None:
-                self.b.warn(
+                self.b.ignore(
                     r.get("match") or r,
                     f"route match on {_match_kinds(r)} not modelled; "
                     f"default route {chosen.path} used" + not_applied(r, _ROUTE_FIELDS),
@@ -102,12 +120,12 @@ class IstioImporter(MeshImporter):
         if chosen is None:
             chosen = routes[-1]
             for r in routes[:-1]:
-                self.b.warn(
+                self.b.ignore(
                     r.get("match") or r,
                     f"route match on {_match_kinds(r)} not modelled; "
                     f"no catch-all route, so {chosen.path} is used for all traffic" + not_applied(r, _ROUTE_FIELDS),
                 )
-            self.b.warn(
+            self.b.approx(
                 chosen.get("match") or chosen,
                 f"route match on {_match_kinds(chosen)} not modelled; "
                 "this last route is used for all traffic (Istio answers 404 when nothing matches)",
@@ -118,25 +136,25 @@ class IstioImporter(MeshImporter):
             dest = d.get("destination")
             host = dest.get("host") if dest is not None else None
             if host is not None:
-                dest_hosts.add(service_name(host.as_str()))
+                dest_hosts.add(self._svc(host, ident.namespace))
         names = []
         for h in hosts.list():
             if "*" in h.as_str():
-                self.b.warn(h, f"wildcard host {h.as_str()!r} not modelled")
+                self.b.ignore(h, f"wildcard host {h.as_str()!r} not modelled")
             else:
-                names.append((service_name(h.as_str()), h))
+                names.append((self._svc(h, ident.namespace), h))
         # A host that is also a destination is the service this policy is for; the
         # other hosts are aliases that route to it, which meshsim does not model.
         own = [(n, h) for n, h in names if n in dest_hosts]
         if own:
             for n, h in names:
                 if n not in dest_hosts:
-                    self.b.warn(h, f"calls addressed to {h.as_str()!r} route to other services; not modelled")
+                    self.b.ignore(h, f"calls addressed to {h.as_str()!r} route to other services; not modelled")
             names = own
         for name, _ in names:
-            self._route(name, chosen)
+            self._route(name, chosen, ident.namespace)
 
-    def _route(self, svc: str, r: Cur) -> None:
+    def _route(self, svc: str, r: Cur, namespace: str | None) -> None:
         tgt = (svc, None)
         # One VirtualService per host: a later one replaces every route block of an earlier one.
         for block in _ROUTE_BLOCKS:
@@ -159,7 +177,7 @@ class IstioImporter(MeshImporter):
         )
         dests = r.get("route")
         if dests is not None:
-            self._split(svc, dests)
+            self._split(svc, dests, namespace)
         fault = r.get("fault")
         if fault is not None:
             self._fault(tgt, fault)
@@ -167,7 +185,7 @@ class IstioImporter(MeshImporter):
             for key in ("timeout", "retries"):
                 part = r.get(key)
                 if part is not None:
-                    self.b.warn(part, "ignored: Istio applies no timeout or retries on a route with a fault")
+                    self.b.irrelevant(part, "no effect: Istio applies no timeout or retries on a route with a fault")
             note = "Istio: a route with fault injection has no timeout and no retries, §1 [S1]"
             self.b.block(tgt, "timeout", fault).set(None, "0s", fault.noted(note))
             self.b.block(tgt, "retries", fault).set("attempts", 0, fault.noted(note))
@@ -178,9 +196,9 @@ class IstioImporter(MeshImporter):
             retries = r.get("retries")
             if retries is not None:
                 self._retries(tgt, retries)
-        self._mirror(svc, r)
+        self._mirror(svc, r, namespace)
 
-    def _split(self, svc: str, dests: Cur) -> None:
+    def _split(self, svc: str, dests: Cur, namespace: str | None) -> None:
         entries: list[tuple[str, float, Cur]] = []
         items = dests.list()
         for d in items:
@@ -190,21 +208,21 @@ class IstioImporter(MeshImporter):
             host = dest.get("host")
             if host is None:
                 raise dest.error("a destination needs a host")
-            target = service_name(host.as_str())
+            target = self._svc(host, namespace)
             w = d.get("weight")
             weight = w.as_num() if w is not None else (100 if len(items) == 1 else 0)
             if target != svc:
                 if weight:
-                    self.b.warn(
+                    self.b.ignore(
                         host,
-                        f"route to another service {target!r} not modelled "
-                        f"(meshsim routes calls to {svc!r} to {svc!r})",
+                        f"route to another service {host.as_str()!r} not modelled "
+                        f"(meshsim routes calls to a service to that service)",
                     )
                 continue
             subset = dest.get("subset")
             if subset is None:
                 if len(items) > 1:
-                    self.b.warn(dest, "destination without subset in a weighted route; counted as version 'default'")
+                    self.b.approx(dest, "destination without subset in a weighted route; counted as version 'default'")
                     entries.append(("default", weight, w or d))
                 continue
             entries.append((subset.as_str(), weight, w or subset))
@@ -240,13 +258,13 @@ class IstioImporter(MeshImporter):
             blk.set("retry_different_host", prev.as_bool(), prev)
         remote = rc.get("retryRemoteLocalities")
         if remote is not None and remote.as_bool():
-            self.b.warn(remote, "retrying in other localities not modelled")
+            self.b.ignore(remote, "retrying in other localities not modelled")
         bo = rc.get("backoff")
         if bo is not None:
             base = bo.seconds()
             blk.set("backoff.base", format_duration(base), bo)
             blk.set("backoff.max", format_duration(10 * base), bo.noted("Envoy: max back-off = 10 x base, §0 [E1]"))
-        fill(blk, "istio")
+        blk.fill(BLOCKS["retries"])
 
     def _fault(self, tgt: tuple[str, str | None], fc: Cur) -> None:
         fc.map()
@@ -281,15 +299,15 @@ class IstioImporter(MeshImporter):
             elif old is not None:
                 blk.set(f"{kind}.percent", old.as_num(), old)
             if not blk.has(f"{kind}.percent"):
-                values, note = BLOCK_DEFAULTS["istio"][f"fault.{kind}"]
+                values, note = BLOCKS[f"fault.{kind}"]
                 blk.default(f"{kind}.percent", values["percent"], note)
 
-    def _mirror(self, svc: str, r: Cur) -> None:
+    def _mirror(self, svc: str, r: Cur, namespace: str | None) -> None:
         mirrors = r.get("mirrors")
         if mirrors is not None:
             items = mirrors.list()
             if len(items) > 1:
-                self.b.warn(mirrors, "only the first of several mirrors is modelled")
+                self.b.ignore(mirrors, "only the first of several mirrors is modelled; the others are not")
             if not items:
                 return
             dest, pct = items[0].get("destination"), items[0].get("percentage")
@@ -301,12 +319,12 @@ class IstioImporter(MeshImporter):
         host = dest.get("host")
         if host is None:
             raise dest.error("a mirror needs a host")
-        target = service_name(host.as_str())
+        target = self._svc(host, namespace)
         subset = dest.get("subset")
         if target != svc or subset is None:
-            self.b.warn(
+            self.b.ignore(
                 dest,
-                f"mirroring to {'service ' + repr(target) if target != svc else 'the whole service'} "
+                f"mirroring to {'service ' + repr(host.as_str()) if target != svc else 'the whole service'} "
                 "not modelled (meshsim mirrors to a version of the same service)",
             )
             return
@@ -316,230 +334,7 @@ class IstioImporter(MeshImporter):
             value = pct.get("value") if isinstance(pct.value, dict) else pct
             if value is not None:
                 blk.set("percent", value.as_num(), value)
-        fill(blk, "istio")
-
-    # -- DestinationRule -----------------------------------------------------------------
-    def destination_rule(self, root: Cur, ident: Ident) -> None:
-        spec = root.get("spec")
-        if spec is None:
-            raise root.error("a DestinationRule needs a spec")
-        spec.map()
-        self.b.unmodelled(spec, {"host", "trafficPolicy", "subsets"}, {"exportTo"})
-        host = spec.get("host")
-        if host is None:
-            raise spec.error("a DestinationRule needs a host")
-        if "*" in host.as_str():
-            self.b.warn(host, f"wildcard host {host.as_str()!r} not modelled")
-            return
-        svc = service_name(host.as_str())
-        self.b.service(svc, host)
-        tp = spec.get("trafficPolicy")
-        if tp is not None:
-            self._traffic_policy((svc, None), tp)
-        subsets = spec.get("subsets")
-        if subsets is not None:
-            for s in subsets.list():
-                s.map()
-                name = s.get("name")
-                if name is None:
-                    raise s.error("a subset needs a name")
-                self.b.unmodelled(s, {"name", "labels", "trafficPolicy"})
-                self.b.add_version(svc, name.as_str(), name)
-                stp = s.get("trafficPolicy")
-                if stp is not None:
-                    self._traffic_policy((svc, name.as_str()), stp)
-
-    def _traffic_policy(self, tgt: tuple[str, str | None], tp: Cur) -> None:
-        tp.map()
-        self.b.unmodelled(
-            tp, {"loadBalancer", "connectionPool", "outlierDetection", "retryBudget"}, {"tls", "proxyProtocol"}
-        )
-        lb = tp.get("loadBalancer")
-        if lb is not None:
-            self._load_balancer(tgt, lb)
-        pool = tp.get("connectionPool")
-        if pool is not None:
-            self._pool(tgt, pool)
-        od = tp.get("outlierDetection")
-        if od is not None:
-            self._outlier(tgt, od)
-        budget = tp.get("retryBudget")
-        if budget is not None:
-            budget.map()
-            self.b.unmodelled(budget, {"percent", "minRetryConcurrency"})
-            blk = self.b.block(tgt, "retry_budget", budget)
-            pct = budget.get("percent")
-            if pct is not None:
-                value = pct.get("value") if isinstance(pct.value, dict) else pct
-                if value is not None:
-                    blk.set("budget_percent", value.as_num(), value)
-            mrc = budget.get("minRetryConcurrency")
-            if mrc is not None:
-                blk.set("min_retry_concurrency", mrc.as_int(), mrc)
-            fill(blk, "istio")
-
-    def _load_balancer(self, tgt: tuple[str, str | None], lb: Cur) -> None:
-        lb.map()
-        self.b.unmodelled(lb, {"simple", "consistentHash", "localityLbSetting"})
-        simple = lb.get("simple")
-        if simple is not None:
-            names = {
-                "ROUND_ROBIN": "round_robin",
-                "LEAST_CONN": "least_request",
-                "LEAST_REQUEST": "least_request",
-                "RANDOM": "random",
-                "UNSPECIFIED": "least_request",
-            }
-            value = simple.as_str().upper()
-            if value == "PASSTHROUGH":
-                self.b.warn(simple, "PASSTHROUGH load balancing not modelled")
-            elif value not in names:
-                raise simple.error(f"unknown load balancer {simple.value!r}")
-            else:
-                self.b.block(tgt, "load_balancer", simple).set(None, names[value], simple)
-        ch = lb.get("consistentHash")
-        if ch is not None:
-            ch.map()
-            self.b.unmodelled(
-                ch,
-                {
-                    "httpHeaderName",
-                    "httpCookie",
-                    "useSourceIp",
-                    "httpQueryParameterName",
-                    "ringHash",
-                    "minimumRingSize",
-                },
-                {"maglev"},
-            )
-            blk = self.b.block(tgt, "load_balancer", ch)
-            blk.set("kind", "ring_hash", ch)
-            maglev = ch.get("maglev")
-            if maglev is not None:
-                self.b.warn(maglev, "Maglev is modelled as a ring hash")
-            for fld, prefix in (
-                ("httpHeaderName", ""),
-                ("httpCookie", "cookie:"),
-                ("httpQueryParameterName", "query:"),
-                ("useSourceIp", ""),
-            ):
-                part = ch.get(fld)
-                if part is None:
-                    continue
-                if fld == "httpCookie":
-                    name = part.map().get("name")
-                    key = prefix + (name.as_str() if name is not None else "cookie")
-                elif fld == "useSourceIp":
-                    key = "source-ip"
-                else:
-                    key = prefix + part.as_str()
-                blk.set("key", key, part)
-        loc = lb.get("localityLbSetting")
-        if loc is not None:
-            self._locality(tgt, loc)
-
-    def _locality(self, tgt: tuple[str, str | None], loc: Cur) -> None:
-        loc.map()
-        self.b.unmodelled(loc, {"enabled", "failover"}, set())
-        blk = self.b.block(tgt, "locality", loc)
-        enabled = loc.get("enabled")
-        if enabled is not None and not enabled.as_bool():
-            blk.set("prefer", "none", enabled)
-            return
-        failover = loc.get("failover")
-        order: list[str] = []
-        if failover is not None:
-            for f in failover.list():
-                f.map()
-                for key in ("from", "to"):
-                    part = f.get(key)
-                    if part is not None and part.as_str() not in order:
-                        order.append(part.as_str())
-            blk.set("failover", order, failover)
-        blk.default("prefer", "zone", "Istio locality LB: same zone first, then region, §1 [S5]")
-
-    def _pool(self, tgt: tuple[str, str | None], pool: Cur) -> None:
-        pool.map()
-        self.b.unmodelled(pool, {"tcp", "http"})
-        blk = self.b.block(tgt, "connection_pool", pool)
-        tcp, http = pool.get("tcp"), pool.get("http")
-        if tcp is not None:
-            tcp.map()
-            self.b.unmodelled(tcp, {"maxConnections", "connectTimeout"}, {"tcpKeepalive", "idleTimeout"})
-            mc = tcp.get("maxConnections")
-            if mc is not None and mc.as_int() > 0:  # 0 means "unset" in Istio's API
-                blk.set("max_connections", mc.as_int(), mc)
-            ct = tcp.get("connectTimeout")
-            if ct is not None:
-                blk.set("connect_timeout", ct.duration(), ct)
-        if http is not None:
-            http.map()
-            self.b.unmodelled(
-                http,
-                {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries"},
-                {"idleTimeout", "h2UpgradePolicy", "useClientProtocol"},
-            )
-            for fld, name in (
-                ("http1MaxPendingRequests", "max_pending"),
-                ("http2MaxRequests", "max_requests"),
-                ("maxRetries", "max_retries"),
-            ):
-                c = http.get(fld)
-                if c is not None and c.as_int() > 0:
-                    blk.set(name, c.as_int(), c)
-        fill(blk, "istio")
-
-    def _outlier(self, tgt: tuple[str, str | None], od: Cur) -> None:
-        od.map()
-        self.b.unmodelled(
-            od,
-            {
-                "consecutive5xxErrors",
-                "consecutiveGatewayErrors",
-                "consecutiveErrors",
-                "interval",
-                "baseEjectionTime",
-                "maxEjectionPercent",
-                "minHealthPercent",
-            },
-        )
-        blk = self.b.block(tgt, "outlier_detection", od)
-        c5 = od.get("consecutive5xxErrors")
-        if c5 is not None:
-            value = _wrapped(c5)
-            n = value.as_int()
-            blk.set("consecutive_5xx", n if n > 0 else OFF, value)  # 0 disables the detector [S2]
-        gw = od.get("consecutiveGatewayErrors")
-        old = od.get("consecutiveErrors")
-        if gw is None and old is not None:
-            self.b.warn(old, "deprecated consecutiveErrors read as consecutiveGatewayErrors (502/503/504)")
-            gw = old
-        if gw is not None:
-            value = _wrapped(gw)
-            n = value.as_int()
-            if n > 0:
-                blk.set("consecutive_gateway_errors", n, value)
-                blk.set("enforcing_consecutive_gateway_errors", 100, value)
-            else:
-                blk.set("enforcing_consecutive_gateway_errors", 0, value)
-        for fld, name in (("interval", "interval"), ("baseEjectionTime", "base_ejection_time")):
-            c = od.get(fld)
-            if c is not None:
-                blk.set(name, c.duration(), c)
-        mep = od.get("maxEjectionPercent")
-        if mep is not None and mep.as_num() > 0:  # used only if > 0 [S4]
-            blk.set("max_ejection_percent", mep.as_num(), mep)
-        mhp = od.get("minHealthPercent")
-        if mhp is not None:
-            blk.set("min_health_percent", mhp.as_num(), mhp)
-        base = od.get("baseEjectionTime")
-        base_s = base.seconds() if base is not None else 30.0
-        blk.default(
-            "max_ejection_time",
-            format_duration(envoy_max_ejection(base_s)),
-            "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]",
-        )
-        fill(blk, "istio")
+        blk.fill(BLOCKS["mirror"])
 
     # -- Gateway API routes (Istio's GAMMA support) ------------------------------------------
     def gateway_route(self, root: Cur, ident: Ident) -> None:
@@ -566,16 +361,6 @@ class IstioImporter(MeshImporter):
                         weak=True,
                     )
         super().finish()
-
-
-def _wrapped(cur: Cur) -> Cur:
-    """Istio UInt32Value fields may be written ``{value: n}``."""
-    if isinstance(cur.value, dict):
-        inner = cur.get("value")
-        if inner is None:
-            raise cur.error("expected a number")
-        return inner
-    return cur
 
 
 def _match_kinds(r: Cur) -> str:

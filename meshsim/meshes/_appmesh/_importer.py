@@ -1,9 +1,11 @@
-"""AWS App Mesh: VirtualRouter routes and VirtualNode listeners -> scenario policies.
+"""App Mesh's importer: VirtualRouter routes and VirtualNode listeners -> scenario policies.
 
 Accepted forms: the API/CLI JSON (``create-route --cli-input-json`` input,
-``describe-*`` output, or a bare ``{"spec": ...}`` as in the AWS walkthroughs) and
-the ``appmesh.k8s.aws/v1beta2`` CRDs. Walkthrough ``*.yaml.template`` files with
-``${VARS}`` are read with dummy values (one warning per file).
+``describe-*`` output, or a bare ``{"spec": ...}`` as in the AWS walkthroughs), the
+``appmesh.k8s.aws/v1beta2`` CRDs, the older ``v1beta1`` CRDs (a VirtualService with
+its router's routes inline) and ``AWS::AppMesh::*`` resources in a CloudFormation
+template. Walkthrough ``*.yaml.template`` files with ``${VARS}`` are read with dummy
+values (one note per file).
 
 Names: a router's routes set the policy of the VirtualService it provides (else
 of the router, without a ``-router`` suffix); each VirtualNode is a version of
@@ -17,14 +19,19 @@ Semantics: docs/references.md section 4 (retry events [A4],
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from meshsim.meshes._base import Builder, Cur
-from meshsim.meshes._block_defaults import envoy_max_ejection, fill
+from meshsim.meshes._appmesh import _cloudformation as cfn
+from meshsim.meshes._appmesh._defaults import BLOCKS
+from meshsim.meshes._builder import Builder
 from meshsim.meshes._common import Ident, MeshImporter, backend_version, k8s_ident, write_split
+from meshsim.meshes._cursor import Cur
+from meshsim.meshes._envoy import envoy_max_ejection
 from meshsim.meshes._files import Document
+from meshsim.meshes._preset import MeshUnit
 from meshsim.units import format_duration
 
 __all__ = ["AppMeshImporter"]
@@ -43,13 +50,26 @@ _GRPC_EVENTS = {
     "resource-exhausted": "resource-exhausted",
     "unavailable": "unavailable",
 }
-_ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
+#: Route body keys: the API and v1beta2 (``httpRoute``) and v1beta1 inline routes (``http``).
+_ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute", "http", "http2", "grpc", "tcp")
+_TCP = ("tcpRoute", "tcp")
 _WRAPPERS = {
     "route": "Route",
     "virtualNode": "VirtualNode",
     "virtualRouter": "VirtualRouter",
     "virtualService": "VirtualService",
+    "virtualGateway": "VirtualGateway",
+    "gatewayRoute": "GatewayRoute",
     "mesh": "Mesh",
+}
+#: API JSON keys that name an object, and its kind.
+_NAME_KEYS = {
+    "routeName": "Route",
+    "gatewayRouteName": "GatewayRoute",
+    "virtualGatewayName": "VirtualGateway",
+    "virtualNodeName": "VirtualNode",
+    "virtualServiceName": "VirtualService",
+    "virtualRouterName": "VirtualRouter",
 }
 
 
@@ -71,11 +91,13 @@ class AppMeshImporter(MeshImporter):
     """App Mesh routers, routes, nodes and services."""
 
     FORMAT = "appmesh"
+    GROUPS: ClassVar[tuple[str, ...]] = ("appmesh.k8s.aws",)
     HANDLERS: ClassVar[dict[str, str]] = {
         "VirtualRouter": "virtual_router",
         "Route": "route",
         "VirtualNode": "virtual_node",
         "VirtualService": "virtual_service",
+        "CloudFormation": "cloudformation",
     }
     UNMODELLED: ClassVar[dict[str, str]] = {
         "VirtualGateway": "gateway (north-south) traffic is not modelled",
@@ -83,13 +105,22 @@ class AppMeshImporter(MeshImporter):
     }
     IGNORED: ClassVar[frozenset[str]] = frozenset({"Mesh", "BackendGroup"})
 
-    def __init__(self, builder: Builder) -> None:
-        super().__init__(builder)
+    def __init__(self, builder: Builder, units: Mapping[str, MeshUnit] | None = None) -> None:
+        super().__init__(builder, units)
         self.routers: dict[str, _Router] = {}
         self.nodes: dict[str, _Node] = {}
         self.provider: dict[str, tuple[str, str, Cur]] = {}  # router/node name -> (kind, service, cur)
 
     # -- identity ------------------------------------------------------------------------------
+    @classmethod
+    def owns(cls, data: Any) -> bool:
+        """App Mesh API JSON (``routeName``, ``{"spec": {"httpRoute": ...}}``...) or a template with its resources."""
+        if not isinstance(data, dict) or "kind" in data:
+            return False
+        if cfn.is_template(data):
+            return any(t in cfn.API_NAME_KEY for _, t, _, _ in cfn.resources(data))
+        return _api_kind(data, "") is not None
+
     def identify(self, doc: Document) -> Ident | None:
         data = doc.data
         if not isinstance(data, dict):
@@ -97,42 +128,41 @@ class AppMeshImporter(MeshImporter):
         ident = k8s_ident(data)
         if ident is not None:
             return ident
+        if cfn.is_template(data):
+            return Ident("CloudFormation", Path(doc.file).name)
         for key in _WRAPPERS:  # describe-* output: {"route": {...}}
             if set(data) == {key} and isinstance(data[key], dict):
                 doc.data = data[key]
                 doc.extra["path"] = key
                 data = doc.data
                 break
-        stem = Path(doc.file).name.split(".")[0]
-        if "routeName" in data:
-            return Ident("Route", str(data["routeName"]))
-        if "virtualNodeName" in data:
-            return Ident("VirtualNode", str(data["virtualNodeName"]))
-        if "virtualServiceName" in data:
-            return Ident("VirtualService", str(data["virtualServiceName"]))
-        if "virtualRouterName" in data:
-            return Ident("VirtualRouter", str(data["virtualRouterName"]))
-        spec = data.get("spec")
-        if not isinstance(spec, dict):
-            return None
-        if any(k in spec for k in _ROUTE_KINDS):
-            return Ident("Route", "")
-        if "provider" in spec:
-            return Ident("VirtualService", stem)
-        listeners = spec.get("listeners")
-        node_keys = {"serviceDiscovery", "backends", "backendDefaults", "logging", "podSelector"}
-        listener_keys = set()
-        for lst in listeners if isinstance(listeners, list) else []:
-            if isinstance(lst, dict):
-                listener_keys |= set(lst) - {"portMapping"}
-        if node_keys & set(spec) or listener_keys:
-            return Ident("VirtualNode", stem)
-        if listeners is not None:
-            return Ident("VirtualRouter", stem)
-        return None
+        return _api_kind(data, Path(doc.file).name.split(".")[0])
 
     def root(self, doc: Document, ident: Ident) -> Cur:
         return Cur(doc, doc.data, doc.extra.get("path", ""), doc.line, ident.label)
+
+    # -- CloudFormation ------------------------------------------------------------------------------
+    def cloudformation(self, root: Cur, ident: Ident) -> None:
+        """Each ``AWS::AppMesh::*`` resource, as the API form; other resources are noted once."""
+        others: list[str] = []
+        for logical, rtype, resource, line in cfn.resources(root.value):
+            api = cfn.to_api(root.value, logical, rtype, resource)
+            if api is None:
+                if rtype not in others:
+                    others.append(rtype)
+                continue
+            data, kind = api
+            doc = Document(root.file, line, data, root.doc.explicit, extra={"path": f"Resources.{logical}.Properties"})
+            sub = Ident(kind, str(data[cfn.API_NAME_KEY[rtype][1]]))
+            method = self.HANDLERS.get(kind)
+            if method is not None:
+                getattr(self, method)(Cur(doc, data, doc.extra["path"], line, f"{kind}/{sub.name}"), sub)
+            elif kind in self.UNMODELLED:
+                self.b.ignore(
+                    Cur(doc, data, doc.extra["path"], line, kind), f"{kind} not modelled: {self.UNMODELLED[kind]}"
+                )
+        if others:
+            self.b.irrelevant(root, f"resources {', '.join(sorted(others))} have no effect on traffic in meshsim")
 
     # -- collection (resolved in finish, when every object is known) ------------------------------
     def virtual_router(self, root: Cur, ident: Ident) -> None:
@@ -141,11 +171,11 @@ class AppMeshImporter(MeshImporter):
         if spec is None:
             return
         spec.map()
-        self.b.unmodelled(spec, {"listeners", "routes"}, {"awsName", "meshRef", "virtualRouterName"})
+        self.b.unmodelled(spec, {"listeners", "routes"}, {"awsName", "meshRef", "virtualRouterName", "meshName"})
         routes = spec.get("routes")
         for r in routes.list() if routes is not None else []:
             name = r.map().get("name")
-            router.routes.append((name.as_str() if name is not None else "", r))
+            router.routes.append((name.as_str() if name is not None else "", _checked_route(r)))
 
     def route(self, root: Cur, ident: Ident) -> None:
         spec = root.get("spec")
@@ -154,11 +184,13 @@ class AppMeshImporter(MeshImporter):
         rname = root.get("virtualRouterName")
         if rname is None:
             stem = Path(root.file).name.split(".")[0]
-            self.b.warn(spec, f"Route without virtualRouterName; its policy is keyed by the file name {stem!r}")
+            self.b.approx(spec, f"Route without virtualRouterName; its policy is keyed by the file name {stem!r}")
             router_name = stem
         else:
             router_name = rname.as_str()
-        self.routers.setdefault(router_name, _Router(router_name)).routes.append((ident.name, spec.map()))
+        self.routers.setdefault(router_name, _Router(router_name)).routes.append(
+            (ident.name, _checked_route(spec.map()))
+        )
 
     def virtual_node(self, root: Cur, ident: Ident) -> None:
         spec = root.get("spec")
@@ -175,7 +207,7 @@ class AppMeshImporter(MeshImporter):
         if sd is not None:
             dns = sd.get("dns")
             cloud = sd.get("awsCloudMap")
-            hostname = dns.get("hostname") if dns is not None else None
+            hostname = dns.get("hostname", "hostName") if dns is not None else None
             cloud_name = cloud.get("serviceName") if cloud is not None else None
             if hostname is not None:
                 discovery = hostname.as_str().split(".")[0]
@@ -188,7 +220,22 @@ class AppMeshImporter(MeshImporter):
         svc = ident.name.split(".")[0] if "." in ident.name else ident.name
         if spec is None:
             return
-        provider = spec.map().get("provider")
+        spec.map()
+        inline = spec.get("routes")
+        if inline is not None:
+            # v1beta1: the VirtualService carries its router and that router's routes.
+            router = spec.get("virtualRouter")
+            rname = router.get("name") if router is not None else None
+            router_name = rname.as_str() if rname is not None else f"{svc}-router"
+            self.provider[router_name] = ("virtualRouter", svc, rname or inline)
+            for r in inline.list():
+                r.map()
+                label = r.get("name")
+                self.routers.setdefault(router_name, _Router(router_name)).routes.append(
+                    (label.as_str() if label is not None else "", _checked_route(r))
+                )
+            return
+        provider = spec.get("provider")
         if provider is None:
             return
         for kind in ("virtualRouter", "virtualNode"):
@@ -197,9 +244,9 @@ class AppMeshImporter(MeshImporter):
                 continue
             ref = p.get(f"{kind}Ref") or p.get(f"{kind}Name")
             if ref is not None:
-                name = ref.get("name") if isinstance(ref.value, dict) else ref
-                if name is not None:
-                    self.provider[name.as_str()] = (kind, svc, name)
+                named = ref.get("name") if isinstance(ref.value, dict) else ref
+                if named is not None:
+                    self.provider[named.as_str()] = (kind, svc, named)
 
     # -- resolution --------------------------------------------------------------------------------
     def _router_service(self, router: str) -> str:
@@ -226,7 +273,13 @@ class AppMeshImporter(MeshImporter):
         n = self.nodes.get(node)
         if n is not None and n.labels.get("version"):
             return n.labels["version"]
-        return backend_version(svc, node)
+        # "colorteller-blue", "myapp-backend-v1-node" -> "blue", "v1": the part after the service's name.
+        base = next(
+            (node[: -len(s)] for s in ("-node", "-vn", "_node") if node.endswith(s) and len(node) > len(s)), node
+        )
+        if f"{svc}-" in base and not base.endswith(f"{svc}-"):
+            return base.split(f"{svc}-", 1)[1]
+        return backend_version(svc, base)
 
     def finish(self) -> None:
         for rname, router in self.routers.items():
@@ -250,7 +303,7 @@ class AppMeshImporter(MeshImporter):
         chosen = next((r for _, r in ordered if _catch_all(r)), None)
         for _, r in ordered:
             if r is not chosen:
-                self.b.warn(
+                self.b.ignore(
                     r,
                     "route match (path/header/method) not modelled; "
                     + ("the catch-all route is used" if chosen is not None else "the first route is used"),
@@ -259,15 +312,13 @@ class AppMeshImporter(MeshImporter):
             chosen = ordered[0][1]
         tgt = (svc, None)
         self.b.service(svc, chosen)
-        kind = next((k for k in _ROUTE_KINDS if chosen.get(k) is not None), None)
-        if kind is None:
-            raise chosen.error("a route needs httpRoute, http2Route, grpcRoute or tcpRoute")
+        kind = next(k for k in _ROUTE_KINDS if chosen.get(k) is not None)  # checked when collected
         route = chosen.get(kind)
         assert route is not None  # kind was picked because the route has it
         body = route.map()
         self.b.unmodelled(body, {"match", "action", "retryPolicy", "timeout"})
-        if kind == "tcpRoute":
-            self.b.warn(body, "TCP route: only its weighted targets are modelled (meshsim simulates HTTP)")
+        if kind in _TCP:
+            self.b.approx(body, "TCP route: only its weighted targets are modelled (meshsim simulates HTTP)")
         action = body.get("action")
         targets = action.get("weightedTargets") if action is not None else None
         if targets is not None:
@@ -286,7 +337,7 @@ class AppMeshImporter(MeshImporter):
             if len(entries) > 1 or len(nodes_of_service) > 1:
                 write_split(self.b, tgt, entries, targets)
         retry = body.get("retryPolicy")
-        if retry is not None and kind != "tcpRoute":
+        if retry is not None and kind not in _TCP:
             self._retry(tgt, retry)
         timeout = body.get("timeout")
         if timeout is not None:
@@ -298,13 +349,24 @@ class AppMeshImporter(MeshImporter):
 
     def _retry(self, tgt: tuple[str, str | None], rp: Cur) -> None:
         rp.map()
-        self.b.unmodelled(rp, {"maxRetries", "perRetryTimeout", "httpRetryEvents", "tcpRetryEvents", "grpcRetryEvents"})
+        self.b.unmodelled(
+            rp,
+            {
+                "maxRetries",
+                "perRetryTimeout",
+                "perRetryTimeoutMillis",
+                "httpRetryEvents",
+                "tcpRetryEvents",
+                "grpcRetryEvents",
+            },
+        )
         blk = self.b.block(tgt, "retries", rp)
-        mr, prt = rp.get("maxRetries"), rp.get("perRetryTimeout")
+        mr = rp.get("maxRetries")
+        prt = rp.get("perRetryTimeout", "perRetryTimeoutMillis")  # v1beta1: milliseconds
         if mr is None or prt is None:
             raise rp.error("retryPolicy needs maxRetries and perRetryTimeout")
         blk.set("attempts", mr.as_int(), mr)
-        blk.set("per_try_timeout", prt.duration(), prt)
+        blk.set("per_try_timeout", prt.duration(int_unit=1e-3 if prt.path.endswith("Millis") else None), prt)
         conds: list[str] = []
         codes: list[int] = []
         for fld, table in (
@@ -323,7 +385,7 @@ class AppMeshImporter(MeshImporter):
         blk.set("retry_on", conds, first)
         if codes:
             blk.set("retriable_status_codes", codes, first)
-        fill(blk, "appmesh")
+        blk.fill(BLOCKS["retries"])
 
     def _apply_node(self, svc: str, version: str | None, node: _Node) -> None:
         spec = node.spec
@@ -338,6 +400,7 @@ class AppMeshImporter(MeshImporter):
                 "logging",
                 "awsName",
                 "meshRef",
+                "meshName",
                 "virtualNodeName",
             },
         )
@@ -348,14 +411,14 @@ class AppMeshImporter(MeshImporter):
         listeners = spec.get("listeners")
         items = listeners.list() if listeners is not None else []
         if listeners is not None and len(items) > 1:
-            self.b.warn(listeners, "several listeners: only the first is modelled")
+            self.b.ignore(listeners, "several listeners: only the first is modelled")
         if not items:
             return
         lst = items[0].map()
         self.b.unmodelled(lst, {"connectionPool", "outlierDetection", "timeout", "healthCheck"}, {"portMapping", "tls"})
         hc = lst.get("healthCheck")
         if hc is not None:
-            self.b.warn(hc, "active health checks not modelled")
+            self.b.ignore(hc, "active health checks not modelled")
         pool = lst.get("connectionPool")
         if pool is not None:
             pool.map()
@@ -373,7 +436,7 @@ class AppMeshImporter(MeshImporter):
                     c = part.get(fld)
                     if c is not None:
                         blk.set(name, c.as_int(minimum=1), c)
-            fill(blk, "appmesh")
+            blk.fill(BLOCKS["connection_pool"])
         od = lst.get("outlierDetection")
         if od is not None:
             od.map()
@@ -396,7 +459,7 @@ class AppMeshImporter(MeshImporter):
                 format_duration(envoy_max_ejection(base_s)),
                 "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]",
             )
-            fill(blk, "appmesh")
+            blk.fill(BLOCKS["outlier_detection"])
         timeout = lst.get("timeout")
         if timeout is not None:
             for proto in ("http", "http2", "grpc"):
@@ -406,13 +469,13 @@ class AppMeshImporter(MeshImporter):
                     continue
                 if self.b.has((svc, None), ("timeout",), strong_only=True):
                     break  # the route's own timeout decides
-                self.b.warn(per, "listener (inbound) timeout modelled as the callers' request timeout")
+                self.b.approx(per, "listener (inbound) timeout modelled as the callers' request timeout")
                 self.b.put(tgt, ("timeout",), per.duration(), per.origin(), weak=True)
                 break
 
 
 def _target_name(t: Cur) -> str | None:
-    node = t.get("virtualNode")
+    node = t.get("virtualNode", "virtualNodeName")  # v1beta1: virtualNodeName
     if node is not None:
         return node.as_str()
     ref = t.get("virtualNodeRef")
@@ -447,7 +510,45 @@ def _catch_all(route: Cur) -> bool:
         if match is None or not isinstance(match.value, dict):
             return True
         keys = set(match.value) - {"port"}
-        if kind == "grpcRoute":
+        if kind in ("grpcRoute", "grpc"):
             return keys <= {"serviceName"}
         return keys <= {"prefix"} and match.value.get("prefix", "/") == "/"
     return False
+
+
+def _api_kind(data: dict[str, Any], stem: str) -> Ident | None:
+    """The kind of an App Mesh API JSON object (``routeName``..., or a bare ``{"spec": ...}``)."""
+    for key, kind in _NAME_KEYS.items():
+        if key in data and (kind != "VirtualRouter" or "routeName" not in data):
+            return Ident(kind, str(data[key]))
+    spec = data.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    for k in _ROUTE_KINDS:
+        body = spec.get(k)
+        action = body.get("action") if isinstance(body, dict) else None
+        if isinstance(action, dict):
+            # A gateway route's action names a virtual service target, not weighted nodes.
+            return Ident("GatewayRoute" if "target" in action else "Route", "")
+    if "provider" in spec:
+        return Ident("VirtualService", stem)
+    listeners = spec.get("listeners")
+    if {"serviceDiscovery", "backends", "podSelector"} & set(spec):
+        return Ident("VirtualNode", stem)
+    if isinstance(listeners, list) and any(
+        isinstance(lst, dict) and {"outlierDetection", "timeout"} & set(lst) for lst in listeners
+    ):
+        return Ident("VirtualNode", stem)
+    if {"logging", "backendDefaults"} & set(spec):
+        # Listeners without service discovery: only a virtual gateway may have them [A3].
+        return Ident("VirtualGateway", stem)
+    if listeners is not None:
+        return Ident("VirtualRouter", stem)
+    return None
+
+
+def _checked_route(route: Cur) -> Cur:
+    """A route spec, refused now (while its file is known) when it has no route body."""
+    if not any(route.get(k) is not None for k in _ROUTE_KINDS):
+        raise route.error("a route needs httpRoute, http2Route, grpcRoute or tcpRoute")
+    return route

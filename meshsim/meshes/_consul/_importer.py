@@ -1,4 +1,4 @@
-"""Consul service mesh: service-router, -splitter, -resolver and -defaults config entries.
+"""Consul's importer: service-router, -splitter, -resolver and -defaults config entries.
 
 Accepted forms: HCL and JSON config entries (``Kind = "service-router"``), agent
 configuration wrappers (``config_entries { bootstrap { ... } }``) and the
@@ -14,24 +14,29 @@ Semantics follow docs/references.md section 3:
 - the resolver's ``RequestTimeout`` applies only with no router or splitter [C1];
 - ``UpstreamConfig`` belongs to the *calling* service; meshsim keys policies by
   the called service, so ``Overrides[].Name`` sets that service's policy and
-  ``Defaults`` sets the mesh-wide ``"*"`` policy (each with a warning on scope).
+  ``Defaults`` sets the mesh-wide ``"*"`` policy (each noted as approximated scope).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from meshsim.meshes._base import MESH_WIDE, Builder, Cur, service_name
-from meshsim.meshes._block_defaults import envoy_max_ejection, fill
+from meshsim.meshes._builder import Builder
 from meshsim.meshes._common import (
     Ident,
-    MeshImporter,
     backend_version,
     not_applied,
     retry_conditions,
     write_split,
 )
+from meshsim.meshes._consul._defaults import BLOCKS
+from meshsim.meshes._consul._entries import META as _META
+from meshsim.meshes._consul._entries import ConsulDefaultsEntries
+from meshsim.meshes._consul._entries import consul_seconds as _consul_seconds
+from meshsim.meshes._cursor import Cur, service_name
 from meshsim.meshes._files import Document
+from meshsim.meshes._preset import MeshUnit
 from meshsim.units import format_duration
 
 __all__ = ["ConsulImporter"]
@@ -55,7 +60,21 @@ _KINDS = {
     "inlinecertificate": "InlineCertificate",
     "filecertificate": "FileCertificate",
     "controlplanerequestlimit": "ControlPlaneRequestLimit",
+    "ratelimit": "RateLimit",
+    "registration": "Registration",
+    "peeringacceptor": "PeeringAcceptor",
+    "peeringdialer": "PeeringDialer",
+    "gatewaypolicy": "GatewayPolicy",
+    "gatewayclassconfig": "GatewayClassConfig",
+    "meshservice": "MeshService",
+    "routeauthfilter": "RouteAuthFilter",
+    "routeretryfilter": "RouteRetryFilter",
+    "routetimeoutfilter": "RouteTimeoutFilter",
+    "routeextproc": "RouteExtProc",
+    "trafficpermissions": "TrafficPermissions",
 }
+#: Kinds a bare config entry (HCL/JSON ``Kind = "..."``) may have: the keys above.
+ENTRY_KINDS = frozenset(_KINDS)
 _NS = 1e-9  # Consul decodes a bare number as a Go time.Duration: nanoseconds
 
 
@@ -63,10 +82,15 @@ def _norm(key: str) -> str:
     return key.replace("-", "").replace("_", "").lower()
 
 
-class ConsulImporter(MeshImporter):
+class ConsulImporter(ConsulDefaultsEntries):
     """Consul config entries."""
 
     FORMAT = "consul"
+    GROUPS: ClassVar[tuple[str, ...]] = (
+        "consul.hashicorp.com",
+        "auth.consul.hashicorp.com",
+        "mesh.consul.hashicorp.com",
+    )
     HANDLERS: ClassVar[dict[str, str]] = {
         "ServiceRouter": "router",
         "ServiceSplitter": "splitter",
@@ -82,14 +106,32 @@ class ConsulImporter(MeshImporter):
         "HTTPRoute": "API-gateway routes are not modelled",
         "TCPRoute": "API-gateway routes are not modelled",
         "SamenessGroup": "cross-partition failover groups are not modelled",
-        "ControlPlaneRequestLimit": "control-plane limits are not modelled",
+        "RouteRetryFilter": "API-gateway route filters are not modelled",
+        "RouteTimeoutFilter": "API-gateway route filters are not modelled",
+        "RouteAuthFilter": "API-gateway route filters are not modelled",
+        "RouteExtProc": "API-gateway route filters are not modelled",
+        "GatewayPolicy": "API-gateway listener policies are not modelled",
+        "TrafficPermissions": "authorization (which may deny requests) is not modelled",
+        "PeeringAcceptor": "cluster peering (cross-cluster failover) is not modelled",
+        "PeeringDialer": "cluster peering (cross-cluster failover) is not modelled",
     }
     IGNORED: ClassVar[frozenset[str]] = frozenset(
-        {"Mesh", "ExportedServices", "JWTProvider", "InlineCertificate", "FileCertificate"}
+        {
+            "Mesh",
+            "ExportedServices",
+            "JWTProvider",
+            "InlineCertificate",
+            "FileCertificate",
+            "ControlPlaneRequestLimit",
+            "RateLimit",
+            "Registration",
+            "GatewayClassConfig",
+            "MeshService",
+        }
     )
 
-    def __init__(self, builder: Builder) -> None:
-        super().__init__(builder)
+    def __init__(self, builder: Builder, units: Mapping[str, MeshUnit] | None = None) -> None:
+        super().__init__(builder, units)
         self.chain: dict[str, set[str]] = {}  # service -> kinds of chain entries seen
         self.resolver_timeouts: dict[str, Cur] = {}
 
@@ -117,9 +159,20 @@ class ConsulImporter(MeshImporter):
             return Ident(_KINDS.get(_norm(kind), kind), str(name), "", None, ci=True)
         return None
 
+    @classmethod
+    def owns(cls, data: object) -> bool:
+        """A bare config entry: ``Kind = "service-router"`` (HCL or JSON), or an agent config wrapper."""
+        if not isinstance(data, dict):
+            return False
+        keys = {_norm(str(k)): k for k in data}
+        if "configentries" in keys:
+            return True
+        kind = data.get(keys["kind"]) if "kind" in keys else None
+        return isinstance(kind, str) and "apiversion" not in keys and _norm(kind) in ENTRY_KINDS
+
     def root(self, doc: Document, ident: Ident) -> Cur:
         cur = Cur(doc, doc.data, doc.extra.get("path", ""), doc.line, ident.label, ci=True)
-        if ident.api_version:  # a CRD: the entry's fields sit under spec
+        if ident.api_version and self.owns_group(ident.group):  # a Consul CRD: the entry's fields sit under spec
             spec = cur.get("spec")
             return spec.map() if spec is not None else Cur(doc, {}, "spec", doc.line, ident.label, ci=True)
         return cur
@@ -129,21 +182,54 @@ class ConsulImporter(MeshImporter):
         if isinstance(data, dict):
             keys = {_norm(str(k)): k for k in data}
             top = Cur(doc, data, "", doc.line, "config", ci=True)
+            agent = "configentries" in keys or (("service" in keys or "services" in keys) and "kind" not in keys)
+            if agent:
+                self.own += 1
+                self.b.unmodelled(
+                    top,
+                    {"config_entries", "service", "services"},
+                    {k for k in data if _norm(str(k)) not in ("configentries", "service", "services")},
+                )
             if "configentries" in keys:  # agent configuration: config_entries { bootstrap { ... } }
                 wrapper = top.get("config_entries")
                 boot = wrapper.get("bootstrap") if wrapper is not None else None
                 for entry in boot.list() if boot is not None else []:
                     self.handle(Document(doc.file, entry.line, entry.value, doc.explicit, extra={"path": entry.path}))
-                return
-            if ("service" in keys or "services" in keys) and "kind" not in keys:
-                # An agent service definition: a service, not a policy.
+            if agent:
+                # An agent service definition: a service, and the upstream settings of its sidecar.
                 svc = top.get("service", "services")
                 for item in svc.list() if svc is not None else []:
-                    name = item.get("name")
-                    if name is not None:
-                        self.b.service(service_name(name.as_str()), name)
+                    self._agent_service(item.map())
                 return
         super().handle(doc)
+
+    def _agent_service(self, item: Cur) -> None:
+        """``services { name, connect { sidecar_service { proxy { upstreams = [{destination_name, config}] } } } }``."""
+        name = item.get("name")
+        if name is None:
+            raise item.error("a service definition needs a name")
+        svc = service_name(name.as_str())
+        self.b.service(svc, name)
+        self.b.unmodelled(
+            item, {"name", "connect"}, {str(k) for k in item.value if _norm(str(k)) not in ("name", "connect")}
+        )
+        connect = item.get("connect")
+        sidecar = connect.get("sidecar_service") if connect is not None else None
+        proxy = sidecar.get("proxy") if sidecar is not None else None
+        upstreams = proxy.get("upstreams") if proxy is not None else None
+        for up in upstreams.list() if upstreams is not None else []:
+            up.map()
+            dest = up.get("destination_name")
+            config = up.get("config")
+            if dest is None or config is None:
+                continue
+            target = service_name(dest.as_str())
+            self.b.approx(
+                dest,
+                f"upstream settings of {svc!r} apply to its calls to {target!r} only; "
+                f"meshsim applies them to every caller of {target!r}",
+            )
+            self._upstream((target, None), config.map())
 
     # -- service-router ---------------------------------------------------------------------
     def router(self, root: Cur, ident: Ident) -> None:
@@ -160,7 +246,7 @@ class ConsulImporter(MeshImporter):
             if _catch_all(r):
                 chosen = r
                 break
-            self.b.warn(
+            self.b.ignore(
                 r.get("Match") or r,
                 "route match on request attributes not modelled; "
                 "the catch-all route (or Consul's implied default route) is used" + not_applied(r, ("Destination",)),
@@ -187,7 +273,7 @@ class ConsulImporter(MeshImporter):
         tgt = (svc, None)
         target = dest.get("Service")
         if target is not None and service_name(target.as_str()) != svc:
-            self.b.warn(target, f"route to another service {target.as_str()!r} not modelled")
+            self.b.ignore(target, f"route to another service {target.as_str()!r} not modelled")
             return
         subset = dest.get("ServiceSubset")
         if subset is not None and subset.as_str():
@@ -220,7 +306,7 @@ class ConsulImporter(MeshImporter):
             codes_src = codes_cur or on
             assert codes_src is not None  # codes come from one of the two
             blk.set("retriable_status_codes", codes, codes_src)
-        fill(blk, "consul")
+        blk.fill(BLOCKS["retries"])
 
     # -- service-splitter -------------------------------------------------------------------
     def splitter(self, root: Cur, ident: Ident) -> None:
@@ -240,7 +326,8 @@ class ConsulImporter(MeshImporter):
             )
             weight = s.get("Weight")
             if weight is None:
-                raise s.error("a split needs a Weight")
+                self.b.irrelevant(s, "a split without a Weight takes no traffic (weight 0)")
+                continue
             target = s.get("Service")
             subset = s.get("ServiceSubset")
             name = service_name(target.as_str()) if target is not None and target.as_str() else svc
@@ -276,7 +363,7 @@ class ConsulImporter(MeshImporter):
         if ct is not None:
             blk = self.b.block(tgt, "connection_pool", ct, replace=False)
             blk.set("connect_timeout", format_duration(_consul_seconds(ct)), ct)
-            fill(blk, "consul")
+            blk.fill(BLOCKS["connection_pool"])
         rt = root.get("RequestTimeout")
         if rt is not None:
             self.resolver_timeouts[svc] = rt
@@ -288,22 +375,45 @@ class ConsulImporter(MeshImporter):
         order: list[str] = []
         for key, entry in failover.items():
             entry.map()
-            self.b.unmodelled(entry, {"Datacenters", "Targets"}, {"Service", "ServiceSubset", "Namespace"})
-            dcs = entry.get("Datacenters")
-            for dc in dcs.list() if dcs is not None else []:
-                if dc.as_str() not in order:
-                    order.append(dc.as_str())
+            self.b.unmodelled(
+                entry, {"Datacenters", "Targets", "Service", "ServiceSubset", "Namespace", "Partition", "Peer"}
+            )
+            self._failover_target(entry, order, "Datacenters")
             targets = entry.get("Targets")
             for t in targets.list() if targets is not None else []:
-                place = t.get("Datacenter") or t.get("Peer")
-                if place is not None and place.as_str() not in order:
-                    order.append(place.as_str())
+                t.map()
+                self.b.unmodelled(t, {"Datacenter", "Peer", "Service", "ServiceSubset", "Namespace", "Partition"})
+                self._failover_target(t, order, "Datacenter")
             if key != "*":
-                self.b.warn(entry, f"failover for subset {key!r} only; modelled for the whole service")
+                self.b.approx(entry, f"failover for subset {key!r} only; modelled for the whole service")
         if order:
             blk = self.b.block(tgt, "locality", failover)
             blk.set("failover", order, failover)
             blk.default("prefer", "region", "Consul: stay in the local datacenter, fail over in list order, §3 [C3]")
+
+    def _failover_target(self, entry: Cur, order: list[str], dc_key: str) -> None:
+        """One failover target: its datacenters (or peer) join ``order``; other kinds are noted."""
+        places = entry.get(dc_key)
+        peer = entry.get("Peer")
+        for dc in places.list() if places is not None and dc_key == "Datacenters" else []:
+            if dc.as_str() not in order:
+                order.append(dc.as_str())
+        for one in (places if dc_key == "Datacenter" else None, peer):
+            if one is not None and one.as_str() and one.as_str() not in order:
+                order.append(one.as_str())
+        for fld, what in (
+            ("Service", "another service"),
+            ("ServiceSubset", "another subset"),
+            ("Namespace", "the service in another namespace"),
+            ("Partition", "the service in another admin partition"),
+        ):
+            part = entry.get(fld)
+            if part is not None and part.as_str():
+                self.b.ignore(
+                    part,
+                    f"failover to {what} ({part.as_str()!r}) not modelled: meshsim fails over only to "
+                    "other locations of the same service",
+                )
 
     def _load_balancer(self, tgt: tuple[str, str | None], lb: Cur) -> None:
         lb.map()
@@ -323,7 +433,7 @@ class ConsulImporter(MeshImporter):
             raise policy.error(f"unknown load balancer policy {policy.as_str()!r}")
         blk = self.b.block(tgt, "load_balancer", lb)
         if policy.as_str() == "maglev":
-            self.b.warn(policy, "Maglev is modelled as a ring hash")
+            self.b.approx(policy, "Maglev is modelled as a ring hash")
         if name == "least_request":
             cc = lb.get("LeastRequestConfig")
             count = cc.get("ChoiceCount") if cc is not None else None
@@ -347,168 +457,17 @@ class ConsulImporter(MeshImporter):
         else:
             blk.set(None, name, policy)
 
-    # -- service-defaults --------------------------------------------------------------------
-    def service_defaults(self, root: Cur, ident: Ident) -> None:
-        svc = service_name(ident.name)
-        self.b.service(svc, root)
-        self.b.unmodelled(
-            root,
-            {"Protocol", "UpstreamConfig", "RateLimits"},
-            _META
-            | {
-                "BalanceInboundConnections",
-                "Mode",
-                "TransparentProxy",
-                "MutualTLSMode",
-                "Expose",
-                "MeshGateway",
-                "ExternalSNI",
-                "Destination",
-            },
-        )
-        up = root.get("UpstreamConfig")
-        if up is not None:
-            up.map()
-            self.b.unmodelled(up, {"Defaults", "Overrides"})
-            defaults = up.get("Defaults")
-            if defaults is not None:
-                self.b.warn(
-                    defaults,
-                    f"upstream defaults of {svc!r} apply to its calls only; "
-                    "meshsim applies them to every caller (policy '*')",
-                )
-                self._upstream((MESH_WIDE, None), defaults)
-            overrides = up.get("Overrides")
-            for o in overrides.list() if overrides is not None else []:
-                o.map()
-                name = o.get("Name")
-                if name is None:
-                    raise o.error("an upstream override needs a Name")
-                target = service_name(name.as_str())
-                self.b.warn(
-                    name,
-                    f"upstream override for {target!r} applies to calls from {svc!r} only; "
-                    f"meshsim applies it to every caller of {target!r}",
-                )
-                self._upstream((target, None), o)
-        limits = root.get("RateLimits")
-        if limits is not None:
-            limits.map()
-            self.b.unmodelled(limits, {"InstanceLevel"})
-            inst = limits.get("InstanceLevel")
-            if inst is not None:
-                inst.map()
-                self.b.unmodelled(inst, {"RequestsPerSecond", "RequestsMaxBurst", "Routes"})
-                rps = inst.get("RequestsPerSecond")
-                if rps is not None and rps.as_num() > 0:
-                    self.b.warn(rps, "instance-level (inbound) rate limit modelled as a limit in each caller")
-                    blk = self.b.block((svc, None), "rate_limit", inst)
-                    blk.set("rate", f"{rps.as_num()}/s", rps)
-                    burst = inst.get("RequestsMaxBurst")
-                    if burst is not None:
-                        blk.set("burst", burst.as_int(minimum=1), burst)
-                    else:
-                        blk.default(
-                            "burst",
-                            max(1, int(rps.as_num())),
-                            "Consul: RequestsMaxBurst unset => equal to RequestsPerSecond (assumed), §3 [C5]",
-                        )
-                routes = inst.get("Routes")
-                if routes is not None:
-                    self.b.warn(routes, "per-route rate limits not modelled")
-
-    def _upstream(self, tgt: tuple[str, str | None], cfg: Cur) -> None:
-        self.b.unmodelled(
-            cfg,
-            {"Name", "ConnectTimeoutMs", "Limits", "PassiveHealthCheck"},
-            {
-                "Protocol",
-                "MeshGateway",
-                "Namespace",
-                "Partition",
-                "Peer",
-                "BalanceOutboundConnections",
-                "EnvoyListenerJSON",
-                "EnvoyClusterJSON",
-            },
-        )
-        ctm = cfg.get("ConnectTimeoutMs")
-        limits = cfg.get("Limits")
-        pool_src = limits or ctm
-        if pool_src is not None:
-            # Merged, not replaced: a resolver's ConnectTimeout may share this block.
-            blk = self.b.block(tgt, "connection_pool", pool_src, replace=False)
-            if ctm is not None:
-                blk.set("connect_timeout", format_duration(ctm.as_num() / 1000.0), ctm)
-            if limits is not None:
-                limits.map()
-                self.b.unmodelled(limits, {"MaxConnections", "MaxPendingRequests", "MaxConcurrentRequests"})
-                for fld, name in (
-                    ("MaxConnections", "max_connections"),
-                    ("MaxPendingRequests", "max_pending"),
-                    ("MaxConcurrentRequests", "max_requests"),
-                ):
-                    c = limits.get(fld)
-                    if c is not None and c.as_int() > 0:  # 0 means unset [C5]
-                        blk.set(name, c.as_int(), c)
-            fill(blk, "consul")
-        phc = cfg.get("PassiveHealthCheck")
-        if phc is not None:
-            phc.map()
-            self.b.unmodelled(
-                phc, {"Interval", "MaxFailures", "EnforcingConsecutive5xx", "MaxEjectionPercent", "BaseEjectionTime"}
-            )
-            blk = self.b.block(tgt, "outlier_detection", phc)
-            mf = phc.get("MaxFailures")
-            if mf is not None and mf.as_int() > 0:
-                blk.set("consecutive_5xx", mf.as_int(), mf)
-            enf = phc.get("EnforcingConsecutive5xx")
-            if enf is not None and enf.as_num() != 100:
-                self.b.warn(enf, "partial enforcement of consecutive 5xx not modelled (meshsim enforces 100%)")
-            for fld, name in (("Interval", "interval"), ("BaseEjectionTime", "base_ejection_time")):
-                c = phc.get(fld)
-                if c is not None:
-                    blk.set(name, format_duration(_consul_seconds(c)), c)
-            mep = phc.get("MaxEjectionPercent")
-            if mep is not None:
-                blk.set("max_ejection_percent", mep.as_num(), mep)
-            base = phc.get("BaseEjectionTime")
-            blk.default(
-                "max_ejection_time",
-                format_duration(envoy_max_ejection(_consul_seconds(base) if base is not None else 30.0)),
-                "Envoy: max_ejection_time = max(300s, base_ejection_time), §0 [E4]",
-            )
-            fill(blk, "consul")
-
-    # -- proxy-defaults ------------------------------------------------------------------------
-    def proxy_defaults(self, root: Cur, ident: Ident) -> None:
-        self.b.unmodelled(
-            root,
-            {"Config"},
-            _META
-            | {"MeshGateway", "Mode", "TransparentProxy", "Expose", "MutualTLSMode", "AccessLogs", "EnvoyExtensions"},
-        )
-        config = root.get("Config")
-        if config is not None and isinstance(config.value, dict):
-            self.b.unmodelled(
-                config,
-                set(),
-                {"protocol", "envoy_prometheus_bind_addr", "envoy_stats_bind_addr"},
-                what="(proxy configuration) not modelled",
-            )
-
     # -- resolution --------------------------------------------------------------------------------
     def finish(self) -> None:
         for svc, rt in self.resolver_timeouts.items():
             if self.chain.get(svc):
-                self.b.warn(rt, "resolver RequestTimeout ignored: a router or splitter starts the chain (§3 [C1])")
+                self.b.irrelevant(
+                    rt, "resolver RequestTimeout has no effect: a router or splitter starts the chain (§3 [C1])"
+                )
                 continue
             secs = _consul_seconds(rt)
             self.b.block((svc, None), "timeout", rt).set(None, format_duration(max(secs, 0.0)), rt)
         super().finish()
-
-
-_META = frozenset({"Kind", "Name", "Namespace", "Partition", "Meta"})
 
 
 def _catch_all(route: Cur) -> bool:
@@ -524,13 +483,3 @@ def _catch_all(route: Cur) -> bool:
     prefix = http.get("PathPrefix")
     assert prefix is not None  # the only key left (Consul entries are read case-insensitively)
     return prefix.value in ("/", "")
-
-
-def _consul_seconds(cur: Cur) -> Any:
-    """Seconds; a negative duration (Consul: "no timeout") comes back as -1."""
-    v = cur.value
-    if (isinstance(v, str) and v.strip().startswith("-")) or (
-        isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0
-    ):
-        return -1.0
-    return cur.seconds(int_unit=_NS)
