@@ -241,7 +241,7 @@ def policy_summary(scenario: Scenario, only: str | None = None) -> list[dict[str
         "circuit breaker": ("max_requests", _pool),
         "outlier detection": ("outlier", lambda p: "off" if p.outlier is None else f"{p.outlier.consecutive_5xx}x 5xx"),
     }
-    preset_label = preset(scenario.mesh.defaults)["source"].split(" (", 1)[0]  # "istio preset", "no preset"
+    preset_label = preset(scenario.mesh.defaults).source.split(" (", 1)[0]  # "istio preset", "no preset"
     rows = []
     for name, version in _targets(scenario, only):
         eff = resolve_policy(scenario, name, version)
