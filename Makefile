@@ -1,6 +1,9 @@
 # meshsim: two commands on a fresh machine.
 #   make run   -> .venv, install, start the what-if UI on the bundled default model
 #   make test  -> .venv, install, run every test (installs Debian's chromium when missing and root)
+# then:
+#   make notebook -> JupyterLab on notebooks/ (installs the notebook extra once)
+#   .venv/bin/meshsim ... (or `source .venv/bin/activate` and type meshsim)
 # and, for contributors:
 #   make lint  -> ruff (lint and format), mypy --strict, import-linter contracts
 #   make bench -> engine benchmarks (ratios against baselines run in the same process)
@@ -10,15 +13,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NB_STAMP := $(VENV)/.notebook
 PORT   ?= 8501
 # The UI listens on this machine only; HOST=0.0.0.0 serves it to the network on purpose.
 HOST   ?= 127.0.0.1
-# Largest upload the UI accepts, MB (a scenario or a mesh configuration is far smaller).
-UPLOAD_MB ?= 8
+# Largest upload the UI accepts, MB (app.py refuses a scenario file over 1 MB itself too).
+UPLOAD_MB ?= 1
 FUZZ_CASES ?= 10000
 FUZZ_WORKERS ?= 2
 
-.PHONY: run test venv chromium bench clean lint fuzz
+.PHONY: run test venv chromium bench clean lint fuzz notebook
 
 venv: $(STAMP)
 
@@ -39,6 +43,14 @@ chromium:
 	    echo "no /usr/bin/chromium and not root: the browser test will be skipped (apt-get install chromium)"; \
 	  fi; \
 	fi
+
+$(NB_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,notebook]"
+	touch $(NB_STAMP)
+
+# root (a container) must say --allow-root, or JupyterLab refuses to start
+notebook: $(NB_STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 run: venv
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \

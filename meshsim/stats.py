@@ -42,6 +42,8 @@ def paired_p_value(differences: np.ndarray) -> float:
     diffs = np.asarray(differences, dtype=float)
     if diffs.size < 2:
         return math.nan
-    if float(diffs.std(ddof=1)) == 0.0:
+    # identical differences (up to rounding) have no spread: the t statistic is undefined and
+    # scipy warns of catastrophic cancellation, so decide on the mean alone
+    if float(diffs.std(ddof=1)) <= 1e-12 * max(1.0, float(np.abs(diffs).max())):
         return 1.0 if float(diffs.mean()) == 0.0 else 0.0
     return float(_scipy_stats.ttest_1samp(diffs, 0.0).pvalue)

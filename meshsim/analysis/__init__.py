@@ -15,9 +15,10 @@ from meshsim.analysis._cascade import (
     fault_targets,
     fault_windows,
 )
-from meshsim.analysis._explain import callers_of, explain_rows
+from meshsim.analysis._explain import SUMMARY_COLUMNS, callers_of, explain_rows, explain_table, policy_summary
 
 __all__ = [
+    "SUMMARY_COLUMNS",
     "blast_radius",
     "callers_of",
     "critical_path",
@@ -25,6 +26,8 @@ __all__ = [
     "dependency_graph",
     "dependents",
     "explain_rows",
+    "explain_table",
     "fault_targets",
     "fault_windows",
+    "policy_summary",
 ]

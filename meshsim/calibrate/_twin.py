@@ -194,7 +194,10 @@ class TwinVerdict:
         head = "twin matches" if self.ok else "twin does NOT match"
         tail = f"; worst: {self.worst}" if self.worst else ""
         passed = self.checked - self.failed
-        return f"{head}: {passed}/{self.checked} checks within tolerance ({self.skipped} skipped){tail}"
+        return (
+            f"{head}: {passed}/{self.checked} checks within the tolerance or the traces' sampling error "
+            f"({self.skipped} skipped){tail}"
+        )
 
 
 def verdict(df: pd.DataFrame) -> TwinVerdict:
@@ -208,10 +211,14 @@ def verdict(df: pd.DataFrame) -> TwinVerdict:
         # A single row label (the table's integer index) selects one row: a Series.
         r = cast(pd.Series, pool.loc[cast(int, ratio.idxmax())])
         rel = f"{100 * r['rel_error']:.1f}%" if math.isfinite(r["rel_error"]) else "n/a"
+
+        def show(x: float) -> str:  # error rates in %, percentiles in ms
+            return f"{100 * x:.3g}%" if r["metric"] == "error_rate" else f"{x:.4g} ms"
+
         worst = (
-            f"{r['scope']} {r['name']} {r['metric']}: "
-            f"observed {r['observed']:.4g}, predicted {r['predicted']:.4g} ({rel})"
+            f"{r['scope']} {r['name']} {r['metric']}: observed {show(r['observed'])}, predicted {show(r['predicted'])}"
         )
+        worst += "" if r["metric"] == "error_rate" else f" ({rel})"
     return TwinVerdict(
         len(failed) == 0 and len(checked) > 0, len(checked), len(failed), int((~df["checked"]).sum()), worst
     )

@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("meshsim.cli._sweep", "run a grid of parameter values; write a tidy CSV/Parquet table and a figure"),
     "validate": ("meshsim.cli._validate", "check a scenario file without running it"),
     "schema": ("meshsim.cli._schema", "print the scenario JSON Schema"),
-    "explain": ("meshsim.cli._explain", "print the effective policy of every edge and its origin"),
+    "explain": ("meshsim.cli._explain", "print the effective policy of every call and where each value came from"),
     "import": ("meshsim.cli._importing", "turn a real mesh's configuration into scenario policies"),
     "calibrate": (
         "meshsim.cli._calibrate",

@@ -100,8 +100,8 @@ def register(sub: Any) -> None:
         "twin-check",
         help="simulate a scenario at the traces' load and compare latency and errors with them",
         description="Simulate SCENARIO at the load the traces show and print, per entry point and service, "
-        "observed vs predicted p50/p90/p99 and error rate. Exit 0 when every check is within tolerance, "
-        "1 when not, 2 on bad input.",
+        "observed vs predicted p50/p90/p99 and error rate. Exit 0 when every check is within the tolerance "
+        "or the traces' sampling error (--confidence), 1 when not, 2 on bad input.",
     )
     t.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     t.add_argument("traces", nargs="+", metavar="TRACES", help="trace files or folders of them")
@@ -173,7 +173,12 @@ def calibrate_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell(rows: Any, metric: str, scale: float = 1.0, digits: int = 2, pct: bool = False) -> str:
+def _on_sampling_error(r: Any, tolerance: float) -> bool:
+    """A check that passed only because the traces' own sampling error is wider than the tolerance."""
+    return bool(r["checked"] and r["within_tolerance"] and r["abs_error"] > tolerance * abs(r["observed"]))
+
+
+def _cell(rows: Any, metric: str, tolerance: float, scale: float = 1.0, digits: int = 2, pct: bool = False) -> str:
     r = rows.get(metric)
     if r is None:
         return "-"
@@ -188,8 +193,10 @@ def _cell(rows: Any, metric: str, scale: float = 1.0, digits: int = 2, pct: bool
         rel = r["rel_error"]
         text += f" ({'+' if r['predicted'] >= r['observed'] else '-'}{100 * rel:.1f}%)" if math.isfinite(rel) else ""
     if not r["checked"]:
-        return f"[dim]{text}[/dim]"
-    return text if r["within_tolerance"] else f"[bold red]{text} ✗[/bold red]"
+        return f"[dim]{text} ·[/dim]"  # the dot says it in a log without colours
+    if not r["within_tolerance"]:
+        return f"[bold red]{text} ✗[/bold red]"
+    return f"[yellow]{text} ~[/yellow]" if _on_sampling_error(r, tolerance) else text
 
 
 def twin_check_cmd(args: argparse.Namespace) -> int:
@@ -223,7 +230,8 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
     _print_warnings(tc.warnings)
     console = Console(width=None if Console().is_terminal else 160)
     table = Table(
-        title=f"twin check of {scenario.name}: observed / predicted (relative error), tolerance {100 * tc.tolerance:g}%"
+        title=f"twin check of {scenario.name}: observed / predicted (relative error); a check passes within "
+        f"{100 * tc.tolerance:g}% or within the traces' sampling error, whichever is wider"
     )
     for col in ("scope", "name", "n observed", "p50 ms", "p90 ms", "p99 ms", "error rate"):
         table.add_column(col, justify="left" if col in ("scope", "name") else "right")
@@ -235,10 +243,10 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
             str(scope),
             str(name),
             n,
-            _cell(rows, "p50_ms"),
-            _cell(rows, "p90_ms"),
-            _cell(rows, "p99_ms"),
-            _cell(rows, "error_rate", digits=3, pct=True),
+            _cell(rows, "p50_ms", tc.tolerance),
+            _cell(rows, "p90_ms", tc.tolerance),
+            _cell(rows, "p99_ms", tc.tolerance),
+            _cell(rows, "error_rate", tc.tolerance, digits=3, pct=True),
         )
     console.print(table)
     load_row: Any  # a row of tc.load; pandas-stubs cannot know its columns' types
@@ -252,10 +260,18 @@ def twin_check_cmd(args: argparse.Namespace) -> int:
             f"load at {load_row.entry}: simulated {load_row.simulated_rate:,.4g}/s ({seen}; "
             f"the scenario says {load_row.scenario_rate:,.4g}/s)"
         )
+    sampled = [r for r in tc.table.to_dict(orient="records") if _on_sampling_error(r, tc.tolerance)]
+    if sampled:
+        console.print(
+            f"[yellow]{len(sampled)} cell(s) marked ~ are off by more than {100 * tc.tolerance:g}% but within the "
+            f"traces' sampling error (the observed percentile's {100 * args.confidence:g}% interval; 3 standard "
+            "errors for an error rate): too few requests to call them wrong; more traces narrow it[/yellow]",
+            highlight=False,
+        )
     skipped = tc.table[~tc.table["checked"]]
     if len(skipped):
         console.print(
-            f"[dim]{len(skipped)} dim cell(s) not checked: too few observations beyond the "
+            f"[dim]{len(skipped)} cell(s) marked · not checked: too few observations beyond the "
             "percentile, or not in both the traces and the scenario[/dim]",
             highlight=False,
         )

@@ -46,20 +46,13 @@ def register(sub: Any) -> None:
 
 
 def _fmt(x: Any, unit: str, signed: bool = False) -> str:
-    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
-        return "-"
-    sign = "+" if signed else ""
-    if unit == "s":
-        return f"{x * 1e3:{sign},.2f} ms"
-    if unit == "ratio":
-        return f"{x * 100:{sign}.3f}%"
-    if unit == "count" and not signed and float(x).is_integer():
-        return f"{x:,.0f}"
-    return f"{x:{sign},.4g}"
+    from meshsim.results import format_metric
+
+    return format_metric(x, unit, signed)
 
 
 def comparison_table(cmp: Any, only_significant: bool = False) -> Any:
-    """A rich table of a :class:`~meshsim.experiments.Comparison`."""
+    """A rich table of a :class:`~meshsim.experiments.Comparison`: values in ms, %, /s, $ (unit per metric)."""
     from rich.table import Table
 
     conf = f"{cmp.confidence:.0%}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from meshsim.cli._common import add_run_options, check_output_paths, executor_of, load, progress_bar, write_outputs
 from meshsim.experiments import simulate
+from meshsim.results import format_metric
 
 __all__ = ["register", "summary_tables"]
 
@@ -43,7 +44,7 @@ def _fmt(x: Any, digits: int = 1) -> str:
 
 
 def summary_tables(data: dict[str, Any]) -> list[Any]:
-    """Rich tables of a docs/results.md results dict: workloads and services."""
+    """Rich tables of a docs/results.md results dict: workloads and services (ms, %, requests/s)."""
     from rich.table import Table
 
     wt = Table(title=f"{data['scenario']}: workloads ({data['replications']} replication(s))")
@@ -58,7 +59,7 @@ def summary_tables(data: dict[str, Any]) -> list[Any]:
         "p90 ms",
         "p99 ms",
         "p99.9 ms",
-        "p99 95% CI",
+        "p99 95% CI ms",
         "failures by cause",
     ):
         wt.add_column(col, justify="right" if col not in ("workload", "failures by cause") else "left")
@@ -71,7 +72,7 @@ def summary_tables(data: dict[str, Any]) -> list[Any]:
             name,
             _fmt(w["requests"]),
             _fmt(w["ok"]),
-            f"{(w['error_rate'] or 0) * 100:.3f}%",
+            format_metric(w["error_rate"], "ratio"),
             _fmt(w["throughput_rps"]),
             _fmt(lat["mean"]),
             _fmt(lat["p50"]),
@@ -101,7 +102,7 @@ def summary_tables(data: dict[str, Any]) -> list[Any]:
             _fmt(s["attempts"]),
             _fmt(s["retries"]),
             _fmt(s["amplification"], 2),
-            f"{(s['utilization'] or 0) * 100:.1f}%",
+            format_metric(s["utilization"], "ratio"),
             _fmt(s["ejections"]),
             _fmt(s["latency_ms"]["p50"]),
             _fmt(s["latency_ms"]["p99"]),
@@ -132,11 +133,19 @@ def run(args: argparse.Namespace) -> int:
         console.print(table)
     cost = data["cost"]
     console.print(
-        f"cross-boundary traffic: {cost['egress_gb']:.6f} GB, ${cost['egress_usd']:.6f} "
-        f"(${cost['usd_per_million_requests'] or 0:.4f} per million requests)"
+        f"cross-boundary traffic per replication: {cost['egress_gb']:.6f} GB, ${cost['egress_usd']:.6f} "
+        f"(${cost['usd_per_million_requests'] or 0:.4f} per million requests)",
+        highlight=False,
     )
-    for v in data.get("slos", []):
-        console.print(f"SLO {v['name']}: {'met' if v['met'] else 'MISSED'} (value {v['value']}, limit {v['limit']})")
+    if scenario.slos:
+        from meshsim.gate import verdicts_table
+        from meshsim.slo import evaluate_slos
+
+        verdicts = evaluate_slos(scenario.slos, results.metrics_table_si())
+        console.print(verdicts_table(verdicts, title="SLOs (run reports them; meshsim check gates on them)"))
+        for v in verdicts:
+            if v.note:
+                console.print(f"note: {v.name}: {v.note}", highlight=False)
     from meshsim.report import render_html_report
 
     code = write_outputs(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 from meshsim.cli._common import add_run_options, check_output_paths, executor_of, progress_bar, write_outputs
@@ -37,7 +36,7 @@ def register(sub: Any) -> None:
         dest="metrics",
         action="append",
         default=None,
-        help="metric to plot and print (repeatable; default latency_p99 and error_rate)",
+        help="metric to plot and print, as in Results.summary() (repeatable; default latency_p99_ms and error_rate)",
     )
     p.add_argument("--workload", default=None, help="workload to plot (default: the first)")
     p.add_argument("--service", default=None, help="plot this service's metrics instead of a workload's")
@@ -45,13 +44,10 @@ def register(sub: Any) -> None:
 
 
 def _fmt(column: str, x: float) -> str:
-    if x is None or math.isnan(x):
-        return "-"
-    if column.endswith("_s"):
-        return f"{x * 1e3:,.2f} ms"
-    if column.endswith(("error_rate", "availability", "utilization")):
-        return f"{x * 100:.3f}%"
-    return f"{x:,.4g}"
+    from meshsim.experiments import metric_unit
+    from meshsim.results import format_metric
+
+    return format_metric(x, metric_unit(column.rsplit(":", 1)[1]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             force=args.force,
         )
-    metrics = args.metrics or ["latency_p99", "error_rate"]
+    metrics = args.metrics or ["latency_p99_ms", "error_rate"]
     scope, entity = (
         ("service", pick_entity(df, "service", args.service))
         if args.service
@@ -93,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             raise MeshsimInputError(f"no metric column {c} in the sweep", field="--metric")
     params = df.attrs["params"]
     table = Table(title=f"{scenario.name}: {entity}, mean over {args.replications} replication(s)")
-    for name in ["point"] + params + metrics:
+    for name in ["point"] + params + [c.rsplit(":", 1)[1] for c in columns]:
         table.add_column(name, justify="right")
     for point, grp in df.groupby("point", sort=True):
         cells = [str(point)] + [str(grp[p].iloc[0]) for p in params]

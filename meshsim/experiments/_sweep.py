@@ -8,9 +8,9 @@ varies fastest) and returns a DataFrame with **one row per point and replication
   ``partial`` (True when Ctrl-C or SIGTERM stopped that run early; ``df.attrs["partial"]``
   says whether any did);
 - ``workload:<name>:<metric>`` and ``service:<name>:<metric>`` for every metric of
-  :meth:`Results.metrics_table`, with units in the column name where they have one:
-  ``latency_p99_s`` (seconds), ``throughput_rps``, ``cost_per_million_usd``; ratios such
-  as ``error_rate`` are in [0, 1];
+  :meth:`Results.metrics_table`, named and scaled as there: ``latency_p99_ms``
+  (milliseconds), ``throughput_rps``, ``cost_per_million_usd``, ``wasted_work_s``; ratios
+  such as ``error_rate`` are fractions in [0, 1];
 - ``rollout:outcome``, ``rollout:at_s``, ``rollout:failed_requests`` when the scenario has a rollout.
 
 ``df.attrs["params"]`` lists the parameter columns. Every point uses the scenario's seed (unless
@@ -32,6 +32,7 @@ import pandas as pd
 from meshsim._types import Progress
 from meshsim.errors import MeshsimInputError, write_output
 from meshsim.experiments._whatif import ScenarioSource, apply_overrides, parse_value
+from meshsim.results import metric_with_unit
 from meshsim.scenario import Scenario, load_scenario
 
 __all__ = ["sweep", "plan_sweep", "SweepPlan", "parse_param", "write_table", "metric_column"]
@@ -91,15 +92,9 @@ def _column_values(values: list[Any]) -> list[Any]:
     return [_as_text(v) for v in values]
 
 
-_RENAME = {"throughput": "throughput_rps", "cost_per_million": "cost_per_million_usd"}
-
-
 def metric_column(scope: str, name: str, metric: str) -> str:
-    """Column name of a metric: ``workload:browse:latency_p99_s``."""
-    if metric.startswith("latency_") or metric == "queue_wait_mean":
-        metric = f"{metric}_s"
-    metric = _RENAME.get(metric, metric)
-    return f"{scope}:{name}:{metric}"
+    """Column name of a metric: ``workload:browse:latency_p99_ms`` for ``latency_p99`` (or ``latency_p99_ms``)."""
+    return f"{scope}:{name}:{metric_with_unit(metric)[0]}"
 
 
 @dataclass
@@ -176,10 +171,10 @@ def sweep(
         row["partial"] = res.partial  # stopped by Ctrl-C or SIGTERM: the metrics cover what ran
         for w in res.workloads:
             for m, v in res.workload_metrics(w).items():
-                row[metric_column("workload", w, m)] = v
+                row[metric_column("workload", w, m)] = v * metric_with_unit(m)[1]
         for s in res.services:
             for m, v in res.service_metrics(s).items():
-                row[metric_column("service", s, m)] = v
+                row[metric_column("service", s, m)] = v * metric_with_unit(m)[1]
         ro = res.extras.get("rollout")
         if ro:
             row["rollout:outcome"] = ro.get("outcome")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from meshsim._types import Progress
 from meshsim.errors import InputProblem, MeshsimInputError, read_input_text
-from meshsim.results import Results
+from meshsim.results import METRIC_UNITS, Results
 from meshsim.scenario import Scenario, load_scenario, scenario_from_dict
 from meshsim.stats import mean_ci, paired_p_value
 from meshsim.yamlio import read_yaml
@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "Comparison",
     "apply_overrides",
+    "overridden_mapping",
     "parse_override",
     "parse_value",
     "paired_table",
@@ -44,38 +45,14 @@ __all__ = [
 
 ScenarioSource = Scenario | str | Path | dict[str, Any]
 
-# unit of each metric in Results.metrics_table() (latencies are seconds there)
-METRIC_UNITS = {
-    "latency_p50": "s",
-    "latency_p90": "s",
-    "latency_p99": "s",
-    "latency_p999": "s",
-    "latency_mean": "s",
-    "error_rate": "ratio",
-    "availability": "ratio",
-    "utilization": "ratio",
-    "throughput": "1/s",
-    "amplification": "x",
-    "attempts": "count",
-    "retries": "count",
-    "requests": "count",
-    "cost_per_million": "usd",
-    "queue_wait_mean": "s",
-    "waited_fraction": "ratio",
-    "mean_in_system": "count",
-    "ejections": "count",
-    "hedges": "count",
-    "budget_refusals": "count",
-}
-
 
 def metric_unit(metric: str) -> str:
-    """Unit of a metrics_table metric (``s`` for times, which the table holds in seconds)."""
+    """Unit of a metrics_table metric: ``ms``, ``s``, ``ratio``, ``1/s``, ``USD``, ``x``, ``count``."""
     if metric in METRIC_UNITS:
         return METRIC_UNITS[metric]
-    if metric.endswith("_s") or metric.startswith("latency_"):
-        return "s"
-    return ""
+    if metric.endswith("_ms"):
+        return "ms"
+    return "s" if metric.endswith("_s") else ""
 
 
 _MISSING = object()
@@ -159,25 +136,25 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         raise MeshsimInputError(f"{parent} is a single value ({node!r}), so {path} cannot be set")
 
 
-def _raw(source: ScenarioSource) -> tuple[dict[str, Any], str | None, Scenario]:
+def _raw(source: ScenarioSource, import_root: str | Path | None = None) -> tuple[dict[str, Any], str | None, Scenario]:
     """(plain mapping, file for relative paths, validated scenario) of any scenario source."""
     if isinstance(source, dict):
-        return copy.deepcopy(source), None, load_scenario(source)
+        return copy.deepcopy(source), None, load_scenario(source, import_root=import_root)
     if isinstance(source, Scenario):
         file = source.source_file
         if file and Path(file).is_file():
-            again = load_scenario(Path(file))
+            again = load_scenario(Path(file), import_root=import_root)
             if again.model_dump() == source.model_dump():
                 return read_yaml(read_input_text(file), file), file, source
         data = source.model_dump(mode="json", by_alias=True, exclude_unset=True)
         try:
-            scenario_from_dict(data, file=file)
+            scenario_from_dict(data, file=file, import_root=import_root)
         except MeshsimInputError:
             raise MeshsimInputError(
                 "this in-memory scenario cannot be changed by path; pass its file or a dict instead"
             ) from None
         return data, file, source
-    scenario = load_scenario(source)  # errors with file, line and field come from here
+    scenario = load_scenario(source, import_root=import_root)  # errors with file, line and field come from here
     if isinstance(source, Path) or scenario.source_file not in (None, "<string>"):
         text = read_input_text(str(scenario.source_file))
         origin: str | None = str(scenario.source_file)
@@ -186,28 +163,60 @@ def _raw(source: ScenarioSource) -> tuple[dict[str, Any], str | None, Scenario]:
     return read_yaml(text, origin), origin, scenario
 
 
+def _parsed(item: str | tuple[str, Any]) -> tuple[str, Any, str]:
+    """(path, value, the override as written) of ``"path=value"`` or a ``(path, value)`` pair."""
+    if isinstance(item, tuple):
+        path, value = item
+        return path, value, f"{path}={value}"
+    path, value = parse_override(item)
+    return path, value, item
+
+
+def overridden_mapping(
+    source: ScenarioSource,
+    overrides: Sequence[str | tuple[str, Any]],
+    label: str = "--set",
+    *,
+    import_root: str | Path | None = None,
+) -> dict[str, Any]:
+    """The scenario's file as a plain mapping with the overrides applied, ready to save as YAML.
+
+    The same edits :func:`apply_overrides` makes (it validates them; this only applies
+    them, so dump the result with :func:`meshsim.yamlio.dump_yaml` after validating).
+    """
+    data, _, _ = _raw(source, import_root)
+    for item in overrides:
+        path, value, expr = _parsed(item)
+        try:
+            _set(data, path, copy.deepcopy(value))
+        except MeshsimInputError as exc:
+            raise MeshsimInputError(f"{label} {expr}: {exc.render()}", field=None) from None
+    return data
+
+
 def apply_overrides(
-    source: ScenarioSource, overrides: Sequence[str | tuple[str, Any]], label: str = "--set"
+    source: ScenarioSource,
+    overrides: Sequence[str | tuple[str, Any]],
+    label: str = "--set",
+    *,
+    import_root: str | Path | None = None,
 ) -> Scenario:
     """Return the scenario with ``path=value`` overrides applied (raises MeshsimInputError).
 
     An override is ``"path=value"`` (the value read as YAML) or a ``(path, value)`` pair.
-    Each is validated as it is applied, so an error names the ``--set`` at fault.
+    Each is validated as it is applied, so an error names the override at fault (``label``
+    starts its message). ``import_root`` confines ``mesh.import`` paths as in
+    :func:`meshsim.load_scenario`.
     """
-    data, file, scenario = _raw(source)
+    data, file, scenario = _raw(source, import_root)
     for item in overrides:
-        if isinstance(item, tuple):
-            path, value = item
-            expr = f"{path}={value}"
-        else:
-            expr = item
-            path, value = parse_override(item)
+        path, value, expr = _parsed(item)
         try:
-            _set(data, path, value)
+            _set(data, path, copy.deepcopy(value))
         except MeshsimInputError as exc:
             raise MeshsimInputError(f"{label} {expr}: {exc.render()}", field=None) from None
         try:
-            scenario = scenario_from_dict(copy.deepcopy(data), file=file)
+            scenario = scenario_from_dict(copy.deepcopy(data), file=file, import_root=import_root)
         except MeshsimInputError as exc:
             problems = [
                 InputProblem(f"{label} {expr}: " + (f"{p.field}: " if p.field else "") + p.message)
@@ -224,15 +233,16 @@ def paired_table(
     """Paired per-replication differences (changed - base) of every workload and service metric.
 
     Columns: scope, name, metric, unit, base_mean, changed_mean, diff, diff_ci_low,
-    diff_ci_high, rel_change, p_value, significant, replications. Latencies are in seconds.
+    diff_ci_high, rel_change, p_value, significant, replications. Metrics and units are
+    those of :meth:`Results.metrics_table` (``latency_p99_ms`` in ms, ratios as fractions).
     ``significant`` means the Student-t interval on the mean difference excludes zero (needs
     >= 2 paired replications) and the change is at least ``min_effect`` of the base mean:
     with common random numbers a few requests still in flight can make a 0.001% difference
     identical in every replication, which is certain but not worth reporting.
     """
     keys = ["replication", "scope", "name", "metric"]
-    a = base.metrics_table().rename(columns={"value": "base"})
-    b = changed.metrics_table().rename(columns={"value": "changed"})
+    a = base.metrics_table().drop(columns="unit").rename(columns={"value": "base"})
+    b = changed.metrics_table().drop(columns="unit").rename(columns={"value": "changed"})
     merged = a.merge(b, on=keys, how="outer", sort=False)
     rows = []
     for (scope, name, metric), grp in merged.groupby(["scope", "name", "metric"], sort=False):
@@ -322,19 +332,18 @@ class Comparison:
         return {str(k): (v.item() if isinstance(v, np.generic) else v) for k, v in hit.iloc[0].items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: latencies in milliseconds (unit ``ms``), other units as in the table."""
+        """JSON-ready, metric names and units as in the table (``latency_p99_ms`` in ms)."""
         metrics = []
         for rec in self.table.to_dict("records"):
-            scale = 1e3 if rec["unit"] == "s" else 1.0
             item = {
                 "scope": rec["scope"],
                 "name": rec["name"],
                 "metric": rec["metric"],
-                "unit": "ms" if rec["unit"] == "s" else rec["unit"],
-                "base": _clean(rec["base_mean"] * scale),
-                "changed": _clean(rec["changed_mean"] * scale),
-                "diff": _clean(rec["diff"] * scale),
-                "diff_ci": [_clean(rec["diff_ci_low"] * scale), _clean(rec["diff_ci_high"] * scale)],
+                "unit": rec["unit"],
+                "base": _clean(rec["base_mean"]),
+                "changed": _clean(rec["changed_mean"]),
+                "diff": _clean(rec["diff"]),
+                "diff_ci": [_clean(rec["diff_ci_low"]), _clean(rec["diff_ci_high"])],
                 "relative_change": _clean(rec["rel_change"]),
                 "p_value": _clean(rec["p_value"]),
                 "significant": bool(rec["significant"]),

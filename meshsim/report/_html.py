@@ -15,15 +15,16 @@ from typing import Any
 import plotly.graph_objects as go
 
 from meshsim import viz
+from meshsim.errors import write_output
 
 __all__ = ["CHART_HEADINGS", "render_html_report", "write_html_report"]
 
 CHART_HEADINGS = {
-    "slo": "SLO verdicts",
+    "graph": "Service graph",
+    "red": "Rate, errors, duration per service",
     "latency": "Latency percentiles over time",
     "errors": "Errors by cause over time",
     "retries": "Retries and amplification per service",
-    "graph": "Service graph",
     "rollout": "Rollout timeline",
     "cost": "Cost of cross-boundary traffic",
 }
@@ -77,7 +78,7 @@ def _slo_section(data: dict[str, Any], scenario: Any) -> str:
             s["metric"],
             s["value_text"],
             ("≤ " if s["direction"] == "max" else "≥ ") + s["limit_text"],
-            "-" if math.isnan(s["ci_low"]) else f"[{s['ci_low']:.4g}, {s['ci_high']:.4g}]",
+            s["ci_text"],
             str(s["status"]),
         ]
         for _, s in slos.iterrows()
@@ -110,7 +111,7 @@ def _workload_section(data: dict[str, Any]) -> str:
             _fmt(w["latency_p999_ms"]),
             "-"
             if math.isnan(w["latency_p99_ci_low_ms"])
-            else f"{w['latency_p99_ci_low_ms']:.2f}–{w['latency_p99_ci_high_ms']:.2f}",
+            else f"[{w['latency_p99_ci_low_ms']:.2f}, {w['latency_p99_ci_high_ms']:.2f}]",
             causes.get(w["workload"], "-"),
         ]
         for _, w in wf.iterrows()
@@ -209,6 +210,7 @@ def _figure_html(fig: go.Figure, chart: str, first: bool) -> str:
             include_mathjax=False,
             div_id=f"chart-{chart}",
             config={"displaylogo": False, "responsive": True},
+            post_script=viz.GRAPH_FOCUS_JS if chart == "graph" else None,
         )
     )
 
@@ -255,9 +257,10 @@ def render_html_report(results: Any, title: str | None = None) -> str:
 
 
 def write_html_report(results: Any, path: str | Path, title: str | None = None) -> Path:
-    """Write the self-contained HTML report of ``results`` to ``path`` and return the path."""
-    out = Path(path)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html_report(results, title), encoding="utf-8")
-    return out
+    """Write the self-contained HTML report of ``results`` to ``path`` and return the path.
+
+    Written atomically like every meshsim output; a path that cannot be written raises
+    :class:`~meshsim.errors.MeshsimOutputError`.
+    """
+    write_output(path, render_html_report(results, title), what="HTML report")
+    return Path(path)

@@ -16,12 +16,14 @@ from plotly.subplots import make_subplots
 from meshsim.viz._frames import CAUSES, causes_long, edge_cost_frame
 
 __all__ = [
+    "AMPLIFICATION_ALERT",
     "CAUSE_COLORS",
     "add_fault_windows",
     "cost_per_edge",
     "empty_figure",
     "errors_by_cause",
     "latency_over_time",
+    "red_panels",
     "retries_amplification",
     "rollout_timeline",
     "slo_headline",
@@ -36,11 +38,13 @@ CAUSE_COLORS = {
     "rate_limited": "#bcbd22",
     "budget_exhausted": "#17becf",
 }
+AMPLIFICATION_ALERT = 1.2  # attempts per original attempt above which a bar turns red
 PALETTE = ("#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 _STATUS_COLORS = {"met": "#d8f0d8", "missed": "#f7d4d4", "inconclusive": "#fdf0c8"}
 
 
 def _style(fig: go.Figure, chart: str, title: str, height: int = 380) -> go.Figure:
+    """Shared look; the legend is always shown, even for one trace (it names what is drawn)."""
     fig.update_layout(
         title={"text": title, "x": 0.01},
         template="plotly_white",
@@ -48,6 +52,7 @@ def _style(fig: go.Figure, chart: str, title: str, height: int = 380) -> go.Figu
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
         meta={"chart": chart},
         legend={"orientation": "h", "y": -0.18},
+        showlegend=True,
     )
     return fig
 
@@ -60,7 +65,9 @@ def empty_figure(chart: str, title: str, message: str) -> go.Figure:
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _style(fig, chart, title, height=220)
+    _style(fig, chart, title, height=220)
+    fig.update_layout(showlegend=False)
+    return fig
 
 
 def add_fault_windows(fig: go.Figure, faults: pd.DataFrame | None) -> go.Figure:
@@ -160,6 +167,92 @@ def errors_by_cause(ts: pd.DataFrame, faults: pd.DataFrame | None = None) -> go.
     return _style(fig, "errors", title)
 
 
+def red_panels(
+    ts: pd.DataFrame,
+    entities: list[tuple[str, str]] | None = None,
+    faults: pd.DataFrame | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Rate, Errors, Duration per workload and service, one row each (a Grafana mesh dashboard).
+
+    ``ts`` is :meth:`Results.timeseries`; ``entities`` lists ``(scope, name)`` rows to draw
+    (default: every workload, then every service by traffic). Rate is finished requests/s
+    for a workload and attempts/s for a service; errors are the failed share in %;
+    duration is p50 (dotted) and p99 (solid) in ms: end to end for a workload, the
+    replicas' time to answer for a service.
+    """
+    title = title or "RED: rate, errors, duration per workload and service"
+    if ts is None or ts.empty:
+        return empty_figure("red", title, "no requests finished")
+    if entities is None:
+        traffic: pd.DataFrame = ts.groupby(["scope", "name"], sort=False, as_index=False)[["throughput_rps"]].sum()
+        traffic = traffic.sort_values(["scope", "throughput_rps", "name"], ascending=[False, False, True])
+        entities = [(str(s), str(n)) for s, n in zip(traffic["scope"], traffic["name"])]  # workloads first
+    entities = [(s, n) for s, n in entities if ((ts["scope"] == s) & (ts["name"] == n)).any()]
+    if not entities:
+        return empty_figure("red", title, "nothing to draw for these services")
+    height = 120 + 170 * len(entities)
+    fig = make_subplots(
+        rows=len(entities),
+        cols=3,
+        shared_xaxes=True,
+        horizontal_spacing=0.07,
+        vertical_spacing=70 / height,
+        subplot_titles=[
+            f"<b>{n}</b>{' (workload)' if s == 'workload' else ''}: {what}"
+            for s, n in entities
+            for what in ("rate (requests/s)", "errors (% failed)", "duration p50 / p99 (ms)")
+        ],
+    )
+    for row, (scope, name) in enumerate(entities, start=1):
+        g = ts[(ts["scope"] == scope) & (ts["name"] == name)].sort_values("t_s")
+        first = row == 1
+        traces = (
+            (1, g["throughput_rps"], "rate", {"color": "#1f77b4", "width": 1.5}),
+            (2, g["error_rate"] * 100, "errors", {"color": "#d62728", "width": 1.5}),
+            (3, g["latency_p99_ms"], "p99", {"color": "#9467bd", "width": 1.8}),
+            (3, g["latency_p50_ms"], "p50", {"color": "#9467bd", "width": 1, "dash": "dot"}),
+        )
+        for col, y, label, line in traces:
+            fig.add_trace(
+                go.Scatter(
+                    x=g["t_s"],
+                    y=y,
+                    mode="lines",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=first,
+                    line=line,
+                    hovertemplate=f"{name} {label}: %{{y:,.3g}} at %{{x:.0f}} s<extra></extra>",
+                ),
+                row=row,
+                col=col,
+            )
+    for col in (1, 2, 3):
+        fig.update_yaxes(rangemode="tozero", col=col)
+    fig.update_xaxes(title="simulated time (s)", row=len(entities))
+    if faults is not None and not faults.empty:
+        for _, f in faults.iterrows():
+            end = f["end_s"] if not math.isnan(f["end_s"]) else None
+            if end is not None and end > f["start_s"]:
+                fig.add_vrect(
+                    x0=f["start_s"], x1=end, fillcolor="#999", opacity=0.12, line_width=0, row="all", col="all"
+                )
+            else:
+                fig.add_vline(x=f["start_s"], line={"color": "#999", "dash": "dot"}, row="all", col="all")
+    _style(fig, "red", title, height=height)
+    plot_px = height - 60 - 50
+    fig.update_layout(
+        legend={"orientation": "h", "y": 1 + 40 / plot_px, "yanchor": "bottom", "x": 1.0, "xanchor": "right"}
+    )
+    # panel titles read from the left edge of their panel, like a dashboard's
+    n_titles = 3 * len(entities)
+    for i, ann in enumerate(fig.layout.annotations[:n_titles]):
+        axis = fig.layout["xaxis" if i == 0 else f"xaxis{i + 1}"]
+        ann.update(font={"size": 11}, x=axis.domain[0], xanchor="left")
+    return fig
+
+
 def retries_amplification(services: pd.DataFrame) -> go.Figure:
     """Retries (left) and amplification, attempts over retry-free attempts (right), per service."""
     title = "Retries and amplification per service"
@@ -181,22 +274,27 @@ def retries_amplification(services: pd.DataFrame) -> go.Figure:
         row=1,
         col=1,
     )
-    colors = ["#d62728" if a > 1.2 else "#1f77b4" for a in df["amplification"].fillna(1.0)]
-    fig.add_trace(
-        go.Bar(
-            x=df["service"],
-            y=df["amplification"],
-            name="amplification",
-            marker_color=colors,
-            hovertemplate="%{x}: %{y:.3f}x<extra></extra>",
-        ),
-        row=1,
-        col=2,
-    )
+    high = df["amplification"].fillna(1.0) > AMPLIFICATION_ALERT
+    for name, sub, color in (
+        ("amplification", df[~high], "#1f77b4"),
+        (f"amplification > {AMPLIFICATION_ALERT:g}x (retry storm risk)", df[high], "#d62728"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=sub["service"],
+                y=sub["amplification"],
+                name=name,
+                marker_color=color,
+                hovertemplate="%{x}: %{y:.3f}x<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
     fig.add_hline(y=1.0, line={"color": "#444", "dash": "dot", "width": 1}, row=1, col=2)
     fig.update_yaxes(title="retries", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title="attempts / original", rangemode="tozero", row=1, col=2)
-    fig.update_layout(showlegend=False)
+    fig.update_xaxes(categoryorder="array", categoryarray=list(df["service"]), row=1, col=2)
+    fig.update_layout(barmode="overlay")
     return _style(fig, "retries", title)
 
 
@@ -234,9 +332,6 @@ def slo_headline(slos: pd.DataFrame) -> go.Figure:
     if slos is None or slos.empty:
         return empty_figure("slo", title, "this scenario declares no SLOs")
 
-    def ci_text(row: Any) -> str:
-        return "-" if math.isnan(row["ci_low"]) else f"[{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
-
     status = [str(s).upper() if s != "met" else "met" for s in slos["status"]]
     fills = [_STATUS_COLORS.get(str(s), "#eee") for s in slos["status"]]
     sign = ["≤" if d == "max" else "≥" for d in slos["direction"]]
@@ -254,7 +349,7 @@ def slo_headline(slos: pd.DataFrame) -> go.Figure:
                     list(slos["metric"]),
                     list(slos["value_text"]),
                     [f"{s} {t}" for s, t in zip(sign, slos["limit_text"])],
-                    [ci_text(r) for _, r in slos.iterrows()],
+                    list(slos["ci_text"]),
                     status,
                 ],
                 "fill_color": [fills] * 7,
@@ -263,7 +358,7 @@ def slo_headline(slos: pd.DataFrame) -> go.Figure:
         )
     )
     _style(fig, "slo", title, height=110 + 30 * len(slos))
-    fig.update_layout(margin={"l": 20, "r": 20, "t": 50, "b": 10})
+    fig.update_layout(margin={"l": 20, "r": 20, "t": 50, "b": 10}, showlegend=False)
     return fig
 
 

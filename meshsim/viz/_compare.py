@@ -2,7 +2,8 @@
 
 Input is the paired table of :func:`meshsim.experiments.paired_table` (also ``Comparison.table``):
 scope, name, metric, unit, base_mean, changed_mean, diff, diff_ci_low, diff_ci_high,
-rel_change, p_value, significant, replications; latencies there are in seconds.
+rel_change, p_value, significant, replications; metric names carry their unit
+(``latency_p99_ms`` in ms) and ``unit`` names it.
 """
 
 from __future__ import annotations
@@ -12,37 +13,26 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
+from meshsim.results import format_metric
 from meshsim.viz._charts import PALETTE, _style, empty_figure
 
 __all__ = ["HEADLINE_METRICS", "compare_bars", "compare_latency", "comparison_frame"]
 
-#: Metrics shown in the what-if table and bars, in order.
+#: Metrics shown in the what-if table and bars, in order (names as in ``Results.summary()``).
 HEADLINE_METRICS = (
-    "latency_p50",
-    "latency_p99",
-    "latency_mean",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "latency_mean_ms",
     "error_rate",
-    "throughput",
+    "throughput_rps",
     "amplification",
     "utilization",
-    "cost_per_million",
+    "cost_per_million_usd",
 )
 
 
-def _display(metric: str, unit: str, x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if unit == "s":
-        return f"{x * 1e3:,.2f} ms"
-    if unit == "ratio":
-        return f"{x * 100:.3f}%"
-    if unit == "1/s":
-        return f"{x:,.1f}/s"
-    if unit == "usd":
-        return f"${x:.4f}"
-    if unit == "x":
-        return f"{x:.3f}x"
-    return f"{x:,.4g}"
+def _display(unit: str, x: float, signed: bool = False) -> str:
+    return format_metric(x, unit, signed)
 
 
 def comparison_frame(table: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE_METRICS) -> pd.DataFrame:
@@ -68,13 +58,11 @@ def comparison_frame(table: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE_ME
                 "scope": r["scope"],
                 "name": r["name"],
                 "metric": r["metric"],
-                "baseline": _display(r["metric"], unit, r["base_mean"]),
-                "what-if": _display(r["metric"], unit, r["changed_mean"]),
-                "change": ("+" if r["diff"] > 0 else "") + _display(r["metric"], unit, r["diff"]),
+                "baseline": _display(unit, r["base_mean"]),
+                "what-if": _display(unit, r["changed_mean"]),
+                "change": _display(unit, r["diff"], signed=True),
                 "change_pct": r["rel_change"] * 100 if not math.isnan(r["rel_change"]) else math.nan,
-                "interval": "-"
-                if math.isnan(lo)
-                else f"[{_display(r['metric'], unit, lo)}, {_display(r['metric'], unit, hi)}]",
+                "interval": "-" if math.isnan(lo) else f"[{_display(unit, lo, True)}, {_display(unit, hi, True)}]",
                 "significant": bool(r["significant"]),
             }
         )
@@ -140,8 +128,11 @@ def compare_bars(
                 marker_color=PALETTE[i % len(PALETTE)],
                 marker_opacity=[1.0 if s else 0.45 for s in g["significant"]],
                 error_y={"type": "data", "array": list(up), "arrayminus": list(down), "visible": True},
-                customdata=list(zip(g["base_mean"], g["changed_mean"], g["significant"])),
-                hovertemplate="%{x}: %{y:+.1f}%<br>baseline %{customdata[0]:.4g}<br>what-if %{customdata[1]:.4g}"
+                customdata=[
+                    (_display(u, b), _display(u, c), "yes" if s else "no")
+                    for u, b, c, s in zip(g["unit"], g["base_mean"], g["changed_mean"], g["significant"])
+                ],
+                hovertemplate="%{x}: %{y:+.1f}%<br>baseline %{customdata[0]}<br>what-if %{customdata[1]}"
                 "<br>significant: %{customdata[2]}<extra>" + str(name) + "</extra>",
             )
         )

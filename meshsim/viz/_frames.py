@@ -23,6 +23,7 @@ __all__ = [
     "edge_cost_frame",
     "fault_frame",
     "graph_frames",
+    "location_frame",
     "rollout_checks_frame",
     "rollout_frame",
     "service_frame",
@@ -125,15 +126,18 @@ def slo_frame(data: dict[str, Any], scenario: Any = None) -> pd.DataFrame:
     """SLO verdicts joined with their specs.
 
     Columns: name, scope, target, metric, direction, value, limit, met, status, ci_low,
-    ci_high, value_text, limit_text (values in the metric's internal unit).
+    ci_high (in the metric's internal unit: seconds for latencies), and value_text,
+    limit_text, ci_text as people read them (ms, %).
     """
     specs = {s.name: s for s in (getattr(scenario, "slos", None) or [])}
     rows = []
     for v in data.get("slos", []):
         spec = specs.get(v["name"])
         metric = spec.metric if spec is not None else str(v.get("metric", ""))
-        ci = v.get("ci") or [None, None]
-        value, limit = _num(v.get("value")), _num(v.get("limit"))
+        # the JSON holds latencies in ms (unit "ms"); the frame keeps the metric's internal unit
+        scale = 1e-3 if v.get("unit") == "ms" else 1.0
+        ci = [None if x is None else x * scale for x in (v.get("ci") or [None, None])]
+        value, limit = _num(v.get("value")) * scale, _num(v.get("limit")) * scale
         rows.append(
             {
                 "name": v["name"],
@@ -147,8 +151,9 @@ def slo_frame(data: dict[str, Any], scenario: Any = None) -> pd.DataFrame:
                 "status": v.get("status") or ("met" if v.get("met") else "missed"),
                 "ci_low": _num(ci[0]),
                 "ci_high": _num(ci[1]),
-                "value_text": format_value(metric, value) if metric in METRIC_KIND else f"{value:g}",
-                "limit_text": format_value(metric, limit) if metric in METRIC_KIND else f"{limit:g}",
+                "value_text": _slo_text(metric, value),
+                "limit_text": _slo_text(metric, limit),
+                "ci_text": "-" if ci[0] is None else f"[{_slo_text(metric, ci[0])}, {_slo_text(metric, ci[1])}]",
             }
         )
     cols = [
@@ -165,8 +170,15 @@ def slo_frame(data: dict[str, Any], scenario: Any = None) -> pd.DataFrame:
         "ci_high",
         "value_text",
         "limit_text",
+        "ci_text",
     ]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _slo_text(metric: str, value: float | None) -> str:
+    """An SLO value in the unit people read (ms, %, /s), however the JSON holds it."""
+    x = _num(value)
+    return format_value(metric, x) if metric in METRIC_KIND else f"{x:g}"
 
 
 def edge_cost_frame(edges: pd.DataFrame) -> pd.DataFrame:
@@ -222,29 +234,39 @@ def fault_frame(scenario: Any) -> pd.DataFrame:
 # ----- service graph -----
 
 
-def _location_of(zone: str, level: str) -> str:
-    parts = zone.split("/")
-    return "/".join(parts[:2]) if level == "region" else zone
+def _replicas_by_zone(scenario: Any, name: str) -> dict[str, int]:
+    """Replicas of service ``name`` per zone, every version counted (docs/scenario.md placement rules)."""
+    svc = scenario.services[name]
+    first = scenario.zones()[0] if scenario.zones() else "local/local/local"  # docs/scenario.md
+
+    def of(fields: Any, inherit: Any) -> dict[str, int]:
+        if fields.placement:
+            return dict(fields.placement)
+        if fields.replicas is not None:
+            return {first: int(fields.replicas)}
+        return of(inherit, None) if inherit is not None else {first: 1}
+
+    parts = [of(v, svc) for v in svc.versions.values()] or [of(svc, None)]
+    out: dict[str, int] = {}
+    for part in parts:
+        for zone, n in part.items():
+            if n > 0:
+                out[zone] = out.get(zone, 0) + n
+    return out
 
 
-def graph_frames(scenario: Any, data: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Nodes and edges of the service graph, ready to draw.
+def location_frame(scenario: Any) -> pd.DataFrame:
+    """Where every service runs, long form: service, location (``cloud/region/zone``), replicas."""
+    rows = [
+        {"service": name, "location": zone, "replicas": n}
+        for name in scenario.services
+        for zone, n in _replicas_by_zone(scenario, name).items()
+    ]
+    return pd.DataFrame(rows, columns=["service", "location", "replicas"])
 
-    nodes: id (service name, or ``workload:<name>``), service (label), kind (service|workload),
-    location (column label), zones (text), replicas, depth (calls from an entry), utilization,
-    error_rate, attempts.
-    edges: from, to (node ids), attempts, retries, failed, error_rate.
-    """
-    services = scenario.services
-    zones = scenario.zones()
-    regions = {"/".join(z.split("/")[:2]) for z in zones}
-    level = "region" if len(regions) > 1 else "zone"
-    stats = service_frame(data).set_index("service") if data.get("services") else pd.DataFrame()
 
-    # call depth: longest chain of calls from any workload's entry (the call graph is a DAG)
-    children: dict[str, set[str]] = {name: set() for name in services}
-    for name in services:
-        children[name].update(call.to for _, call in scenario.written_calls(name) if call.to in children)
+def _call_depths(scenario: Any, children: Mapping[str, set[str]]) -> dict[str, int]:
+    """Longest chain of calls from any workload's entry (the call graph is a DAG); entries are 1."""
     depth: dict[str, int] = {}
     frontier = [(w.entry, 1) for w in scenario.workload]
     while frontier:
@@ -253,106 +275,105 @@ def graph_frames(scenario: Any, data: dict[str, Any]) -> tuple[pd.DataFrame, pd.
             continue
         depth[name] = d
         frontier.extend((c, d + 1) for c in children.get(name, ()))
+    return depth
+
+
+def graph_frames(scenario: Any, data: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes and edges of the service graph, ready to draw.
+
+    nodes: id (service name, or ``workload:<name>``), service (label), kind
+    (service|workload), depth (calls from an entry; workloads 0), replicas, zones (text),
+    utilization, error_rate, attempts, attempts_rps, latency_p99_ms.
+    edges: from, to (node ids), attempts, attempts_rps (per replication), retries, failed,
+    error_rate, latency_p99_ms (the callee's time to answer, all callers).
+    Rates are per second of one replication; ratios are fractions.
+    """
+    services = scenario.services
+    reps = max(1, int(data.get("replications") or 1))
+    per_s = 1.0 / (reps * float(scenario.duration)) if scenario.duration else math.nan
+    stats = service_frame(data).set_index("service") if data.get("services") else pd.DataFrame()
+    children: dict[str, set[str]] = {name: set() for name in services}
+    for name in services:
+        children[name].update(call.to for _, call in scenario.written_calls(name) if call.to in children)
+    depth = _call_depths(scenario, children)
 
     rows = []
-    for name, svc in services.items():
-        per_zone: dict[str, int] = {}
-        for fields in [svc] + list(svc.versions.values()):
-            if fields.placement:
-                for z, n in fields.placement.items():
-                    per_zone[z] = per_zone.get(z, 0) + n
-        replicas = sum(per_zone.values()) if per_zone else (svc.replicas if svc.replicas is not None else 1)
-        if per_zone:
-            # the location column is where most of its replicas run
-            by_loc: dict[str, int] = {}
-            for z, n in per_zone.items():
-                by_loc[_location_of(z, level)] = by_loc.get(_location_of(z, level), 0) + n
-            location = max(sorted(by_loc), key=lambda k: by_loc[k])
-        else:
-            location = _location_of(zones[0], level) if zones else "local"
+    for name in services:
+        per_zone = _replicas_by_zone(scenario, name)
         st = stats.loc[name] if name in stats.index else None
+        attempts = float(st["attempts"]) if st is not None else math.nan
         rows.append(
             {
                 "id": name,
                 "service": name,
                 "kind": "service",
-                "location": location,
-                "zones": ", ".join(f"{z}: {n}" for z, n in per_zone.items()) or f"{replicas} replica(s)",
-                "replicas": replicas,
                 "depth": depth.get(name, 1),
+                "replicas": sum(per_zone.values()),
+                "zones": ", ".join(f"{z}: {n}" for z, n in per_zone.items()),
                 "utilization": float(st["utilization"]) if st is not None else math.nan,
                 "error_rate": float(st["error_rate"]) if st is not None else math.nan,
-                "attempts": float(st["attempts"]) if st is not None else math.nan,
+                "attempts": attempts,
+                "attempts_rps": attempts * per_s,
+                "latency_p99_ms": float(st["latency_p99_ms"]) if st is not None else math.nan,
             }
         )
     for w in scenario.workload:
-        entry_loc = next((r["location"] for r in rows if r["service"] == w.entry), "local")
-        origin = w.origin or entry_loc
-        location = (
-            entry_loc
-            if not w.origin
-            else _location_of(
-                origin if origin.count("/") >= 2 else next((z for z in zones if z.startswith(origin + "/")), origin),
-                level,
-            )
-        )
         wd = data.get("workloads", {}).get(w.name, {})
+        requests = float(wd.get("requests", math.nan))
         rows.append(
             {
                 "id": f"workload:{w.name}",
                 "service": w.name,
                 "kind": "workload",
-                "location": location,
-                "zones": f"origin {w.origin or '-'}",
-                "replicas": 0,
                 "depth": 0,
+                "replicas": 0,
+                "zones": f"origin {w.origin or '-'}",
                 "utilization": math.nan,
                 "error_rate": _num(wd.get("error_rate")),
-                "attempts": float(wd.get("requests", math.nan)),
+                "attempts": requests,
+                "attempts_rps": requests * per_s,
+                "latency_p99_ms": _num((wd.get("latency_ms") or {}).get("p99")),
             }
         )
     nodes = pd.DataFrame(rows)
+    p99 = dict(zip(nodes["id"], nodes["latency_p99_ms"]))
 
     erows = []
-    for e in data.get("edges", []):
-        failed = sum((e.get("failed") or {}).values())
+
+    def edge(src: str, dst: str, attempts: int, retries: int, failed: int) -> None:
         erows.append(
             {
-                "from": e["from"],
-                "to": e["to"],
-                "attempts": e.get("attempts", 0),
-                "retries": e.get("retries", 0),
+                "from": src,
+                "to": dst,
+                "attempts": attempts,
+                "attempts_rps": attempts * per_s,
+                "retries": retries,
                 "failed": failed,
-                "error_rate": failed / e["attempts"] if e.get("attempts") else math.nan,
+                "error_rate": failed / attempts if attempts else math.nan,
+                "latency_p99_ms": p99.get(dst, math.nan) if attempts else math.nan,
             }
+        )
+
+    for e in data.get("edges", []):
+        edge(
+            e["from"],
+            e["to"],
+            int(e.get("attempts", 0)),
+            int(e.get("retries", 0)),
+            sum((e.get("failed") or {}).values()),
         )
     seen = {(r["from"], r["to"]) for r in erows}
     for w in scenario.workload:
-        if (f"workload:{w.name}", w.entry) in seen:
-            continue  # the engine already reports the client's edge
-        wd = data.get("workloads", {}).get(w.name, {})
-        erows.append(
-            {
-                "from": f"workload:{w.name}",
-                "to": w.entry,
-                "attempts": wd.get("requests", 0),
-                "retries": 0,
-                "failed": sum((wd.get("failed") or {}).values()),
-                "error_rate": _num(wd.get("error_rate")),
-            }
-        )
+        if (f"workload:{w.name}", w.entry) not in seen:  # else the engine already reports the client's edge
+            wd = data.get("workloads", {}).get(w.name, {})
+            edge(f"workload:{w.name}", w.entry, int(wd.get("requests", 0)), 0, sum((wd.get("failed") or {}).values()))
     # edges in the scenario that carried no traffic still belong in the picture
     for src, dsts in children.items():
         for dst in sorted(dsts):
             if (src, dst) not in seen:
-                erows.append({"from": src, "to": dst, "attempts": 0, "retries": 0, "failed": 0, "error_rate": math.nan})
-    edges = pd.DataFrame(erows, columns=["from", "to", "attempts", "retries", "failed", "error_rate"])
-    # column order follows the scenario's locations
-    order: dict[str, int] = {}
-    for z in zones:
-        order.setdefault(_location_of(z, level), len(order))
-    nodes["column"] = nodes["location"].map(lambda loc: order.get(loc, len(order)))
-    return nodes, edges
+                edge(src, dst, 0, 0, 0)
+    cols = ["from", "to", "attempts", "attempts_rps", "retries", "failed", "error_rate", "latency_p99_ms"]
+    return nodes, pd.DataFrame(erows, columns=cols)
 
 
 # ----- rollout -----

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from meshsim.errors import MeshsimInputError
-from meshsim.experiments import metric_column
+from meshsim.experiments import METRIC_UNITS, metric_column
 from meshsim.stats import mean_ci
 
 __all__ = ["pick_entity", "sweep_figure"]
@@ -48,7 +48,8 @@ def sweep_figure(
     """A plotly figure: one panel per metric against the first parameter, one line per value of the second.
 
     Points are means over replications with ``confidence`` intervals as error bars.
-    Latencies are drawn in ms and ratios in percent. ``service`` plots a service's metrics
+    ``metrics`` are names as in :meth:`Results.summary` (``latency_p99_ms``; ``latency_p99``
+    works too). Latencies are drawn in ms and ratios in percent. ``service`` plots a service's metrics
     instead of a workload's (default: the first workload).
     """
     params = list(df.attrs.get("params") or [c for c in df.columns if "." in str(c) and ":" not in str(c)])
@@ -62,7 +63,11 @@ def sweep_figure(
         if service
         else ("workload", pick_entity(df, "workload", workload))
     )
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"{entity}: {m}" for m in metrics])
+    fig = make_subplots(
+        rows=1,
+        cols=len(metrics),
+        subplot_titles=[f"{entity}: {metric_column(scope, entity, m).rsplit(':', 1)[1]}" for m in metrics],
+    )
     # (value of the color parameter, its rows); the value is any scalar the table holds
     groups: list[tuple[object, pd.DataFrame]] = [(None, df)] if color is None else list(df.groupby(color, sort=False))
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -70,11 +75,8 @@ def sweep_figure(
         column = metric_column(scope, entity, metric)
         if column not in df.columns:
             raise MeshsimInputError(f"no column {column} in the sweep table")
-        scale, unit = (
-            (1e3, "ms")
-            if column.endswith("_s")
-            else ((100.0, "%") if metric in ("error_rate", "availability", "utilization") else (1.0, ""))
-        )
+        unit = METRIC_UNITS.get(column.rsplit(":", 1)[1], "")
+        scale, unit = (100.0, "%") if unit == "ratio" else (1.0, unit)
         for g_i, (value, grp) in enumerate(groups):
             xs, ys, err_hi, err_lo = [], [], [], []
             for xv, sub in grp.groupby(x, sort=False):
@@ -98,7 +100,8 @@ def sweep_figure(
                 row=1,
                 col=col_i,
             )
-        fig.update_yaxes(title_text=f"{metric} ({unit})" if unit else metric, row=1, col=col_i)
+        label = column.rsplit(":", 1)[1]
+        fig.update_yaxes(title_text=f"{label} ({unit})" if unit else label, row=1, col=col_i)
         fig.update_xaxes(title_text=x, row=1, col=col_i)
         if not all(isinstance(v, (int, float, np.number)) for v in df[x]):
             fig.update_xaxes(type="category", row=1, col=col_i)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import nbformat
@@ -12,7 +11,6 @@ from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT_S = 120
-BUDGET_S = 60  # each notebook is meant to run in under a minute
 
 
 def test_there_are_notebooks():
@@ -26,13 +24,10 @@ def test_notebook_executes(path: Path):
     client = NotebookClient(
         nb, kernel_name="python3", timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(path.parent)}}
     )
-    start = time.monotonic()
     try:
         client.execute()
     except CellExecutionError as exc:
         pytest.fail(f"{path.name} failed:\n{exc}")
-    elapsed = time.monotonic() - start
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
-    # generous against a shared CI machine; the notebooks aim at well under a minute
-    assert elapsed < 2 * BUDGET_S, f"{path.name} took {elapsed:.0f} s"
+    # no wall-clock assertion: on a shared machine it measures the neighbours, not the notebook

@@ -192,7 +192,7 @@ def test_loss_raises_latency_but_not_errors() -> None:
     res = meshsim.simulate(sc, replications=6, executor="serial")
     d = res.to_dict()["workloads"]["w"]
     assert d["failed"] == {} and d["error_rate"] == 0.0
-    table = res.metrics_table()
+    table = res.metrics_table_si()
     means = table[(table.scope == "workload") & (table.metric == "latency_mean")]["value"].to_numpy()
     rto0 = TCP_MIN_RTO_S + 2 * one_way
     expected = 2 * one_way + 0.001 + 2 * p * rto0 / (1 - 2 * p)

@@ -95,6 +95,22 @@ def test_report_shows_slo_verdicts_tables_and_the_rollout(results, page):
     assert f"<b>{outcome}</b>" in page
 
 
+def test_report_draws_the_slo_table_once_with_every_number_in_ms(results, page):
+    assert page.count(">95% interval<") == 1  # one SLO table, no SLO chart
+    assert 'id="chart-slo"' not in page
+    row = re.search(r'<tr class="met"><td class="l">users-p99</td>(.*?)</tr>', page).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    value, limit, interval = cells[2], cells[3], cells[4]
+    assert value.endswith(" ms") and limit == "≤ 2000.0 ms"
+    low, high = interval.strip("[]").split(", ")
+    assert low.endswith(" ms") and high.endswith(" ms")  # not "[0.05, 0.06]" seconds beside "59.50 ms"
+
+
+def test_report_graph_can_focus_a_service_on_click(page):
+    after_graph = page.split('id="chart-graph"', 1)[1].split('id="chart-', 1)[0]
+    assert "plotly_click" in after_graph and "annotation_owners" in after_graph  # the browser test clicks it
+
+
 def test_report_without_rollout_leaves_that_chart_out():
     plain = {k: v for k, v in SCENARIO.items() if k != "rollout"}
     plain["duration"] = "5s"

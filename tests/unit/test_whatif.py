@@ -50,7 +50,7 @@ def test_p99_regression_of_20_percent_is_significant(base_file: Path) -> None:
         executor="serial",
         overrides=["services.api.service_time={dist: lognormal, median: 6ms, p99: 48ms}"],
     )
-    row = cmp.row("workload", "users", "latency_p99")
+    row = cmp.row("workload", "users", "latency_p99_ms")
     assert row["significant"]
     assert row["diff_ci_low"] > 0
     assert row["rel_change"] == pytest.approx(0.2, abs=0.06)
@@ -59,7 +59,7 @@ def test_p99_regression_of_20_percent_is_significant(base_file: Path) -> None:
     assert req["diff"] == 0 and not req["significant"]
     # a change smaller than min_effect is not called significant, however certain
     strict = paired_table(cmp.base, cmp.changed, min_effect=0.5)
-    assert not strict[(strict["scope"] == "workload") & (strict["metric"] == "latency_p99")]["significant"].any()
+    assert not strict[(strict["scope"] == "workload") & (strict["metric"] == "latency_p99_ms")]["significant"].any()
 
 
 def test_identical_file_shows_no_significant_difference(base_file: Path) -> None:
@@ -81,7 +81,7 @@ def test_changed_seed_is_replaced_by_the_base_seed(base_file: Path, tmp_path: Pa
 def test_to_dict_reports_milliseconds_and_intervals(base_file: Path) -> None:
     cmp = compare(base_file, None, 2, executor="serial", overrides=["services.api.concurrency=1"])
     data = json.loads(json.dumps(cmp.to_dict(), allow_nan=False))
-    p99 = next(m for m in data["metrics"] if m["scope"] == "workload" and m["metric"] == "latency_p99")
+    p99 = next(m for m in data["metrics"] if m["scope"] == "workload" and m["metric"] == "latency_p99_ms")
     assert p99["unit"] == "ms" and p99["changed"] > p99["base"] > 1.0
     assert len(p99["diff_ci"]) == 2 and data["overrides"] == ["services.api.concurrency=1"]
 

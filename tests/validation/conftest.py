@@ -43,7 +43,7 @@ def queue_scenario(
 
 def replicate(scenario: dict[str, Any], replications: int = 8):
     """Run and return the tidy per-replication metrics table."""
-    return simulate(load_scenario(scenario), replications, executor="process").metrics_table()
+    return simulate(load_scenario(scenario), replications, executor="process").metrics_table_si()
 
 
 def values(table, scope: str, name: str, metric: str) -> np.ndarray:

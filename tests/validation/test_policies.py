@@ -229,7 +229,7 @@ def test_load_aware_balancers_beat_round_robin_when_one_replica_is_slow(balancer
     def p99(lb):
         sc = base(services, {"api": {"load_balancer": lb}}, rate=250, duration=40)
         return values(
-            simulate(load_scenario(sc), 4, executor="process").metrics_table(), "workload", "w", "latency_p99"
+            simulate(load_scenario(sc), 4, executor="process").metrics_table_si(), "workload", "w", "latency_p99"
         )
 
     rr, smart = p99("round_robin"), p99(balancer)
@@ -261,7 +261,7 @@ def test_connection_pool_overflow_matches_erlang_loss():
     service distribution) = 1/3 of attempts overflow at once (Envoy circuit breaking, references §0.5)."""
     services = {"api": {"replicas": 1, "concurrency": 100, "service_time": "10ms"}}
     pol = {"api": {"connection_pool": {"max_requests": 1, "max_pending": 0}}}
-    t = simulate(load_scenario(base(services, pol, rate=50, duration=200)), 6, executor="process").metrics_table()
+    t = simulate(load_scenario(base(services, pol, rate=50, duration=200)), 6, executor="process").metrics_table_si()
     assert_matches(values(t, "workload", "w", "error_rate"), 1 / 3, what="pool overflow = Erlang B(1, 0.5)")
 
 
