@@ -320,9 +320,10 @@ def _run(src: dict[str, Any], base_ov: list[Any], whatif_ov: list[Any], reps: in
         return
     bar = st.progress(0.0, text="simulating…")
 
-    def progress(done: int, n: int) -> None:
+    def progress(done: float, n: float) -> None:
+        # ``done`` counts runs with fractions: the bar moves inside each run (simulated time)
         share = min(1.0, done / max(n, 1))
-        bar.progress(share, text=f"simulating: {share:.0%} ({done:,} of {n:,})")
+        bar.progress(share, text=f"simulating: {share:.0%} ({int(done):,} of {int(n):,} run(s) done)")
 
     jobs = list(todo.items())
     try:
