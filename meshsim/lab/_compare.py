@@ -346,7 +346,7 @@ def _service_rows(
         runs = []
         total_a = total_r = 0.0
         for r in live:
-            req = r.tries_requests  # the requests sent while Traefik's counter was read
+            req = r.tries_requests  # the requests between the two readings of Traefik's counter
             a = r.attempts(s)
             total_a += a
             total_r += req

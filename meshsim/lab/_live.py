@@ -52,7 +52,7 @@ class LiveReplication:
     proxy_rejections: dict[str, int]
     backends: dict[str, dict[str, Any]]
     calibration: Calibration
-    tries_requests: int  # end-user requests sent while the per-try counter was read (its denominator)
+    tries_requests: int  # end-user requests between the per-try counter's two readings (its denominator)
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def attempts(self, service: str) -> float:
@@ -311,14 +311,15 @@ class _Run:
                     await self.control(name, "fault", body)
 
     async def tries_at(self, offset_s: float, tallies: list[WorkloadTally]) -> tuple[dict[str, float], int]:
-        """Traefik's per-try counter at ``offset_s``, and how many requests had been sent when it answered.
+        """Traefik's per-try counter at ``offset_s``, and how many requests had been answered when it did.
 
-        Under load the answer can come late; the request count taken at that moment keeps the
-        ratio of tries to requests right.
+        Traefik counts a try when it answers, so requests still open at the reading belong to
+        the window after it: counting answered (not sent) requests keeps the ratio of tries to
+        requests right however long the answers take on a busy machine.
         """
         await self.at(offset_s)
         tries = await self.metrics()
-        return tries, sum(t.sent_all for t in tallies)
+        return tries, sum(t.answered_all for t in tallies)
 
 
 def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -405,9 +406,11 @@ async def _live(
             for res in outcomes:
                 if isinstance(res, Exception) and not isinstance(res, asyncio.CancelledError):
                     raise res  # a fault the lab could not carry out (a backend that did not restart)
-            before, sent_before = await first
+            before, answered_before = await first
             after = await run.metrics()
-            sent = sum(t.sent_all for t in tallies) - sent_before
+            # every request sent after the first reading's answered ones: answered since, or open
+            # at the end (cancelled, after Traefik counted its try)
+            sent = sum(t.sent_all for t in tallies) - answered_before
             stats: dict[str, dict[str, Any]] = {}
             for b in plan.backends:
                 parts = list(run.dead_stats.get(b.name, []))

@@ -49,6 +49,7 @@ class WorkloadTally:
     late_sum_s: float = 0.0
     sent: int = 0  # counted requests sent (after the warm-up)
     sent_all: int = 0  # every request sent, warm-up included
+    answered_all: int = 0  # every request whose last try was answered (or timed out), warm-up included
 
     @property
     def completed(self) -> int:
@@ -116,6 +117,7 @@ async def _request(
         if w.client_backoff_s > 0 and i < w.client_retries:
             wait = w.client_backoff_s * 2**i * float(rng.random()) if w.client_jitter else w.client_backoff_s
             await asyncio.sleep(wait)
+    tally.answered_all += 1
     now = loop.time()
     if counted and now < end:
         tally.latency.add(now - sent)
