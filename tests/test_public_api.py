@@ -63,6 +63,7 @@ PUBLIC_API = {
         "ServiceVersion",
         "SloSpec",
         "Workload",
+        "error_codes",
         "json_schema",
         "json_schema_text",
         "line_of",

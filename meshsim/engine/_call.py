@@ -275,7 +275,13 @@ class Call(Wake):
         n = self.n
         if n > 0 and limit is not None:
             limit.finished()
-        if res.cause is None or res is ROUTE_TIMEOUT or n >= retries.attempts or not retries.retriable(res):
+        if (
+            res.cause is None
+            or res is ROUTE_TIMEOUT
+            or n >= retries.attempts
+            or not retries.retriable(res)
+            or (retries.retry_window_s is not None and now - self.started_s >= retries.retry_window_s)
+        ):
             if limit is not None:
                 limit.deposit(now)  # Linkerd deposits for responses it does not retry
             self._finish(res)

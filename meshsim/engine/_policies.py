@@ -44,6 +44,7 @@ class RetryPolicy(Protocol):
     """Which outcomes a proxy retries, how many times, and the wait before each retry."""
 
     attempts: int  # retries allowed after the first try
+    retry_window_s: float | None  # no retry once the call is this old (Traefik's timeout); None: none
 
     def retriable(self, res: Outcome) -> bool:
         """Whether ``res`` may be retried."""

@@ -19,6 +19,7 @@ from meshsim.engine._limits import FailureAccrual, OutlierDetector, TraefikBreak
 from meshsim.engine._policies import Breaker, HostHealth, LoadBalancer, RetryLimit, RetryPolicy
 from meshsim.engine._retrying import EnvoyRetries, make_retry_limit
 from meshsim.engine._runtime import Membership, Replica
+from meshsim.engine._traefik_retry import TraefikRetries
 from meshsim.scenario import EffectivePolicy
 
 if TYPE_CHECKING:
@@ -335,7 +336,10 @@ def shared_policy(policy: EffectivePolicy, uniform: Sampler) -> tuple[RetryPolic
     robin's position does: each proxy makes its own).
     """
     per_proxy = policy.load_balancer.kind == "round_robin"
-    return EnvoyRetries(policy, uniform), (None if per_proxy else make_balancer(policy.load_balancer, uniform))
+    retries: RetryPolicy = (
+        TraefikRetries(policy, uniform) if policy.retry_kind == "traefik" else EnvoyRetries(policy, uniform)
+    )
+    return retries, (None if per_proxy else make_balancer(policy.load_balancer, uniform))
 
 
 class Proxy:

@@ -467,7 +467,11 @@ def _faults(scenario: Scenario, backends: list[BackendSpec]) -> list[FaultPlan]:
         if f.kind == "crash":
             out.append(replace(base, instances=f.instances or 1))
         elif f.kind == "errors":
+            if isinstance(f.rate, dict):
+                raise _refuse(scenario, ("faults", i, "rate"), "the lab's errors fault answers HTTP 500 only")
             out.append(replace(base, error_rate=float(f.rate or 0.0)))
+        elif f.kind == "refuse":
+            raise _refuse(scenario, ("faults", i, "kind"), "the lab's backends do not refuse a share of connections")
         elif f.kind == "degrade":
             out.append(replace(base, factor=float(f.factor or 1.0)))
         else:
@@ -491,6 +495,14 @@ def _check_scenario(scenario: Scenario, warmup_s: float, duration_s: float) -> N
     for name, svc in scenario.services.items():
         if svc.autoscaling is not None:
             raise _refuse(scenario, ("services", name, "autoscaling"), "the lab runs a fixed set of backends")
+        refusing = [((), svc)] + [(("versions", v), ver) for v, ver in svc.versions.items()]
+        for sub, fields in refusing:
+            if fields.refuse_rate:
+                raise _refuse(
+                    scenario,
+                    ("services", name, *sub, "refuse_rate"),
+                    "the lab's backends do not refuse a share of connections (a crash refuses them all)",
+                )
     if warmup_s + duration_s > MAX_HORIZON_S:
         raise _refuse(scenario, ("duration",), f"a live run is at most {MAX_HORIZON_S:g} s (warm-up plus duration)")
 

@@ -83,6 +83,10 @@ class EffectivePolicy:
     locality: LocalitySpec | None
     locality_needs_outlier: bool
     mirror: MirrorSpec | None
+    retry_kind: str = "envoy"  # "traefik": Traefik's retry middleware (engine/_traefik_retry.py)
+    retry_timeout_s: float | None = None  # Traefik's retry timeout: no retry once the call is this old
+    refusal_round_trip: bool = False  # a refused connection costs one network round trip only
+    split_kind: str = "random"  # how a version split picks: "random" draw or "smooth" weighted round robin
     origins: dict[str, str] = field(default_factory=dict, compare=False)
 
     def as_rows(self) -> list[tuple[str, Any, str]]:
@@ -123,7 +127,7 @@ def _block(service_pol: Any, version_pol: PolicySpec | None, name: str) -> tuple
 
 def resolve_policy(scenario: Scenario, service: str, version: str | None = None) -> EffectivePolicy:
     """Return the effective policy for calls to ``service`` (and ``version``, when routed to one)."""
-    pre = preset(scenario.mesh.defaults)
+    pre = preset(scenario.mesh.defaults, scenario.mesh.version)
     pre_src = pre.source
     spol = scenario.policies.get(service)
     vpol = spol.versions.get(version) if (spol is not None and version is not None) else None
@@ -161,6 +165,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         diff_host = (
             retries.retry_different_host if retries.retry_different_host is not None else pre.retry_different_host
         )
+        retry_timeout = retries.timeout or None
         for key, sub, val in (
             ("retry_attempts", "attempts", retries.attempts),
             ("per_try_timeout_s", "per_try_timeout", retries.per_try_timeout),
@@ -168,6 +173,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
             ("retriable_status_codes", "retriable_status_codes", retries.retriable_status_codes),
             ("backoff_base_s", "backoff", retries.backoff),
             ("retry_different_host", "retry_different_host", retries.retry_different_host),
+            ("retry_timeout_s", "timeout", retries.timeout),
         ):
             origins[key] = f"{rsrc}.{sub}" if val is not None else f"{pre_src} (field unset in {rsrc})"
     else:
@@ -177,6 +183,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         codes = pre.retriable_status_codes
         backoff = pre.backoff_s
         diff_host = pre.retry_different_host
+        retry_timeout = None
         for key in (
             "retry_attempts",
             "per_try_timeout_s",
@@ -184,8 +191,11 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
             "retriable_status_codes",
             "backoff_base_s",
             "retry_different_host",
+            "retry_timeout_s",
         ):
             origins[key] = pre_src
+    for key in ("retry_kind", "refusal_round_trip", "split_kind"):
+        origins[key] = pre_src
     origins["backoff_max_s"] = origins["backoff_base_s"]
 
     budget, lvl = _block(spol, vpol, "retry_budget")
@@ -298,6 +308,10 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         fault=fault,
         locality=locality,
         locality_needs_outlier=pre.locality_needs_outlier,
+        retry_kind=pre.retry_kind,
+        retry_timeout_s=retry_timeout,
+        refusal_round_trip=pre.refusal_round_trip,
+        split_kind=pre.split_kind,
         mirror=mirror,
         origins=origins,
     )

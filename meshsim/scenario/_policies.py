@@ -84,6 +84,9 @@ class RetryPolicy(Strict):
     retriable_status_codes: list[Annotated[int, Field(ge=100, le=599)]] | None = None
     backoff: BackoffSpec | Literal["none"] | None = None
     retry_different_host: bool | None = None
+    timeout: Duration | None = Field(
+        default=None, description="Traefik 3.7: no retry once the request is this old (0 or unset: none)"
+    )
 
 
 class RetryBudgetSpec(Strict):

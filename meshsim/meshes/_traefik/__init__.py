@@ -14,7 +14,7 @@ status-code errors) are not in the engine yet; the importer notes each approxima
 from __future__ import annotations
 
 from meshsim.meshes._preset import MeshUnit, Semantic
-from meshsim.meshes._traefik._defaults import BLOCKS, MESH_PRESET, PRESET, TRAEFIK_PROXY
+from meshsim.meshes._traefik._defaults import BLOCKS, MESH_PRESET, PRESET, PRESET_V2, TRAEFIK_PROXY
 from meshsim.meshes._traefik._importer import TraefikImporter
 
 __all__ = ["BLOCKS", "MESH_PRESET", "PRESET", "SEMANTICS", "UNIT"]
@@ -118,4 +118,5 @@ UNIT = MeshUnit(
     proxies=(TRAEFIK_PROXY,),
     block_defaults=BLOCKS,
     semantics=SEMANTICS,
+    versions={"traefik": {"3": PRESET, "2": PRESET_V2}, "traefik-mesh": {"1": MESH_PRESET}},
 )
