@@ -15,10 +15,11 @@ import simpy
 
 from meshsim.distributions import Sampler
 from meshsim.engine._balancers import PeakEwma, make_balancer
-from meshsim.engine._limits import FailureAccrual, OutlierDetector, TraefikBreaker
+from meshsim.engine._limits import FailureAccrual, OutlierDetector
 from meshsim.engine._policies import Breaker, HostHealth, LoadBalancer, RetryLimit, RetryPolicy
 from meshsim.engine._retrying import EnvoyRetries, make_retry_limit
 from meshsim.engine._runtime import Membership, Replica
+from meshsim.engine._traefik_breaker import TraefikBreaker
 from meshsim.engine._traefik_retry import TraefikRetries
 from meshsim.scenario import EffectivePolicy
 
@@ -130,9 +131,7 @@ class Cluster:
         self.health: tuple[HostHealth, ...] = tuple(h for h in (self.outlier, self.accrual) if h is not None)
         cb = policy.circuit_breaker
         self.breaker: Breaker | None = (
-            TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration, uniform)
-            if cb
-            else None
+            TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration) if cb else None
         )
         # Istio builds locality priorities only when the cluster has outlier detection
         # (without it Envoy never marks a host unhealthy, so it could never fail over) [S5]

@@ -319,3 +319,43 @@ def test_bad_error_rates_and_releases_are_refused_with_the_field():
     with pytest.raises(MeshsimInputError, match="Traefik's retry timeout"):
         load_scenario(envoy_timeout)
     assert resolve_policy(load_scenario(base | {"mesh": {"defaults": "traefik", "version": "v3.7.15"}}), "api")
+
+
+def _trip_time(onset_s: float) -> float:
+    from meshsim.engine._traefik_breaker import TraefikBreaker
+
+    b = TraefikBreaker("NetworkErrorRatio() > 0.3", 0.1, 10.0, 10.0)
+    for k in range(1, 3000):
+        t = k * 0.01  # 100 requests per second
+        if b.allow(t):
+            b.record(t, t >= onset_s, 502 if t >= onset_s else 200, 0.001)
+        if b.state == "tripped":
+            return t
+    raise AssertionError("never tripped")
+
+
+def test_traefik_breaker_counts_in_one_second_buckets():
+    """oxy memmetrics: 10 buckets of 1 s, so the window is the current second and the 9 before it.
+    100 req/s, every answer a 502 from 10.5 s on, `NetworkErrorRatio() > 0.3`: with buckets the
+    successes of second 3 leave at 13.0 s and the ratio passes 0.3 at 10.5 + 3/7 x 6.5 = 13.29 s
+    (then the next 100 ms check); a sliding 10 s window would trip at 13.5 s. Onset on a whole
+    second: both give 13.0 s."""
+    assert 13.28 < _trip_time(10.5) < 13.40
+    assert 12.99 < _trip_time(10.0) < 13.11
+
+
+def test_traefik_breaker_recovers_with_oxys_ratio_controller():
+    """oxy ratio.go: while recovering a request passes when allowed+1 / (allowed + denied) stays
+    under 0.5 x elapsed / recoveryDuration: deterministic, half of the recovery's requests in all,
+    the share growing over time; then standby."""
+    from meshsim.engine._traefik_breaker import TraefikBreaker
+
+    b = TraefikBreaker("NetworkErrorRatio() > 0.3", 0.1, 10.0, 10.0)
+    b.record(0.0, True, 502, 0.001)  # trips at once: 1 network error of 1
+    assert b.state == "tripped"
+    assert not any(b.allow(0.01 * k) for k in range(1, 1000))  # the fallback, 10 s
+    passed = [b.allow(10.0 + 0.01 * k) for k in range(1000)]  # 10 s of recovery at 100/s
+    assert abs(sum(passed) - 500) <= 2
+    assert sum(passed[:500]) < sum(passed[500:]) / 2  # the share grows
+    assert b.allow(20.02)
+    assert b.state == "standby"
