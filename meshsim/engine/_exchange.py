@@ -138,11 +138,11 @@ class Exchange(Wake):
         if net.extra:
             delay += net.extra_delay(proxy.zone, replica.zone)
         if replica.refusing or replica.spec.refuses():
-            # the SYN and the RST: with refusal_round_trip a network round trip only (the
-            # proxy sends no request), else the way there, outbound proxy included, twice
+            # the SYN and the RST: with refusal_round_trip one network round trip only (no
+            # request is sent, so neither proxy's per-request work nor the service is paid);
+            # else the way there, outbound proxy included, twice
             if self.cluster.policy.refusal_round_trip:
-                proxy_s = outbound_s if not proxy.is_ingress else (ovh() if ovh is not None else 0.0)
-                self._refused(proxy_s + 2 * (delay - outbound_s))
+                self._refused(2 * (delay - outbound_s))
             else:
                 self._refused(2 * delay)
             return
