@@ -20,6 +20,7 @@ from meshsim.engine._policies import Breaker, HostHealth, LoadBalancer, RetryLim
 from meshsim.engine._retrying import EnvoyRetries, make_retry_limit
 from meshsim.engine._runtime import Membership, Replica
 from meshsim.engine._traefik_breaker import TraefikBreaker
+from meshsim.engine._traefik_health import TraefikPassiveHealth
 from meshsim.engine._traefik_retry import TraefikRetries
 from meshsim.scenario import EffectivePolicy
 
@@ -127,8 +128,10 @@ class Cluster:
         self.accrual = (
             FailureAccrual(fa.max_failures, fa.min_penalty, fa.max_penalty, fa.jitter, n, uniform) if fa else None
         )
+        phc = policy.passive_health_check
+        passive = TraefikPassiveHealth(phc.max_failed_attempts, phc.failure_window, n) if phc else None
         # every detector that can take an endpoint out, in the order they see a response
-        self.health: tuple[HostHealth, ...] = tuple(h for h in (self.outlier, self.accrual) if h is not None)
+        self.health: tuple[HostHealth, ...] = tuple(h for h in (self.outlier, self.accrual, passive) if h is not None)
         cb = policy.circuit_breaker
         self.breaker: Breaker | None = (
             TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration) if cb else None

@@ -294,6 +294,7 @@ def _check_policy(scenario: Scenario, service: str, pol: EffectivePolicy) -> Non
         ("fault", pol.fault is not None, "Istio fault injection has no Traefik middleware"),
         ("locality", pol.locality is not None, "every lab process runs on one host"),
         ("mirror", pol.mirror is not None, "not realised yet"),
+        ("passive_health_check", pol.passive_health_check is not None, "not realised yet"),
     ]
     pool_limits = (pol.max_connections, pol.max_pending, pol.max_requests, pol.max_retries)
     unrealised.append(
@@ -337,10 +338,13 @@ def _retry(scenario: Scenario, service: str, pol: EffectivePolicy) -> tuple[dict
         opts["disableRetryOnNetworkError"] = True
     if pol.backoff_base_s:
         opts["initialInterval"] = pol.backoff_base_s
-        notes.append(
-            f"{service}: back-off rendered as Traefik's initialInterval {pol.backoff_base_s * 1e3:g} ms "
-            "(Traefik's is exponential from it with 50% randomisation; meshsim draws Envoy's full jitter)"
-        )
+        if pol.retry_kind != "traefik":
+            notes.append(
+                f"{service}: back-off rendered as Traefik's initialInterval {pol.backoff_base_s * 1e3:g} ms "
+                "(Traefik's is exponential from it with 50% randomisation; this preset draws Envoy's full jitter)"
+            )
+    if pol.retry_timeout_s:
+        opts["timeout"] = pol.retry_timeout_s
     if pol.retry_different_host:
         notes.append(
             f"{service}: meshsim retries on a different host; Traefik's retry goes back through its "

@@ -20,6 +20,7 @@ from meshsim.scenario._policies import (
     LoadBalancerSpec,
     LocalitySpec,
     MirrorSpec,
+    PassiveHealthCheckSpec,
     PolicySpec,
     RateLimitSpec,
 )
@@ -87,6 +88,7 @@ class EffectivePolicy:
     retry_timeout_s: float | None = None  # Traefik's retry timeout: no retry once the call is this old
     refusal_round_trip: bool = False  # a refused connection costs one network round trip only
     split_kind: str = "random"  # how a version split picks: "random" draw or "smooth" weighted round robin
+    passive_health_check: PassiveHealthCheckSpec | None = None  # Traefik's load-balancer passive health check
     origins: dict[str, str] = field(default_factory=dict, compare=False)
 
     def as_rows(self) -> list[tuple[str, Any, str]]:
@@ -268,6 +270,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
     hedging = simple("hedging")
     failure_accrual = simple("failure_accrual")
     circuit_breaker = simple("circuit_breaker")
+    passive_health_check = simple("passive_health_check")
     rate_limit = simple("rate_limit")
     fault = simple("fault")
     mirror = simple("mirror")
@@ -312,6 +315,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         retry_timeout_s=retry_timeout,
         refusal_round_trip=pre.refusal_round_trip,
         split_kind=pre.split_kind,
+        passive_health_check=passive_health_check,
         mirror=mirror,
         origins=origins,
     )

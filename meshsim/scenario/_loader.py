@@ -277,6 +277,16 @@ def _retry_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
     """Retry options the scenario's mesh release has: Traefik's ``timeout``; Traefik 2.x's one condition."""
     pre = preset(s.mesh.defaults, s.mesh.version)
     for name, pol in s.policies.items():
+        if pre.retry_kind == "traefik" and not pre.retry_status_supported:
+            levels = [(("policies", name), pol)] + [
+                (("policies", name, "versions", v), vp) for v, vp in pol.versions.items()
+            ]
+            for at, level in levels:
+                if level.passive_health_check is not None:
+                    yield (
+                        at + ("passive_health_check",),
+                        f"{pre.version} has no passive health check (Traefik 3.6 added it; mesh.version: 3)",
+                    )
         blocks: list[tuple[tuple[str, ...], Any]] = [(("policies", name, "retries"), pol.retries)]
         blocks += [(("policies", name, "versions", v, "retries"), vp.retries) for v, vp in pol.versions.items()]
         for where, rp in blocks:

@@ -365,3 +365,47 @@ def test_traefik_breaker_recovers_with_oxys_ratio_controller():
     assert sum(passed[:500]) < sum(passed[500:]) / 2  # the share grows
     assert b.allow(20.02)
     assert b.state == "standby"
+
+
+def test_traefik_passive_health_check_marks_a_server_down_for_the_window():
+    """healthcheck.go PassiveServiceHealthChecker: maxFailedAttempts failures within failureWindow mark
+    the server down for failureWindow; an answer below 500 clears its failures; old ones expire."""
+    from meshsim.engine._traefik_health import TraefikPassiveHealth
+
+    h = TraefikPassiveHealth(3, 5.0, 2)
+    assert not h.record(0, True, False, 1.0, [0, 1])
+    assert not h.record(0, True, False, 2.0, [0, 1])
+    assert not h.record(0, False, False, 2.5, [0, 1])  # a success clears the two failures
+    assert not h.record(0, True, False, 3.0, [0, 1])
+    assert not h.record(0, True, False, 4.0, [0, 1])
+    assert h.record(0, True, False, 5.0, [0, 1])  # third within 5 s: down until 10 s
+    assert not h.available(0, 9.99) and h.available(0, 10.0) and h.available(1, 5.0)
+    assert not h.record(0, True, False, 10.5, [0, 1])  # the failures at 3 and 4 s have expired
+    assert not h.record(1, True, False, 1.0, [0, 1]) and not h.record(1, True, False, 6.5, [0, 1])  # 5.5 s apart
+
+
+def test_traefik_passive_health_check_keeps_traffic_off_a_failing_server():
+    """One of two servers answers 503 to everything; with Traefik's default passive health check (1
+    failure, 10 s) it gets one try per 10 s window, so almost every request succeeds; without it, half fail."""
+
+    def failed(policies: dict) -> float:
+        sc = {
+            "name": "phc",
+            "seed": 3,
+            "duration": "30s",
+            "warmup": "0s",
+            "mesh": {"defaults": "traefik"},
+            "services": {
+                "api": {
+                    "service_time": "1ms",
+                    "versions": {"good": {"replicas": 1}, "bad": {"replicas": 1, "error_rate": {503: 1.0}}},
+                }
+            },
+            "policies": policies,
+            "workload": [{"name": "w", "entry": "api", "rate": "100/s"}],
+        }
+        w = simulate(load_scenario(sc), 1).to_dict()["workloads"]["w"]
+        return w["failed"].get("error", 0) / w["requests"]
+
+    assert failed({"api": {"passive_health_check": {}}}) < 4 / 3000 + 0.001  # one per 10 s window
+    assert abs(failed({}) - 0.5) < 0.05
