@@ -20,7 +20,6 @@ from meshsim.engine._traefik_retry import TraefikRetries
 from meshsim.errors import MeshsimInputError
 from meshsim.scenario import resolve_policy
 
-
 #: the loopback's one-way latency the lab's calibration measured (docs/lab.md: p50 0.218 ms)
 LOOPBACK_ONE_WAY = "0.22ms"
 
