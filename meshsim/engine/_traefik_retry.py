@@ -11,7 +11,7 @@ Traefik 3.7 (``pkg/middlewares/retry/retry.go``, docs/references.md §6 [T4]):
   server that failed (``retry_different_host`` is false in the preset);
 - back-off: none without ``initialInterval``. With it, Traefik uses cenkalti/backoff
   v4.3.0's ``ExponentialBackOff`` with ``InitialInterval`` = initialInterval, the default
-  ``RandomizationFactor`` 0.5 and ``MaxInterval`` 60 s, and ``Multiplier`` =
+  ``RandomizationFactor`` 0.5 and ``MaxInterval`` 60 s (the preset's ``backoff_cap_s``), and ``Multiplier`` =
   2^(1/(attempts - 1)) (attempts counts every try), so that the interval doubles over the
   attempts. Retry k (1-based) waits ``interval_k x (0.5 + U)``, U uniform on [0, 1), with
   ``interval_k = min(initialInterval x Multiplier^(k-1), MaxInterval)``
@@ -21,15 +21,14 @@ Traefik 3.7 (``pkg/middlewares/retry/retry.go``, docs/references.md §6 [T4]):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from meshsim.engine._runtime import Outcome
 from meshsim.scenario import EffectivePolicy
 
-__all__ = ["TRAEFIK_MAX_INTERVAL_S", "TraefikRetries", "traefik_interval_s"]
+__all__ = ["TraefikRetries", "traefik_interval_s"]
 
-#: cenkalti/backoff's default MaxInterval, which Traefik leaves as is (s).
-TRAEFIK_MAX_INTERVAL_S = 60.0
 #: what Traefik's proxy writes when it cannot reach the server (meshsim's connect_failure)
 BAD_GATEWAY = 502
 #: cenkalti/backoff's default RandomizationFactor: each wait is interval x [0.5, 1.5).
@@ -73,7 +72,7 @@ class TraefikRetries:
             codes |= {502, 503, 504}
         self._codes = frozenset(codes)
         self._initial_s = policy.backoff_base_s or 0.0
-        self._max_s = min(policy.backoff_max_s or TRAEFIK_MAX_INTERVAL_S, TRAEFIK_MAX_INTERVAL_S)
+        self._max_s = policy.backoff_max_s or math.inf  # the traefik preset caps at MaxInterval, 60 s
         self._uniform = uniform
 
     def retriable(self, res: Outcome) -> bool:

@@ -87,6 +87,8 @@ class Preset:
     split_kind: str = "random"
     # the retry options the release has beyond connect errors (Traefik 3.7: status, timeout)
     retry_status_supported: bool = True
+    # the back-off cap when a ``backoff`` block gives no max (s); None: 10 x base, as Envoy's
+    backoff_cap_s: float | None = None
 
     def but(self, **changes: Any) -> Preset:
         """This preset with ``changes``: how a mesh preset states its differences from its base."""

@@ -161,7 +161,8 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         if retries.backoff == "none":
             backoff = None
         elif retries.backoff is not None:
-            backoff = (retries.backoff.base, retries.backoff.max or 10 * retries.backoff.base)
+            cap = retries.backoff.max or pre.backoff_cap_s or 10 * retries.backoff.base
+            backoff = (retries.backoff.base, cap)
         else:
             backoff = pre.backoff_s
         diff_host = (

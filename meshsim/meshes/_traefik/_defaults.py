@@ -49,12 +49,18 @@ PRESET: Preset = ENVOY.but(
     refusal_round_trip=True,
     # a weighted service is a deterministic earliest-deadline-first schedule, not a draw [T3]
     split_kind="smooth",
+    # cenkalti/backoff's MaxInterval, which Traefik leaves at its default [T4]
+    backoff_cap_s=60.0,
 )
 
 #: Traefik 2.x: the same proxy for everything meshsim reads, except that its retry middleware
 #: retries on connection errors only (no status, timeout or disableRetryOnNetworkError; 3.7
 #: added them) [T4].
-PRESET_V2: Preset = PRESET.but(version="Traefik 2.x (v2.8)", retry_status_supported=False)
+PRESET_V2: Preset = PRESET.but(
+    source="traefik preset, mesh.version 2 (docs/references.md §6, §7)",
+    version="Traefik 2.x (v2.8)",
+    retry_status_supported=False,
+)
 
 #: Traefik Mesh v1.4.8 on Traefik v2.8.3: Traefik 2.x's proxy behaviour (retry, circuit
 #: breaker, rate limit, round robin, 30 s dial timeout) [T2][T7].
