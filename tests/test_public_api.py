@@ -91,6 +91,8 @@ PUBLIC_API = {
         "RETRY_BUDGET_DEFAULTS",
         "SUPPORTED_FORMATS",
         "Semantic",
+        "TRAEFIK_RETRY_NETWORK",
+        "TRAEFIK_RETRY_STATUS",
         "apply_mesh_wide",
         "import_mesh_config",
         "iter_files",

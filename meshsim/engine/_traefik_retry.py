@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 
 from meshsim.engine._runtime import Outcome
+from meshsim.meshes import TRAEFIK_RETRY_NETWORK, TRAEFIK_RETRY_STATUS
 from meshsim.scenario import EffectivePolicy
 
 __all__ = ["TraefikRetries", "traefik_interval_s"]
@@ -49,10 +50,11 @@ class TraefikRetries:
     """Traefik's retry middleware (3.7; 2.x has only the network-error condition) [T4].
 
     ``retry_window_s``: Traefik's ``timeout`` (None: none). The conditions come from the
-    effective policy: ``connect-failure`` is the network-error retry; the status codes are
-    ``retriable-status-codes`` (Traefik's ``status``), ``5xx`` (500-599) and
-    ``gateway-error`` (502-504). Envoy's other conditions (reset, timeout, ...) have no
-    Traefik equivalent and never match: Traefik does not retry once a request was sent.
+    effective policy, read as the Traefik configuration they stand for (the mesh unit's
+    ``RETRY_NETWORK`` and ``RETRY_STATUS``, which the lab renders too): ``connect-failure``
+    (or ``reset``) is the network-error retry, which covers a failed dial only (Traefik does
+    not retry once a request was sent); ``retriable-status-codes`` (Traefik's ``status``),
+    ``5xx`` (500-599), ``gateway-error`` (502-504) and the like are status ranges.
     """
 
     __slots__ = ("attempts", "retry_window_s", "_network", "_codes", "_initial_s", "_max_s", "_uniform")
@@ -62,14 +64,12 @@ class TraefikRetries:
         self.attempts = policy.retry_attempts
         self.retry_window_s = policy.retry_timeout_s
         on = policy.retry_on
-        self._network = "connect-failure" in on
-        codes: set[int] = set()
-        if "retriable-status-codes" in on:
-            codes |= set(policy.retriable_status_codes)
-        if "5xx" in on:
-            codes |= set(range(500, 600))
-        if "gateway-error" in on:
-            codes |= {502, 503, 504}
+        self._network = bool(on & TRAEFIK_RETRY_NETWORK)
+        codes: set[int] = set(policy.retriable_status_codes) if "retriable-status-codes" in on else set()
+        for cond in on:
+            if cond in TRAEFIK_RETRY_STATUS:
+                low, _, high = TRAEFIK_RETRY_STATUS[cond].partition("-")
+                codes |= set(range(int(low), int(high or low) + 1))
         self._codes = frozenset(codes)
         self._initial_s = policy.backoff_base_s or 0.0
         self._max_s = policy.backoff_max_s or math.inf  # the traefik preset caps at MaxInterval, 60 s

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from meshsim.errors import MeshsimInputError
+from meshsim.meshes import TRAEFIK_RETRY_NETWORK, TRAEFIK_RETRY_STATUS
 from meshsim.scenario import DistSpec, EffectivePolicy, Fault, Scenario, Service, line_of, resolve_policy
 
 __all__ = [
@@ -56,14 +57,7 @@ _SERVICE_DEFAULTS: dict[str, Any] = {
     "replicas": None,
 }
 
-# retry_on conditions -> Traefik retry `status` ranges (v3.7 retry middleware); network errors apart.
-_RETRY_STATUS = {
-    "5xx": "500-599",
-    "gateway-error": "502-504",
-    "retriable-4xx": "409",
-    "rate_limited": "429",
-    "timeout": "504",
-}
+_RETRY_STATUS = TRAEFIK_RETRY_STATUS
 # gRPC conditions never match an HTTP service, in meshsim's engine as on Traefik.
 _RETRY_NEVER = frozenset(
     ("refused-stream", "unavailable", "cancelled", "deadline-exceeded", "internal", "resource-exhausted")
@@ -317,11 +311,11 @@ def _retry(scenario: Scenario, service: str, pol: EffectivePolicy) -> tuple[dict
     if pol.retry_attempts <= 0:
         return None, notes
     on = set(pol.retry_on)
-    network = bool(on & {"connect-failure", "reset"})
+    network = bool(on & TRAEFIK_RETRY_NETWORK)
     ranges = [_RETRY_STATUS[c] for c in sorted(on) if c in _RETRY_STATUS]
     if "retriable-status-codes" in on:
         ranges += [str(c) for c in sorted(pol.retriable_status_codes)]
-    left = on - set(_RETRY_STATUS) - _RETRY_NEVER - {"connect-failure", "reset", "retriable-status-codes"}
+    left = on - set(_RETRY_STATUS) - _RETRY_NEVER - TRAEFIK_RETRY_NETWORK - {"retriable-status-codes"}
     if left:
         raise _refuse(
             scenario,

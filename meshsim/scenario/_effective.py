@@ -84,6 +84,7 @@ class EffectivePolicy:
     locality: LocalitySpec | None
     locality_needs_outlier: bool
     mirror: MirrorSpec | None
+    mesh_release: str = ""  # the release the preset models (``mesh.version``), e.g. "Traefik 3.7"
     retry_kind: str = "envoy"  # "traefik": Traefik's retry middleware (engine/_traefik_retry.py)
     retry_timeout_s: float | None = None  # Traefik's retry timeout: no retry once the call is this old
     refusal_round_trip: bool = False  # a refused connection costs one network round trip only
@@ -197,7 +198,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
             "retry_timeout_s",
         ):
             origins[key] = pre_src
-    for key in ("retry_kind", "refusal_round_trip", "split_kind"):
+    for key in ("mesh_release", "retry_kind", "refusal_round_trip", "split_kind"):
         origins[key] = pre_src
     origins["backoff_max_s"] = origins["backoff_base_s"]
 
@@ -312,6 +313,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         fault=fault,
         locality=locality,
         locality_needs_outlier=pre.locality_needs_outlier,
+        mesh_release=pre.version,
         retry_kind=pre.retry_kind,
         retry_timeout_s=retry_timeout,
         refusal_round_trip=pre.refusal_round_trip,

@@ -15,10 +15,18 @@ and SMI splits (:mod:`._mesh`) and Traefik 3.x CRDs and dynamic configuration
 from __future__ import annotations
 
 from meshsim.meshes._preset import MeshUnit, Semantic
-from meshsim.meshes._traefik._defaults import BLOCKS, MESH_PRESET, PRESET, PRESET_V2, TRAEFIK_PROXY
+from meshsim.meshes._traefik._defaults import (
+    BLOCKS,
+    MESH_PRESET,
+    PRESET,
+    PRESET_V2,
+    RETRY_NETWORK,
+    RETRY_STATUS,
+    TRAEFIK_PROXY,
+)
 from meshsim.meshes._traefik._importer import TraefikImporter
 
-__all__ = ["BLOCKS", "MESH_PRESET", "PRESET", "SEMANTICS", "UNIT"]
+__all__ = ["BLOCKS", "MESH_PRESET", "PRESET", "RETRY_NETWORK", "RETRY_STATUS", "SEMANTICS", "UNIT"]
 
 _T = "traefik/traefik"
 _V3 = "v3.7.9"

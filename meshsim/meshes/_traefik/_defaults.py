@@ -12,7 +12,7 @@ from __future__ import annotations
 from meshsim.meshes._envoy import ENVOY
 from meshsim.meshes._preset import BlockDefaults, Preset, Proxy
 
-__all__ = ["BLOCKS", "MESH_PRESET", "PRESET", "PRESET_V2", "TRAEFIK_PROXY"]
+__all__ = ["BLOCKS", "MESH_PRESET", "PRESET", "PRESET_V2", "RETRY_NETWORK", "RETRY_STATUS", "TRAEFIK_PROXY"]
 
 #: Traefik publishes no per-hop figure; the Envoy prior is reused, labelled an assumption (§8).
 TRAEFIK_PROXY = Proxy(
@@ -69,6 +69,19 @@ MESH_PRESET: Preset = PRESET_V2.but(
     source="traefik-mesh preset (docs/references.md §6, §7)",
     version="Traefik Mesh v1.4.8 (Traefik v2.8.3)",
 )
+
+#: ``retry_on`` conditions -> the Traefik retry ``status`` range they mean (3.7); ``connect-failure``
+#: and ``reset`` are its network-error retry (a failed dial), ``retriable-status-codes`` adds the
+#: listed codes; other conditions have no Traefik equivalent [T4].
+RETRY_STATUS: dict[str, str] = {
+    "5xx": "500-599",
+    "gateway-error": "502-504",
+    "retriable-4xx": "409",
+    "rate_limited": "429",
+    "timeout": "504",
+}
+#: the ``retry_on`` conditions that stand for Traefik's network-error retry
+RETRY_NETWORK = frozenset({"connect-failure", "reset"})
 
 #: Traefik's defaults for the fields of a block a configuration writes partly.
 BLOCKS: dict[str, BlockDefaults] = {
