@@ -4,9 +4,9 @@
 :class:`~meshsim.errors.MeshsimInputError` naming the one field the lab cannot realise on a
 real Traefik (exit code 2). Policies are read as the simulator reads them, through
 :func:`~meshsim.scenario.resolve_policy`, so a value the ``traefik`` preset fills in is the
-value the lab renders; where Traefik itself behaves differently from that value (meshsim's
-preset retries on another host; Traefik's balancer keeps no memory of the server that
-failed), the lab renders what Traefik offers and the comparison shows the difference.
+value the lab renders; where Traefik itself behaves differently from that value (a
+scenario under another preset's retry semantics, say), the lab renders what Traefik offers
+and the comparison shows the difference.
 
 Everything runs on one machine, so the scenario's network (zones, links, cross-cloud
 latency, request sizes) is replaced by loopback, in the live run and in the prediction.
