@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
 from meshsim.meshes import PRESET_NAMES, PROXY_NAMES, SUPPORTED_FORMATS, preset
 from meshsim.scenario._policies import ServicePolicySpec
@@ -178,7 +178,7 @@ class Mesh(Strict):
 
     proxy: ProxyName | None = None
     defaults: MeshName | None = None
-    version: str | None = Field(
+    version: Annotated[str, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}]})] | None = Field(
         default=None, description="the release of the mesh.defaults preset, e.g. '3' or '2' for traefik"
     )
     proxy_overhead: DistSpec | None = None
@@ -195,11 +195,12 @@ class Mesh(Strict):
         # ``version: 3`` and ``version: 3.7`` in YAML are numbers; a release is read as text
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
-    @model_validator(mode="after")
-    def _known_release(self) -> Mesh:
-        if self.version is not None:
-            preset(self.defaults, self.version)  # a ValueError names the known releases
-        return self
+    @field_validator("version")
+    @classmethod
+    def _known_release(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            preset(info.data.get("defaults"), value)  # a ValueError names the known releases
+        return value
 
 
 class ProfileStep(Strict):
