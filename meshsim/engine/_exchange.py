@@ -113,7 +113,7 @@ class Exchange(Wake):
             and (proxy.zone is None or proxy.zone == replica.zone)
             and not (replica.blackholed or replica.refusing or net.partitions or net.extra)
         ):
-            if replica.spec.refuses():
+            if replica.spec.refuse_share and replica.spec.refuses():
                 self._refused(0.0)
                 return
             replica.workers.admit(self)  # a local hop costs nothing on the way (RequestPath.local_hop)
@@ -137,7 +137,7 @@ class Exchange(Wake):
             delay += out.latency()  # NetworkModel.delay without bandwidth and loss
         if net.extra:
             delay += net.extra_delay(proxy.zone, replica.zone)
-        if replica.refusing or replica.spec.refuses():
+        if replica.refusing or (replica.spec.refuse_share and replica.spec.refuses()):
             # the SYN and the RST: with refusal_round_trip one network round trip only (no
             # request is sent, so neither proxy's per-request work nor the service is paid);
             # else the way there, outbound proxy included, twice

@@ -124,7 +124,7 @@ class Mesh:
             meter=self._recorder.service(name),
         )
         spec.set_errors(error_codes(_field(svc, ver, "error_rate")))
-        spec.refuse_rate = _field(svc, ver, "refuse_rate") or 0.0
+        spec.set_refuse_rate(_field(svc, ver, "refuse_rate") or 0.0)
         spec.refusals = uniform_sampler(self._streams.get(stream + "/refusals"))
         # a request's work is known on arrival when the service makes no calls and nothing
         # changes the work while it waits: its replicas can plan their queue (_server.PlannedWorkers)

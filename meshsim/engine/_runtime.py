@@ -163,6 +163,7 @@ class VersionRuntime:
     error_table: tuple[tuple[float, Outcome], ...] = ()
     refuse_rate: float = 0.0  # the version's own share of refused connection attempts
     extra_refuse_rate: float = 0.0  # what refuse faults add (independent of the own share)
+    refuse_share: float = 0.0  # own + extra: the share of connection attempts refused now
     refusals: Sampler | None = None  # U(0,1) draws deciding refusals (its own stream), when any
     _latency_faults: list[Callable[[], float]] = field(default_factory=list, repr=False)
     _error_faults: list[tuple[tuple[int, float], ...]] = field(default_factory=list, repr=False)
@@ -244,10 +245,16 @@ class VersionRuntime:
         for r in self._refuse_faults:
             keep *= 1.0 - r
         self.extra_refuse_rate = max(0.0, 1.0 - keep - self.refuse_rate)
+        self.refuse_share = self.refuse_rate + self.extra_refuse_rate
+
+    def set_refuse_rate(self, rate: float) -> None:
+        """The version's own share of refused connection attempts."""
+        self.refuse_rate = rate
+        self._refresh_refusals()
 
     def refuses(self) -> bool:
         """Whether this connection attempt is refused (partial connection failure)."""
-        share = self.refuse_rate + self.extra_refuse_rate
+        share = self.refuse_share
         return share > 0.0 and self.refusals is not None and self.refusals() < share
 
     def add_degrade(self, factor: float) -> None:

@@ -323,7 +323,11 @@ def test_bad_error_rates_and_releases_are_refused_with_the_field():
     }
     with pytest.raises(MeshsimInputError, match="Traefik's retry timeout"):
         load_scenario(envoy_timeout)
-    assert resolve_policy(load_scenario(base | {"mesh": {"defaults": "traefik", "version": "v3.7.15"}}), "api")
+    mesh_phc = base | {"mesh": {"defaults": "traefik-mesh"}, "policies": {"api": {"passive_health_check": {}}}}
+    with pytest.raises(MeshsimInputError, match="no passive health check"):
+        load_scenario(mesh_phc)  # Traefik Mesh runs Traefik 2.8
+    v3 = resolve_policy(load_scenario(base | {"mesh": {"defaults": "traefik", "version": "v3.7.15"}}), "api")
+    assert v3.mesh_release == "Traefik 3.7" and v3.retry_kind == "traefik"
 
 
 def _trip_time(onset_s: float) -> float:
