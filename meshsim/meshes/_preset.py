@@ -89,6 +89,9 @@ class Preset:
     retry_status_supported: bool = True
     # the back-off cap when a ``backoff`` block gives no max (s); None: 10 x base, as Envoy's
     backoff_cap_s: float | None = None
+    # the proxy is a hop away from its caller (an edge or per-node proxy, not a sidecar), so its
+    # own answers (an open breaker, no server left) cost the caller a network round trip
+    local_reply_hop: bool = False
 
     def but(self, **changes: Any) -> Preset:
         """This preset with ``changes``: how a mesh preset states its differences from its base."""

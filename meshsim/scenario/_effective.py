@@ -88,6 +88,7 @@ class EffectivePolicy:
     retry_kind: str = "envoy"  # "traefik": Traefik's retry middleware (engine/_traefik_retry.py)
     retry_timeout_s: float | None = None  # Traefik's retry timeout: no retry once the call is this old
     refusal_round_trip: bool = False  # a refused connection costs one network round trip only
+    local_reply_hop: bool = False  # the proxy's own answers cost the caller a round trip to it
     split_kind: str = "random"  # how a version split picks: "random" draw or "smooth" weighted round robin
     passive_health_check: PassiveHealthCheckSpec | None = None  # Traefik's load-balancer passive health check
     origins: dict[str, str] = field(default_factory=dict, compare=False)
@@ -198,7 +199,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
             "retry_timeout_s",
         ):
             origins[key] = pre_src
-    for key in ("mesh_release", "retry_kind", "refusal_round_trip", "split_kind"):
+    for key in ("mesh_release", "retry_kind", "refusal_round_trip", "local_reply_hop", "split_kind"):
         origins[key] = pre_src
     origins["backoff_max_s"] = origins["backoff_base_s"]
 
@@ -317,6 +318,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         retry_kind=pre.retry_kind,
         retry_timeout_s=retry_timeout,
         refusal_round_trip=pre.refusal_round_trip,
+        local_reply_hop=pre.local_reply_hop,
         split_kind=pre.split_kind,
         passive_health_check=passive_health_check,
         mirror=mirror,

@@ -51,6 +51,9 @@ PRESET: Preset = ENVOY.but(
     split_kind="smooth",
     # cenkalti/backoff's MaxInterval, which Traefik leaves at its default [T4]
     backoff_cap_s=60.0,
+    # Traefik is an edge (or per-node) proxy: a breaker's fallback or its "no available
+    # server" 503 costs the caller a round trip to it (measured: about 0.65 ms on loopback)
+    local_reply_hop=True,
 )
 
 #: Traefik 2.x: the same proxy for everything meshsim reads, except that its retry middleware
