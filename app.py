@@ -274,6 +274,10 @@ def _fault_panel(scenario: Any) -> None:
         new["add"] = f"{st.number_input('added latency (ms)', 0.0, value=200.0, key=_ns('fault.add_ms')):g}ms"
     elif kind == "errors":
         new["rate"] = st.number_input("error rate (0-1)", 0.0, 1.0, 0.5, step=0.05, key=_ns("fault.rate"))
+    elif kind == "refuse":
+        new["rate"] = st.number_input(
+            "share of connections refused (0-1)", 0.0, 1.0, 0.5, step=0.05, key=_ns("fault.refuse_rate")
+        )
     elif kind == "crash":
         new["instances"] = int(st.number_input("replicas", 1, 100, 1, key=_ns("fault.instances")))
     elif kind in ("degrade", "load"):

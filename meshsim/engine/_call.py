@@ -69,6 +69,7 @@ class Call(Wake):
         "exchange",
         "timer",
         "span_id",
+        "local_res",
     )
 
     def __init__(
@@ -100,6 +101,7 @@ class Call(Wake):
         self.exchange: Exchange | None = None
         self.timer: Timer | None = None
         self.span_id = 0
+        self.local_res: Outcome = ROUTE_TIMEOUT  # an answer of the proxy's own on its way back
 
     def start(self) -> None:
         """Mirror, start the route timeout, make the first attempt."""
@@ -168,8 +170,19 @@ class Call(Wake):
 
     def _local(self, res: Outcome) -> None:
         """The caller's proxy answered the attempt itself."""
-        self.path.record(self.cluster, res, self.n, False, self.try_ctx.original)
+        path = self.path
+        path.record(self.cluster, res, self.n, False, self.try_ctx.original)
+        if self.cluster.policy.local_reply_hop and res is not ROUTE_TIMEOUT:
+            cost_s = path.local_reply_s(self.proxy)  # a proxy a hop away (Traefik)
+            if cost_s > 0:
+                self.local_res = res
+                self.callbacks = _LOCAL_REPLY
+                path.schedule(self, NORMAL, cost_s)
+                return
         self._tried(res, -1)
+
+    def _local_replied(self) -> None:
+        self._tried(self.local_res, -1)
 
     def _fault_delay_timed_out(self) -> None:
         self._local(ROUTE_TIMEOUT)
@@ -275,7 +288,13 @@ class Call(Wake):
         n = self.n
         if n > 0 and limit is not None:
             limit.finished()
-        if res.cause is None or res is ROUTE_TIMEOUT or n >= retries.attempts or not retries.retriable(res):
+        if (
+            res.cause is None
+            or res is ROUTE_TIMEOUT
+            or n >= retries.attempts
+            or not retries.retriable(res)
+            or (retries.retry_window_s is not None and now - self.started_s >= retries.retry_window_s)
+        ):
             if limit is not None:
                 limit.deposit(now)  # Linkerd deposits for responses it does not retry
             self._finish(res)
@@ -339,6 +358,7 @@ class Call(Wake):
 _FAULT_DELAY_DONE: tuple[Callable[[Call], None]] = (Call._acquire,)
 _FAULT_DELAY_TIMED_OUT: tuple[Callable[[Call], None]] = (Call._fault_delay_timed_out,)
 _SEND: tuple[Callable[[Call], None]] = (Call._send,)
+_LOCAL_REPLY: tuple[Callable[[Call], None]] = (Call._local_replied,)
 _RETRY: tuple[Callable[[Call], None]] = (Call._attempt,)
 _BACKOFF_TIMED_OUT: tuple[Callable[[Call], None]] = (Call._backoff_timed_out,)
 

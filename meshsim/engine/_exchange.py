@@ -113,6 +113,9 @@ class Exchange(Wake):
             and (proxy.zone is None or proxy.zone == replica.zone)
             and not (replica.blackholed or replica.refusing or net.partitions or net.extra)
         ):
+            if replica.spec.refuse_share and replica.spec.refuses():
+                self._refused(0.0)
+                return
             replica.workers.admit(self)  # a local hop costs nothing on the way (RequestPath.local_hop)
             return
         delay = ovh() if (ovh is not None and not proxy.is_ingress) else 0.0  # the caller's outbound proxy
@@ -127,19 +130,22 @@ class Exchange(Wake):
             route = self.cluster.route(self.ep, net)
         out, self.back_path = route
         self.out_path = out
+        outbound_s = delay
         if out.loss or out.bytes_per_s:
             delay += net.delay(out, replica.spec.request_bytes)
         elif not out.zero:
             delay += out.latency()  # NetworkModel.delay without bandwidth and loss
         if net.extra:
             delay += net.extra_delay(proxy.zone, replica.zone)
-        if replica.refusing:
-            self.res = CONNECT_FAILURE
-            if delay > 0:
-                self.callbacks = _FAILED
-                path.schedule(self, NORMAL, 2 * delay)  # the SYN and the RST
+        if replica.refusing or (replica.spec.refuse_share and replica.spec.refuses()):
+            # the SYN and the RST: with refusal_round_trip one network round trip and the
+            # retrying proxy's own work for the try (half a traversal: it builds the request
+            # and dials, but nothing is forwarded, so no inbound proxy and no service);
+            # else the way there, outbound proxy included, twice
+            if self.cluster.policy.refusal_round_trip:
+                self._refused(2 * (delay - outbound_s) + (0.5 * ovh() if ovh is not None else 0.0))
             else:
-                self._end()
+                self._refused(2 * delay)
             return
         if ovh is not None:
             delay += ovh()  # the callee's inbound proxy
@@ -148,6 +154,15 @@ class Exchange(Wake):
             path.schedule(self, NORMAL, delay)
         else:
             self._arrive()
+
+    def _refused(self, cost_s: float) -> None:
+        """The replica refused the connection; the caller learns it after ``cost_s`` seconds."""
+        self.res = CONNECT_FAILURE
+        if cost_s > 0:
+            self.callbacks = _FAILED
+            self.path.schedule(self, NORMAL, cost_s)
+        else:
+            self._end()
 
     def _arrive(self) -> None:
         if self.cancelled:

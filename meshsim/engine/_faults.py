@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from meshsim.engine._control import Control
 from meshsim.engine._runtime import Replica
 from meshsim.errors import MeshsimInputError
-from meshsim.scenario import Fault
+from meshsim.scenario import Fault, error_codes
 from meshsim.topology import LinkDelay
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "LoadFault",
     "OutageFault",
     "PartitionFault",
+    "RefuseFault",
     "engine_fault",
     "install",
 ]
@@ -151,7 +152,7 @@ class LatencyFault(_Fault):
 
 
 class ErrorsFault(_ServiceFault):
-    """Extra HTTP 500s at ``rate`` on a service or version."""
+    """Extra errors at ``rate`` on a service or version: HTTP 500s, or ratios per status code."""
 
     kind = "errors"
 
@@ -160,7 +161,7 @@ class ErrorsFault(_ServiceFault):
         f = self.spec
         assert f.target is not None and f.rate is not None
         specs = control.mesh.specs(f.target) or []
-        rate = float(f.rate)
+        rate: float | tuple[tuple[int, float], ...] = error_codes(f.rate) if isinstance(f.rate, dict) else float(f.rate)
         for spec in specs:
             spec.add_error_rate(rate)
         self._started(control)
@@ -168,6 +169,28 @@ class ErrorsFault(_ServiceFault):
         def undo() -> None:
             for spec in specs:
                 spec.remove_error_rate(rate)
+
+        return undo
+
+
+class RefuseFault(_ServiceFault):
+    """A service's or version's replicas refuse ``rate`` of connection attempts (partial connection failure)."""
+
+    kind = "refuse"
+
+    def apply(self, control: Control) -> Undo:
+        """Start refusing; the undo stops it."""
+        f = self.spec
+        assert f.target is not None and isinstance(f.rate, float | int)
+        specs = control.mesh.specs(f.target) or []
+        rate = float(f.rate)
+        for spec in specs:
+            spec.add_refuse_rate(rate)
+        self._started(control)
+
+        def undo() -> None:
+            for spec in specs:
+                spec.remove_refuse_rate(rate)
 
         return undo
 
@@ -294,10 +317,21 @@ class LoadFault(_Fault):
 
 
 #: Every fault kind the engine runs.
-EngineFault = LatencyFault | ErrorsFault | DegradeFault | OutageFault | CrashFault | PartitionFault | LoadFault
+EngineFault = (
+    LatencyFault | ErrorsFault | RefuseFault | DegradeFault | OutageFault | CrashFault | PartitionFault | LoadFault
+)
 _KINDS: dict[str, type[EngineFault]] = {
     cls.kind: cls
-    for cls in (LatencyFault, ErrorsFault, DegradeFault, OutageFault, CrashFault, PartitionFault, LoadFault)
+    for cls in (
+        LatencyFault,
+        ErrorsFault,
+        RefuseFault,
+        DegradeFault,
+        OutageFault,
+        CrashFault,
+        PartitionFault,
+        LoadFault,
+    )
 }
 
 

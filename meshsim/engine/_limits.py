@@ -18,7 +18,6 @@ __all__ = [
     "TokenBucket",
     "OutlierDetector",
     "FailureAccrual",
-    "TraefikBreaker",
 ]
 
 
@@ -276,86 +275,3 @@ class FailureAccrual:
     def _penalise(self, i: int, now_s: float) -> None:
         jitter = 1.0 + self.jitter * (2 * self._u() - 1)
         self.until[i] = now_s + self.penalty[i] * jitter
-
-
-class TraefikBreaker:
-    """Traefik/oxy service-wide breaker over a 10 s rolling window [T5].
-
-    It trips on ``NetworkErrorRatio() > x``, ``ResponseCodeRatio(...) > x`` or
-    ``LatencyAtQuantileMS(q) > x``.
-
-    States: standby -> tripped (fallback 503 for fallback_duration) -> recovering
-    (a linearly growing share of requests passes over recovery_duration) -> standby.
-    """
-
-    WINDOW_S = 10.0
-
-    def __init__(
-        self, expression: str, check_period_s: float, fallback_s: float, recovery_s: float, uniform: Callable[[], float]
-    ) -> None:
-        self.metric, self.threshold, self.args = self.parse(expression)
-        self.check_period_s = check_period_s
-        self.fallback_s = fallback_s
-        self.recovery_s = recovery_s
-        self.events: deque[tuple[float, bool, int, float]] = deque()
-        self.state = "standby"
-        self.since = 0.0
-        self.next_check = 0.0
-        self.trips = 0
-        self._u = uniform
-
-    @staticmethod
-    def parse(expr: str) -> tuple[str, float, tuple[float, ...]]:
-        import re
-
-        m = re.match(
-            r"^\s*(NetworkErrorRatio|ResponseCodeRatio|LatencyAtQuantileMS)\(([^)]*)\)\s*>\s*([0-9.]+)\s*$", expr
-        )
-        if not m:
-            raise ValueError(
-                f"circuit_breaker expression {expr!r} not supported; use NetworkErrorRatio() > x, "
-                "ResponseCodeRatio(a,b,c,d) > x or LatencyAtQuantileMS(q) > x"
-            )
-        args = tuple(float(a) for a in m.group(2).split(",") if a.strip())
-        return m.group(1), float(m.group(3)), args
-
-    def record(self, now_s: float, network_error: bool, status: int, latency_s: float) -> None:
-        self.events.append((now_s, network_error, status, latency_s))
-
-    def _value(self, now_s: float) -> float:
-        while self.events and self.events[0][0] < now_s - self.WINDOW_S:
-            self.events.popleft()
-        if not self.events:
-            return 0.0
-        if self.metric == "NetworkErrorRatio":
-            return sum(1 for e in self.events if e[1]) / len(self.events)
-        if self.metric == "ResponseCodeRatio":
-            a, b, c, d = self.args
-            num = sum(1 for e in self.events if a <= e[2] < b)
-            den = sum(1 for e in self.events if c <= e[2] < d)
-            return num / den if den else 0.0
-        lat = sorted(e[3] for e in self.events)
-        q = self.args[0] / 100.0 if self.args else 0.5
-        return 1000.0 * lat[min(len(lat) - 1, int(q * len(lat)))]
-
-    def allow(self, now_s: float) -> bool:
-        """Whether a request may pass now (False => local 503)."""
-        if self.state == "tripped":
-            if now_s - self.since >= self.fallback_s:
-                self.state, self.since = "recovering", now_s
-            else:
-                return False
-        if self.state == "recovering":
-            share = (now_s - self.since) / self.recovery_s
-            if share >= 1.0:
-                self.state, self.since = "standby", now_s
-            elif self._u() >= share:
-                return False
-        if now_s >= self.next_check:
-            self.next_check = now_s + self.check_period_s
-            if self._value(now_s) > self.threshold:
-                self.state, self.since = "tripped", now_s
-                self.trips += 1
-                self.events.clear()
-                return False
-        return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -11,9 +12,10 @@ from meshsim.engine._limits import TokenBucket
 from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import DEFAULT_ZONE, Membership, Replica, VersionRuntime
 from meshsim.engine._server import PlannedWorkers, QueuedWorkers
+from meshsim.meshes import preset
 from meshsim.metrics import Recorder
 from meshsim.rng import Streams
-from meshsim.scenario import EffectivePolicy, Scenario, Service, ServiceVersion, resolve_policy
+from meshsim.scenario import EffectivePolicy, Scenario, Service, ServiceVersion, error_codes, resolve_policy
 from meshsim.topology import under
 
 if TYPE_CHECKING:
@@ -111,7 +113,7 @@ class Mesh:
             queue_limit=_field(svc, ver, "queue_limit"),
             holds_worker=_field(svc, ver, "holds_worker_during_calls"),
             service_time=service_time,
-            error_rate=_field(svc, ver, "error_rate"),
+            error_rate=0.0,  # set_errors below
             request_bytes=_field(svc, ver, "request_size"),
             response_bytes=_field(svc, ver, "response_size"),
             calls=calls,
@@ -121,6 +123,9 @@ class Mesh:
             uniform=uniform_sampler(self._streams.get(stream + "/errors")),
             meter=self._recorder.service(name),
         )
+        spec.set_errors(error_codes(_field(svc, ver, "error_rate")))
+        spec.set_refuse_rate(_field(svc, ver, "refuse_rate") or 0.0)
+        spec.refusals = uniform_sampler(self._streams.get(stream + "/refusals"))
         # a request's work is known on arrival when the service makes no calls and nothing
         # changes the work while it waits: its replicas can plan their queue (_server.PlannedWorkers)
         spec.planned = (
@@ -204,9 +209,18 @@ class Routing:
     """Traffic splits between a service's versions (weights by version), read on every call."""
 
     def __init__(self, scenario: Scenario, uniform: Sampler) -> None:
-        """The scenario's ``split`` policies; ``uniform`` draws the routing decisions."""
+        """The scenario's ``split`` policies; ``uniform`` draws the routing decisions.
+
+        With a mesh whose split is ``smooth`` (Traefik) the versions follow a deterministic
+        weighted round robin instead of a draw: Traefik's earliest-deadline-first schedule,
+        where each pick takes the version with the earliest deadline and moves it on by
+        1/weight (pkg/server/service/loadbalancer/wrr/wrr.go, docs/references.md §6 [T3]).
+        One schedule per service, as one Traefik in front of it keeps.
+        """
         self.splits: dict[str, tuple[list[str], list[float]]] = {}
         self._u = uniform
+        self.smooth = preset(scenario.mesh.defaults, scenario.mesh.version).split_kind == "smooth"
+        self._deadlines: dict[str, list[float]] = {}  # per service, per version (smooth splits)
         for name, pol in scenario.policies.items():
             if pol.split:
                 versions = list(pol.split)
@@ -215,6 +229,17 @@ class Routing:
     def set_split(self, service: str, versions: list[str], weights: list[float]) -> None:
         """Send calls to ``service`` to ``versions`` in proportion to ``weights`` from now on."""
         self.splits[service] = (list(versions), list(weights))
+        self._deadlines.pop(service, None)  # a new configuration: Traefik builds a new balancer
+
+    def _smooth_pick(self, service: str, versions: list[str], weights: list[float]) -> str | None:
+        deadlines = self._deadlines.get(service)
+        if deadlines is None:
+            deadlines = self._deadlines[service] = [1.0 / w if w > 0 else math.inf for w in weights]
+        best = min(range(len(versions)), key=deadlines.__getitem__)  # ties: the first listed
+        if deadlines[best] == math.inf:
+            return None
+        deadlines[best] += 1.0 / weights[best]
+        return versions[best]
 
     def choose(self, service: str) -> str | None:
         """The version a call to ``service`` goes to (None: any replica of the service)."""
@@ -222,6 +247,8 @@ class Routing:
         if split is None:
             return None
         versions, weights = split
+        if self.smooth:
+            return self._smooth_pick(service, versions, weights)
         total = sum(weights)
         if total <= 0:
             return None

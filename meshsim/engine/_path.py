@@ -132,6 +132,21 @@ class RequestPath:
             and not (replica.blackholed or replica.refusing or net.partitions or net.extra)
         )
 
+    def local_reply_s(self, proxy: Proxy) -> float:
+        """What an answer of a proxy's own costs its caller when the proxy is a hop away, seconds.
+
+        A network round trip within the caller's zone and half a proxy traversal (the proxy
+        reads the request but forwards nothing): about 0.66 ms against 0.63-0.69 ms measured
+        for a Traefik breaker's fallback on loopback (docs/lab.md).
+        """
+        cost_s = 0.0
+        if not self.net.quiet:
+            there = self.net.path(proxy.zone, proxy.zone)
+            if not there.zero:
+                cost_s = 2 * there.latency()
+        ovh = self.overhead
+        return cost_s + (0.5 * ovh() if ovh is not None else 0.0)
+
     # ----- calls -----
     def call(self, proxy: Proxy, service: str, ctx: Context, owner: Waiter, hooked: bool = True) -> None:
         """Start one logical call from ``proxy`` to ``service``; ``owner.resume(outcome, ...)`` when it ends.
@@ -149,6 +164,9 @@ class RequestPath:
             # no timers, limits or hedges: the first try is one exchange that keeps its own
             # books; a Call takes over only when a retry is due (after_first_try)
             ep = cluster.pick((), ctx.key)
+            if ep is None and cluster.policy.local_reply_hop:
+                Call(self, proxy, service, version, cluster, ctx, owner, hooked).start()  # its 503 costs a hop
+                return
             if ep is None:
                 self.record(cluster, NO_ENDPOINT, 0, False, ctx.original)
                 Call(self, proxy, service, version, cluster, ctx, owner, hooked).after_try(NO_ENDPOINT, -1)

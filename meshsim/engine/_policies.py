@@ -5,10 +5,12 @@ and never coordinates with the others). The engine only calls these methods; a n
 behaviour is a new small class that implements one of them:
 
 - :class:`LoadBalancer` picks an endpoint (round robin, P2C, peak EWMA, ring hash);
-- :class:`RetryPolicy` says which outcomes are retried and how long to back off;
+- :class:`RetryPolicy` says which outcomes are retried and how long to back off (Envoy's in
+  ``_retrying``, Traefik's retry middleware in ``_traefik_retry``);
 - :class:`RetryLimit` admits or refuses a retry (Envoy's max_retries and budget, Linkerd's budget);
-- :class:`Breaker` lets a request through or answers a local 503 (Traefik's breaker);
-- :class:`HostHealth` takes endpoints out after failures (Envoy outlier detection, Linkerd failure accrual);
+- :class:`Breaker` lets a request through or answers a local 503 (Traefik's breaker, ``_traefik_breaker``);
+- :class:`HostHealth` takes endpoints out after failures (Envoy outlier detection, Linkerd failure
+  accrual, Traefik's passive health check in ``_traefik_health``);
 - :class:`RateLimiter` admits a request at the replica or answers 429.
 
 Times are float seconds of simulated time.
@@ -44,6 +46,7 @@ class RetryPolicy(Protocol):
     """Which outcomes a proxy retries, how many times, and the wait before each retry."""
 
     attempts: int  # retries allowed after the first try
+    retry_window_s: float | None  # no retry once the call is this old (Traefik's timeout); None: none
 
     def retriable(self, res: Outcome) -> bool:
         """Whether ``res`` may be retried."""

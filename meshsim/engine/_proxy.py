@@ -15,10 +15,13 @@ import simpy
 
 from meshsim.distributions import Sampler
 from meshsim.engine._balancers import PeakEwma, make_balancer
-from meshsim.engine._limits import FailureAccrual, OutlierDetector, TraefikBreaker
+from meshsim.engine._limits import FailureAccrual, OutlierDetector
 from meshsim.engine._policies import Breaker, HostHealth, LoadBalancer, RetryLimit, RetryPolicy
 from meshsim.engine._retrying import EnvoyRetries, make_retry_limit
 from meshsim.engine._runtime import Membership, Replica
+from meshsim.engine._traefik_breaker import TraefikBreaker
+from meshsim.engine._traefik_health import TraefikPassiveHealth
+from meshsim.engine._traefik_retry import TraefikRetries
 from meshsim.scenario import EffectivePolicy
 
 if TYPE_CHECKING:
@@ -125,13 +128,13 @@ class Cluster:
         self.accrual = (
             FailureAccrual(fa.max_failures, fa.min_penalty, fa.max_penalty, fa.jitter, n, uniform) if fa else None
         )
+        phc = policy.passive_health_check
+        passive = TraefikPassiveHealth(phc.max_failed_attempts, phc.failure_window, n) if phc else None
         # every detector that can take an endpoint out, in the order they see a response
-        self.health: tuple[HostHealth, ...] = tuple(h for h in (self.outlier, self.accrual) if h is not None)
+        self.health: tuple[HostHealth, ...] = tuple(h for h in (self.outlier, self.accrual, passive) if h is not None)
         cb = policy.circuit_breaker
         self.breaker: Breaker | None = (
-            TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration, uniform)
-            if cb
-            else None
+            TraefikBreaker(cb.expression, cb.check_period, cb.fallback_duration, cb.recovery_duration) if cb else None
         )
         # Istio builds locality priorities only when the cluster has outlier detection
         # (without it Envoy never marks a host unhealthy, so it could never fail over) [S5]
@@ -335,7 +338,10 @@ def shared_policy(policy: EffectivePolicy, uniform: Sampler) -> tuple[RetryPolic
     robin's position does: each proxy makes its own).
     """
     per_proxy = policy.load_balancer.kind == "round_robin"
-    return EnvoyRetries(policy, uniform), (None if per_proxy else make_balancer(policy.load_balancer, uniform))
+    retries: RetryPolicy = (
+        TraefikRetries(policy, uniform) if policy.retry_kind == "traefik" else EnvoyRetries(policy, uniform)
+    )
+    return retries, (None if per_proxy else make_balancer(policy.load_balancer, uniform))
 
 
 class Proxy:

@@ -54,11 +54,12 @@ class EnvoyRetries:
     Without ``backoff.max`` the cap is 10 x base, as Envoy's.
     """
 
-    __slots__ = ("attempts", "_policy", "_base_s", "_max_s", "_uniform")
+    __slots__ = ("attempts", "retry_window_s", "_policy", "_base_s", "_max_s", "_uniform")
 
     def __init__(self, policy: EffectivePolicy, uniform: Callable[[], float]) -> None:
         """The retry policy of ``policy``; ``uniform`` draws the back-off jitter."""
         self.attempts = policy.retry_attempts
+        self.retry_window_s: float | None = None  # Envoy retries within the route timeout only
         self._policy = policy
         self._base_s = policy.backoff_base_s or 0.0
         self._max_s = policy.backoff_max_s or 10 * self._base_s

@@ -91,6 +91,11 @@ RESET = outcome("error", 503, no_response=True)
 SERVER_ERROR = outcome("error", 500)
 
 
+def server_error(status: int) -> Outcome:
+    """The outcome of a server answering ``status`` (an error by its own draw)."""
+    return SERVER_ERROR if status == 500 else outcome("error", status)
+
+
 class Waiter(Protocol):
     """Something waiting for a call or an exchange to end (a request, a server, a retry loop)."""
 
@@ -152,8 +157,17 @@ class VersionRuntime:
     degrade_factor: float = 1.0
     extra_latency: Callable[[], float] | None = None  # extra service time per request (s)
     extra_error_rate: float = 0.0
+    # (HTTP status, ratio) of the version's own errors; () with error_rate 0
+    error_codes: tuple[tuple[int, float], ...] = ()
+    # cumulative probability -> the answer, own errors first then each fault's (see error_for)
+    error_table: tuple[tuple[float, Outcome], ...] = ()
+    refuse_rate: float = 0.0  # the version's own share of refused connection attempts
+    extra_refuse_rate: float = 0.0  # what refuse faults add (independent of the own share)
+    refuse_share: float = 0.0  # own + extra: the share of connection attempts refused now
+    refusals: Sampler | None = None  # U(0,1) draws deciding refusals (its own stream), when any
     _latency_faults: list[Callable[[], float]] = field(default_factory=list, repr=False)
-    _error_faults: list[float] = field(default_factory=list, repr=False)
+    _error_faults: list[tuple[tuple[int, float], ...]] = field(default_factory=list, repr=False)
+    _refuse_faults: list[float] = field(default_factory=list, repr=False)
     _degrade_faults: list[float] = field(default_factory=list, repr=False)
 
     def add_latency(self, sampler: Callable[[], float]) -> None:
@@ -175,22 +189,73 @@ class VersionRuntime:
         else:
             self.extra_latency = lambda: sum(s() for s in samplers)
 
-    def add_error_rate(self, rate: float) -> None:
-        """An errors fault: extra failures at ``rate``, independent of the service's own."""
-        self._error_faults.append(rate)
+    def set_errors(self, codes: tuple[tuple[int, float], ...]) -> None:
+        """The version's own errors: (HTTP status, ratio) pairs."""
+        self.error_codes = codes
+        self.error_rate = sum(rate for _, rate in codes)
         self._refresh_errors()
 
-    def remove_error_rate(self, rate: float) -> None:
+    def add_error_rate(self, rate: float | tuple[tuple[int, float], ...]) -> None:
+        """An errors fault: extra failures at ``rate`` (HTTP 500, or per status), independent of the own."""
+        self._error_faults.append(((500, rate),) if isinstance(rate, float | int) else rate)
+        self._refresh_errors()
+
+    def remove_error_rate(self, rate: float | tuple[tuple[int, float], ...]) -> None:
         """An errors fault ended."""
-        self._error_faults.remove(rate)
+        self._error_faults.remove(((500, rate),) if isinstance(rate, float | int) else rate)
         self._refresh_errors()
 
     def _refresh_errors(self) -> None:
         keep = 1.0 - self.error_rate
-        for r in self._error_faults:
-            keep *= 1.0 - r
-        # independent failures: total = 1 - prod(1 - r)
+        table: list[tuple[float, Outcome]] = []
+        acc = 0.0
+        for code, rate in self.error_codes:
+            acc += rate
+            table.append((acc, server_error(code)))
+        for codes in self._error_faults:
+            # independent failures: this fault fails what everything before it let through
+            for code, rate in codes:
+                acc += keep * rate
+                table.append((acc, server_error(code)))
+            keep *= 1.0 - sum(rate for _, rate in codes)
+        # total = 1 - prod(1 - r)
         self.extra_error_rate = max(0.0, 1.0 - keep - self.error_rate)
+        self.error_table = tuple(table)
+
+    def error_for(self, u: float) -> Outcome:
+        """The error answered for a draw ``u`` below the total error rate (its status code by share)."""
+        table = self.error_table
+        for cum, res in table:
+            if u < cum:
+                return res
+        return table[-1][1] if table else SERVER_ERROR
+
+    def add_refuse_rate(self, rate: float) -> None:
+        """A refuse fault: the replicas refuse ``rate`` of connection attempts, independent of the own share."""
+        self._refuse_faults.append(rate)
+        self._refresh_refusals()
+
+    def remove_refuse_rate(self, rate: float) -> None:
+        """A refuse fault ended."""
+        self._refuse_faults.remove(rate)
+        self._refresh_refusals()
+
+    def _refresh_refusals(self) -> None:
+        keep = 1.0 - self.refuse_rate
+        for r in self._refuse_faults:
+            keep *= 1.0 - r
+        self.extra_refuse_rate = max(0.0, 1.0 - keep - self.refuse_rate)
+        self.refuse_share = self.refuse_rate + self.extra_refuse_rate
+
+    def set_refuse_rate(self, rate: float) -> None:
+        """The version's own share of refused connection attempts."""
+        self.refuse_rate = rate
+        self._refresh_refusals()
+
+    def refuses(self) -> bool:
+        """Whether this connection attempt is refused (partial connection failure)."""
+        share = self.refuse_share
+        return share > 0.0 and self.refusals is not None and self.refusals() < share
 
     def add_degrade(self, factor: float) -> None:
         """A degrade fault multiplies the service time by ``factor``."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from simpy.events import NORMAL
 
-from meshsim.engine._runtime import OK, OVERFLOW_REMOTE, RESET, SERVER_ERROR, Outcome, Replica, Wake, outcome
+from meshsim.engine._runtime import OK, OVERFLOW_REMOTE, RESET, Outcome, Replica, Wake, outcome
 
 if TYPE_CHECKING:
     from meshsim.engine._exchange import Exchange
@@ -117,7 +117,8 @@ class PlannedWorkers:
         if exchange.ctx.trace is not None:
             exchange.span_id = path.tracing.new_span_id()
         err = spec.error_rate + spec.extra_error_rate
-        exchange.answer_at(SERVER_ERROR if err > 0.0 and spec.uniform() < err else OK, end)
+        u = spec.uniform() if err > 0.0 else 1.0
+        exchange.answer_at(spec.error_for(u) if u < err else OK, end)
 
     def complete(self, exchange: Exchange) -> None:
         """The planned answer arrives at the caller: the server's books, as of the end of the work."""
@@ -247,8 +248,9 @@ class Visit(Wake):
         if self.exchange.abandoned and path.env._now >= path.warmup_s:
             spec.meter.stats.wasted_s += self.work_s
         err = spec.error_rate + spec.extra_error_rate
-        if err > 0.0 and spec.uniform() < err:
-            self._finish(SERVER_ERROR)
+        u = spec.uniform() if err > 0.0 else 1.0
+        if u < err:
+            self._finish(spec.error_for(u))
         elif spec.calls:
             if not spec.holds_worker:
                 self._release()

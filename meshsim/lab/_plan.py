@@ -4,9 +4,9 @@
 :class:`~meshsim.errors.MeshsimInputError` naming the one field the lab cannot realise on a
 real Traefik (exit code 2). Policies are read as the simulator reads them, through
 :func:`~meshsim.scenario.resolve_policy`, so a value the ``traefik`` preset fills in is the
-value the lab renders; where Traefik itself behaves differently from that value (meshsim's
-preset retries on another host; Traefik's balancer keeps no memory of the server that
-failed), the lab renders what Traefik offers and the comparison shows the difference.
+value the lab renders; where Traefik itself behaves differently from that value (a
+scenario under another preset's retry semantics, say), the lab renders what Traefik offers
+and the comparison shows the difference.
 
 Everything runs on one machine, so the scenario's network (zones, links, cross-cloud
 latency, request sizes) is replaced by loopback, in the live run and in the prediction.
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from meshsim.errors import MeshsimInputError
+from meshsim.meshes import TRAEFIK_RETRY_NETWORK, TRAEFIK_RETRY_STATUS
 from meshsim.scenario import DistSpec, EffectivePolicy, Fault, Scenario, Service, line_of, resolve_policy
 
 __all__ = [
@@ -56,14 +57,7 @@ _SERVICE_DEFAULTS: dict[str, Any] = {
     "replicas": None,
 }
 
-# retry_on conditions -> Traefik retry `status` ranges (v3.7 retry middleware); network errors apart.
-_RETRY_STATUS = {
-    "5xx": "500-599",
-    "gateway-error": "502-504",
-    "retriable-4xx": "409",
-    "rate_limited": "429",
-    "timeout": "504",
-}
+_RETRY_STATUS = TRAEFIK_RETRY_STATUS
 # gRPC conditions never match an HTTP service, in meshsim's engine as on Traefik.
 _RETRY_NEVER = frozenset(
     ("refused-stream", "unavailable", "cancelled", "deadline-exceeded", "internal", "resource-exhausted")
@@ -294,6 +288,7 @@ def _check_policy(scenario: Scenario, service: str, pol: EffectivePolicy) -> Non
         ("fault", pol.fault is not None, "Istio fault injection has no Traefik middleware"),
         ("locality", pol.locality is not None, "every lab process runs on one host"),
         ("mirror", pol.mirror is not None, "not realised yet"),
+        ("passive_health_check", pol.passive_health_check is not None, "not realised yet"),
     ]
     pool_limits = (pol.max_connections, pol.max_pending, pol.max_requests, pol.max_retries)
     unrealised.append(
@@ -316,11 +311,11 @@ def _retry(scenario: Scenario, service: str, pol: EffectivePolicy) -> tuple[dict
     if pol.retry_attempts <= 0:
         return None, notes
     on = set(pol.retry_on)
-    network = bool(on & {"connect-failure", "reset"})
+    network = bool(on & TRAEFIK_RETRY_NETWORK)
     ranges = [_RETRY_STATUS[c] for c in sorted(on) if c in _RETRY_STATUS]
     if "retriable-status-codes" in on:
         ranges += [str(c) for c in sorted(pol.retriable_status_codes)]
-    left = on - set(_RETRY_STATUS) - _RETRY_NEVER - {"connect-failure", "reset", "retriable-status-codes"}
+    left = on - set(_RETRY_STATUS) - _RETRY_NEVER - TRAEFIK_RETRY_NETWORK - {"retriable-status-codes"}
     if left:
         raise _refuse(
             scenario,
@@ -337,10 +332,13 @@ def _retry(scenario: Scenario, service: str, pol: EffectivePolicy) -> tuple[dict
         opts["disableRetryOnNetworkError"] = True
     if pol.backoff_base_s:
         opts["initialInterval"] = pol.backoff_base_s
-        notes.append(
-            f"{service}: back-off rendered as Traefik's initialInterval {pol.backoff_base_s * 1e3:g} ms "
-            "(Traefik's is exponential from it with 50% randomisation; meshsim draws Envoy's full jitter)"
-        )
+        if pol.retry_kind != "traefik":
+            notes.append(
+                f"{service}: back-off rendered as Traefik's initialInterval {pol.backoff_base_s * 1e3:g} ms "
+                "(Traefik's is exponential from it with 50% randomisation; this preset draws Envoy's full jitter)"
+            )
+    if pol.retry_timeout_s:
+        opts["timeout"] = pol.retry_timeout_s
     if pol.retry_different_host:
         notes.append(
             f"{service}: meshsim retries on a different host; Traefik's retry goes back through its "
@@ -467,7 +465,11 @@ def _faults(scenario: Scenario, backends: list[BackendSpec]) -> list[FaultPlan]:
         if f.kind == "crash":
             out.append(replace(base, instances=f.instances or 1))
         elif f.kind == "errors":
+            if isinstance(f.rate, dict):
+                raise _refuse(scenario, ("faults", i, "rate"), "the lab's errors fault answers HTTP 500 only")
             out.append(replace(base, error_rate=float(f.rate or 0.0)))
+        elif f.kind == "refuse":
+            raise _refuse(scenario, ("faults", i, "kind"), "the lab's backends do not refuse a share of connections")
         elif f.kind == "degrade":
             out.append(replace(base, factor=float(f.factor or 1.0)))
         else:
@@ -491,6 +493,14 @@ def _check_scenario(scenario: Scenario, warmup_s: float, duration_s: float) -> N
     for name, svc in scenario.services.items():
         if svc.autoscaling is not None:
             raise _refuse(scenario, ("services", name, "autoscaling"), "the lab runs a fixed set of backends")
+        refusing = [((), svc)] + [(("versions", v), ver) for v, ver in svc.versions.items()]
+        for sub, fields in refusing:
+            if fields.refuse_rate:
+                raise _refuse(
+                    scenario,
+                    ("services", name, *sub, "refuse_rate"),
+                    "the lab's backends do not refuse a share of connections (a crash refuses them all)",
+                )
     if warmup_s + duration_s > MAX_HORIZON_S:
         raise _refuse(scenario, ("duration",), f"a live run is at most {MAX_HORIZON_S:g} s (warm-up plus duration)")
 

@@ -115,8 +115,9 @@ def dynamic_config(
         chain = []
         if route.retry is not None:
             opts = dict(route.retry)
-            if "initialInterval" in opts:
-                opts["initialInterval"] = _go_duration(opts["initialInterval"])
+            for key in ("initialInterval", "timeout"):
+                if key in opts:
+                    opts[key] = _go_duration(opts[key])
             middlewares[f"{name}-retry"] = {"retry": opts}
             chain.append(f"{name}-retry")
         if route.breaker is not None:

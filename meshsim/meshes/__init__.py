@@ -29,6 +29,8 @@ from meshsim.meshes._registry import (
     preset,
 )
 from meshsim.meshes._result import ImportResult, Note, Origin, render_report, render_yaml
+from meshsim.meshes._traefik import RETRY_NETWORK as TRAEFIK_RETRY_NETWORK
+from meshsim.meshes._traefik import RETRY_STATUS as TRAEFIK_RETRY_STATUS
 
 __all__ = [
     "MESHES",
@@ -42,6 +44,8 @@ __all__ = [
     "PROXY_OVERHEAD",
     "RETRY_BUDGET_DEFAULTS",
     "SUPPORTED_FORMATS",
+    "TRAEFIK_RETRY_NETWORK",
+    "TRAEFIK_RETRY_STATUS",
     "ImportResult",
     "MeshUnit",
     "Note",

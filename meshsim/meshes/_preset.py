@@ -77,6 +77,21 @@ class Preset:
     locality_cross_zone: bool  # with locality on: may traffic leave the region at all
     locality_needs_outlier: bool  # locality failover acts only with outlier detection (Istio)
     version: str = ""  # the release this preset models, e.g. "1.24 and later"
+    # how the proxy runs retries: "envoy" (retry_on conditions, full-jitter back-off) or
+    # "traefik" (Traefik's retry middleware: connect errors and status codes, its own back-off)
+    retry_kind: str = "envoy"
+    # a refused connection costs one network round trip only, not the proxies' processing
+    refusal_round_trip: bool = False
+    # how a version split picks a version: "random" (a weighted draw, Envoy) or "smooth"
+    # (Traefik's deterministic weighted round robin, one schedule per caller proxy)
+    split_kind: str = "random"
+    # the retry options the release has beyond connect errors (Traefik 3.7: status, timeout)
+    retry_status_supported: bool = True
+    # the back-off cap when a ``backoff`` block gives no max (s); None: 10 x base, as Envoy's
+    backoff_cap_s: float | None = None
+    # the proxy is a hop away from its caller (an edge or per-node proxy, not a sidecar), so its
+    # own answers (an open breaker, no server left) cost the caller a network round trip
+    local_reply_hop: bool = False
 
     def but(self, **changes: Any) -> Preset:
         """This preset with ``changes``: how a mesh preset states its differences from its base."""
@@ -110,3 +125,6 @@ class MeshUnit:
     proxies: tuple[Proxy, ...] = ()
     block_defaults: Mapping[str, BlockDefaults] = field(default_factory=dict)
     semantics: tuple[Semantic, ...] = ()
+    # ``mesh.version`` choices: preset name -> major release -> the preset of that release
+    # (a preset without an entry has one release; ``mesh.version`` is then refused)
+    versions: Mapping[str, Mapping[str, Preset]] = field(default_factory=dict)

@@ -22,6 +22,7 @@ __all__ = [
     "PRESETS",
     "PRESET_FOR_FORMAT",
     "PRESET_NAMES",
+    "PRESET_VERSIONS",
     "PROXIES",
     "PROXY_FOR_PRESET",
     "PROXY_NAMES",
@@ -94,6 +95,34 @@ PROXY_FOR_PRESET: dict[str | None, str] = {name: p.proxy for name, p in PRESETS.
 RETRY_BUDGET_DEFAULTS: dict[str, tuple[float, ...]] = {"envoy": _ENVOY_BUDGET, "linkerd": _LINKERD_BUDGET}
 
 
-def preset(name: str | None) -> Preset:
-    """The preset named ``name`` (``None``: no preset)."""
-    return NO_PRESET if name is None else PRESETS[name]
+#: ``mesh.defaults`` name -> major release -> its preset, for presets with several releases.
+PRESET_VERSIONS: dict[str, dict[str, Preset]] = {
+    name: dict(by_major) for unit in MESHES.values() for name, by_major in unit.versions.items()
+}
+
+
+def major_release(version: str) -> str:
+    """``"v3.7.15"`` -> ``"3"``: the major release a ``mesh.version`` names."""
+    return version.strip().lstrip("vV").split(".", 1)[0]
+
+
+def preset(name: str | None, version: str | None = None) -> Preset:
+    """The preset named ``name`` (``None``: no preset), of release ``version`` when given.
+
+    Raises:
+        ValueError: ``version`` is not a release the preset has.
+    """
+    if name is None:
+        if version is not None:
+            raise ValueError("mesh.version needs mesh.defaults (the mesh whose release it names)")
+        return NO_PRESET
+    if version is None:
+        return PRESETS[name]
+    releases = PRESET_VERSIONS.get(name, {})
+    found = releases.get(major_release(version))
+    if found is None:
+        known = ", ".join(sorted(releases)) or "none (this preset models one release)"
+        raise ValueError(
+            f"mesh.version {version!r} is not a release of the {name} preset; known major releases: {known}"
+        )
+    return found

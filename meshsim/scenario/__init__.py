@@ -26,7 +26,7 @@ from meshsim.scenario._models import (
 )
 from meshsim.scenario._policies import LoadBalancerSpec, PolicySpec, ServicePolicySpec
 from meshsim.scenario._slo import LATENCY_METRICS, METRIC_KIND, SLO_METRICS, SloSpec
-from meshsim.scenario._types import DistSpec
+from meshsim.scenario._types import DistSpec, error_codes
 
 __all__ = [
     "LATENCY_METRICS",
@@ -50,6 +50,7 @@ __all__ = [
     "ServiceVersion",
     "SloSpec",
     "Workload",
+    "error_codes",
     "json_schema",
     "json_schema_text",
     "line_of",

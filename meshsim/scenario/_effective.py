@@ -20,6 +20,7 @@ from meshsim.scenario._policies import (
     LoadBalancerSpec,
     LocalitySpec,
     MirrorSpec,
+    PassiveHealthCheckSpec,
     PolicySpec,
     RateLimitSpec,
 )
@@ -83,6 +84,13 @@ class EffectivePolicy:
     locality: LocalitySpec | None
     locality_needs_outlier: bool
     mirror: MirrorSpec | None
+    mesh_release: str = ""  # the release the preset models (``mesh.version``), e.g. "Traefik 3.7"
+    retry_kind: str = "envoy"  # "traefik": Traefik's retry middleware (engine/_traefik_retry.py)
+    retry_timeout_s: float | None = None  # Traefik's retry timeout: no retry once the call is this old
+    refusal_round_trip: bool = False  # a refused connection costs one network round trip only
+    local_reply_hop: bool = False  # the proxy's own answers cost the caller a round trip to it
+    split_kind: str = "random"  # how a version split picks: "random" draw or "smooth" weighted round robin
+    passive_health_check: PassiveHealthCheckSpec | None = None  # Traefik's load-balancer passive health check
     origins: dict[str, str] = field(default_factory=dict, compare=False)
 
     def as_rows(self) -> list[tuple[str, Any, str]]:
@@ -123,7 +131,7 @@ def _block(service_pol: Any, version_pol: PolicySpec | None, name: str) -> tuple
 
 def resolve_policy(scenario: Scenario, service: str, version: str | None = None) -> EffectivePolicy:
     """Return the effective policy for calls to ``service`` (and ``version``, when routed to one)."""
-    pre = preset(scenario.mesh.defaults)
+    pre = preset(scenario.mesh.defaults, scenario.mesh.version)
     pre_src = pre.source
     spol = scenario.policies.get(service)
     vpol = spol.versions.get(version) if (spol is not None and version is not None) else None
@@ -155,12 +163,14 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         if retries.backoff == "none":
             backoff = None
         elif retries.backoff is not None:
-            backoff = (retries.backoff.base, retries.backoff.max or 10 * retries.backoff.base)
+            cap = retries.backoff.max or pre.backoff_cap_s or 10 * retries.backoff.base
+            backoff = (retries.backoff.base, cap)
         else:
             backoff = pre.backoff_s
         diff_host = (
             retries.retry_different_host if retries.retry_different_host is not None else pre.retry_different_host
         )
+        retry_timeout = retries.timeout or None
         for key, sub, val in (
             ("retry_attempts", "attempts", retries.attempts),
             ("per_try_timeout_s", "per_try_timeout", retries.per_try_timeout),
@@ -168,6 +178,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
             ("retriable_status_codes", "retriable_status_codes", retries.retriable_status_codes),
             ("backoff_base_s", "backoff", retries.backoff),
             ("retry_different_host", "retry_different_host", retries.retry_different_host),
+            ("retry_timeout_s", "timeout", retries.timeout),
         ):
             origins[key] = f"{rsrc}.{sub}" if val is not None else f"{pre_src} (field unset in {rsrc})"
     else:
@@ -177,6 +188,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         codes = pre.retriable_status_codes
         backoff = pre.backoff_s
         diff_host = pre.retry_different_host
+        retry_timeout = None
         for key in (
             "retry_attempts",
             "per_try_timeout_s",
@@ -184,8 +196,11 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
             "retriable_status_codes",
             "backoff_base_s",
             "retry_different_host",
+            "retry_timeout_s",
         ):
             origins[key] = pre_src
+    for key in ("mesh_release", "retry_kind", "refusal_round_trip", "local_reply_hop", "split_kind"):
+        origins[key] = pre_src
     origins["backoff_max_s"] = origins["backoff_base_s"]
 
     budget, lvl = _block(spol, vpol, "retry_budget")
@@ -258,6 +273,7 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
     hedging = simple("hedging")
     failure_accrual = simple("failure_accrual")
     circuit_breaker = simple("circuit_breaker")
+    passive_health_check = simple("passive_health_check")
     rate_limit = simple("rate_limit")
     fault = simple("fault")
     mirror = simple("mirror")
@@ -298,6 +314,13 @@ def resolve_policy(scenario: Scenario, service: str, version: str | None = None)
         fault=fault,
         locality=locality,
         locality_needs_outlier=pre.locality_needs_outlier,
+        mesh_release=pre.version,
+        retry_kind=pre.retry_kind,
+        retry_timeout_s=retry_timeout,
+        refusal_round_trip=pre.refusal_round_trip,
+        local_reply_hop=pre.local_reply_hop,
+        split_kind=pre.split_kind,
+        passive_health_check=passive_health_check,
         mirror=mirror,
         origins=origins,
     )

@@ -15,7 +15,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from meshsim.errors import STDIN, InputProblem, MeshsimInputError, os_reason, read_input_text
-from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config, iter_files, match_localities
+from meshsim.meshes import MESH_WIDE, apply_mesh_wide, import_mesh_config, iter_files, match_localities, preset
 from meshsim.scenario._models import ImportSpec, Scenario
 from meshsim.yamlio import LineList, LineMap, locate, read_yaml
 
@@ -187,6 +187,7 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
         path = " -> ".join([cycle[0][0]] + [b for _, b in cycle])
         yield ("services", cycle[-1][0], "calls"), f"the call graph has a cycle: {path}"
 
+    yield from _retry_checks(s)
     for name, pol in s.policies.items():
         if name not in s.services:
             yield ("policies", name), unknown_service(name)
@@ -270,6 +271,43 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
             yield ("slos", i, "workload"), f"unknown workload '{slo.workload}'{_did_you_mean(slo.workload, names)}"
         if slo.service is not None and slo.service not in s.services:
             yield ("slos", i, "service"), unknown_service(slo.service)
+
+
+def _retry_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Retry options the scenario's mesh release has: Traefik's ``timeout``; Traefik 2.x's one condition."""
+    pre = preset(s.mesh.defaults, s.mesh.version)
+    for name, pol in s.policies.items():
+        if pre.retry_kind == "traefik" and not pre.retry_status_supported:
+            levels = [(("policies", name), pol)] + [
+                (("policies", name, "versions", v), vp) for v, vp in pol.versions.items()
+            ]
+            for at, level in levels:
+                if level.passive_health_check is not None:
+                    yield (
+                        at + ("passive_health_check",),
+                        f"{pre.version} has no passive health check (Traefik 3.6 added it; mesh.version: 3)",
+                    )
+        blocks: list[tuple[tuple[str, ...], Any]] = [(("policies", name, "retries"), pol.retries)]
+        blocks += [(("policies", name, "versions", v, "retries"), vp.retries) for v, vp in pol.versions.items()]
+        for where, rp in blocks:
+            if rp is None:
+                continue
+            if rp.timeout and pre.retry_kind != "traefik":
+                yield (
+                    where + ("timeout",),
+                    "retries.timeout is Traefik's retry timeout (mesh.defaults: traefik); "
+                    "other meshes bound retries with per_try_timeout and the route timeout",
+                )
+            if pre.retry_kind == "traefik" and not pre.retry_status_supported:
+                if rp.timeout:
+                    yield where + ("timeout",), f"{pre.version} has no retry timeout (Traefik 3.7 added it)"
+                extra = sorted(set(rp.retry_on or ()) - {"connect-failure"})
+                if extra:
+                    yield (
+                        where + ("retry_on",),
+                        f"{pre.version} retries on connection errors only (connect-failure); "
+                        f"{', '.join(extra)} need Traefik 3.7 (mesh.version: 3)",
+                    )
 
 
 def _fault_target_known(target: str, s: Scenario, prefixes: set[str]) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
-from meshsim.meshes import PRESET_NAMES, PROXY_NAMES, SUPPORTED_FORMATS
+from meshsim.meshes import PRESET_NAMES, PROXY_NAMES, SUPPORTED_FORMATS, preset
 from meshsim.scenario._policies import ServicePolicySpec
 from meshsim.scenario._slo import SloSpec
-from meshsim.scenario._types import MAX_SEED, Bandwidth, DistSpec, Duration, Rate, Ratio, Size, Strict
+from meshsim.scenario._types import MAX_SEED, Bandwidth, DistSpec, Duration, ErrorRate, Rate, Ratio, Size, Strict
 
 __all__ = [
     "Scenario",
@@ -101,7 +101,12 @@ class ServiceFields(Strict):
     queue_limit: int | None = Field(default=None, ge=0)
     holds_worker_during_calls: bool | None = None
     service_time: DistSpec | None = None
-    error_rate: Ratio | None = None
+    error_rate: ErrorRate | None = Field(
+        default=None, description="a ratio of HTTP 500s, or ratios per status code such as {503: 0.3}"
+    )
+    refuse_rate: Ratio | None = Field(
+        default=None, description="share of connection attempts the replicas refuse (partial connection failure)"
+    )
     request_size: Size | None = None
     response_size: Size | None = None
     calls: list[CallSpec | ParallelSpec] | None = None
@@ -173,6 +178,9 @@ class Mesh(Strict):
 
     proxy: ProxyName | None = None
     defaults: MeshName | None = None
+    version: Annotated[str, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}]})] | None = Field(
+        default=None, description="the release of the mesh.defaults preset, e.g. '3' or '2' for traefik"
+    )
     proxy_overhead: DistSpec | None = None
     mtls: bool = True
     discovery_delay: Duration = 5.0
@@ -180,6 +188,19 @@ class Mesh(Strict):
     import_: list[ImportSpec] = Field(default_factory=list, alias="import")
 
     model_config = Strict.model_config | {"populate_by_name": True}
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        # ``version: 3`` and ``version: 3.7`` in YAML are numbers; a release is read as text
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @field_validator("version")
+    @classmethod
+    def _known_release(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            preset(info.data.get("defaults"), value)  # a ValueError names the known releases
+        return value
 
 
 class ProfileStep(Strict):
@@ -225,7 +246,7 @@ class Workload(Strict):
         return v
 
 
-FaultKind = Literal["latency", "errors", "outage", "crash", "partition", "degrade", "load"]
+FaultKind = Literal["latency", "errors", "refuse", "outage", "crash", "partition", "degrade", "load"]
 
 
 #: Seconds a crashed replica stays down when the fault gives neither ``restart`` nor
@@ -242,7 +263,11 @@ class Fault(Strict):
     target: str | None = None
     between: list[str] | None = Field(default=None, min_length=2, max_length=2)
     add: DistSpec | None = None
-    rate: Ratio | None = None
+    rate: ErrorRate | None = Field(
+        default=None,
+        description="errors: extra errors, a ratio of HTTP 500s or ratios per status code; "
+        "refuse: the share of connection attempts refused",
+    )
     instances: int | None = Field(default=None, ge=1)
     restart: Duration | None = None
     factor: float | None = Field(default=None, gt=0, le=1e6)
@@ -255,6 +280,7 @@ class Fault(Strict):
         need = {
             "latency": ["add"],
             "errors": ["target", "rate"],
+            "refuse": ["target", "rate"],
             "outage": ["target"],
             "crash": ["target"],
             "partition": ["between"],
@@ -264,6 +290,8 @@ class Fault(Strict):
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"a {self.kind} fault needs {', '.join(missing)}")
+        if self.kind == "refuse" and isinstance(self.rate, dict):
+            raise ValueError("a refuse fault's rate is one share of connection attempts, not ratios per status code")
         if self.kind == "latency" and self.target is None and self.between is None:
             raise ValueError("a latency fault needs a target (service, version or location) or between")
         if self.location is not None and self.kind not in ("outage", "crash"):

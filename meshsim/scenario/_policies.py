@@ -84,6 +84,9 @@ class RetryPolicy(Strict):
     retriable_status_codes: list[Annotated[int, Field(ge=100, le=599)]] | None = None
     backoff: BackoffSpec | Literal["none"] | None = None
     retry_different_host: bool | None = None
+    timeout: Duration | None = Field(
+        default=None, description="Traefik 3.7: no retry once the request is this old (0 or unset: none)"
+    )
 
 
 class RetryBudgetSpec(Strict):
@@ -190,6 +193,13 @@ class CircuitBreakerSpec(Strict):
     recovery_duration: Duration = 10.0
 
 
+class PassiveHealthCheckSpec(Strict):
+    """Traefik 3.6's passive health check on a load balancer: failures in a window mark a server down."""
+
+    failure_window: Duration = Field(default=10.0, description="the window, and how long a server stays down")
+    max_failed_attempts: int = Field(default=1, ge=1, description="failures within the window that mark it down")
+
+
 class RateLimitSpec(Strict):
     """Local token bucket in the caller's proxy; over-limit requests get 429."""
 
@@ -252,6 +262,7 @@ class PolicySpec(Strict):
     outlier_detection: OutlierDetectionSpec | None = None
     failure_accrual: FailureAccrualSpec | None = None
     circuit_breaker: CircuitBreakerSpec | None = None
+    passive_health_check: PassiveHealthCheckSpec | None = None
     rate_limit: RateLimitSpec | None = None
     fault: FaultInjectionSpec | None = None
     locality: LocalitySpec | None = None

@@ -32,6 +32,8 @@ __all__ = [
     "Rate",
     "Size",
     "Ratio",
+    "ErrorRate",
+    "error_codes",
     "Bandwidth",
     "DistSpec",
     "Strict",
@@ -71,6 +73,54 @@ Ratio = Annotated[
     BeforeValidator(_wrap(units.parse_ratio)),
     WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "examples": ["0.1%"]}]}),
 ]
+
+
+def _error_rates(value: Any) -> Any:
+    """A ratio (HTTP 500), or a mapping of HTTP status code to ratio such as ``{503: 0.3}``."""
+    if not isinstance(value, dict):
+        return _wrap(units.parse_ratio)(value)
+    out: dict[int, float] = {}
+    for key, rate in value.items():
+        try:
+            code = int(str(key))
+        except ValueError:
+            raise ValueError(f"expected an HTTP status code (400-599) as key, got {key!r}") from None
+        if not 400 <= code <= 599:
+            raise ValueError(f"an error answers an HTTP status code from 400 to 599, got {code}")
+        out[code] = _wrap(units.parse_ratio)(rate)
+    if sum(out.values()) > 1.0 + 1e-9:
+        raise ValueError(f"the error ratios add up to {sum(out.values()):g}, more than 1")
+    return out
+
+
+#: ``error_rate``: a ratio of HTTP 500s, or ratios per status code (``{503: 0.3, 500: 0.01}``).
+ErrorRate = Annotated[
+    float | dict[int, float],
+    BeforeValidator(_error_rates),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number"},
+                {"type": "string", "examples": ["0.1%"]},
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^[45][0-9][0-9]$"},
+                    "additionalProperties": {"anyOf": [{"type": "number"}, {"type": "string"}]},
+                    "examples": [{"503": 0.3}],
+                },
+            ]
+        }
+    ),
+]
+
+
+def error_codes(value: float | dict[int, float] | None) -> tuple[tuple[int, float], ...]:
+    """``error_rate`` as (HTTP status, ratio) pairs, codes in order: a plain ratio answers 500."""
+    if value is None:
+        return ()
+    if isinstance(value, dict):
+        return tuple(sorted((code, rate) for code, rate in value.items() if rate > 0))
+    return ((500, float(value)),) if value > 0 else ()
 
 
 def _format_bandwidth(bytes_per_s: float) -> str:

@@ -222,6 +222,25 @@ def test_fault_picker_adds_a_fault_that_the_run_uses():
     assert at.session_state["faults"] == []
 
 
+def test_every_fault_kind_of_the_schema_can_be_added_as_a_valid_fault():
+    """The picker asks for what each kind needs: a fault it adds validates against the schema."""
+    from meshsim import load_scenario
+    from meshsim.experiments import FAULT_KINDS
+    from meshsim.yamlio import read_yaml
+
+    at = _app()
+    model = Path(APP).parent / "models" / "online-boutique.yaml"
+    for kind in FAULT_KINDS:
+        _widget(at, "selectbox", "fault.kind").select(kind).run()
+        _widget(at, "button", "fault.add").click().run()
+        assert not at.exception, (kind, at.exception)
+    added = at.session_state["faults"]
+    assert [f["kind"] for f in added] == list(FAULT_KINDS)
+    scenario = read_yaml(model.read_text(encoding="utf-8"), str(model))
+    loaded = load_scenario({**scenario, "faults": added})  # raises naming the field a kind missed
+    assert [f.kind for f in loaded.faults] == list(FAULT_KINDS)
+
+
 def test_too_large_run_asks_for_fewer_requests():
     at = _app()
     _knob(at, "number_input", "rate.browse").set_value(100_000.0)

@@ -1,23 +1,32 @@
 """Traefik and Traefik Mesh: everything meshsim knows about them (docs/references.md §6).
 
-Two presets, selected by version: ``traefik`` (a Traefik 3.x proxy) and ``traefik-mesh``
-(Traefik Mesh v1.4 on Traefik v2.8). Both are the Envoy base with Traefik's differences:
-no route timeout, retries only when a retry middleware is set (and then only on
-connection errors, at once, back through the balancer), weighted round robin, no
-circuit-breaker thresholds, a 30 s dial timeout. The importer reads Traefik Mesh
-annotations and SMI splits (:mod:`._mesh`) and Traefik 3.x CRDs and dynamic
-configuration (:mod:`._importer`, :mod:`._middlewares`). The runtime differences of
-Traefik 3.x (its back-off curve, smooth weighted round robin, the breaker's 1 s buckets,
-status-code errors) are not in the engine yet; the importer notes each approximation.
+Presets by release: ``traefik`` is a Traefik 3.x proxy (``mesh.version: 3``, the default)
+or, with ``mesh.version: 2``, a Traefik 2.x one; ``traefik-mesh`` is Traefik Mesh v1.4 on
+Traefik v2.8. All are the Envoy base with Traefik's differences: no route timeout, retries
+only when a retry middleware is set (connection errors, and in 3.7 status codes), run by
+Traefik's own retry policy (its back-off, back through the balancer), a refused dial
+costing one round trip, a smooth weighted split, no circuit-breaker thresholds, a 30 s dial
+timeout. The engine's Traefik objects are ``meshsim.engine._traefik_retry``,
+``_traefik_breaker`` and ``_traefik_health``. The importer reads Traefik Mesh annotations
+and SMI splits (:mod:`._mesh`) and Traefik 3.x CRDs and dynamic configuration
+(:mod:`._importer`, :mod:`._middlewares`).
 """
 
 from __future__ import annotations
 
 from meshsim.meshes._preset import MeshUnit, Semantic
-from meshsim.meshes._traefik._defaults import BLOCKS, MESH_PRESET, PRESET, TRAEFIK_PROXY
+from meshsim.meshes._traefik._defaults import (
+    BLOCKS,
+    MESH_PRESET,
+    PRESET,
+    PRESET_V2,
+    RETRY_NETWORK,
+    RETRY_STATUS,
+    TRAEFIK_PROXY,
+)
 from meshsim.meshes._traefik._importer import TraefikImporter
 
-__all__ = ["BLOCKS", "MESH_PRESET", "PRESET", "SEMANTICS", "UNIT"]
+__all__ = ["BLOCKS", "MESH_PRESET", "PRESET", "RETRY_NETWORK", "RETRY_STATUS", "SEMANTICS", "UNIT"]
 
 _T = "traefik/traefik"
 _V3 = "v3.7.9"
@@ -56,11 +65,53 @@ SEMANTICS: tuple[Semantic, ...] = (
         "§6 [T4]",
     ),
     Semantic(
+        "back-off wait",
+        "retry k waits min(initial x multiplier^(k-1), 60 s) x U[0.5, 1.5) (RandomizationFactor 0.5, MaxInterval 60 s)",
+        "cenkalti/backoff exponential.go:80-92,171-215",
+        "v4.3.0",
+        "§6 [T11]",
+    ),
+    Semantic(
+        "retry timeout",
+        "once timeout has passed since the request came in, the next answer is final",
+        f"{_T} pkg/middlewares/retry/retry.go:327-335",
+        _V3,
+        "§6 [T4]",
+    ),
+    Semantic(
+        "Traefik 2.x retries",
+        "network errors only: no status, timeout, disableRetryOnNetworkError (mesh.version: 2, traefik-mesh)",
+        f"{_T} pkg/middlewares/retry/retry.go",
+        _V2,
+        "§6 [T4]",
+    ),
+    Semantic(
+        "refused dial",
+        "costs one network round trip; the 502 it answers is retried as a network error",
+        f"{_T} pkg/middlewares/retry/retry.go:56-70,332-335 (proxy reached, request not written)",
+        _V3,
+        "§6 [T4]",
+    ),
+    Semantic(
         "circuit breaker",
         "checkPeriod 100 ms, fallbackDuration 10 s, recoveryDuration 10 s, responseCode 503; service-wide",
         f"{_T} pkg/config/dynamic/middlewares.go:182-186",
         _V3,
         "§6 [T5]",
+    ),
+    Semantic(
+        "breaker window",
+        "10 buckets of 1 s (current second + 9); 502 and 504 are network errors; checked after an answer",
+        "vulcand/oxy memmetrics/roundtrip.go:194,290-291; memmetrics/counter.go:129-144; cbreaker/cbreaker.go:179-259",
+        "v2.2.0",
+        "§6 [T12]",
+    ),
+    Semantic(
+        "breaker recovery",
+        "a request passes while allowed / (allowed + denied) < 0.5 x elapsed / recoveryDuration",
+        "vulcand/oxy cbreaker/ratio.go:36-74",
+        "v2.2.0",
+        "§6 [T12]",
     ),
     Semantic(
         "rate limit",
@@ -71,8 +122,8 @@ SEMANTICS: tuple[Semantic, ...] = (
     ),
     Semantic(
         "weighted round robin",
-        "earliest-deadline-first schedule (deterministic); 503 when no server is available",
-        f"{_T} pkg/server/service/loadbalancer/wrr/wrr.go:15,22-28,175-176",
+        "earliest-deadline-first schedule (deterministic: deadline += 1/weight); 503 when no server is available",
+        f"{_T} pkg/server/service/loadbalancer/wrr/wrr.go:15,22-28,175-176,199-253",
         _V3,
         "§6 [T3][T9]",
     ),
@@ -118,4 +169,5 @@ UNIT = MeshUnit(
     proxies=(TRAEFIK_PROXY,),
     block_defaults=BLOCKS,
     semantics=SEMANTICS,
+    versions={"traefik": {"3": PRESET, "2": PRESET_V2}, "traefik-mesh": {"1": MESH_PRESET}},
 )

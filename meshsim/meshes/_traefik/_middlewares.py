@@ -5,15 +5,14 @@ with a note that says how, or noted as not modelled:
 
 - ``retry``: ``attempts`` counts every try (retries = attempts - 1) [T4]; without
   ``initialInterval`` retries follow at once; ``status`` adds retriable status codes;
-  ``disableRetryOnNetworkError`` drops connect-failure; ``initialInterval`` (an
-  exponential back-off with ±50 % jitter growing to 2x over the attempts) is approximated
-  by the scenario's full-jitter back-off with the same mean first and last wait;
-  ``timeout`` (stop retrying after that long) and the method rule
+  ``disableRetryOnNetworkError`` drops connect-failure; ``initialInterval`` is the
+  back-off base (the traefik preset runs Traefik's own exponential back-off from it);
+  ``timeout`` is the retry timeout; ``maxRequestBodyBytes`` and the method rule
   (``retryNonIdempotentMethod``) are approximated as noted;
 - ``circuitBreaker``, ``rateLimit``, ``chain``: modelled; other middlewares are noted;
 - ``loadBalancer.strategy``: ``wrr`` = round robin, ``p2c`` = least request (two
   choices), ``hrw`` = a consistent hash on the source, ``leasttime`` approximated by
-  peak-EWMA; ``passiveHealthCheck`` [T9] is approximated by outlier detection.
+  peak-EWMA; ``passiveHealthCheck`` [T9] is modelled (``passive_health_check``).
 """
 
 from __future__ import annotations
@@ -114,21 +113,11 @@ def _retry(b: Builder, tgt: Target, rc: Cur) -> None:
     first = interval.seconds() if interval is not None else 0.0
     if first > 0:
         assert interval is not None
-        blk.set("backoff.base", format_duration(2 * first), interval)
-        blk.set("backoff.max", format_duration(4 * first), interval)
-        b.approx(
-            interval,
-            f"Traefik waits initialInterval x 2^((k-1)/(attempts-1)) ±50 % before retry k; modelled as a "
-            f"full-jitter back-off U[0, min((2^k-1) x {format_duration(2 * first)}, {format_duration(4 * first)})), "
-            "which has the same mean first and last wait",
-        )
+        # the traefik preset runs Traefik's own back-off from this base (engine/_traefik_retry.py)
+        blk.set("backoff.base", format_duration(first), interval)
     timeout = rc.get("timeout")
     if timeout is not None and timeout.seconds() > 0:
-        b.approx(
-            timeout,
-            f"Traefik stops retrying {timeout.duration()} after the first try started; meshsim retries up to "
-            "the attempt count whatever the time spent",
-        )
+        blk.set("timeout", format_duration(timeout.seconds()), timeout)
     body = rc.get("maxRequestBodyBytes")
     if body is not None:
         b.approx(body, "requests with a larger body are not retried on status codes; meshsim retries them all")
@@ -225,25 +214,15 @@ def apply_servers(b: Builder, tgt: Target, lb: Cur) -> None:
 
 
 def _passive(b: Builder, tgt: Target, phc: Cur) -> None:
-    """Traefik 3.6 passive health check, as outlier detection [T9]."""
+    """Traefik 3.6 passive health check -> ``passive_health_check`` [T9]."""
     b.unmodelled(phc, {"failureWindow", "maxFailedAttempts"})
     window = phc.get("failureWindow")
     fails = phc.get("maxFailedAttempts")
-    window_s = window.seconds(int_unit=1.0) if window is not None else 10.0
-    n = fails.as_int(minimum=1) if fails is not None else 1
-    blk = b.block(tgt, "outlier_detection", phc)
+    blk = b.block(tgt, "passive_health_check", phc)
     note = "Traefik passive health check defaults: maxFailedAttempts 1, failureWindow 10s, §6 [T9]"
-    blk.set("consecutive_5xx", n, fails or phc.noted(note))
-    for fld in ("base_ejection_time", "max_ejection_time"):
-        blk.set(fld, format_duration(window_s), window or phc.noted(note))
-    blk.set("max_ejection_percent", 100, phc.noted("Traefik marks any number of servers down, §6 [T9]"))
-    blk.set("min_health_percent", 0, phc.noted("with every server down Traefik answers 503, §6 [T9]"))
-    b.approx(
-        phc,
-        f"a server is down for {format_duration(window_s)} after {n} failed tries (5xx or no connection) in a row "
-        f"within {format_duration(window_s)}; modelled as outlier detection ejecting after {n} consecutive failures "
-        "for that long, without the window (older failures still count)",
-    )
+    window_s = window.seconds(int_unit=1.0) if window is not None else 10.0
+    blk.set("failure_window", format_duration(window_s), window or phc.noted(note))
+    blk.set("max_failed_attempts", fails.as_int(minimum=1) if fails is not None else 1, fails or phc.noted(note))
 
 
 def _items(cur: Cur | None) -> list[Cur]:
