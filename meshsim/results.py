@@ -30,6 +30,22 @@ SLO_METRICS = (
 _Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
 
 
+def _client_retries_configured(scenario: Any) -> bool:
+    """Whether an end user or a calling service's SDK may retry (the results then split retries by layer)."""
+    if any(w.client.max_retries > 0 for w in scenario.workload):
+        return True
+    return any(p.client is not None and p.client.max_retries > 0 for p in scenario.policies.values())
+
+
+def _by_layer(s: EntityStats) -> dict[str, dict[str, int]]:
+    """A service's retries by who made them, each counted when decided and when its attempt ended."""
+    return {
+        "mesh": {"decided": s.retries_decided, "ended": s.retries},
+        "sdk": {"decided": s.sdk_retries_decided, "ended": s.sdk_retries},
+        "user": {"decided": s.user_retries_decided, "ended": s.user_retries},
+    }
+
+
 def _r(x: float, digits: int = 6) -> float | None:
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return None
@@ -136,6 +152,8 @@ class ReplicationResult:
         out["availability"] = w.ok / done if done else math.nan
         out["throughput"] = done / self.measured_s
         out["requests"] = float(w.requests)
+        out["user_retries"] = float(w.user_retries)
+        out["user_retries_decided"] = float(w.user_retries_decided)
         cost = sum(e.egress_usd for e in self.edges.values())
         total_done = sum(x.ok + sum(x.failed.values()) for x in self.workloads.values())
         out["cost_per_million"] = cost / total_done * 1e6 if total_done else math.nan
@@ -157,6 +175,11 @@ class ReplicationResult:
         out["utilization"] = s.busy_s / s.capacity_s if s.capacity_s else math.nan
         out["attempts"] = float(s.attempts)
         out["retries"] = float(s.retries)
+        out["retries_decided"] = float(s.retries_decided)
+        out["sdk_retries"] = float(s.sdk_retries)
+        out["sdk_retries_decided"] = float(s.sdk_retries_decided)
+        out["user_retries"] = float(s.user_retries)
+        out["user_retries_decided"] = float(s.user_retries_decided)
         out["queue_wait_mean"] = s.queue_wait.mean()
         out["waited_fraction"] = 1.0 - s.queue_wait.zero_fraction()
         out["mean_in_system"] = s.in_system_s / self.measured_s
@@ -198,6 +221,11 @@ class Results:
                     "attempts",
                     "received",
                     "retries",
+                    "retries_decided",
+                    "sdk_retries",
+                    "sdk_retries_decided",
+                    "user_retries",
+                    "user_retries_decided",
                     "hedges",
                     "original",
                     "ejections",
@@ -239,7 +267,11 @@ class Results:
         return pd.DataFrame(rows, columns=["scope", "name", "metric", "mean", "ci_low", "ci_high", "replications"])
 
     def timeseries(self) -> pd.DataFrame:
-        """1 s bins pooled over replications: throughput, error rate, p50/p99, attempts, retries, causes."""
+        """1 s bins pooled over replications: throughput, error rate, p50/p99, attempts, retries, causes.
+
+        ``retries`` counts the mesh proxies' retries when they are decided (``retries_ended``:
+        when they end); ``sdk_retries`` and ``user_retries`` the client layers' decisions.
+        """
         merged: dict[tuple[str, str, int], Bin] = {}
         for r in self.replications:
             for key, b in r.bins.items():
@@ -250,6 +282,9 @@ class Results:
                 m.ok += b.ok
                 m.attempts += b.attempts
                 m.retries += b.retries
+                m.retries_ended += b.retries_ended
+                m.sdk_retries += b.sdk_retries
+                m.user_retries += b.user_retries
                 for c, n in b.failed.items():
                     m.failed[c] = m.failed.get(c, 0) + n
                 m.latency.merge(b.latency)
@@ -270,6 +305,9 @@ class Results:
                 "latency_p99_ms": b.latency.quantile(0.99) * 1e3,
                 "attempts": b.attempts / n_rep,
                 "retries": b.retries / n_rep,
+                "retries_ended": b.retries_ended / n_rep,
+                "sdk_retries": b.sdk_retries / n_rep,
+                "user_retries": b.user_retries / n_rep,
             }
             for c in CAUSES:
                 row[f"failed_{c}"] = b.failed.get(c, 0) / n_rep
@@ -284,6 +322,9 @@ class Results:
             "latency_p99_ms",
             "attempts",
             "retries",
+            "retries_ended",
+            "sdk_retries",
+            "user_retries",
         ] + [f"failed_{c}" for c in CAUSES]
         return pd.DataFrame(rows, columns=cols)
 
@@ -297,6 +338,7 @@ class Results:
                     "to": dst,
                     "attempts": e.attempts,
                     "retries": e.retries,
+                    "retries_decided": e.retries_decided,
                     "hedges": e.hedges,
                     "ok": e.ok,
                     **{f"failed_{c}": e.failed.get(c, 0) for c in CAUSES},
@@ -330,6 +372,7 @@ class Results:
             "partial": self.partial,
         }
         measured = sum(r.measured_s for r in reps)
+        client_layers = _client_retries_configured(self.scenario)
         workloads: dict[str, dict[str, Any]] = {}
         for name, w in sorted(self._pooled("workloads").items()):
             done = w.ok + sum(w.failed.values())
@@ -349,6 +392,8 @@ class Results:
                 },
                 "latency_p99_ci_ms": [_r(lo * 1e3), _r(hi * 1e3)],
             }
+            if client_layers:
+                workloads[name]["retries"] = {"decided": w.user_retries_decided, "ended": w.user_retries}
         services: dict[str, dict[str, Any]] = {}
         for name, s in sorted(self._pooled("services").items()):
             services[name] = {
@@ -366,6 +411,9 @@ class Results:
                 "latency_ms": {k: _r(s.latency.quantile(q) * 1e3) for k, q in _Q.items()},
                 "queue_wait_ms": {"mean": _r(s.queue_wait.mean() * 1e3), "p99": _r(s.queue_wait.quantile(0.99) * 1e3)},
             }
+            if client_layers:
+                services[name]["retries_decided"] = s.retries_decided
+                services[name]["retries_by_layer"] = _by_layer(s)
         edges: list[dict[str, Any]] = []
         total_usd = 0.0
         total_bytes = 0

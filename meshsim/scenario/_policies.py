@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from meshsim.scenario._client import ClientSpec
 from meshsim.scenario._types import Duration, Rate, Strict
 
 __all__ = [
@@ -259,9 +260,14 @@ class PolicySpec(Strict):
 
 
 class ServicePolicySpec(PolicySpec):
-    """Policy for calls to one service, with a traffic split and per-version overrides."""
+    """Policy for calls to one service, with a traffic split and per-version overrides.
+
+    ``client`` is the callers' own SDK retrying its calls to this service, around the mesh
+    (each caller replica keeps its own retry quota, tokens and breaker).
+    """
 
     split: dict[str, float] | None = None
+    client: ClientSpec | None = None
     versions: dict[str, PolicySpec] = Field(default_factory=dict)
 
     @field_validator("split")

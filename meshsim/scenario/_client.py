@@ -1,0 +1,112 @@
+"""A client's own retries around a whole request (docs/scenario.md ``client``).
+
+The client is an end user (``workload[].client``) or a calling service's SDK
+(``policies.<service>.client``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from meshsim.scenario._types import Duration, Strict
+
+__all__ = [
+    "AWS_BACKOFF_BASE_S",
+    "AWS_BACKOFF_CAP_S",
+    "AWS_MAX_ATTEMPTS",
+    "BackoffFamilySpec",
+    "BackoffKind",
+    "ClientSpec",
+    "RetryBreakerSpec",
+    "RetryThrottlingSpec",
+]
+
+#: Back-off kinds of a client's retries (Brooker's "Exponential Backoff and Jitter", plus
+#: ``constant`` and ``none``); docs/scenario.md ``client.backoff``.
+BackoffKind = Literal["full", "equal", "decorrelated", "exponential", "constant", "none"]
+
+#: AWS SDK standard retry mode defaults (botocore retries/standard.py, mode version 2.0):
+#: three attempts, full jitter U(0, min(2^(n-1) x 1 s, 20 s)) before retry n.
+AWS_MAX_ATTEMPTS = 3
+AWS_BACKOFF_BASE_S = 1.0
+AWS_BACKOFF_CAP_S = 20.0
+
+
+class BackoffFamilySpec(Strict):
+    """A client's back-off: ``kind`` with ``base`` (the first retry's scale) and ``cap``."""
+
+    kind: BackoffKind = "full"
+    base: Duration = 0.1
+    cap: Duration | None = None
+
+
+class RetryThrottlingSpec(Strict):
+    """gRPC ``retryThrottling`` (A6): retries only while tokens > max_tokens / 2.
+
+    Tokens start at ``max_tokens``; a failure the client retries takes 1, a success adds
+    ``token_ratio``.
+    """
+
+    max_tokens: float = Field(gt=0, le=1000)
+    token_ratio: float = Field(gt=0, le=1000)
+
+
+class RetryBreakerSpec(Strict):
+    """Stop retrying while more than ``failure_ratio`` of the tries in the last ``window`` failed."""
+
+    failure_ratio: float = Field(gt=0, le=1)
+    window: Duration = 10.0
+    min_tries: int = Field(default=10, ge=1, le=1_000_000)
+
+    @field_validator("window")
+    @classmethod
+    def _positive_window(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("window must be above zero (e.g. 10s)")
+        return v
+
+
+class ClientSpec(Strict):
+    """A client's own timeout and retries around a whole request (a browser, an SDK).
+
+    ``mode: standard`` is the AWS SDKs' standard retry mode: a retry quota (500 tokens, 5 per
+    retry, 10 per retry after a timeout, refunded on success), three attempts and full-jitter
+    back-off (1 s base, 20 s cap) unless ``retries`` or ``backoff`` say otherwise.
+    """
+
+    timeout: Duration | None = None
+    retries: int = Field(default=0, ge=0, le=1000)
+    backoff: Duration | BackoffFamilySpec = 0.0
+    jitter: bool = Field(default=False, description="wait U(0, backoff x 2^(n-1)) before retry n (full jitter)")
+    mode: Literal["standard"] | None = None
+    retry_throttling: RetryThrottlingSpec | None = None
+    retry_breaker: RetryBreakerSpec | None = None
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first try: ``retries``, or the AWS default (2) in standard mode."""
+        if self.mode == "standard" and "retries" not in self.model_fields_set:
+            return AWS_MAX_ATTEMPTS - 1
+        return self.retries
+
+    def backoff_family(self) -> BackoffFamilySpec:
+        """The back-off as kind, base and cap (``backoff: 100ms`` with ``jitter`` is ``full``)."""
+        if isinstance(self.backoff, BackoffFamilySpec):
+            return self.backoff
+        if self.mode == "standard" and "backoff" not in self.model_fields_set:
+            return BackoffFamilySpec.model_construct(kind="full", base=AWS_BACKOFF_BASE_S, cap=AWS_BACKOFF_CAP_S)
+        kind = "full" if self.jitter else "constant"
+        return BackoffFamilySpec.model_construct(kind=kind, base=self.backoff, cap=None)
+
+    @model_validator(mode="after")
+    def _jitter_with_duration(self) -> ClientSpec:
+        if self.jitter and isinstance(self.backoff, BackoffFamilySpec):
+            raise ValueError("jitter applies to a plain backoff duration; with a backoff block set its kind instead")
+        return self
+
+    @property
+    def limited(self) -> bool:
+        """Whether anything beyond the attempt count limits the retries (quota, throttling, breaker)."""
+        return self.mode is not None or self.retry_throttling is not None or self.retry_breaker is not None
