@@ -1,6 +1,6 @@
 """Back-off families: the wait before a retry, one small object per kind.
 
-Brooker's kinds [B1] grow ``base x 2^(n-1)`` for retry ``n`` (1-based: the first retry waits
+Brooker's kinds [R4] grow ``base x 2^(n-1)`` for retry ``n`` (1-based: the first retry waits
 about ``base``), capped at ``cap``:
 
 - ``exponential``: ``min(cap, base x 2^(n-1))``, no jitter;
@@ -69,7 +69,7 @@ class ConstantBackoff:
 
 
 class ExponentialBackoff:
-    """Capped exponential back-off without jitter [B1]."""
+    """Capped exponential back-off without jitter [R4]."""
 
     __slots__ = ("base_s", "cap_s")
 
@@ -85,7 +85,7 @@ class ExponentialBackoff:
 
 
 class FullJitter:
-    """Full jitter [B1]: uniform on [0, the capped exponential bound)."""
+    """Full jitter [R4]: uniform on [0, the capped exponential bound)."""
 
     __slots__ = ("base_s", "cap_s", "_uniform")
 
@@ -102,7 +102,7 @@ class FullJitter:
 
 
 class EqualJitter:
-    """Equal jitter [B1]: half the capped exponential bound, plus a uniform draw on the other half."""
+    """Equal jitter [R4]: half the capped exponential bound, plus a uniform draw on the other half."""
 
     __slots__ = ("base_s", "cap_s", "_uniform")
 
@@ -119,7 +119,7 @@ class EqualJitter:
 
 
 class DecorrelatedJitter:
-    """Decorrelated jitter [B1]: ``min(cap, U(base, 3 x previous wait))``; the first previous wait is base."""
+    """Decorrelated jitter [R4]: ``min(cap, U(base, 3 x previous wait))``; the first previous wait is base."""
 
     __slots__ = ("base_s", "cap_s", "_uniform")
 

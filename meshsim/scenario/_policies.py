@@ -192,10 +192,23 @@ class CircuitBreakerSpec(Strict):
 
 
 class RateLimitSpec(Strict):
-    """Local token bucket in the caller's proxy; over-limit requests get 429."""
+    """A token bucket at each replica of the service; over-limit requests get 429.
+
+    Tokens accrue continuously at ``rate`` (Envoy 1.32 and later, Traefik); with
+    ``fill_interval``, ``rate x fill_interval`` tokens arrive at once every interval (Envoy's
+    timer-based bucket before 1.32). The bucket holds at most ``burst`` tokens and starts full.
+    """
 
     rate: Rate
     burst: int = Field(default=1, ge=1)
+    fill_interval: Duration | None = None
+
+    @field_validator("fill_interval")
+    @classmethod
+    def _positive_interval(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError("fill_interval must be above zero (e.g. 1s)")
+        return v
 
     @field_validator("rate")
     @classmethod
