@@ -7,7 +7,9 @@ limits, each a small object behind :class:`ClientRetryLimit`:
 
 - :class:`RetryQuota`: the AWS SDKs' standard mode retry quota [A1, A2];
 - :class:`RetryThrottle`: gRPC ``retryThrottling`` [G1, G2];
-- :class:`RetryBreaker`: stop retrying above a failure ratio seen over a window.
+- :class:`RetryBreaker`: stop retrying above a failure ratio seen over a window;
+
+and, in the AWS SDKs' adaptive mode, an :class:`AdaptiveRateLimiter` that delays tries.
 
 :class:`SdkCall` is one call made through a caller's SDK: tries through the mesh, with the
 SDK's timeout and retries around them. Times are float seconds of simulated time.
@@ -15,10 +17,12 @@ SDK's timeout and retries around them. Times are float seconds of simulated time
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+import simpy
 from simpy.events import NORMAL
 
 from meshsim.engine._backoff import Backoff, make_backoff
@@ -30,7 +34,16 @@ if TYPE_CHECKING:
     from meshsim.engine._path import RequestPath
     from meshsim.engine._proxy import Proxy
 
-__all__ = ["ClientRetries", "ClientRetryLimit", "RetryBreaker", "RetryQuota", "RetryThrottle", "SdkCall"]
+__all__ = [
+    "AdaptiveRateLimiter",
+    "ClientRetries",
+    "Held",
+    "ClientRetryLimit",
+    "RetryBreaker",
+    "RetryQuota",
+    "RetryThrottle",
+    "SdkCall",
+]
 
 #: HTTP statuses the AWS SDKs' standard mode retries: throttling (429) and transient (500,
 #: 502, 503, 504) [A2]; connection errors and the SDK's own timeouts are retried too.
@@ -164,18 +177,169 @@ class RetryBreaker:
         """The window counts tries, not requests."""
 
 
+class Held(Protocol):
+    """A try the adaptive rate limiter holds until a token is there."""
+
+    def released(self) -> None:
+        """The token is there: send the try now."""
+
+
+class AdaptiveRateLimiter:
+    """The AWS SDKs' adaptive mode: a client-side send rate set by CUBIC on throttling [A1, A3].
+
+    Off until the first throttling answer (HTTP 429). Every answer (a client timeout included)
+    updates the measured send rate (answers per 0.5 s bucket, smoothed 0.8) and the CUBIC
+    rate: a throttle sets the window's maximum to the current rate and cuts the rate to 0.7 of
+    it; a success grows it as 0.4 (t - k)^3 + max. The token bucket fills at that rate, at most
+    twice the measured rate and at least 0.5/s, and holds at most max(1, rate) tokens. While on,
+    every try takes a token first; tries without one wait in order and are let go as tokens
+    come (a rate change re-times the wait, as botocore wakes its waiting threads).
+    """
+
+    __slots__ = (
+        "env",
+        "enabled",
+        "fill_rate",
+        "max_capacity",
+        "capacity",
+        "stamp_s",
+        "w_max",
+        "k",
+        "last_fail_s",
+        "measured_rate",
+        "last_bucket_s",
+        "count",
+        "waiting",
+        "_release",
+    )
+
+    SCALE = 0.4
+    BETA = 0.7
+    MIN_RATE = 0.5
+    SMOOTHING = 0.8
+    BUCKET_S = 0.5
+    MAX_ADJUST = 2.0
+
+    def __init__(self, env: simpy.Environment) -> None:
+        """A limiter made now on ``env`` (CUBIC's clock starts here)."""
+        now_s = env._now
+        self.env = env
+        self.enabled = False
+        self.fill_rate = 1.0
+        self.max_capacity = 1.0
+        self.capacity = 0.0
+        self.stamp_s: float | None = None
+        self.w_max = 0.0
+        self.k = 0.0
+        self.last_fail_s = now_s
+        self.measured_rate = 0.0
+        self.last_bucket_s = float(math.floor(now_s))
+        self.count = 0
+        self.waiting: deque[Held] = deque()
+        self._release: _Release | None = None
+
+    def _refill(self, now_s: float) -> None:
+        if self.stamp_s is None:
+            self.stamp_s = now_s
+            return
+        self.capacity = min(self.max_capacity, self.capacity + (now_s - self.stamp_s) * self.fill_rate)
+        self.stamp_s = now_s
+
+    def acquire(self, held: Held) -> bool:
+        """True: send now (a token taken, or the limiter is off); False: ``held.released()`` comes later."""
+        if not self.enabled:
+            return True
+        now_s = self.env._now
+        self._refill(now_s)
+        if not self.waiting and self.capacity >= 1.0:
+            self.capacity -= 1.0
+            return True
+        self.waiting.append(held)
+        if self._release is None:
+            self._arm()
+        return False
+
+    def _arm(self) -> None:
+        """Time the release of the first waiting try for when its token is there."""
+        if self._release is not None:
+            self._release.cancelled = True
+            self._release = None
+        if not self.waiting:
+            return
+        release = self._release = _Release(self)
+        delay_s = max(0.0, (1.0 - self.capacity) / self.fill_rate)
+        self.env.schedule(release, NORMAL, delay_s)  # type: ignore[arg-type]  # a Wake
+
+    def released(self) -> None:
+        """The first waiting try's token is there: let go every try a token is there for."""
+        self._release = None
+        self._refill(self.env._now)
+        waiting = self.waiting
+        while waiting and self.capacity >= 1.0 - 1e-9:
+            self.capacity -= 1.0
+            waiting.popleft().released()
+        self._arm()
+
+    def answered(self, throttled: bool) -> None:
+        """An answer (or the client's own timeout) now: update the measured and the CUBIC rates."""
+        now_s = self.env._now
+        bucket_s = math.floor(now_s / self.BUCKET_S) * self.BUCKET_S
+        self.count += 1
+        if bucket_s > self.last_bucket_s:
+            current = self.count / (bucket_s - self.last_bucket_s)
+            self.measured_rate = current * self.SMOOTHING + self.measured_rate * (1.0 - self.SMOOTHING)
+            self.count = 0
+            self.last_bucket_s = bucket_s
+        measured = self.measured_rate
+        if not throttled:
+            new_rate = self.SCALE * (now_s - self.last_fail_s - self.k) ** 3 + self.w_max
+        else:
+            rate = measured if not self.enabled else min(measured, self.fill_rate)
+            self.w_max = rate
+            self.k = (rate * (1.0 - self.BETA) / self.SCALE) ** (1.0 / 3.0)
+            self.last_fail_s = now_s
+            new_rate = rate * self.BETA
+            self.enabled = True
+        rate = min(new_rate, self.MAX_ADJUST * measured)
+        self._refill(now_s)
+        self.fill_rate = max(rate, self.MIN_RATE)
+        self.max_capacity = rate if rate >= 1.0 else 1.0
+        self.capacity = min(self.capacity, self.max_capacity)
+        if self.waiting:
+            self._arm()
+
+
+class _Release(Wake):
+    """The limiter's next release of waiting tries (dropped when a rate change re-times it)."""
+
+    __slots__ = ("limiter", "cancelled")
+
+    def __init__(self, limiter: AdaptiveRateLimiter) -> None:
+        self.limiter = limiter
+        self.cancelled = False
+        self.callbacks = _RELEASE
+
+    def _fire(self) -> None:
+        if not self.cancelled:
+            self.limiter.released()
+
+
+_RELEASE: tuple[Callable[[_Release], None]] = (_Release._fire,)
+
+
 class ClientRetries:
     """One client object: which failures it retries, how often, its back-off and its limits."""
 
-    __slots__ = ("spec", "max_retries", "backoff", "limits", "aws")
+    __slots__ = ("spec", "max_retries", "backoff", "limits", "aws", "rate_limiter")
 
-    def __init__(self, spec: ClientSpec, uniform: Callable[[], float]) -> None:
-        """The client ``spec`` describes; ``uniform`` draws its back-off jitter."""
+    def __init__(self, spec: ClientSpec, uniform: Callable[[], float], env: simpy.Environment) -> None:
+        """The client ``spec`` describes, made now on ``env``; ``uniform`` draws its back-off jitter."""
         self.spec = spec
         self.max_retries = spec.max_retries
         family = spec.backoff_family()
         self.backoff: Backoff = make_backoff(family.kind, family.base, family.cap, uniform)
-        self.aws = spec.mode == "standard"
+        self.aws = spec.mode is not None
+        self.rate_limiter = AdaptiveRateLimiter(env) if spec.mode == "adaptive" else None
         limits: list[ClientRetryLimit] = []
         if spec.retry_throttling is not None:
             limits.append(RetryThrottle(spec.retry_throttling.max_tokens, spec.retry_throttling.token_ratio))
@@ -194,8 +358,15 @@ class ClientRetries:
             return True
         return res.no_response or res.cause == "timeout" or res.status in AWS_RETRIABLE_STATUSES
 
+    def acquire(self, held: Held) -> bool:
+        """Whether a try may be sent now; False: the adaptive mode's limiter calls ``held.released()`` later."""
+        limiter = self.rate_limiter
+        return True if limiter is None else limiter.acquire(held)
+
     def decide(self, res: Outcome, retries_done: int, client_timeout: bool, now_s: float) -> int | None:
         """After a try ended with ``res``: tokens taken for a retry (0: none to take), or None: no retry."""
+        if self.rate_limiter is not None:
+            self.rate_limiter.answered(res.status == 429)
         failed = self.retriable(res)
         limits = self.limits
         if failed or res.cause is None:  # failures the client does not retry move no limit
@@ -248,8 +419,13 @@ class SdkCall(Wake):
         self._try()
 
     def _try(self) -> None:
-        path = self.path
         self.tries += 1
+        if self.client.acquire(self):
+            self.released()
+
+    def released(self) -> None:
+        """Send the current try (its token taken)."""
+        path = self.path
         self.open = True
         timeout = self.client.spec.timeout
         if timeout is not None:

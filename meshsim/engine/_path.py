@@ -158,7 +158,7 @@ class RequestPath:
                 client = self._sdk_clients.get(key)
                 if client is None:
                     assert self._u_sdk is not None
-                    client = self._sdk_clients[key] = ClientRetries(spec, self._u_sdk)
+                    client = self._sdk_clients[key] = ClientRetries(spec, self._u_sdk, self.env)
                 SdkCall(self, proxy, service, ctx, owner, client).start()
                 return
         routing = self.routing

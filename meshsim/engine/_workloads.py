@@ -85,7 +85,7 @@ class Arrivals(Wake):
         self.ingress = Proxy(f"workload:{w.name}", w.origin, True)
         self.shared = shared
         self.meter = control.recorder.workload(w.name)
-        self.client = ClientRetries(w.client, shared.u_backoff)  # the workload's one client object
+        self.client = ClientRetries(w.client, shared.u_backoff, control.env)  # the workload's one client
         self.gap: Callable[[], float] = Distribution("exponential", (("mean", 1.0),)).sampler(
             control.stream(f"arrivals/{w.name}")
         )
@@ -165,9 +165,14 @@ class UserRequest(Wake):
         self._try()
 
     def _try(self) -> None:
+        self.tries += 1
+        if self.arrivals.client.acquire(self):  # the adaptive mode's client-side rate limit may hold it
+            self.released()
+
+    def released(self) -> None:
+        """Send the current try (the client's rate limiter let it go)."""
         arrivals = self.arrivals
         client = arrivals.workload.client
-        self.tries += 1
         self.open = True
         if client.timeout is not None:
             self.timer = Timer(self)

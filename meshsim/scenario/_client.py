@@ -74,20 +74,21 @@ class ClientSpec(Strict):
     ``mode: standard`` is the AWS SDKs' standard retry mode: a retry quota (500 tokens, 5 per
     retry, 10 per retry after a timeout, refunded on success), three attempts and full-jitter
     back-off (1 s base, 20 s cap) unless ``retries`` or ``backoff`` say otherwise.
+    ``mode: adaptive`` adds the AWS SDKs' client-side rate limiter (CUBIC on throttling).
     """
 
     timeout: Duration | None = None
     retries: int = Field(default=0, ge=0, le=1000)
     backoff: Duration | BackoffFamilySpec = 0.0
     jitter: bool = Field(default=False, description="wait U(0, backoff x 2^(n-1)) before retry n (full jitter)")
-    mode: Literal["standard"] | None = None
+    mode: Literal["standard", "adaptive"] | None = None
     retry_throttling: RetryThrottlingSpec | None = None
     retry_breaker: RetryBreakerSpec | None = None
 
     @property
     def max_retries(self) -> int:
-        """Retries after the first try: ``retries``, or the AWS default (2) in standard mode."""
-        if self.mode == "standard" and "retries" not in self.model_fields_set:
+        """Retries after the first try: ``retries``, or the AWS default (2) in an AWS mode."""
+        if self.mode is not None and "retries" not in self.model_fields_set:
             return AWS_MAX_ATTEMPTS - 1
         return self.retries
 
@@ -95,7 +96,7 @@ class ClientSpec(Strict):
         """The back-off as kind, base and cap (``backoff: 100ms`` with ``jitter`` is ``full``)."""
         if isinstance(self.backoff, BackoffFamilySpec):
             return self.backoff
-        if self.mode == "standard" and "backoff" not in self.model_fields_set:
+        if self.mode is not None and "backoff" not in self.model_fields_set:
             return BackoffFamilySpec.model_construct(kind="full", base=AWS_BACKOFF_BASE_S, cap=AWS_BACKOFF_CAP_S)
         kind = "full" if self.jitter else "constant"
         return BackoffFamilySpec.model_construct(kind=kind, base=self.backoff, cap=None)
