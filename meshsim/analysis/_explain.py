@@ -34,6 +34,7 @@ def explain_rows(scenario: Scenario, only: str | None = None) -> list[dict[str, 
         pol = scenario.policies.get(name)
         if pol is not None and pol.versions:
             versions += list(pol.versions)
+        rows.extend(_client_rows(scenario, name, callers[name]))
         for v in versions:
             eff = resolve_policy(scenario, name, v)
             for field, value, origin in eff.as_rows():
@@ -47,4 +48,34 @@ def explain_rows(scenario: Scenario, only: str | None = None) -> list[dict[str, 
                         "origin": origin,
                     }
                 )
+    return rows
+
+
+def _client_rows(scenario: Scenario, name: str, callers: list[str]) -> list[dict[str, Any]]:
+    """Rows for the clients that retry around calls to ``name``: the callers' SDK and end users."""
+    rows: list[dict[str, Any]] = []
+    pol = scenario.policies.get(name)
+    if pol is not None and pol.client is not None:
+        rows.append(
+            {
+                "service": name,
+                "version": None,
+                "callers": callers,
+                "field": "sdk_client",
+                "value": pol.client.effective(),
+                "origin": f"policies.{name}.client",
+            }
+        )
+    for i, w in enumerate(scenario.workload):
+        if w.entry == name and w.client.model_fields_set:
+            rows.append(
+                {
+                    "service": name,
+                    "version": None,
+                    "callers": callers,
+                    "field": f"client (workload:{w.name})",
+                    "value": w.client.effective(),
+                    "origin": f"workload.{i}.client",
+                }
+            )
     return rows

@@ -6,7 +6,7 @@ The client is an end user (``workload[].client``) or a calling service's SDK
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -106,6 +106,24 @@ class ClientSpec(Strict):
         if self.jitter and isinstance(self.backoff, BackoffFamilySpec):
             raise ValueError("jitter applies to a plain backoff duration; with a backoff block set its kind instead")
         return self
+
+    def effective(self) -> dict[str, Any]:
+        """What the client does, defaults applied (``meshsim explain``): seconds, counts, limits."""
+        backoff = self.backoff_family()
+        out: dict[str, Any] = {
+            "timeout_s": self.timeout,
+            "retries": self.max_retries,
+            "retry_on": "429, 5xx (500, 502-504), resets, timeouts" if self.mode else "any failure",
+            "backoff": {"kind": backoff.kind, "base_s": backoff.base, "cap_s": backoff.cap},
+        }
+        if self.mode is not None:
+            out["mode"] = self.mode
+            out["retry_quota"] = {"tokens": 500, "cost": 5, "timeout_cost": 10, "refund": 1}
+        if self.retry_throttling is not None:
+            out["retry_throttling"] = self.retry_throttling.model_dump()
+        if self.retry_breaker is not None:
+            out["retry_breaker"] = self.retry_breaker.model_dump()
+        return out
 
     @property
     def limited(self) -> bool:

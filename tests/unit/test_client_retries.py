@@ -143,3 +143,16 @@ def test_adaptive_mode_slows_sending_to_what_the_rate_limit_admits() -> None:
     assert admitted_s["adaptive"] == pytest.approx(50.0, rel=0.1)  # the limiter finds the limit's rate
     # open-loop users arrive faster than that: their requests wait in the client
     assert out["adaptive"]["workloads"]["w"]["in_flight"] > 100
+
+
+def test_explain_lists_the_sdk_and_the_end_users_client() -> None:
+    from meshsim.analysis import explain_rows
+
+    sc = _two_tier({"mode": "standard"})
+    sc["workload"][0]["client"] = {"retries": 1, "retry_breaker": {"failure_ratio": 0.5}}
+    rows = explain_rows(load_scenario(sc))
+    sdk = next(r for r in rows if r["field"] == "sdk_client")
+    assert sdk["service"] == "back" and sdk["origin"] == "policies.back.client"
+    assert sdk["value"]["retries"] == 2 and sdk["value"]["backoff"] == {"kind": "full", "base_s": 1.0, "cap_s": 20.0}
+    user = next(r for r in rows if r["field"] == "client (workload:w)")
+    assert user["service"] == "front" and user["value"]["retry_breaker"]["failure_ratio"] == 0.5
