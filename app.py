@@ -27,6 +27,8 @@ DEFAULT_MODEL = "online-boutique.yaml"
 DEFAULT_HORIZON_S = 30.0  # simulated seconds of a UI run: a few seconds of wall time
 MAX_UI_REQUESTS = 1_000_000  # beyond this a run takes minutes: ask for fewer requests
 BALANCERS = ("round_robin", "random", "least_request", "ewma", "ring_hash")
+CLIENT_MODES = ("none", *meshsim.scenario.CLIENT_MODES)
+BACKOFF_KINDS = meshsim.scenario.BACKOFF_KINDS
 FAULT_KINDS = ("latency", "errors", "outage", "crash", "partition", "degrade", "load")
 
 
@@ -121,6 +123,7 @@ def _traffic_knobs(base: Any) -> None:
             min_value=0.1,
             step=50.0,
         )
+        _client_knobs(w)
         prof = ", ".join(f"{p.at:g}s: {p.rate:g}/s" for p in w.profile)
         _knob(
             st.text_input,
@@ -129,6 +132,32 @@ def _traffic_knobs(base: Any) -> None:
             prof,
             help="e.g. `20s: 600/s, 25s: 300/s` (times from the start, warm-up included)",
         )
+
+
+def _client_knobs(w: Any) -> None:
+    """The end user's own retries: count, retry mode (AWS SDK) and back-off kind."""
+    c = w.client
+    _knob(
+        st.number_input,
+        f"knob.client_retries.{w.name}",
+        f"{w.name}: client retries",
+        int(c.max_retries),
+        min_value=0,
+        max_value=10,
+        step=1,
+    )
+    _select_knob(f"knob.client_mode.{w.name}", f"{w.name}: client retry mode", CLIENT_MODES, c.mode or "none")
+    _select_knob(f"knob.client_backoff.{w.name}", f"{w.name}: client back-off", BACKOFF_KINDS, c.backoff_family().kind)
+
+
+def _select_knob(key: str, label: str, options: tuple[str, ...], default: str) -> None:
+    edits = st.session_state["edits"]
+    current = edits.get(key, default)
+    value = st.selectbox(label, options, index=options.index(current), key=key)
+    if value != default:
+        edits[key] = value
+    else:
+        edits.pop(key, None)
 
 
 def _service_knobs(base: Any) -> None:
@@ -350,6 +379,8 @@ def _apply_edits(raw: dict[str, Any], base: Any) -> dict[str, Any]:
                 services[name]["replicas"] = int(v)
         elif kind == "concurrency":
             services[name]["concurrency"] = int(v)
+        elif kind in ("client_retries", "client_mode", "client_backoff"):
+            _apply_client_edit(wl[name], kind, v, base)
         elif kind in ("timeout", "retries", "per_try", "backoff", "budget", "lb", "outlier"):
             pol = policies.setdefault(name, {}) or {}
             policies[name] = pol
@@ -408,6 +439,26 @@ def _apply_edits(raw: dict[str, Any], base: Any) -> dict[str, Any]:
     if not policies:
         out.pop("policies", None)
     return out
+
+
+def _apply_client_edit(workload: dict[str, Any], kind: str, v: Any, base: Any) -> None:
+    client = dict(workload.get("client") or {})
+    if kind == "client_retries":
+        client["retries"] = int(v)
+    elif kind == "client_mode":
+        if v == "none":
+            client.pop("mode", None)
+        else:
+            client["mode"] = v
+    else:
+        spec = next(w.client for w in base.workload if w.name == workload["name"])
+        family = spec.backoff_family()
+        block: dict[str, Any] = {"kind": v, "base": f"{(family.base or 0.1) * 1e3:g}ms"}
+        if family.cap is not None:
+            block["cap"] = f"{family.cap * 1e3:g}ms"
+        client.pop("jitter", None)
+        client["backoff"] = block
+    workload["client"] = client
 
 
 def _apply_rollout(out: dict[str, Any], base: Any) -> None:

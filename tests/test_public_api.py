@@ -43,6 +43,8 @@ PUBLIC_API = {
     },
     "meshsim.scenario": {
         "ArgoStep",
+        "BACKOFF_KINDS",
+        "CLIENT_MODES",
         "Autoscaling",
         "CallSpec",
         "CallStep",

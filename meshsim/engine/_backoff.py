@@ -20,8 +20,9 @@ import math
 from collections.abc import Callable
 from typing import Protocol
 
+from meshsim.scenario import BACKOFF_KINDS
+
 __all__ = [
-    "BACKOFF_KINDS",
     "Backoff",
     "ConstantBackoff",
     "DecorrelatedJitter",
@@ -32,9 +33,6 @@ __all__ = [
     "NoBackoff",
     "make_backoff",
 ]
-
-#: The kinds a scenario may name (docs/scenario.md ``backoff.kind``).
-BACKOFF_KINDS = ("full", "equal", "decorrelated", "exponential", "constant", "none")
 
 
 class Backoff(Protocol):

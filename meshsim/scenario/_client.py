@@ -6,18 +6,21 @@ The client is an end user (``workload[].client``) or a calling service's SDK
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
 from meshsim.scenario._types import Duration, Strict
 
 __all__ = [
+    "BACKOFF_KINDS",
+    "CLIENT_MODES",
     "AWS_BACKOFF_BASE_S",
     "AWS_BACKOFF_CAP_S",
     "AWS_MAX_ATTEMPTS",
     "BackoffFamilySpec",
     "BackoffKind",
+    "ClientMode",
     "ClientSpec",
     "RetryBreakerSpec",
     "RetryThrottlingSpec",
@@ -26,6 +29,11 @@ __all__ = [
 #: Back-off kinds of a client's retries (Brooker's "Exponential Backoff and Jitter", plus
 #: ``constant`` and ``none``); docs/scenario.md ``client.backoff``.
 BackoffKind = Literal["full", "equal", "decorrelated", "exponential", "constant", "none"]
+BACKOFF_KINDS: tuple[str, ...] = get_args(BackoffKind)
+
+#: A client's retry modes (the AWS SDKs'): docs/scenario.md ``client.mode``.
+ClientMode = Literal["standard", "adaptive"]
+CLIENT_MODES: tuple[str, ...] = get_args(ClientMode)
 
 #: AWS SDK standard retry mode defaults (botocore retries/standard.py, mode version 2.0):
 #: three attempts, full jitter U(0, min(2^(n-1) x 1 s, 20 s)) before retry n.
@@ -81,7 +89,7 @@ class ClientSpec(Strict):
     retries: int = Field(default=0, ge=0, le=1000)
     backoff: Duration | BackoffFamilySpec = 0.0
     jitter: bool = Field(default=False, description="wait U(0, backoff x 2^(n-1)) before retry n (full jitter)")
-    mode: Literal["standard", "adaptive"] | None = None
+    mode: ClientMode | None = None
     retry_throttling: RetryThrottlingSpec | None = None
     retry_breaker: RetryBreakerSpec | None = None
 

@@ -248,3 +248,18 @@ def test_an_invalid_edit_is_shown_at_once_and_blocks_the_run():
     _run(at, duration=8.0)
     scenario = at.session_state["cache"][at.session_state["last"]["whatif"]].scenario
     assert [(p.at, p.rate) for p in scenario.workload[0].profile] == [(10.0, 600.0), (20.0, 300.0)]
+
+
+def test_client_knobs_reach_the_workload():
+    at = _app()
+    at.number_input(key="knob.client_retries.browse").set_value(2)
+    at.selectbox(key="knob.client_mode.browse").select("standard")
+    at.selectbox(key="knob.client_backoff.browse").select("decorrelated")
+    at.run()
+    _run(at, duration=2.0)
+    last = at.session_state["last"]
+    client = next(w.client for w in at.session_state["cache"][last["whatif"]].scenario.workload if w.name == "browse")
+    assert client.retries == 2 and client.mode == "standard"
+    assert client.backoff_family().kind == "decorrelated"
+    base = next(w.client for w in at.session_state["cache"][last["baseline"]].scenario.workload if w.name == "browse")
+    assert base.mode is None and base.max_retries == 0
