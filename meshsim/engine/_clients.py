@@ -330,7 +330,7 @@ _RELEASE: tuple[Callable[[_Release], None]] = (_Release._fire,)
 class ClientRetries:
     """One client object: which failures it retries, how often, its back-off and its limits."""
 
-    __slots__ = ("spec", "max_retries", "backoff", "limits", "aws", "rate_limiter")
+    __slots__ = ("spec", "max_retries", "backoff", "limits", "aws", "rate_limiter", "stateless")
 
     def __init__(self, spec: ClientSpec, uniform: Callable[[], float], env: simpy.Environment) -> None:
         """The client ``spec`` describes, made now on ``env``; ``uniform`` draws its back-off jitter."""
@@ -349,6 +349,7 @@ class ClientRetries:
         if self.aws:
             limits.append(RetryQuota())  # last: the only limit that takes tokens
         self.limits = limits
+        self.stateless = not limits and self.rate_limiter is None  # nothing to update per try
 
     def retriable(self, res: Outcome) -> bool:
         """Whether the client retries ``res``: any failure, or the AWS set in standard mode [A2]."""
@@ -419,13 +420,13 @@ class SdkCall(Wake):
         self._try()
 
     def _try(self) -> None:
-        self.tries += 1
         if self.client.acquire(self):
             self.released()
 
     def released(self) -> None:
-        """Send the current try (its token taken)."""
+        """Send the next try (its token taken)."""
         path = self.path
+        self.tries += 1
         self.open = True
         timeout = self.client.spec.timeout
         if timeout is not None:

@@ -165,14 +165,16 @@ class UserRequest(Wake):
         self._try()
 
     def _try(self) -> None:
-        self.tries += 1
-        if self.arrivals.client.acquire(self):  # the adaptive mode's client-side rate limit may hold it
-            self.released()
+        limiter = self.arrivals.client.rate_limiter
+        if limiter is not None and not limiter.acquire(self):
+            return  # the adaptive mode's client-side rate limit holds it: released() comes later
+        self.released()
 
     def released(self) -> None:
-        """Send the current try (the client's rate limiter let it go)."""
+        """Send the next try (the client's rate limiter, if any, let it go)."""
         arrivals = self.arrivals
         client = arrivals.workload.client
+        self.tries += 1
         self.open = True
         if client.timeout is not None:
             self.timer = Timer(self)
@@ -207,6 +209,9 @@ class UserRequest(Wake):
     def _tried(self, res: Outcome, client_timeout: bool = False) -> None:
         arrivals = self.arrivals
         client = arrivals.client
+        if self.tries == 1 and (res.cause is None or not client.max_retries) and client.stateless:
+            self._finish(res)  # the usual case: nothing to decide or count
+            return
         control = arrivals.control
         now = control.env._now
         w = arrivals.workload
