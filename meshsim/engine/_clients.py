@@ -8,6 +8,7 @@ limits, each a small object behind :class:`ClientRetryLimit`:
 - :class:`RetryQuota`: the AWS SDKs' standard mode retry quota [A1, A2];
 - :class:`RetryThrottle`: gRPC ``retryThrottling`` [G1, G2];
 - :class:`RetryBreaker`: stop retrying above a failure ratio seen over a window;
+- :class:`RetryTokenBucket`: Brooker's retry token bucket, tokens earned per request;
 
 and, in the AWS SDKs' adaptive mode, an :class:`AdaptiveRateLimiter` that delays tries.
 
@@ -42,6 +43,7 @@ __all__ = [
     "RetryBreaker",
     "RetryQuota",
     "RetryThrottle",
+    "RetryTokenBucket",
     "SdkCall",
 ]
 
@@ -56,11 +58,11 @@ class ClientRetryLimit(Protocol):
     def tried(self, failed: bool, now_s: float) -> None:
         """A try ended: ``failed`` when it failed in a way the client retries, else it succeeded."""
 
-    def admit(self, timeout: bool, now_s: float) -> int | None:
-        """Tokens taken for one more retry (0: nothing to take), or None when it is refused.
+    def allows(self, timeout: bool, now_s: float) -> bool:
+        """Whether one more retry may start (nothing taken yet); ``timeout``: the try was the client's own timeout."""
 
-        ``timeout``: the failed try was the client's own timeout.
-        """
+    def take(self, timeout: bool) -> int:
+        """The retry starts (every limit allowed it): take its tokens; returns those a success gives back."""
 
     def ended(self, ok: bool, last_taken: int) -> None:
         """A request ended (``ok``), the last retry having taken ``last_taken`` tokens (0: none)."""
@@ -88,11 +90,13 @@ class RetryQuota:
     def tried(self, failed: bool, now_s: float) -> None:
         """The quota only moves on retries and on a request's end."""
 
-    def admit(self, timeout: bool, now_s: float) -> int | None:
-        """Take the retry's cost, or refuse when the bucket holds less."""
+    def allows(self, timeout: bool, now_s: float) -> bool:
+        """Refused when the bucket holds less than the retry's cost."""
+        return (self.timeout_cost if timeout else self.cost) <= self.available
+
+    def take(self, timeout: bool) -> int:
+        """Take the retry's cost (a success gives it back)."""
         amount = self.timeout_cost if timeout else self.cost
-        if amount > self.available:
-            return None
         self.available -= amount
         return amount
 
@@ -126,12 +130,50 @@ class RetryThrottle:
         else:
             self.tokens = min(self.max_tokens, self.tokens + self.token_ratio)
 
-    def admit(self, timeout: bool, now_s: float) -> int | None:
-        """Allowed (0 taken) while tokens > max_tokens / 2."""
-        return 0 if self.tokens > self._threshold else None
+    def allows(self, timeout: bool, now_s: float) -> bool:
+        """Allowed while tokens > max_tokens / 2."""
+        return self.tokens > self._threshold
+
+    def take(self, timeout: bool) -> int:
+        """A retry takes nothing: failures do."""
+        return 0
 
     def ended(self, ok: bool, last_taken: int) -> None:
         """Tokens move per try, not per request."""
+
+
+class RetryTokenBucket:
+    """Brooker's adaptive retry bucket [R5]: a retry needs more than one token and takes one.
+
+    Every request adds ``tokens_per_request`` (up to ``max_tokens``, full at the start).
+    Brooker's simulator credits a call when it starts; meshsim credits it when it ends (the
+    same long-run rate). Above a few percent failures the retries per request settle at
+    ``tokens_per_request``.
+    """
+
+    __slots__ = ("max_tokens", "tokens_per_request", "tokens")
+
+    def __init__(self, max_tokens: float, tokens_per_request: float) -> None:
+        """A full bucket."""
+        self.max_tokens = max_tokens
+        self.tokens_per_request = tokens_per_request
+        self.tokens = max_tokens
+
+    def tried(self, failed: bool, now_s: float) -> None:
+        """Tries move nothing."""
+
+    def allows(self, timeout: bool, now_s: float) -> bool:
+        """Allowed while the bucket holds more than one token."""
+        return self.tokens > 1.0
+
+    def take(self, timeout: bool) -> int:
+        """A retry takes one token, never given back."""
+        self.tokens -= 1.0
+        return 0
+
+    def ended(self, ok: bool, last_taken: int) -> None:
+        """Every request earns ``tokens_per_request``."""
+        self.tokens = min(self.max_tokens, self.tokens + self.tokens_per_request)
 
 
 class RetryBreaker:
@@ -165,12 +207,14 @@ class RetryBreaker:
         if failed:
             self._failures += 1
 
-    def admit(self, timeout: bool, now_s: float) -> int | None:
+    def allows(self, timeout: bool, now_s: float) -> bool:
         """Refused while the window's failure ratio is above the threshold."""
         self._expire(now_s)
         n = len(self._tries)
-        if n >= self.min_tries and self._failures > self.failure_ratio * n:
-            return None
+        return n < self.min_tries or self._failures <= self.failure_ratio * n
+
+    def take(self, timeout: bool) -> int:
+        """A retry takes nothing."""
         return 0
 
     def ended(self, ok: bool, last_taken: int) -> None:
@@ -346,8 +390,10 @@ class ClientRetries:
         if spec.retry_breaker is not None:
             rb = spec.retry_breaker
             limits.append(RetryBreaker(rb.failure_ratio, rb.window, rb.min_tries))
+        if spec.retry_bucket is not None:
+            limits.append(RetryTokenBucket(spec.retry_bucket.max_tokens, spec.retry_bucket.tokens_per_request))
         if self.aws:
-            limits.append(RetryQuota())  # last: the only limit that takes tokens
+            limits.append(RetryQuota())
         self.limits = limits
         self.stateless = not limits and self.rate_limiter is None  # nothing to update per try
 
@@ -375,12 +421,12 @@ class ClientRetries:
                 lim.tried(failed, now_s)
         if not failed or retries_done >= self.max_retries:
             return None
+        for lim in limits:
+            if not lim.allows(client_timeout, now_s):
+                return None
         taken = 0
         for lim in limits:
-            got = lim.admit(client_timeout, now_s)
-            if got is None:
-                return None
-            taken += got
+            taken += lim.take(client_timeout)
         return taken
 
     def ended(self, ok: bool, last_taken: int) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "ClientMode",
     "ClientSpec",
     "RetryBreakerSpec",
+    "RetryBucketSpec",
     "RetryThrottlingSpec",
 ]
 
@@ -61,6 +62,16 @@ class RetryThrottlingSpec(Strict):
     token_ratio: float = Field(gt=0, le=1000)
 
 
+class RetryBucketSpec(Strict):
+    """Brooker's retry token bucket: a retry needs more than one token and takes one.
+
+    Each request adds ``tokens_per_request`` (at most ``max_tokens``, full at the start).
+    """
+
+    max_tokens: float = Field(default=5.0, gt=1, le=1_000_000)
+    tokens_per_request: float = Field(default=0.1, gt=0, le=1000)
+
+
 class RetryBreakerSpec(Strict):
     """Stop retrying while more than ``failure_ratio`` of the tries in the last ``window`` failed."""
 
@@ -92,6 +103,7 @@ class ClientSpec(Strict):
     mode: ClientMode | None = None
     retry_throttling: RetryThrottlingSpec | None = None
     retry_breaker: RetryBreakerSpec | None = None
+    retry_bucket: RetryBucketSpec | None = None
 
     @property
     def max_retries(self) -> int:
@@ -131,9 +143,16 @@ class ClientSpec(Strict):
             out["retry_throttling"] = self.retry_throttling.model_dump()
         if self.retry_breaker is not None:
             out["retry_breaker"] = self.retry_breaker.model_dump()
+        if self.retry_bucket is not None:
+            out["retry_bucket"] = self.retry_bucket.model_dump()
         return out
 
     @property
     def limited(self) -> bool:
         """Whether anything beyond the attempt count limits the retries (quota, throttling, breaker)."""
-        return self.mode is not None or self.retry_throttling is not None or self.retry_breaker is not None
+        return (
+            self.mode is not None
+            or self.retry_throttling is not None
+            or self.retry_breaker is not None
+            or self.retry_bucket is not None
+        )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from meshsim import load_scenario, simulate
-from meshsim.engine._clients import RetryBreaker, RetryQuota, RetryThrottle
+from meshsim.engine._clients import RetryBreaker, RetryQuota, RetryThrottle, RetryTokenBucket
 from meshsim.errors import MeshsimInputError
 from tests.unit.test_bad_input import check_bad
 
@@ -83,7 +83,7 @@ def test_timeseries_counts_mesh_retries_when_decided() -> None:
 
 def test_quota_throttle_and_breaker_objects() -> None:
     q = RetryQuota()
-    assert q.admit(False, 0.0) == 5 and q.admit(True, 0.0) == 10 and q.available == 485
+    assert q.allows(True, 0.0) and q.take(False) == 5 and q.take(True) == 10 and q.available == 485
     q.ended(True, 10)
     assert q.available == 495
     q.ended(True, 0)
@@ -92,14 +92,19 @@ def test_quota_throttle_and_breaker_objects() -> None:
     t = RetryThrottle(10, 0.1)
     for _ in range(4):
         t.tried(True, 0.0)
-    assert t.admit(False, 0.0) == 0  # 6 > 5
+    assert t.allows(False, 0.0)  # 6 > 5
     t.tried(True, 0.0)
-    assert t.admit(False, 0.0) is None  # 5 <= 5
+    assert not t.allows(False, 0.0)  # 5 <= 5
     b = RetryBreaker(0.2, 10.0, 5)
     for i in range(5):
         b.tried(i < 2, float(i))
-    assert b.admit(False, 5.0) is None  # 2 of 5 failed
-    assert b.admit(False, 11.5) == 0  # the failures left the window
+    assert not b.allows(False, 5.0)  # 2 of 5 failed
+    assert b.allows(False, 11.5)  # the failures left the window
+    bucket = RetryTokenBucket(2.0, 0.5)
+    assert bucket.allows(False, 0.0) and bucket.take(False) == 0
+    assert not bucket.allows(False, 0.0)  # exactly 1 token left: Brooker's test is "more than 1"
+    bucket.ended(False, 0)
+    assert bucket.allows(False, 0.0)
 
 
 def test_jitter_with_a_backoff_block_is_refused(tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ closed forms give attempts per request:
 - AWS standard retry quota (cost c per retry, refunded on success, 1 per first-try success):
   1 + (1 - p) / (c p) once the quota drains, which it does when (1 - p) < c p (p + ... + p^N);
 - gRPC retry throttling: retries stop once p / (1 - p) > token_ratio, run freely below;
-- a failure-ratio retry breaker: retries stop once p > failure_ratio, run freely below.
+- a failure-ratio retry breaker: retries stop once p > failure_ratio, run freely below;
+- Brooker's retry token bucket (r tokens per request, 1 per retry): 1 + r retries per request
+  once p + ... + p^N > r, else 1 + p + ... + p^N.
 
 Back-off kinds: the mean wait before retry n, from draws of the objects themselves.
 Each check asks whether the theory lies in the 99% t-interval of the replications.
@@ -82,6 +84,16 @@ def test_failure_ratio_breaker_attempts_per_request(p: float, retries_run: bool)
     else:
         # the window is full after warm-up; at 100 tries/s its failure share is 0.3 +- 0.015
         assert np.all(np.abs(observed - 1.0) < _EDGE)
+
+
+@pytest.mark.parametrize(("p", "drains"), [(0.05, False), (0.5, True)])
+def test_brookers_retry_bucket_attempts_per_request(p: float, drains: bool) -> None:
+    """Brooker [R5]: like N retries at low failure rates, like 0.1 retries per request above ~10 %."""
+    retries, fill = 3, 0.1
+    assert ((_unlimited(p, retries) - 1) > fill) == drains
+    theory = 1 + fill if drains else _unlimited(p, retries)
+    client = {"retries": retries, "retry_bucket": {"max_tokens": 5, "tokens_per_request": fill}}
+    assert_matches(_attempts_per_request(p, client), theory, what=f"retry bucket, p={p}")
 
 
 def test_unlimited_client_retries_attempts_per_request() -> None:
