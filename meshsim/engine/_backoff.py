@@ -158,19 +158,26 @@ class EnvoyJitter:
         return self._uniform() * self.upper_s(retry_number, self.base_s, self.max_s)
 
 
+def _jittered(cls: Callable[[float, float, Callable[[], float]], Backoff]) -> _Factory:
+    return lambda base_s, cap_s, uniform: cls(base_s, cap_s, uniform)
+
+
+_Factory = Callable[[float, float, Callable[[], float]], Backoff]
+
+#: kind -> the object (base s, cap s, uniform draw); ``none`` and a zero base never wait.
+_KINDS: dict[str, _Factory] = {
+    "constant": lambda base_s, cap_s, uniform: ConstantBackoff(base_s),
+    "exponential": lambda base_s, cap_s, uniform: ExponentialBackoff(base_s, cap_s),
+    "full": _jittered(FullJitter),
+    "equal": _jittered(EqualJitter),
+    "decorrelated": _jittered(DecorrelatedJitter),
+}
+
+
 def make_backoff(kind: str, base_s: float, cap_s: float | None, uniform: Callable[[], float]) -> Backoff:
-    """The back-off object of ``kind`` (one of :data:`BACKOFF_KINDS`); ``cap_s`` None: no cap."""
-    cap = math.inf if cap_s is None else cap_s
-    if kind == "none" or (base_s <= 0.0 and kind != "constant"):
+    """The back-off object of ``kind`` (one of ``BACKOFF_KINDS``); ``cap_s`` None: no cap."""
+    if kind not in BACKOFF_KINDS:
+        raise ValueError(f"unknown back-off kind {kind!r}; use one of {', '.join(BACKOFF_KINDS)}")
+    if kind == "none" or base_s <= 0.0:
         return NoBackoff()
-    if kind == "constant":
-        return ConstantBackoff(base_s) if base_s > 0.0 else NoBackoff()
-    if kind == "exponential":
-        return ExponentialBackoff(base_s, cap)
-    if kind == "full":
-        return FullJitter(base_s, cap, uniform)
-    if kind == "equal":
-        return EqualJitter(base_s, cap, uniform)
-    if kind == "decorrelated":
-        return DecorrelatedJitter(base_s, cap, uniform)
-    raise ValueError(f"unknown back-off kind {kind!r}; use one of {', '.join(BACKOFF_KINDS)}")
+    return _KINDS[kind](base_s, math.inf if cap_s is None else cap_s, uniform)

@@ -29,7 +29,13 @@ from simpy.events import NORMAL
 from meshsim.engine._backoff import Backoff, make_backoff
 from meshsim.engine._runtime import ROUTE_TIMEOUT, Context, Outcome, Waiter, Wake
 from meshsim.engine._timers import Timer
-from meshsim.scenario._client import ClientSpec
+from meshsim.scenario._client import (
+    AWS_NO_RETRY_REFUND,
+    AWS_QUOTA_TOKENS,
+    AWS_RETRY_COST,
+    AWS_TIMEOUT_RETRY_COST,
+    ClientSpec,
+)
 
 if TYPE_CHECKING:
     from meshsim.engine._path import RequestPath
@@ -79,7 +85,13 @@ class RetryQuota:
 
     __slots__ = ("capacity", "available", "cost", "timeout_cost", "refund")
 
-    def __init__(self, capacity: int = 500, cost: int = 5, timeout_cost: int = 10, refund: int = 1) -> None:
+    def __init__(
+        self,
+        capacity: int = AWS_QUOTA_TOKENS,
+        cost: int = AWS_RETRY_COST,
+        timeout_cost: int = AWS_TIMEOUT_RETRY_COST,
+        refund: int = AWS_NO_RETRY_REFUND,
+    ) -> None:
         """A full bucket of ``capacity`` tokens."""
         self.capacity = capacity
         self.available = capacity

@@ -18,6 +18,10 @@ __all__ = [
     "AWS_BACKOFF_BASE_S",
     "AWS_BACKOFF_CAP_S",
     "AWS_MAX_ATTEMPTS",
+    "AWS_NO_RETRY_REFUND",
+    "AWS_QUOTA_TOKENS",
+    "AWS_RETRY_COST",
+    "AWS_TIMEOUT_RETRY_COST",
     "BackoffFamilySpec",
     "BackoffKind",
     "ClientMode",
@@ -41,6 +45,12 @@ CLIENT_MODES: tuple[str, ...] = get_args(ClientMode)
 AWS_MAX_ATTEMPTS = 3
 AWS_BACKOFF_BASE_S = 1.0
 AWS_BACKOFF_CAP_S = 20.0
+#: The standard mode's retry quota (botocore retries/quota.py, standard.py RetryQuotaChecker):
+#: tokens at the start, per retry, per retry after the client's timeout, per first-try success.
+AWS_QUOTA_TOKENS = 500
+AWS_RETRY_COST = 5
+AWS_TIMEOUT_RETRY_COST = 10
+AWS_NO_RETRY_REFUND = 1
 
 
 class BackoffFamilySpec(Strict):
@@ -138,7 +148,12 @@ class ClientSpec(Strict):
         }
         if self.mode is not None:
             out["mode"] = self.mode
-            out["retry_quota"] = {"tokens": 500, "cost": 5, "timeout_cost": 10, "refund": 1}
+            out["retry_quota"] = {
+                "tokens": AWS_QUOTA_TOKENS,
+                "cost": AWS_RETRY_COST,
+                "timeout_cost": AWS_TIMEOUT_RETRY_COST,
+                "refund": AWS_NO_RETRY_REFUND,
+            }
         if self.retry_throttling is not None:
             out["retry_throttling"] = self.retry_throttling.model_dump()
         if self.retry_breaker is not None:
