@@ -161,7 +161,7 @@ def errors_by_cause(ts: pd.DataFrame, faults: pd.DataFrame | None = None) -> go.
 
 
 def retries_amplification(services: pd.DataFrame) -> go.Figure:
-    """Retries (left) and amplification, attempts over retry-free attempts (right), per service."""
+    """Retries (left, stacked by layer when clients retry) and amplification (right), per service."""
     title = "Retries and amplification per service"
     if services is None or services.empty:
         return empty_figure("retries", title, "no services")
@@ -169,18 +169,23 @@ def retries_amplification(services: pd.DataFrame) -> go.Figure:
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("retries sent to the service", "amplification (1 = no extra load)")
     )
-    fig.add_trace(
-        go.Bar(
-            x=df["service"],
-            y=df["retries"],
-            name="retries",
-            marker_color="#ff7f0e",
-            customdata=df[["attempts"]],
-            hovertemplate="%{x}: %{y} retries of %{customdata[0]} attempts<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
+    layers = [("retries", "mesh proxies", "#ff7f0e")]
+    for column, who, color in (("sdk_retries", "callers' SDKs", "#9467bd"), ("user_retries", "end users", "#8c564b")):
+        if column in df and df[column].sum() > 0:
+            layers.append((column, who, color))
+    for column, who, color in layers:
+        fig.add_trace(
+            go.Bar(
+                x=df["service"],
+                y=df[column],
+                name=column if len(layers) == 1 else who,
+                marker_color=color,
+                customdata=df[["attempts"]],
+                hovertemplate=f"%{{x}}: %{{y}} retries ({who}) of %{{customdata[0]}} attempts<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
     colors = ["#d62728" if a > 1.2 else "#1f77b4" for a in df["amplification"].fillna(1.0)]
     fig.add_trace(
         go.Bar(
@@ -196,7 +201,7 @@ def retries_amplification(services: pd.DataFrame) -> go.Figure:
     fig.add_hline(y=1.0, line={"color": "#444", "dash": "dot", "width": 1}, row=1, col=2)
     fig.update_yaxes(title="retries", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title="attempts / original", rangemode="tozero", row=1, col=2)
-    fig.update_layout(showlegend=False)
+    fig.update_layout(showlegend=len(layers) > 1, barmode="stack")
     return _style(fig, "retries", title)
 
 

@@ -161,3 +161,14 @@ def test_explain_lists_the_sdk_and_the_end_users_client() -> None:
     assert sdk["value"]["retries"] == 2 and sdk["value"]["backoff"] == {"kind": "full", "base_s": 1.0, "cap_s": 20.0}
     user = next(r for r in rows if r["field"] == "client (workload:w)")
     assert user["service"] == "front" and user["value"]["retry_breaker"]["failure_ratio"] == 0.5
+
+
+def test_retries_chart_stacks_the_client_layers() -> None:
+    from meshsim import viz
+
+    out = simulate(load_scenario(_two_tier({"retries": 2})), 1, executor="serial").to_dict()
+    frame = viz.service_frame(out)
+    back = frame[frame.service == "back"].iloc[0]
+    assert back.sdk_retries == out["services"]["back"]["retries_by_layer"]["sdk"]["ended"] > 0
+    names = [t.name for t in viz.retries_amplification(frame).data]
+    assert names[:2] == ["mesh proxies", "callers' SDKs"]
