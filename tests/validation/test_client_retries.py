@@ -96,6 +96,24 @@ def test_brookers_retry_bucket_attempts_per_request(p: float, drains: bool) -> N
     assert_matches(_attempts_per_request(p, client), theory, what=f"retry bucket, p={p}")
 
 
+def test_sdk_retries_of_a_caller_attempts_per_call() -> None:
+    """A caller's SDK (policies.<service>.client) around its calls: 1 + p + p^2 tries per call."""
+    sc = queue_scenario(
+        "sdk-retries",
+        {
+            "front": {"service_time": "1ms", "concurrency": 1000, "calls": ["back"]},
+            "back": {"service_time": "1ms", "concurrency": 1000, "error_rate": 0.4},
+        },
+        100.0,
+        100.0,
+        entry="front",
+    )
+    sc["policies"] = {"back": {"client": {"retries": 2}}}
+    table = replicate(sc, 8)
+    calls = values(table, "service", "front", "attempts")
+    assert_matches(values(table, "service", "back", "attempts") / calls, _unlimited(0.4, 2), what="SDK, p=0.4")
+
+
 def test_unlimited_client_retries_attempts_per_request() -> None:
     assert_matches(_attempts_per_request(0.5, {"retries": 3}), _unlimited(0.5, 3), what="3 retries, p=0.5")
 
