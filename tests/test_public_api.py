@@ -120,7 +120,9 @@ PUBLIC_API = {
         "under",
     },
     "meshsim.engine": {
+        "Backoff",
         "Breaker",
+        "ClientRetryLimit",
         "Control",
         "EndpointStats",
         "HostHealth",

@@ -33,7 +33,7 @@ def _attempts_per_request(p: float, client: dict[str, Any], replications: int = 
         "client-retries",
         {"api": {"service_time": "1ms", "concurrency": 1000, "error_rate": p}},
         100.0,
-        100.0,
+        60.0,
         warmup_s=20.0,
     )
     sc["workload"][0]["client"] = {"backoff": {"kind": "none"}, **client}
@@ -105,7 +105,7 @@ def test_sdk_retries_of_a_caller_attempts_per_call() -> None:
             "back": {"service_time": "1ms", "concurrency": 1000, "error_rate": 0.4},
         },
         100.0,
-        100.0,
+        50.0,
         entry="front",
     )
     sc["policies"] = {"back": {"client": {"retries": 2}}}

@@ -25,7 +25,7 @@ def _admitted(rate_limit: dict[str, object], arrival_rate: float) -> np.ndarray:
         "rate-limit",
         {"api": {"service_time": "1ms", "concurrency": 1000}},
         arrival_rate,
-        120.0,
+        80.0,
         warmup_s=5.0,
     )
     sc["policies"] = {"api": {"rate_limit": rate_limit}}
