@@ -304,7 +304,12 @@ class EntityStats:
     in_system_s: float = 0.0
     attempts: int = 0
     received: int = 0
-    retries: int = 0
+    retries: int = 0  # attempts that were the mesh proxies' retries (counted when they end)
+    retries_decided: int = 0  # the mesh proxies' retries, counted when decided
+    sdk_retries: int = 0  # a calling service's SDK retries (tries that ended)
+    sdk_retries_decided: int = 0
+    user_retries: int = 0  # the end users' own retries (tries that ended)
+    user_retries_decided: int = 0
     hedges: int = 0
     original: int = 0
     ejections: int = 0
@@ -329,7 +334,10 @@ class Bin:
     ok: int = 0
     failed: dict[str, int] = field(default_factory=_causes)
     attempts: int = 0
-    retries: int = 0
+    retries: int = 0  # the mesh proxies' retries decided in this bin
+    retries_ended: int = 0  # the mesh proxies' retries that ended in this bin
+    sdk_retries: int = 0  # SDK retries decided in this bin
+    user_retries: int = 0  # end users' retries decided in this bin
     latency: LogHistogram = field(default_factory=lambda: LogHistogram(BIN_GAMMA))
 
 
@@ -415,7 +423,7 @@ class EdgeMeter:
         if retry:
             s.retries += 1
             e.retries += 1
-            b.retries += 1
+            b.retries_ended += 1
         if hedge:
             s.hedges += 1
             e.hedges += 1
@@ -430,6 +438,12 @@ class EdgeMeter:
             s.fail(cause)
             e.fail(cause)
             b.failed[cause] = b.failed.get(cause, 0) + 1
+
+    def retry_decided(self, now_s: float) -> None:
+        """The caller's proxy decided at ``now_s`` to retry an attempt to this service."""
+        self.service.retries_decided += 1
+        self.edge.retries_decided += 1
+        self.bins.at(now_s).retries += 1
 
 
 class ServiceMeter:
@@ -557,6 +571,30 @@ class Recorder:
         if m is None:
             m = self._workload_meters[name] = WorkloadMeter(self.workloads[name], self._bins_of("workload", name))
         return m
+
+    def client_retry(self, layer: str, service: str, workload: str | None, decided: bool, now_s: float) -> None:
+        """A client retried a call to ``service``: decided at ``now_s`` (``decided``) or its try ended.
+
+        ``layer`` is ``sdk`` (a calling service's SDK) or ``user`` (an end user, of ``workload``).
+        Decisions go to the time bins of the service and, for end users, of the workload.
+        """
+        s = self.services[service]
+        if layer == "user":
+            if decided:
+                s.user_retries_decided += 1
+                self._service_series(service).at(now_s).user_retries += 1
+                if workload is not None:
+                    self.workloads[workload].user_retries_decided += 1
+                    self.workload(workload).bins.at(now_s).user_retries += 1
+            else:
+                s.user_retries += 1
+                if workload is not None:
+                    self.workloads[workload].user_retries += 1
+        elif decided:
+            s.sdk_retries_decided += 1
+            self._service_series(service).at(now_s).sdk_retries += 1
+        else:
+            s.sdk_retries += 1
 
     def workload_done(self, name: str, cause: str | None, latency_s: float, end_s: float) -> None:
         """A counted end-user request ended (cause None = ok)."""

@@ -55,6 +55,11 @@ METRIC_UNITS: dict[str, str] = {
     "requests": "count",
     "attempts": "count",
     "retries": "count",
+    "retries_decided": "count",
+    "sdk_retries": "count",
+    "sdk_retries_decided": "count",
+    "user_retries": "count",
+    "user_retries_decided": "count",
     "hedges": "count",
     "ejections": "count",
     "budget_refusals": "count",
@@ -97,6 +102,22 @@ def format_metric(value: float | None, unit: str, signed: bool = False) -> str:
     if unit == "count" and x.is_integer():
         return f"{x:{sign},.0f}"
     return f"{x:{sign},.4g}"
+
+
+def _client_retries_configured(scenario: Any) -> bool:
+    """Whether an end user or a calling service's SDK may retry (the results then split retries by layer)."""
+    if any(w.client.max_retries > 0 for w in scenario.workload):
+        return True
+    return any(p.client is not None and p.client.max_retries > 0 for p in scenario.policies.values())
+
+
+def _by_layer(s: EntityStats) -> dict[str, dict[str, int]]:
+    """A service's retries by who made them, each counted when decided and when its attempt ended."""
+    return {
+        "mesh": {"decided": s.retries_decided, "ended": s.retries},
+        "sdk": {"decided": s.sdk_retries_decided, "ended": s.sdk_retries},
+        "user": {"decided": s.user_retries_decided, "ended": s.user_retries},
+    }
 
 
 def _r(x: float, digits: int = 6) -> float | None:
@@ -205,6 +226,8 @@ class ReplicationResult:
         out["availability"] = w.ok / done if done else math.nan
         out["throughput"] = done / self.measured_s
         out["requests"] = float(w.requests)
+        out["user_retries"] = float(w.user_retries)
+        out["user_retries_decided"] = float(w.user_retries_decided)
         cost = sum(e.egress_usd for e in self.edges.values())
         total_done = sum(x.ok + sum(x.failed.values()) for x in self.workloads.values())
         out["cost_per_million"] = cost / total_done * 1e6 if total_done else math.nan
@@ -226,6 +249,11 @@ class ReplicationResult:
         out["utilization"] = s.busy_s / s.capacity_s if s.capacity_s else math.nan
         out["attempts"] = float(s.attempts)
         out["retries"] = float(s.retries)
+        out["retries_decided"] = float(s.retries_decided)
+        out["sdk_retries"] = float(s.sdk_retries)
+        out["sdk_retries_decided"] = float(s.sdk_retries_decided)
+        out["user_retries"] = float(s.user_retries)
+        out["user_retries_decided"] = float(s.user_retries_decided)
         out["queue_wait_mean"] = s.queue_wait.mean()
         out["waited_fraction"] = 1.0 - s.queue_wait.zero_fraction()
         out["mean_in_system"] = s.in_system_s / self.measured_s
@@ -267,6 +295,11 @@ class Results:
                     "attempts",
                     "received",
                     "retries",
+                    "retries_decided",
+                    "sdk_retries",
+                    "sdk_retries_decided",
+                    "user_retries",
+                    "user_retries_decided",
                     "hedges",
                     "original",
                     "ejections",
@@ -332,7 +365,11 @@ class Results:
         )
 
     def timeseries(self) -> pd.DataFrame:
-        """1 s bins pooled over replications: throughput, error rate, p50/p99, attempts, retries, causes."""
+        """1 s bins pooled over replications: throughput, error rate, p50/p99, attempts, retries, causes.
+
+        ``retries`` counts the mesh proxies' retries when they are decided (``retries_ended``:
+        when they end); ``sdk_retries`` and ``user_retries`` the client layers' decisions.
+        """
         merged: dict[tuple[str, str, int], Bin] = {}
         for r in self.replications:
             for key, b in r.bins.items():
@@ -343,6 +380,9 @@ class Results:
                 m.ok += b.ok
                 m.attempts += b.attempts
                 m.retries += b.retries
+                m.retries_ended += b.retries_ended
+                m.sdk_retries += b.sdk_retries
+                m.user_retries += b.user_retries
                 for c, n in b.failed.items():
                     m.failed[c] = m.failed.get(c, 0) + n
                 m.latency.merge(b.latency)
@@ -363,6 +403,9 @@ class Results:
                 "latency_p99_ms": b.latency.quantile(0.99) * 1e3,
                 "attempts": b.attempts / n_rep,
                 "retries": b.retries / n_rep,
+                "retries_ended": b.retries_ended / n_rep,
+                "sdk_retries": b.sdk_retries / n_rep,
+                "user_retries": b.user_retries / n_rep,
             }
             for c in CAUSES:
                 row[f"failed_{c}"] = b.failed.get(c, 0) / n_rep
@@ -377,6 +420,9 @@ class Results:
             "latency_p99_ms",
             "attempts",
             "retries",
+            "retries_ended",
+            "sdk_retries",
+            "user_retries",
         ] + [f"failed_{c}" for c in CAUSES]
         return pd.DataFrame(rows, columns=cols)
 
@@ -397,6 +443,7 @@ class Results:
                     "attempts": e.attempts,
                     "attempts_rps": e.attempts / measured if measured else math.nan,
                     "retries": e.retries,
+                    "retries_decided": e.retries_decided,
                     "hedges": e.hedges,
                     "ok": e.ok,
                     "error_rate": failed / e.attempts if e.attempts else math.nan,
@@ -431,6 +478,7 @@ class Results:
             "partial": self.partial,
         }
         measured = sum(r.measured_s for r in reps)
+        client_layers = _client_retries_configured(self.scenario)
         workloads: dict[str, dict[str, Any]] = {}
         for name, w in sorted(self._pooled("workloads").items()):
             done = w.ok + sum(w.failed.values())
@@ -450,6 +498,8 @@ class Results:
                 },
                 "latency_p99_ci_ms": [_r(lo * 1e3), _r(hi * 1e3)],
             }
+            if client_layers:
+                workloads[name]["retries"] = {"decided": w.user_retries_decided, "ended": w.user_retries}
         services: dict[str, dict[str, Any]] = {}
         for name, s in sorted(self._pooled("services").items()):
             services[name] = {
@@ -467,6 +517,9 @@ class Results:
                 "latency_ms": {k: _r(s.latency.quantile(q) * 1e3) for k, q in _Q.items()},
                 "queue_wait_ms": {"mean": _r(s.queue_wait.mean() * 1e3), "p99": _r(s.queue_wait.quantile(0.99) * 1e3)},
             }
+            if client_layers:
+                services[name]["retries_decided"] = s.retries_decided
+                services[name]["retries_by_layer"] = _by_layer(s)
         edges: list[dict[str, Any]] = []
         total_usd = 0.0
         total_bytes = 0

@@ -43,6 +43,8 @@ PUBLIC_API = {
     },
     "meshsim.scenario": {
         "ArgoStep",
+        "BACKOFF_KINDS",
+        "CLIENT_MODES",
         "Autoscaling",
         "CallSpec",
         "CallStep",
@@ -121,7 +123,9 @@ PUBLIC_API = {
         "under",
     },
     "meshsim.engine": {
+        "Backoff",
         "Breaker",
+        "ClientRetryLimit",
         "Control",
         "EndpointStats",
         "HostHealth",

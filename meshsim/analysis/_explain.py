@@ -70,6 +70,8 @@ def explain_rows(scenario: Scenario, only: str | None = None) -> list[dict[str, 
     callers = callers_of(scenario)
     rows: list[dict[str, Any]] = []
     for name, version in _targets(scenario, only):
+        if version is None:
+            rows.extend(_client_rows(scenario, name, callers[name]))
         eff = resolve_policy(scenario, name, version)
         for field, value, origin in eff.as_rows():
             rows.append(
@@ -210,9 +212,9 @@ class _Lines:
 
     def __call__(self, origin: str) -> str:
         path = origin.split(" ", 1)[0]
-        if self.tree is None or not path.startswith("policies.") or "(" in origin:
+        if self.tree is None or not path.startswith(("policies.", "workload.")) or "(" in origin:
             return origin
-        line = locate(self.tree, tuple(path.split(".")))[0]
+        line = locate(self.tree, tuple(int(p) if p.isdigit() else p for p in path.split(".")))[0]
         return f"{origin} ({self.file}:{line})" if line else origin
 
 
@@ -220,10 +222,36 @@ def explain_table(scenario: Scenario, service: str, version: str | None = None) 
     """The settings of calls to one service as people read them: ``setting``, ``value``, ``set_by``."""
     eff = resolve_policy(scenario, service, version)
     where = _Lines(scenario)
-    return [
+    rows = [
         {"setting": setting, "value": show(eff), "set_by": where(eff.origins.get(field, ""))}
         for setting, show, field in _SETTINGS
     ]
+    if version is None:  # the clients retrying around these calls: the callers' SDK, the end users
+        for row in _client_rows(scenario, service, []):
+            sdk = row["field"] == "sdk_client"
+            who = "callers' SDK retries" if sdk else f"end users' retries ({row['field'][8:-1]})"
+            rows.append({"setting": who, "value": _client_text(row["value"]), "set_by": where(row["origin"])})
+    return rows
+
+
+def _client_text(client: dict[str, Any]) -> str:
+    """A client's effective retries (:meth:`ClientSpec.effective`) in one line."""
+    if not client["retries"]:
+        return "none"
+    backoff = client["backoff"]
+    wait = "no wait" if backoff["kind"] == "none" or not backoff["base_s"] else f"{backoff['kind']} back-off"
+    if wait != "no wait":
+        wait += f" from {_dur(backoff['base_s'])}" + (f" up to {_dur(backoff['cap_s'])}" if backoff["cap_s"] else "")
+    parts = [f"{client['retries']} on {client['retry_on']}", wait]
+    if "mode" in client:
+        quota = client["retry_quota"]
+        parts.append(f"{client['mode']} mode: retry quota {quota['tokens']} tokens, {quota['cost']} per retry")
+    for key, label in (("retry_throttling", "throttling"), ("retry_breaker", "breaker"), ("retry_bucket", "bucket")):
+        if key in client:
+            parts.append(f"{label} " + ", ".join(f"{k} {v:g}" for k, v in client[key].items()))
+    if client.get("timeout_s"):
+        parts.append(f"timeout {_dur(client['timeout_s'])}")
+    return "; ".join(parts)
 
 
 def policy_summary(scenario: Scenario, only: str | None = None) -> list[dict[str, Any]]:
@@ -252,4 +280,34 @@ def policy_summary(scenario: Scenario, only: str | None = None) -> list[dict[str
             setting for setting, _, field in _SETTINGS if not eff.origins.get(field, "").startswith(preset_label)
         ]
         rows.append(row)
+    return rows
+
+
+def _client_rows(scenario: Scenario, name: str, callers: list[str]) -> list[dict[str, Any]]:
+    """Rows for the clients that retry around calls to ``name``: the callers' SDK and end users."""
+    rows: list[dict[str, Any]] = []
+    pol = scenario.policies.get(name)
+    if pol is not None and pol.client is not None:
+        rows.append(
+            {
+                "service": name,
+                "version": None,
+                "callers": callers,
+                "field": "sdk_client",
+                "value": pol.client.effective(),
+                "origin": f"policies.{name}.client",
+            }
+        )
+    for i, w in enumerate(scenario.workload):
+        if w.entry == name and w.client.model_fields_set:
+            rows.append(
+                {
+                    "service": name,
+                    "version": None,
+                    "callers": callers,
+                    "field": f"client (workload:{w.name})",
+                    "value": w.client.effective(),
+                    "origin": f"workload.{i}.client",
+                }
+            )
     return rows

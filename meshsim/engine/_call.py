@@ -306,6 +306,8 @@ class Call(Wake):
             self._finish(outcome("budget_exhausted", res.status, local=True))
             return
         self.n = n + 1
+        if now >= path.warmup_s and cluster.meter is not None:
+            cluster.meter.retry_decided(now)
         if cluster.policy.retry_different_host and ep >= 0:
             self.tried = self.tried + (ep,)
         wait = retries.backoff_s(self.n)

@@ -16,6 +16,7 @@ __all__ = [
     "EnvoyRetryLimit",
     "TowerBudget",
     "TokenBucket",
+    "StepTokenBucket",
     "OutlierDetector",
     "FailureAccrual",
 ]
@@ -104,7 +105,11 @@ class TowerBudget:
 
 
 class TokenBucket:
-    """A token bucket: ``rate`` tokens per second, at most ``burst`` stored; starts full."""
+    """A token bucket: ``rate`` tokens per second, at most ``burst`` stored; starts full.
+
+    Tokens accrue continuously, as in Envoy's local rate limit since 1.32 (refilled when
+    accessed) [E11] and Go's x/time/rate behind Traefik's RateLimit [T6].
+    """
 
     def __init__(self, rate_per_s: float, burst: int) -> None:
         self.rate = rate_per_s
@@ -119,6 +124,33 @@ class TokenBucket:
             self.tokens = tokens - 1.0
             return True
         self.tokens = tokens
+        return False
+
+
+class StepTokenBucket:
+    """A token bucket refilled in steps: ``rate x fill_interval`` tokens every ``fill_interval``.
+
+    Envoy's local rate limit before 1.32 refilled its bucket on a timer this way
+    (``tokens_per_fill`` every ``fill_interval``, at most ``max_tokens``) [E11]. The bucket
+    starts full; the fills fall at whole multiples of ``fill_interval`` from ``start_s``.
+    """
+
+    def __init__(self, rate_per_s: float, burst: int, fill_interval_s: float, start_s: float = 0.0) -> None:
+        self.per_fill = rate_per_s * fill_interval_s
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.fill_interval_s = fill_interval_s
+        self.start_s = start_s
+        self.fills = 0  # fills applied so far
+
+    def take(self, now_s: float) -> bool:
+        fills = math.floor((now_s - self.start_s) / self.fill_interval_s)
+        if fills > self.fills:
+            self.tokens = min(self.burst, self.tokens + (fills - self.fills) * self.per_fill)
+            self.fills = fills
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
         return False
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from meshsim.distributions import Sampler, constant, uniform_sampler
-from meshsim.engine._limits import TokenBucket
+from meshsim.engine._limits import StepTokenBucket, TokenBucket
 from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import DEFAULT_ZONE, Membership, Replica, VersionRuntime
 from meshsim.engine._server import PlannedWorkers, QueuedWorkers
@@ -148,7 +148,10 @@ class Mesh:
         pol = self.scenario.policies.get(spec.service)
         rl = pol.rate_limit if pol is not None else None
         if rl is not None:
-            r.limiter = TokenBucket(rl.rate, rl.burst)
+            if rl.fill_interval is not None:
+                r.limiter = StepTokenBucket(rl.rate, rl.burst, rl.fill_interval, self.env.now)
+            else:
+                r.limiter = TokenBucket(rl.rate, rl.burst)
         self.replicas.append(r)
         return r
 

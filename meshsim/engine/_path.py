@@ -20,6 +20,7 @@ import simpy
 
 from meshsim.distributions import Sampler, uniform_sampler
 from meshsim.engine._call import Call
+from meshsim.engine._clients import ClientRetries, SdkCall
 from meshsim.engine._exchange import Exchange
 from meshsim.engine._policies import LoadBalancer, RetryPolicy
 from meshsim.engine._proxy import Cluster, Proxy, shared_policy
@@ -87,6 +88,14 @@ class RequestPath:
         self.tracing = tracing
         self.warmup_s = recorder.warmup_s
         self.u_policy = uniform_sampler(streams.get("policy"))
+        # the callers' SDKs (policies.<service>.client): their specs, and one client per caller and service
+        self._sdk_specs = {
+            name: pol.client
+            for name, pol in mesh.scenario.policies.items()
+            if pol.client is not None and name in mesh.scenario.services
+        }
+        self._sdk_clients: dict[tuple[Proxy, str], ClientRetries] = {}
+        self._u_sdk = uniform_sampler(streams.get("sdk")) if self._sdk_specs else None
         self._shared: dict[tuple[str, str | None], tuple[RetryPolicy, LoadBalancer | None]] = {}
 
     # ----- clusters -----
@@ -148,11 +157,25 @@ class RequestPath:
         return cost_s + (0.5 * ovh() if ovh is not None else 0.0)
 
     # ----- calls -----
-    def call(self, proxy: Proxy, service: str, ctx: Context, owner: Waiter, hooked: bool = True) -> None:
+    def call(
+        self, proxy: Proxy, service: str, ctx: Context, owner: Waiter, hooked: bool = True, sdk: bool = True
+    ) -> None:
         """Start one logical call from ``proxy`` to ``service``; ``owner.resume(outcome, ...)`` when it ends.
 
-        ``hooked`` False leaves the call out of the ``call_end`` hooks (mirrored copies).
+        ``hooked`` False leaves the call out of the ``call_end`` hooks (mirrored copies). A
+        service's call to a destination with an SDK client (``policies.<service>.client``) goes
+        through the SDK's retries; ``sdk`` False is one of the SDK's tries (the mesh layer only).
         """
+        if sdk and self._sdk_specs and hooked and not proxy.is_ingress:
+            spec = self._sdk_specs.get(service)
+            if spec is not None:
+                key = (proxy, service)
+                client = self._sdk_clients.get(key)
+                if client is None:
+                    assert self._u_sdk is not None
+                    client = self._sdk_clients[key] = ClientRetries(spec, self._u_sdk, self.env)
+                SdkCall(self, proxy, service, ctx, owner, client).start()
+                return
         routing = self.routing
         if routing.splits:
             version = routing.choose(service)

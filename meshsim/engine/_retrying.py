@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from meshsim.engine._backoff import Backoff, EnvoyJitter
 from meshsim.engine._limits import EnvoyRetryLimit, TowerBudget
 from meshsim.engine._policies import RetryLimit
 from meshsim.engine._runtime import Outcome
@@ -44,8 +45,7 @@ def retriable(res: Outcome, pol: EffectivePolicy) -> bool:
 
 def backoff_upper_s(retry_number: int, base_s: float, max_s: float) -> float:
     """Envoy: retry N (1-based) waits U[0, (2^N - 1) x base), the bound capped at max [E1]."""
-    bound_s: float = min((2**retry_number - 1) * base_s, max_s)
-    return bound_s
+    return EnvoyJitter.upper_s(retry_number, base_s, max_s)
 
 
 class EnvoyRetries:
@@ -54,16 +54,15 @@ class EnvoyRetries:
     Without ``backoff.max`` the cap is 10 x base, as Envoy's.
     """
 
-    __slots__ = ("attempts", "retry_window_s", "_policy", "_base_s", "_max_s", "_uniform")
+    __slots__ = ("attempts", "retry_window_s", "_policy", "_backoff")
 
     def __init__(self, policy: EffectivePolicy, uniform: Callable[[], float]) -> None:
         """The retry policy of ``policy``; ``uniform`` draws the back-off jitter."""
         self.attempts = policy.retry_attempts
         self.retry_window_s: float | None = None  # Envoy retries within the route timeout only
         self._policy = policy
-        self._base_s = policy.backoff_base_s or 0.0
-        self._max_s = policy.backoff_max_s or 10 * self._base_s
-        self._uniform = uniform
+        base_s = policy.backoff_base_s or 0.0
+        self._backoff: Backoff = EnvoyJitter(base_s, policy.backoff_max_s or 10 * base_s, uniform)
 
     def retriable(self, res: Outcome) -> bool:
         """Whether ``res`` matches one of the ``retry_on`` conditions."""
@@ -71,9 +70,7 @@ class EnvoyRetries:
 
     def backoff_s(self, retry_number: int) -> float:
         """A jittered wait before retry ``retry_number`` (1-based), seconds; 0 without back-off."""
-        if not self._base_s:
-            return 0.0
-        return self._uniform() * backoff_upper_s(retry_number, self._base_s, self._max_s)
+        return self._backoff.wait_s(retry_number, 0.0)
 
 
 def make_retry_limit(policy: EffectivePolicy) -> RetryLimit | None:

@@ -8,6 +8,7 @@ from typing import Any
 from simpy.events import NORMAL
 
 from meshsim.distributions import Distribution, uniform_sampler
+from meshsim.engine._clients import ClientRetries
 from meshsim.engine._control import Control
 from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import ROUTE_TIMEOUT, Context, Outcome, Wake
@@ -63,7 +64,19 @@ class _Shared:
 class Arrivals(Wake):
     """One workload's arrival process (Poisson or constant), following its rate steps."""
 
-    __slots__ = ("control", "workload", "ingress", "shared", "meter", "gap", "steps", "i", "poisson", "end_s")
+    __slots__ = (
+        "control",
+        "workload",
+        "ingress",
+        "shared",
+        "meter",
+        "client",
+        "gap",
+        "steps",
+        "i",
+        "poisson",
+        "end_s",
+    )
 
     def __init__(self, control: Control, w: Workload, shared: _Shared) -> None:
         """Arrivals of workload ``w`` through its own ingress proxy."""
@@ -72,6 +85,7 @@ class Arrivals(Wake):
         self.ingress = Proxy(f"workload:{w.name}", w.origin, True)
         self.shared = shared
         self.meter = control.recorder.workload(w.name)
+        self.client = ClientRetries(w.client, shared.u_backoff, control.env)  # the workload's one client
         self.gap: Callable[[], float] = Distribution("exponential", (("mean", 1.0),)).sampler(
             control.stream(f"arrivals/{w.name}")
         )
@@ -123,7 +137,7 @@ _RATE_CHANGE: tuple[Callable[[Arrivals], None]] = (Arrivals._next,)
 class UserRequest(Wake):
     """One end user's request: its tries (the client's own timeout and retries), counted after warm-up."""
 
-    __slots__ = ("arrivals", "start_s", "counted", "trace", "key", "tries", "open", "timer")
+    __slots__ = ("arrivals", "start_s", "counted", "trace", "key", "tries", "open", "timer", "taken", "wait_s")
 
     def __init__(self, arrivals: Arrivals) -> None:
         """A request of ``arrivals``' workload, arriving now."""
@@ -135,6 +149,8 @@ class UserRequest(Wake):
         self.tries = 0  # tries started
         self.open = False  # the latest try still counts (no answer, no timeout yet)
         self.timer: Timer | None = None
+        self.taken = 0  # tokens the client's last retry took (AWS retry quota)
+        self.wait_s = 0.0  # the last back-off
 
     def start(self) -> None:
         """Count the request, decide its sampling and key, make the first try."""
@@ -149,6 +165,13 @@ class UserRequest(Wake):
         self._try()
 
     def _try(self) -> None:
+        limiter = self.arrivals.client.rate_limiter
+        if limiter is not None and not limiter.acquire(self):
+            return  # the adaptive mode's client-side rate limit holds it: released() comes later
+        self.released()
+
+    def released(self) -> None:
+        """Send the next try (the client's rate limiter, if any, let it go)."""
         arrivals = self.arrivals
         client = arrivals.workload.client
         self.tries += 1
@@ -157,7 +180,7 @@ class UserRequest(Wake):
             self.timer = Timer(self)
             arrivals.control.timers.every(client.timeout, self.timer)
         # with client retries, each try tells which it is, so a late answer to an old one is dropped
-        owner = self if client.retries == 0 else _ClientTry(self, self.tries)
+        owner = self if self.arrivals.client.max_retries == 0 else _ClientTry(self, self.tries)
         ctx = Context(self.tries == 1, self.trace, 0, self.key)
         arrivals.control.send(arrivals.ingress, arrivals.workload.entry, ctx, owner)
 
@@ -181,15 +204,30 @@ class UserRequest(Wake):
             return
         self.open = False
         self.timer = None
-        self._tried(ROUTE_TIMEOUT)
+        self._tried(ROUTE_TIMEOUT, True)
 
-    def _tried(self, res: Outcome) -> None:
-        client = self.arrivals.workload.client
-        i = self.tries - 1
-        if res.cause is None or i >= client.retries:
+    def _tried(self, res: Outcome, client_timeout: bool = False) -> None:
+        arrivals = self.arrivals
+        client = arrivals.client
+        if self.tries == 1 and (res.cause is None or not client.max_retries) and client.stateless:
+            self._finish(res)  # the usual case: nothing to decide or count
+            return
+        control = arrivals.control
+        now = control.env._now
+        w = arrivals.workload
+        counted = now >= control.warmup_s
+        if self.tries > 1 and counted:
+            control.recorder.client_retry("user", w.entry, w.name, False, now)
+        taken = client.decide(res, self.tries - 1, client_timeout, now)
+        if taken is None:
+            client.ended(res.cause is None, self.taken)
             self._finish(res)
             return
-        wait_s = client.backoff * 2**i * self.arrivals.shared.u_backoff() if client.jitter else client.backoff
+        self.taken = taken
+        if counted:
+            control.recorder.client_retry("user", w.entry, w.name, True, now)
+        wait_s = client.backoff.wait_s(self.tries, self.wait_s)
+        self.wait_s = wait_s
         if wait_s > 0:
             self.callbacks = _RETRY
             self.arrivals.control.env.schedule(self, NORMAL, wait_s)  # type: ignore[arg-type]  # a Wake

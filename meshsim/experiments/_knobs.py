@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from meshsim.errors import MeshsimInputError
 from meshsim.experiments._whatif import parse_value
-from meshsim.scenario import Fault, LoadBalancerSpec, Scenario, resolve_policy
+from meshsim.scenario import BACKOFF_KINDS, CLIENT_MODES, Fault, LoadBalancerSpec, Scenario, resolve_policy
 
 __all__ = [
     "BALANCERS",
@@ -136,7 +136,64 @@ def _traffic(scenario: Scenario) -> list[Knob]:
                 help="e.g. `20s: 600/s, 25s: 300/s` (times from the start, warm-up included); empty for none",
             )
         )
+        out += _client(w, i)
     return out
+
+
+def _client(w: Any, index: int) -> list[Knob]:
+    """The end users' own retries: how many, the AWS SDK retry mode, the back-off kind."""
+    c = w.client
+    path = f"workload.{index}.client"
+    knobs = [
+        Knob(
+            f"client_retries.{w.name}",
+            "traffic",
+            f"{w.name}: client retries",
+            "int",
+            int(c.max_retries),
+            f"{path}.retries",
+            encode=int,
+            minimum=0,
+            maximum=10,
+            step=1,
+            help="the end user's own retries after the first try (docs/scenario.md, client)",
+        ),
+        Knob(
+            f"client_mode.{w.name}",
+            "traffic",
+            f"{w.name}: client retry mode",
+            "choice",
+            c.mode or "none",
+            f"{path}.mode",
+            encode=lambda v: None if v == "none" else v,
+            choices=("none", *CLIENT_MODES),
+            help="standard / adaptive: the AWS SDKs' retry quota (and client-side rate limiter)",
+        ),
+    ]
+    if not c.jitter:  # a plain duration with jitter cannot take a back-off block beside it
+        family = c.backoff_family()
+        base_ms, cap_s = family.base * 1e3, family.cap
+
+        def backoff_block(kind: str) -> dict[str, Any]:
+            block: dict[str, Any] = {"kind": kind, "base": f"{base_ms or 100:g}ms"}
+            if cap_s is not None:
+                block["cap"] = f"{cap_s * 1e3:g}ms"
+            return block
+
+        knobs.append(
+            Knob(
+                f"client_backoff.{w.name}",
+                "traffic",
+                f"{w.name}: client back-off",
+                "choice",
+                family.kind,
+                f"{path}.backoff",
+                encode=backoff_block,
+                choices=BACKOFF_KINDS,
+                help="full / equal / decorrelated jitter or plain exponential (Brooker 2015), from the file's base",
+            )
+        )
+    return knobs
 
 
 def _capacity(scenario: Scenario) -> list[Knob]:

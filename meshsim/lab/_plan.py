@@ -546,6 +546,13 @@ def plan_lab(scenario: Scenario, *, duration_s: float | None = None, warmup_s: f
                 f"{peak:g}/s; one load generator keeps at most {MAX_RATE_PER_S:g}/s on time",
             )
         c = w.client
+        if c.limited or not isinstance(c.backoff, float):
+            raise _refuse(
+                scenario,
+                ("workload", i, "client"),
+                "the lab's load generator runs plain client retries only (timeout, retries, backoff: a duration, "
+                "jitter); mode, retry_throttling, retry_breaker and backoff blocks are simulated only",
+            )
         workloads.append(
             WorkloadPlan(
                 name=w.name,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from meshsim.scenario._client import BACKOFF_KINDS, CLIENT_MODES
 from meshsim.scenario._effective import EffectivePolicy, OutlierParams, resolve_policy
 from meshsim.scenario._loader import line_of, load_scenario, scenario_from_dict
 from meshsim.scenario._models import (
@@ -29,6 +30,8 @@ from meshsim.scenario._slo import LATENCY_METRICS, METRIC_KIND, SLO_METRICS, Slo
 from meshsim.scenario._types import DistSpec, error_codes
 
 __all__ = [
+    "BACKOFF_KINDS",
+    "CLIENT_MODES",
     "LATENCY_METRICS",
     "METRIC_KIND",
     "SLO_METRICS",

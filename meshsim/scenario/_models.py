@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 from pydantic import Discriminator, Field, Tag, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
 from meshsim.meshes import PRESET_NAMES, PROXY_NAMES, SUPPORTED_FORMATS, preset
+from meshsim.scenario._client import ClientSpec
 from meshsim.scenario._policies import ServicePolicySpec
 from meshsim.scenario._slo import SloSpec
 from meshsim.scenario._types import MAX_SEED, Bandwidth, DistSpec, Duration, ErrorRate, Rate, Ratio, Size, Strict
@@ -208,15 +209,6 @@ class ProfileStep(Strict):
 
     at: Duration
     rate: Rate
-
-
-class ClientSpec(Strict):
-    """The end user's own timeout and retries (a browser, an SDK)."""
-
-    timeout: Duration | None = None
-    retries: int = Field(default=0, ge=0, le=1000)
-    backoff: Duration = 0.0
-    jitter: bool = Field(default=False, description="wait U(0, backoff x 2^(n-1)) before retry n (full jitter)")
 
 
 class Workload(Strict):

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from meshsim.scenario._client import ClientSpec
 from meshsim.scenario._types import Duration, Rate, Strict
 
 __all__ = [
@@ -201,10 +202,23 @@ class PassiveHealthCheckSpec(Strict):
 
 
 class RateLimitSpec(Strict):
-    """Local token bucket in the caller's proxy; over-limit requests get 429."""
+    """A token bucket at each replica of the service; over-limit requests get 429.
+
+    Tokens accrue continuously at ``rate`` (Envoy 1.32 and later, Traefik); with
+    ``fill_interval``, ``rate x fill_interval`` tokens arrive at once every interval (Envoy's
+    timer-based bucket before 1.32). The bucket holds at most ``burst`` tokens and starts full.
+    """
 
     rate: Rate
     burst: int = Field(default=1, ge=1)
+    fill_interval: Duration | None = None
+
+    @field_validator("fill_interval")
+    @classmethod
+    def _positive_interval(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError("fill_interval must be above zero (e.g. 1s)")
+        return v
 
     @field_validator("rate")
     @classmethod
@@ -270,9 +284,14 @@ class PolicySpec(Strict):
 
 
 class ServicePolicySpec(PolicySpec):
-    """Policy for calls to one service, with a traffic split and per-version overrides."""
+    """Policy for calls to one service, with a traffic split and per-version overrides.
+
+    ``client`` is the callers' own SDK retrying its calls to this service, around the mesh
+    (each caller replica keeps its own retry quota, tokens and breaker).
+    """
 
     split: dict[str, float] | None = None
+    client: ClientSpec | None = None
     versions: dict[str, PolicySpec] = Field(default_factory=dict)
 
     @field_validator("split")

@@ -254,7 +254,7 @@ def red_panels(
 
 
 def retries_amplification(services: pd.DataFrame) -> go.Figure:
-    """Retries (left) and amplification, attempts over retry-free attempts (right), per service."""
+    """Retries (left, stacked by layer when clients retry) and amplification (right), per service."""
     title = "Retries and amplification per service"
     if services is None or services.empty:
         return empty_figure("retries", title, "no services")
@@ -262,18 +262,23 @@ def retries_amplification(services: pd.DataFrame) -> go.Figure:
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("retries sent to the service", "amplification (1 = no extra load)")
     )
-    fig.add_trace(
-        go.Bar(
-            x=df["service"],
-            y=df["retries"],
-            name="retries",
-            marker_color="#ff7f0e",
-            customdata=df[["attempts"]],
-            hovertemplate="%{x}: %{y} retries of %{customdata[0]} attempts<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
+    layers = [("retries", "mesh proxies", "#ff7f0e")]
+    for column, who, color in (("sdk_retries", "callers' SDKs", "#9467bd"), ("user_retries", "end users", "#8c564b")):
+        if column in df and df[column].sum() > 0:
+            layers.append((column, who, color))
+    for column, who, color in layers:
+        fig.add_trace(
+            go.Bar(
+                x=df["service"],
+                y=df[column],
+                name="retries" if len(layers) == 1 else who,
+                marker_color=color,
+                customdata=df[["attempts"]],
+                hovertemplate=f"%{{x}}: %{{y}} retries ({who}) of %{{customdata[0]}} attempts<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
     high = df["amplification"].fillna(1.0) > AMPLIFICATION_ALERT
     for name, sub, color in (
         ("amplification", df[~high], "#1f77b4"),
@@ -294,7 +299,8 @@ def retries_amplification(services: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title="retries", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title="attempts / original", rangemode="tozero", row=1, col=2)
     fig.update_xaxes(categoryorder="array", categoryarray=list(df["service"]), row=1, col=2)
-    fig.update_layout(barmode="overlay")
+    # retries stack by layer; the two amplification traces never share a service
+    fig.update_layout(barmode="stack")
     return _style(fig, "retries", title)
 
 

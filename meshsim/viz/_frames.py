@@ -81,17 +81,24 @@ def workload_frame(data: dict[str, Any]) -> pd.DataFrame:
 
 
 def service_frame(data: dict[str, Any]) -> pd.DataFrame:
-    """One row per service from a docs/results.md dict: attempts, retries, amplification, utilization, errors."""
+    """One row per service from a docs/results.md dict: attempts, retries, amplification, utilization, errors.
+
+    ``retries`` are the mesh proxies'; ``sdk_retries`` and ``user_retries`` the callers' SDKs'
+    and the end users' (tries that ended; 0 when the results have no ``retries_by_layer``).
+    """
     rows = []
     for name, s in data.get("services", {}).items():
         failed = sum((s.get("failed") or {}).values())
         attempts = s.get("attempts", 0)
         lat = s.get("latency_ms", {})
+        layers = s.get("retries_by_layer") or {}
         rows.append(
             {
                 "service": name,
                 "attempts": attempts,
                 "retries": s.get("retries", 0),
+                "sdk_retries": (layers.get("sdk") or {}).get("ended", 0),
+                "user_retries": (layers.get("user") or {}).get("ended", 0),
                 "ok": s.get("ok", 0),
                 "failed": failed,
                 "error_rate": failed / attempts if attempts else math.nan,
@@ -108,6 +115,8 @@ def service_frame(data: dict[str, Any]) -> pd.DataFrame:
         "service",
         "attempts",
         "retries",
+        "sdk_retries",
+        "user_retries",
         "ok",
         "failed",
         "error_rate",

@@ -207,6 +207,21 @@ def test_compare_view_shows_differences():
     assert charts.count("latency") >= 3  # what-if tab + baseline and what-if side by side
 
 
+def test_client_knobs_reach_the_workload():
+    at = _app()
+    _knob(at, "number_input", "client_retries.browse").set_value(2)
+    _knob(at, "selectbox", "client_mode.browse").select("standard")
+    _knob(at, "selectbox", "client_backoff.browse").select("decorrelated")
+    at.run()
+    _run(at, duration=2.0)
+    last = at.session_state["last"]
+    client = _whatif(at).scenario.workload[0].client
+    assert client.retries == 2 and client.mode == "standard"
+    assert client.backoff_family().kind == "decorrelated"
+    base = at.session_state["cache"][last["baseline"]].scenario.workload[0].client
+    assert base.mode is None and base.max_retries == 0
+
+
 def test_fault_picker_adds_a_fault_that_the_run_uses():
     at = _app()
     _widget(at, "selectbox", "fault.kind").select("load").run()

@@ -163,6 +163,8 @@ SPLIT = "    split: {v1: 90, v2: 10}"
         (SPLIT, SPLIT + "\n    outlier_detection: {consecutive_5xx: 3}", "policies.api.outlier_detection"),
         (SPLIT, SPLIT + "\n    connection_pool: {max_connections: 10}", "policies.api.connection_pool"),
         ("rate: 50/s}", "rate: 5000/s}", "workload.0.rate"),
+        ("rate: 50/s}", "rate: 50/s, client: {mode: standard}}", "workload.0.client"),
+        ("rate: 50/s}", "rate: 50/s, client: {retries: 1, backoff: {kind: equal}}}", "workload.0.client"),
         ("      v1: {replicas: 2}", "      v1: {replicas: 30}", "services.api"),
     ],
 )

@@ -81,7 +81,11 @@ class ConsulDefaultsEntries(MeshImporter):
                 self.b.unmodelled(inst, {"RequestsPerSecond", "RequestsMaxBurst", "Routes"})
                 rps = inst.get("RequestsPerSecond")
                 if rps is not None and rps.as_num() > 0:
-                    self.b.approx(rps, "instance-level (inbound) rate limit modelled as a limit in each caller")
+                    self.b.approx(
+                        rps,
+                        "instance-level (inbound) rate limit: a token bucket at each replica of the service, "
+                        "refilled continuously as Envoy 1.32+ does",
+                    )
                     blk = self.b.block((svc, None), "rate_limit", inst)
                     blk.set("rate", f"{rps.as_num()}/s", rps)
                     burst = inst.get("RequestsMaxBurst")

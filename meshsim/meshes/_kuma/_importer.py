@@ -576,7 +576,12 @@ class KumaImporter(KumaTargets):
             raise interval.error("interval must be above zero")
         n = num.as_int(minimum=1)
         if e.inbound:
-            self.b.approx(rr, "per-instance (inbound) rate limit modelled as a limit in each caller")
+            self.b.approx(
+                rr,
+                "per-instance (inbound) rate limit: a token bucket at each replica of the service, refilled "
+                "continuously as Envoy 1.32+ does (older Envoy refilled num tokens every interval: "
+                "rate_limit.fill_interval)",
+            )
         blk = self.b.block(e.tgt, "rate_limit", rr)
         blk.set("rate", f"{n / secs:g}/s", rr)
         blk.set("burst", n, num)  # the bucket holds num tokens, refilled every interval [K7]
