@@ -18,6 +18,7 @@ from meshsim.distributions import Distribution, Sampler
 if TYPE_CHECKING:
     from meshsim.engine._policies import RateLimiter
     from meshsim.engine._proxy import Proxy
+    from meshsim.engine._sharing import CoreShare
     from meshsim.metrics import ServiceMeter
 
 #: The zone of a service with no placement and no locations in the scenario.
@@ -144,6 +145,7 @@ class VersionRuntime:
     calls: list[Step]
     cancel_on_timeout: bool
     contention_s: float = 0.0
+    cores: float | None = None  # processor sharing on this many cores (None: FIFO workers)
     planned: bool = False  # replicas plan their FIFO queue on arrival (see _server.PlannedWorkers)
     sampler: Sampler = field(kw_only=True)  # service time draws (s), from the version's own stream
     uniform: Sampler = field(kw_only=True)  # U(0,1) draws for errors and call probabilities
@@ -254,6 +256,7 @@ class Replica:
         "horizon_s",
         "sidecar",
         "outages",
+        "share",
     )
 
     def __init__(
@@ -294,6 +297,7 @@ class Replica:
         self.limiter: RateLimiter | None = None  # inbound rate limit (rate_limit)
         self.sidecar: Proxy | None = None  # the proxy its downstream calls go through
         self.outages = 0  # outage faults covering it now
+        self.share: CoreShare | None = None  # the shared cores of a processor-sharing replica
 
     def set_busy(self, now_s: float, delta: int) -> None:
         """Change the number of busy workers by ``delta`` at ``now_s``, integrating busy time after warm-up."""

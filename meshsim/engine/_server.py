@@ -1,6 +1,7 @@
 """The replica's side of an attempt: a worker from a FIFO queue, the service time, downstream calls.
 
-Two service disciplines give the same FIFO multi-worker queue:
+Two service disciplines give the same FIFO multi-worker queue (a third, processor sharing,
+is :class:`~meshsim.engine._sharing.SharedCores`):
 
 - :class:`QueuedWorkers` moves each attempt through a :class:`Visit` (queue, work, the
   service's downstream calls, the answer), one event per step. Every service can use it.
@@ -229,11 +230,22 @@ class Visit(Wake):
         if spec.extra_latency is not None:
             work += spec.extra_latency()
         self.work_s = work
-        if work > 0:
+        if work <= 0:
+            self._served()
+        elif replica.share is not None:
+            replica.share.add(self, work)  # processor sharing (_sharing.CoreShare)
+        else:
             self.callbacks = _SERVED
             path.schedule(self, NORMAL, work)
-        else:
-            self._served()
+
+    @property
+    def working(self) -> bool:
+        """Whether the visit is doing its own work now."""
+        return self.stage == _WORKING
+
+    def work_done(self) -> None:
+        """Its share of the cores finished the work (processor sharing)."""
+        self._served()
 
     def _take_worker(self) -> None:
         if self.stage == _QUEUED:  # not cancelled while the worker was on its way
@@ -323,6 +335,10 @@ class Visit(Wake):
         """
         if self.stage == _DONE:
             return
+        share = self.replica.share
+        if self.stage == _WORKING and share is not None:
+            self.stage = _DONE
+            share.remove()  # the others get its share of the cores
         if self.stage == _QUEUED:
             self.exchange.started_s = self.exchange.arrived_s
             if not self.held:

@@ -111,6 +111,17 @@ class ServiceFields(Strict):
         description="service time added per request already in progress on the replica "
         "(lock or CPU contention), as in Brooker's collapse model: 1 s + 10 ms x concurrency",
     )
+    discipline: Literal["fifo", "processor_sharing"] | None = Field(
+        default=None,
+        description="fifo (default): each of concurrency workers does one request's work at full speed; "
+        "processor_sharing: the requests working share the replica's cores, each at min(1, cores/n) of a core",
+    )
+    cores: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description="CPU cores a processor_sharing replica's working requests share (default 1)",
+    )
 
     @field_validator("calls", mode="before")
     @classmethod
