@@ -324,7 +324,9 @@ PUBLIC_API = {
         "read_yaml_documents",
     },
     "meshsim.stats": {
+        "MvaResult",
         "mean_ci",
+        "mva",
         "paired_p_value",
     },
     "meshsim.units": {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simpy.events import NORMAL
 
@@ -13,6 +13,9 @@ from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import ROUTE_TIMEOUT, Context, Outcome, Wake
 from meshsim.engine._timers import Timer
 from meshsim.scenario import Workload
+
+if TYPE_CHECKING:
+    from meshsim.engine._population import User
 
 __all__ = ["install", "rate_changes"]
 
@@ -29,7 +32,7 @@ def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, f
     steps = sorted(w.profile, key=lambda s: s.at)
     out = []
     for t in sorted(times):
-        rate = w.rate
+        rate = w.rate or 0.0  # a closed workload (users) has no arrival rate
         for step in steps:
             if step.at <= t:
                 rate = step.rate
@@ -41,11 +44,13 @@ def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, f
 
 
 def install(control: Control) -> list[Arrivals]:
-    """Start one arrival process per workload."""
+    """Start one arrival process per workload (a population of users for a closed one)."""
+    from meshsim.engine._population import Population  # it builds on this module's classes
+
     streams = _Shared(control)
     out = []
     for w in control.scenario.workload:
-        arrivals = Arrivals(control, w, streams)
+        arrivals = Population(control, w, streams) if w.closed else Arrivals(control, w, streams)
         arrivals.start()
         out.append(arrivals)
     return out
@@ -123,11 +128,12 @@ _RATE_CHANGE: tuple[Callable[[Arrivals], None]] = (Arrivals._next,)
 class UserRequest(Wake):
     """One end user's request: its tries (the client's own timeout and retries), counted after warm-up."""
 
-    __slots__ = ("arrivals", "start_s", "counted", "trace", "key", "tries", "open", "timer")
+    __slots__ = ("arrivals", "start_s", "counted", "trace", "key", "tries", "open", "timer", "user")
 
-    def __init__(self, arrivals: Arrivals) -> None:
-        """A request of ``arrivals``' workload, arriving now."""
+    def __init__(self, arrivals: Arrivals, user: User | None = None) -> None:
+        """A request of ``arrivals``' workload, arriving now (sent by ``user`` of a closed workload)."""
         self.arrivals = arrivals
+        self.user = user
         self.start_s = arrivals.control.env._now
         self.counted = self.start_s >= arrivals.control.warmup_s
         self.trace: list[dict[str, Any]] | None = None
@@ -197,6 +203,8 @@ class UserRequest(Wake):
             self._try()
 
     def _finish(self, res: Outcome) -> None:
+        if self.user is not None:
+            self.user.answered()  # a closed workload's user thinks, then sends the next
         if not self.counted:
             return
         arrivals = self.arrivals

@@ -20,6 +20,7 @@ __all__ = [
     "CallStep",
     "ParallelSpec",
     "Workload",
+    "Stage",
     "Network",
     "Link",
     "Mesh",
@@ -209,21 +210,41 @@ class ClientSpec(Strict):
     jitter: bool = Field(default=False, description="wait U(0, backoff x 2^(n-1)) before retry n (full jitter)")
 
 
+class Stage(Strict):
+    """A k6-style ramp of a closed workload: over ``duration``, users go linearly to ``target``."""
+
+    duration: Duration
+    target: int = Field(ge=0, le=1_000_000)
+
+
 class Workload(Strict):
-    """Traffic entering the mesh at one service."""
+    """Traffic entering the mesh at one service: open (``rate``) or closed (``users``).
+
+    An open workload's requests arrive at ``rate`` whatever happens to the earlier ones.
+    A closed one is ``users`` end users who each send a request, wait for its answer (with
+    the client's own timeout and retries), think for ``think_time`` and send the next
+    (k6 virtual users, Locust users); ``stages`` ramp their number like k6's ramping-vus.
+    """
 
     name: str
     entry: str
     origin: str | None = None
-    rate: Rate
+    rate: Rate | None = None
     arrival: Literal["poisson", "constant"] = "poisson"
     profile: list[ProfileStep] = Field(default_factory=list)
+    users: int | None = Field(default=None, ge=0, le=1_000_000, description="end users of a closed workload")
+    think_time: DistSpec | None = Field(
+        default=None, description="a closed workload's pause between an answer and the user's next request (default 0)"
+    )
+    stages: list[Stage] = Field(
+        default_factory=list, description="ramps of a closed workload's users, one after another from the start"
+    )
     client: ClientSpec = Field(default_factory=ClientSpec)
 
     @field_validator("rate")
     @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
+    def _positive(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
             raise ValueError("rate must be above zero (e.g. 100/s)")
         return v
 
@@ -234,6 +255,39 @@ class Workload(Strict):
             if step.rate < 0:
                 raise ValueError("profile rates cannot be negative")
         return v
+
+    @model_validator(mode="after")
+    def _open_or_closed(self) -> Workload:
+        if (self.rate is None) == (self.users is None):
+            raise ValueError(
+                "give either rate (open arrivals, e.g. rate: 100/s) or users (a closed population, "
+                "e.g. users: 50 with think_time: 1s), not both"
+                if self.rate is not None
+                else "give either rate (open arrivals, e.g. rate: 100/s) or users (a closed population, e.g. users: 50)"
+            )
+        if self.users is None and (self.think_time is not None or self.stages):
+            raise ValueError("think_time and stages belong to a closed workload (users: N), not to one with a rate")
+        if self.users is not None and (self.profile or "arrival" in self.model_fields_set):
+            raise ValueError("profile and arrival belong to an open workload (rate); ramp users with stages")
+        for i, stage in enumerate(self.stages):
+            if stage.duration <= 0:
+                raise ValueError(f"stages.{i}.duration must be above zero")
+        return self
+
+    @property
+    def closed(self) -> bool:
+        """Whether this is a closed population (``users``) rather than open arrivals (``rate``)."""
+        return self.users is not None
+
+    def user_steps(self) -> list[tuple[float, float]]:
+        """(time s, users) corners of the closed population's ramp, from 0; held after the last."""
+        users = float(self.users or 0)
+        out = [(0.0, users)]
+        t = 0.0
+        for stage in self.stages:
+            t += stage.duration
+            out.append((t, float(stage.target)))
+        return out
 
 
 FaultKind = Literal["latency", "errors", "outage", "crash", "partition", "degrade", "load"]
@@ -498,6 +552,14 @@ class Scenario(Strict):
         horizon = self.warmup + self.duration
         total = 0.0
         for w in self.workload:
+            if w.rate is None:
+                # closed: a user sends at most one request per think time plus the entry's own work
+                users = max(n for _, n in w.user_steps())
+                entry = self.services.get(w.entry)
+                work = entry.service_time.build().mean() if entry is not None and entry.service_time else 0.0
+                think = w.think_time.build().mean() if w.think_time is not None else 0.0
+                total += users * horizon / max(think + work, 1e-3)
+                continue
             rate, t, acc = w.rate, 0.0, 0.0
             for step in sorted(w.profile, key=lambda s: s.at):
                 end = min(step.at, horizon)
