@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from meshsim.distributions import uniform_sampler
-from meshsim.engine import _autoscaling, _faults, _rollout, _workloads
+from meshsim.engine import _autoscaling, _faults, _population, _rollout, _workloads
 from meshsim.engine._control import Control, Hooks
 from meshsim.engine._mesh import Mesh, Routing
 from meshsim.engine._path import RequestPath, Tracing
@@ -134,7 +134,7 @@ class Simulation:
         0.1 s of wall time; when ``should_stop()`` turns true the run ends there and
         :attr:`stopped_s` says when (the results are partial). Neither changes the results.
         """
-        _workloads.install(self.control)
+        _workloads.install(self.control, _population.Population)
         env = self.env
         end_s = self.end_s
         with _built_objects_frozen():

@@ -43,14 +43,14 @@ def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, f
     return out
 
 
-def install(control: Control) -> list[Arrivals]:
-    """Start one arrival process per workload (a population of users for a closed one)."""
-    from meshsim.engine._population import Population  # it builds on this module's classes
-
+def install(control: Control, closed: Callable[[Control, Workload, _Shared], Arrivals] | None = None) -> list[Arrivals]:
+    """Start one arrival process per workload; ``closed`` makes a closed workload's (its users)."""
     streams = _Shared(control)
     out = []
     for w in control.scenario.workload:
-        arrivals = Population(control, w, streams) if w.closed else Arrivals(control, w, streams)
+        if w.closed and closed is None:
+            raise ValueError(f"workload {w.name} is closed (users): pass its population's maker")
+        arrivals = closed(control, w, streams) if w.closed and closed is not None else Arrivals(control, w, streams)
         arrivals.start()
         out.append(arrivals)
     return out
