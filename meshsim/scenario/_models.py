@@ -406,6 +406,49 @@ RolloutStep = Annotated[
 ]
 
 
+def flagger_weights(max_weight: int | None, step_weight: int | None, step_weights: list[int] | None) -> list[int]:
+    """The canary weights Flagger sets, one per passing interval, before it promotes.
+
+    Flagger's scheduler (``maxWeight``, ``nextStepWeight`` and ``runCanary`` in
+    ``pkg/controller/scheduler.go``, docs/references.md [F1]): from weight 0, each passing
+    check adds the next step while the weight is below the max weight (capped at 100);
+    at or above it the canary is promoted. ``stepWeight`` (when above 0) wins over
+    ``stepWeights``; the max weight is the last of ``stepWeights`` (at most 100), else
+    ``maxWeight``, else 100. With ``stepWeights`` a weight not in the list jumps to 100.
+    """
+    total = 100
+    sws = list(step_weights or [])
+    if sws:
+        top = min(total, sws[-1])
+    elif max_weight:
+        top = max_weight
+    else:
+        top = total
+
+    def next_step(weight: int) -> int:
+        if step_weight or not sws:
+            return step_weight or 0
+        room = total - weight
+        if room == 0:
+            return 1
+        if weight == 0:
+            return min(room, sws[0])
+        for a, b in zip(sws, sws[1:]):
+            if a == weight:
+                return min(room, b - weight)
+        return room
+
+    weights: list[int] = []
+    weight = 0
+    while weight < top:
+        step = next_step(weight)
+        if step <= 0:
+            raise ValueError("the weights never reach maxWeight: give stepWeight above 0 or stepWeights")
+        weight = min(total, weight + step)
+        weights.append(weight)
+    return weights
+
+
 def _default_steps() -> list[RolloutStep]:
     # canary weights in percent, one per interval
     return [5, 10, 25, 50, 100]
@@ -415,7 +458,8 @@ class Rollout(Strict):
     """Progressive delivery of ``canary`` next to ``baseline``, as Flagger or Argo Rollouts run it.
 
     Flagger (``style: flagger``): ``steps`` are canary weights in percent, one per
-    ``interval`` (Flagger raises an interval under 10 s to 10 s); ``max_failed_checks`` is
+    ``interval`` (Flagger raises an interval under 10 s to 10 s), or are computed from
+    Flagger's ``maxWeight``/``stepWeight``/``stepWeights`` (:func:`flagger_weights`); ``max_failed_checks`` is
     Flagger's ``threshold``; ``metrics_window`` defaults to Flagger's 1m query range.
     Argo (``style: argo``): ``steps`` are ``setWeight``/``pause`` (a bare number is a
     setWeight); a background analysis runs every ``analysis_interval`` (default
@@ -438,6 +482,37 @@ class Rollout(Strict):
     consecutive_error_limit: int = Field(default=4, ge=0)
     analysis_interval: Duration | None = None
     analysis_starting_step: int = Field(default=0, ge=0)
+    max_weight: int | None = Field(default=None, ge=1, le=100, alias="maxWeight")
+    step_weight: int | None = Field(default=None, ge=1, le=100, alias="stepWeight")
+    step_weights: list[int] | None = Field(default=None, min_length=1, alias="stepWeights")
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _flagger_weights(self) -> Rollout:
+        given = [
+            a
+            for a, v in (
+                ("maxWeight", self.max_weight),
+                ("stepWeight", self.step_weight),
+                ("stepWeights", self.step_weights),
+            )
+            if v is not None
+        ]
+        if not given:
+            return self
+        if self.style != "flagger":
+            raise ValueError(f"{', '.join(given)}: Flagger's weights need style: flagger (Argo lists setWeight steps)")
+        if "steps" in self.model_fields_set:
+            raise ValueError(f"give the weights either as steps or as {' and '.join(given)}, not both")
+        for w in self.step_weights or []:
+            if not 0 < w <= 100:
+                raise ValueError(f"stepWeights are percentages from 1 to 100, not {w}")
+        if self.step_weight is None and self.step_weights is None:
+            raise ValueError("maxWeight needs stepWeight (or stepWeights) to get there")
+        weights = flagger_weights(self.max_weight, self.step_weight, self.step_weights)
+        object.__setattr__(self, "steps", [float(w) for w in weights])
+        return self
 
     @model_validator(mode="after")
     def _steps_fit_style(self) -> Rollout:
