@@ -151,6 +151,37 @@ class LogHistogram:
         """Share of values that were zero (NaN when empty): e.g. requests that did not queue."""
         return self.zero / self.n if self.n else math.nan
 
+    def count_at_most(self, value_s: float) -> int:
+        """Values at most ``value_s`` seconds, to the bucket: the bucket holding ``value_s`` counts in full."""
+        if value_s < 0:
+            return 0
+        count = self.zero
+        if value_s <= _MIN_VALUE_S:
+            return count
+        top = _ceil(_log(value_s) * self._k) - self._lo
+        for j, c in enumerate(self._arr):
+            if j > top:
+                break
+            count += c
+        return count
+
+    def above(self, value_s: float) -> LogHistogram:
+        """The values in buckets above the one holding ``value_s`` (the complement of :meth:`count_at_most`).
+
+        Its sum and extremes come from the buckets' representative values, not the values.
+        """
+        out = LogHistogram(self.gamma)
+        top = _ceil(_log(value_s) * self._k) if value_s > _MIN_VALUE_S else None
+        for i, c in self.counts.items():
+            if c and (top is None or i > top):
+                out._bump(i, c)
+                out.n += c
+                value = 2.0 * self.gamma**i / (self.gamma + 1.0)  # the bucket's representative value
+                out.total += value * c
+                out.min = min(out.min, value)
+                out.max = max(out.max, value)
+        return out  # zeros are never above a threshold
+
     def quantile(self, q: float) -> float:
         """The q-quantile in seconds, within 1% relative error (NaN when empty)."""
         if self.n == 0:
@@ -250,6 +281,14 @@ class BufferedLogHistogram(LogHistogram):
         self._flush()
         return super().zero_fraction()
 
+    def count_at_most(self, value_s: float) -> int:
+        self._flush()
+        return super().count_at_most(value_s)
+
+    def above(self, value_s: float) -> LogHistogram:
+        self._flush()
+        return super().above(value_s)
+
     @property
     def counts(self) -> dict[int, int]:
         self._flush()
@@ -276,7 +315,9 @@ class EntityStats:
     ok: int = 0
     failed: dict[str, int] = field(default_factory=_causes)
     latency: LogHistogram = field(default_factory=BufferedLogHistogram)
+    ok_latency: LogHistogram = field(default_factory=BufferedLogHistogram)  # successful requests only
     queue_wait: LogHistogram = field(default_factory=BufferedLogHistogram)
+    in_flight_age: LogHistogram = field(default_factory=LogHistogram)  # ages of requests in flight at the end
     in_system_s: float = 0.0
     attempts: int = 0
     received: int = 0
@@ -461,6 +502,7 @@ class WorkloadMeter:
         b.latency.add(latency_s)
         if cause is None:
             w.ok += 1
+            w.ok_latency.add(latency_s)
             b.ok += 1
         else:
             w.fail(cause)

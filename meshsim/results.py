@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from meshsim.metrics import CAUSES, Bin, EntityStats, Recorder
+from meshsim.metrics import CAUSES, Bin, EntityStats, LogHistogram, Recorder
+from meshsim.scenario import LATENCY_METRICS, SloSpec
 from meshsim.stats import mean_ci
 
 __all__ = ["ReplicationResult", "Results", "SLO_METRICS"]
@@ -141,6 +143,36 @@ class ReplicationResult:
         out["cost_per_million"] = cost / total_done * 1e6 if total_done else math.nan
         return out
 
+    def user_view(self, spec: SloSpec, client_timeout_s: float | None = None) -> float:
+        """Workload SLO ``spec``'s value with the requests still in flight at the end counted as users see them.
+
+        A request in flight older than the latency threshold (``latency_under``'s
+        ``threshold``, a latency SLO's ``max``) is a miss, with its age as its latency; one
+        older than ``timeout`` (default ``client_timeout_s``) counts as failed for
+        ``error_rate`` and ``availability``. Younger ones are left out (they could still
+        make it). Ages are compared to the histogram's 2% bucket. docs/results.md.
+        """
+        w = self.workloads[spec.target]
+        ages = w.in_flight_age
+        done = w.ok + sum(w.failed.values())
+        metric = spec.metric
+        if metric == "latency_under":
+            assert spec.threshold is not None
+            late = ages.n - ages.count_at_most(spec.threshold)
+            counted = done + late
+            return w.ok_latency.count_at_most(spec.threshold) / counted if counted else math.nan
+        if metric in ("error_rate", "availability"):
+            timeout = spec.timeout if spec.timeout is not None else client_timeout_s
+            late = ages.n - ages.count_at_most(timeout) if timeout is not None else 0
+            counted = done + late
+            if not counted:
+                return math.nan
+            return (done - w.ok + late) / counted if metric == "error_rate" else w.ok / counted
+        if metric in LATENCY_METRICS and spec.direction == "max":
+            seen = LogHistogram(w.latency.gamma).merge(w.latency).merge(ages.above(spec.limit))
+            return seen.mean() if metric == "latency_mean" else seen.quantile(_Q[metric.removeprefix("latency_")])
+        return self.workload_metrics(spec.target)[metric]
+
     def service_metrics(self, name: str) -> dict[str, float]:
         """Service ``name``'s metrics in this replication, over attempts it received.
 
@@ -214,7 +246,9 @@ class Results:
                 for c, n in st.failed.items():
                     p.failed[c] = p.failed.get(c, 0) + n
                 p.latency.merge(st.latency)
+                p.ok_latency.merge(st.ok_latency)
                 p.queue_wait.merge(st.queue_wait)
+                p.in_flight_age.merge(st.in_flight_age)
         return pooled
 
     def metrics_table(self) -> pd.DataFrame:
@@ -228,6 +262,26 @@ class Results:
                 for m, v in r.service_metrics(name).items():
                     rows.append((r.replication, "service", name, m, v))
         return pd.DataFrame(rows, columns=["replication", "scope", "name", "metric", "value"])
+
+    def slo_table(self, slos: Sequence[SloSpec]) -> pd.DataFrame:
+        """:meth:`metrics_table` plus, per workload SLO, its value as users see it (metric ``slo:NAME``).
+
+        The SLO judge reads the ``slo:NAME`` rows first (:meth:`ReplicationResult.user_view`):
+        requests still in flight at the end count there (docs/results.md).
+        """
+        table = self.metrics_table()
+        timeouts = {w.name: w.client.timeout for w in self.scenario.workload}
+        rows = [
+            (r.replication, "workload", spec.target, f"slo:{spec.name}", r.user_view(spec, timeouts.get(spec.target)))
+            for spec in slos
+            if spec.scope == "workload"
+            for r in self.replications
+            if spec.target in r.workloads
+        ]
+        if not rows:
+            return table
+        extra = pd.DataFrame(rows, columns=["replication", "scope", "name", "metric", "value"])
+        return pd.concat([table, extra], ignore_index=True)
 
     def summary(self, confidence: float = 0.95) -> pd.DataFrame:
         """One row per (scope, name, metric): mean over replications and its interval."""
@@ -405,7 +459,7 @@ class Results:
             return []
         from meshsim.slo import evaluate_slos, verdicts_records
 
-        verdicts = evaluate_slos(self.scenario.slos, self.metrics_table(), confidence=confidence)
+        verdicts = evaluate_slos(self.scenario.slos, self.slo_table(self.scenario.slos), confidence=confidence)
         return verdicts_records(verdicts)
 
     def to_json(self, confidence: float = 0.95) -> str:

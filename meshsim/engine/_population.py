@@ -94,6 +94,7 @@ class Population(Arrivals):
         self.shared = shared
         self.meter = control.recorder.workload(w.name)
         self.end_s = control.end_s
+        self.live = {}
         think = w.think_time.build() if w.think_time is not None else constant(0.0)
         self.think: Sampler = think.sampler(control.stream(f"think/{w.name}"))
         self.users: list[User] = []

@@ -134,7 +134,7 @@ class Simulation:
         0.1 s of wall time; when ``should_stop()`` turns true the run ends there and
         :attr:`stopped_s` says when (the results are partial). Neither changes the results.
         """
-        _workloads.install(self.control, _population.Population)
+        sources = _workloads.install(self.control, _population.Population)
         env = self.env
         end_s = self.end_s
         with _built_objects_frozen():
@@ -142,6 +142,7 @@ class Simulation:
                 env.run(until=end_s)
             else:
                 self._run_in_steps(progress, should_stop)
+        _workloads.in_flight_ages(sources, float(env.now))
         self._close_busy(float(env.now))
         self.rec.flush()
         return self.rec

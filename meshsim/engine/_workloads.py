@@ -17,7 +17,7 @@ from meshsim.scenario import Workload
 if TYPE_CHECKING:
     from meshsim.engine._population import User
 
-__all__ = ["install", "rate_changes"]
+__all__ = ["in_flight_ages", "install", "rate_changes"]
 
 
 def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, float]]:
@@ -41,6 +41,14 @@ def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, f
                 rate *= f.factor or 1.0
         out.append((t, rate))
     return out
+
+
+def in_flight_ages(sources: list[Arrivals], now_s: float) -> None:
+    """Record the age at ``now_s`` of every counted request still in flight (the run's end)."""
+    for source in sources:
+        ages = source.meter.stats.in_flight_age
+        for request in source.live:
+            ages.add(now_s - request.start_s)
 
 
 def install(control: Control, closed: Callable[[Control, Workload, _Shared], Arrivals] | None = None) -> list[Arrivals]:
@@ -68,7 +76,7 @@ class _Shared:
 class Arrivals(Wake):
     """One workload's arrival process (Poisson or constant), following its rate steps."""
 
-    __slots__ = ("control", "workload", "ingress", "shared", "meter", "gap", "steps", "i", "poisson", "end_s")
+    __slots__ = ("control", "workload", "ingress", "shared", "meter", "gap", "steps", "i", "poisson", "end_s", "live")
 
     def __init__(self, control: Control, w: Workload, shared: _Shared) -> None:
         """Arrivals of workload ``w`` through its own ingress proxy."""
@@ -84,6 +92,7 @@ class Arrivals(Wake):
         self.i = 0
         self.poisson = w.arrival == "poisson"
         self.end_s = control.end_s
+        self.live: dict[UserRequest, None] = {}  # counted requests not ended yet (their ages at the end)
 
     def start(self) -> None:
         """Schedule the first arrival."""
@@ -147,6 +156,7 @@ class UserRequest(Wake):
         arrivals = self.arrivals
         if self.counted:
             arrivals.meter.stats.requests += 1
+            arrivals.live[self] = None
             tracing = arrivals.control.tracing
             if tracing.sample > 0.0 and tracing.uniform() < tracing.sample:
                 self.trace = []
@@ -208,6 +218,7 @@ class UserRequest(Wake):
         if not self.counted:
             return
         arrivals = self.arrivals
+        del arrivals.live[self]
         control = arrivals.control
         now = control.env._now
         arrivals.meter.done(res.cause, now - self.start_s, now)
