@@ -319,6 +319,7 @@ class EntityStats:
     queue_wait: LogHistogram = field(default_factory=BufferedLogHistogram)
     in_flight_age: LogHistogram = field(default_factory=LogHistogram)  # ages of requests in flight at the end
     in_system_s: float = 0.0
+    queued_s: float = 0.0  # time attempts spent waiting for a worker, inside the measured window
     attempts: int = 0
     received: int = 0
     retries: int = 0
@@ -348,6 +349,7 @@ class Bin:
     attempts: int = 0
     retries: int = 0
     latency: LogHistogram = field(default_factory=lambda: LogHistogram(BIN_GAMMA))
+    queued_s: float = 0.0  # waiting time of a service's attempts inside the bin (/ bin width: mean queue length)
 
 
 class BinSeries:
@@ -380,6 +382,24 @@ class BinSeries:
             chosen = values_s[idx == k]
             if chosen.size:
                 self._get(k).latency.add_many(chosen)
+
+    def add_waits(self, starts_s: NDArray[np.float64], ends_s: NDArray[np.float64]) -> None:
+        """Spread the waits ``[starts_s, ends_s]`` (seconds, after warm-up) over the bins they overlap."""
+        w, width = self._warmup_s, self._bin_s
+        first = ((starts_s - w) // width).astype(np.int64)
+        last = ((ends_s - w) // width).astype(np.int64)
+        inside = first == last
+        if inside.any():
+            idx = first[inside]
+            lo = int(idx.min())
+            sums = np.bincount(idx - lo, weights=ends_s[inside] - starts_s[inside])
+            for j in np.flatnonzero(sums):
+                self._get(lo + int(j)).queued_s += float(sums[j])
+        for a, b, i, k in zip(starts_s[~inside], ends_s[~inside], first[~inside], last[~inside], strict=True):
+            for idx in range(int(i), int(k) + 1):
+                overlap = min(float(b), w + (idx + 1) * width) - max(float(a), w + idx * width)
+                if overlap > 0:
+                    self._get(idx).queued_s += overlap
 
     def _get(self, idx: int) -> Bin:
         key = (self._scope, self._name, idx)
@@ -481,6 +501,12 @@ class ServiceMeter:
         # time in the replica, inside the measured window: L of Little's law
         s.in_system_s += math.fsum((ended - np.maximum(arrived, self.warmup_s)).tolist())
         self.bins.add_latencies(ended, response)
+        # time waiting for a worker inside the window: the queue length's integral
+        wait_from = np.maximum(arrived, self.warmup_s)
+        waited = started > wait_from
+        if waited.any():
+            s.queued_s += math.fsum((started[waited] - wait_from[waited]).tolist())
+            self.bins.add_waits(wait_from[waited], started[waited])
 
 
 class WorkloadMeter:

@@ -143,6 +143,14 @@ class ReplicationResult:
         out["cost_per_million"] = cost / total_done * 1e6 if total_done else math.nan
         return out
 
+    def _queue_length_p99(self, service: str) -> float:
+        """99th percentile over the time bins of the service's mean queue length (attempts waiting)."""
+        width = float(self.extras.get("bin_s", 1.0))
+        n = max(1, math.ceil(self.measured_s / width - 1e-9))
+        zero = Bin()
+        lengths = [self.bins.get(("service", service, k), zero).queued_s / width for k in range(n)]
+        return float(np.quantile(lengths, 0.99))
+
     def user_view(self, spec: SloSpec, client_timeout_s: float | None = None) -> float:
         """Workload SLO ``spec``'s value with the requests still in flight at the end counted as users see them.
 
@@ -192,6 +200,8 @@ class ReplicationResult:
         out["queue_wait_mean"] = s.queue_wait.mean()
         out["waited_fraction"] = 1.0 - s.queue_wait.zero_fraction()
         out["mean_in_system"] = s.in_system_s / self.measured_s
+        out["queue_length_mean"] = s.queued_s / self.measured_s
+        out["queue_length_p99"] = self._queue_length_p99(name)
         out["ejections"] = float(s.ejections)
         out["hedges"] = float(s.hedges)
         out["budget_refusals"] = float(s.budget_refusals)
@@ -225,6 +235,7 @@ class Results:
                 p = pooled.setdefault(key, EntityStats())
                 for f in (
                     "in_system_s",
+                    "queued_s",
                     "requests",
                     "ok",
                     "attempts",
@@ -293,7 +304,10 @@ class Results:
         return pd.DataFrame(rows, columns=["scope", "name", "metric", "mean", "ci_low", "ci_high", "replications"])
 
     def timeseries(self) -> pd.DataFrame:
-        """1 s bins pooled over replications: throughput, error rate, p50/p99, attempts, retries, causes."""
+        """1 s bins pooled over replications: throughput, error rate, p50/p99, attempts, retries, causes.
+
+        ``queue_length`` (services) is the mean number of attempts waiting for a worker in the bin.
+        """
         merged: dict[tuple[str, str, int], Bin] = {}
         for r in self.replications:
             for key, b in r.bins.items():
@@ -307,6 +321,7 @@ class Results:
                 for c, n in b.failed.items():
                     m.failed[c] = m.failed.get(c, 0) + n
                 m.latency.merge(b.latency)
+                m.queued_s += b.queued_s
         n_rep = max(1, len(self.replications))
         warm = self.scenario.warmup
         bin_s = self.replications[0].extras.get("bin_s", 1.0) if self.replications else 1.0
@@ -324,6 +339,7 @@ class Results:
                 "latency_p99_ms": b.latency.quantile(0.99) * 1e3,
                 "attempts": b.attempts / n_rep,
                 "retries": b.retries / n_rep,
+                "queue_length": b.queued_s / n_rep / bin_s if scope == "service" else math.nan,
             }
             for c in CAUSES:
                 row[f"failed_{c}"] = b.failed.get(c, 0) / n_rep
@@ -338,6 +354,7 @@ class Results:
             "latency_p99_ms",
             "attempts",
             "retries",
+            "queue_length",
         ] + [f"failed_{c}" for c in CAUSES]
         return pd.DataFrame(rows, columns=cols)
 
