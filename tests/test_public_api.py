@@ -203,6 +203,7 @@ PUBLIC_API = {
         "dependency_graph",
         "dependents",
         "explain_rows",
+        "setting_rows",
         "fault_targets",
         "fault_windows",
     },

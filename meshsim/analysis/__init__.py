@@ -15,7 +15,7 @@ from meshsim.analysis._cascade import (
     fault_targets,
     fault_windows,
 )
-from meshsim.analysis._explain import callers_of, explain_rows
+from meshsim.analysis._explain import callers_of, explain_rows, setting_rows
 
 __all__ = [
     "blast_radius",
@@ -25,6 +25,7 @@ __all__ = [
     "dependency_graph",
     "dependents",
     "explain_rows",
+    "setting_rows",
     "fault_targets",
     "fault_windows",
 ]

@@ -23,12 +23,13 @@ def explain(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from meshsim.analysis import explain_rows
+    from meshsim.analysis import explain_rows, setting_rows
 
     scenario = load(args.file)
     rows = explain_rows(scenario, args.service)
+    settings = setting_rows(scenario, args.service)
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(json.dumps(rows + settings, indent=2, default=str))
         return 0
     console = Console()
     current = None
@@ -48,5 +49,16 @@ def explain(args: argparse.Namespace) -> int:
         assert table is not None
         table.add_row(row["field"], str(row["value"]), row["origin"])
     if table is not None:
+        console.print(table)
+    sections: dict[str, Table] = {}
+    for row in settings:
+        table = sections.get(row["section"])
+        if table is None:
+            table = sections[row["section"]] = Table(title=row["section"])
+            table.add_column("field")
+            table.add_column("value")
+            table.add_column("set by")
+        table.add_row(row["field"], str(row["value"]), row["origin"])
+    for table in sections.values():
         console.print(table)
     return 0
