@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import streamlit as st
 
@@ -20,6 +20,7 @@ import meshsim
 from meshsim import viz
 from meshsim.errors import MeshsimInputError
 from meshsim.experiments import compare, paired_table
+from meshsim.scenario import Service
 from meshsim.yamlio import dump_yaml, read_yaml
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -28,6 +29,8 @@ DEFAULT_HORIZON_S = 30.0  # simulated seconds of a UI run: a few seconds of wall
 MAX_UI_REQUESTS = 1_000_000  # beyond this a run takes minutes: ask for fewer requests
 BALANCERS = ("round_robin", "random", "least_request", "ewma", "ring_hash")
 FAULT_KINDS = ("latency", "errors", "outage", "crash", "partition", "degrade", "load")
+# the server disciplines the schema allows (services.<name>.discipline)
+DISCIPLINES: tuple[str, ...] = get_args(get_args(Service.model_fields["discipline"].annotation)[0])
 
 
 # ----------------------------------------------------------------- scenario source
@@ -111,8 +114,35 @@ def _knob(widget: Any, key: str, label: str, default: Any, **kw: Any) -> Any:
     return value
 
 
+def _think_default_ms(w: Any) -> float | None:
+    """The think time a knob can set (a constant, or an exponential's mean), in ms; None for other shapes."""
+    think = w.think_time
+    if think is None:
+        return 0.0
+    if think.dist == "constant" and think.value is not None:
+        return float(think.value) * 1e3
+    if think.dist == "exponential" and think.mean is not None:
+        return float(think.mean) * 1e3
+    return None
+
+
 def _traffic_knobs(base: Any) -> None:
     for w in base.workload:
+        if w.closed:  # a closed population: users and their think time
+            _knob(st.number_input, f"knob.users.{w.name}", f"{w.name}: users", int(w.users), min_value=0, step=10)
+            think_ms = _think_default_ms(w)
+            if think_ms is None:
+                st.caption(f"{w.name}: the think time's shape ({w.think_time.dist}) is edited in the file")
+            else:
+                _knob(
+                    st.number_input,
+                    f"knob.think.{w.name}",
+                    f"{w.name}: think time (ms" + (", mean)" if think_ms and w.think_time.dist != "constant" else ")"),
+                    think_ms,
+                    min_value=0.0,
+                    step=100.0,
+                )
+            continue
         _knob(
             st.number_input,
             f"knob.rate.{w.name}",
@@ -149,6 +179,29 @@ def _service_knobs(base: Any) -> None:
         min_value=1,
         step=1,
     )
+    _discipline_knob(svc_name, svc.discipline or "fifo")
+    if st.session_state["edits"].get(f"knob.discipline.{svc_name}", svc.discipline) == "processor_sharing":
+        _knob(
+            st.number_input,
+            f"knob.cores.{svc_name}",
+            "cores the working requests share",
+            float(svc.cores or 1.0),
+            min_value=0.1,
+            step=1.0,
+        )
+
+
+def _discipline_knob(svc: str, default: str) -> None:
+    edits = st.session_state["edits"]
+    key = f"knob.discipline.{svc}"
+    current = edits.get(key, default)
+    value = st.selectbox(
+        "discipline", DISCIPLINES, index=DISCIPLINES.index(current), key=key, help="docs/scenario.md, discipline"
+    )
+    if value != default:
+        edits[key] = value
+    else:
+        edits.pop(key, None)
 
 
 def _policy_knobs(base: Any) -> None:
@@ -336,6 +389,18 @@ def _apply_edits(raw: dict[str, Any], base: Any) -> dict[str, Any]:
         kind, name = parts[1], parts[2] if len(parts) > 2 else ""
         if kind == "rate":
             wl[name]["rate"] = f"{v:g}/s"
+        elif kind == "users":
+            wl[name]["users"] = int(v)
+        elif kind == "think":
+            think = wl[name].get("think_time")
+            if isinstance(think, dict) and think.get("dist") == "exponential":
+                wl[name]["think_time"] = {**think, "mean": _ms_text(v)}
+            else:
+                wl[name]["think_time"] = _ms_text(v)
+        elif kind == "discipline":
+            services[name]["discipline"] = v
+        elif kind == "cores":
+            services[name]["cores"] = float(v)
         elif kind == "profile":
             steps = []
             for item in filter(None, (s.strip() for s in str(v).split(","))):
@@ -423,6 +488,8 @@ def _apply_rollout(out: dict[str, Any], base: Any) -> None:
         r = {"service": svc, "baseline": vers[0], "canary": vers[-1], "interval": "10s"}
     if "knob.rollout.steps" in edits:
         r["steps"] = [float(s) for s in str(edits["knob.rollout.steps"]).replace(";", ",").split(",") if s.strip()]
+        for flagger_key in ("maxWeight", "stepWeight", "stepWeights", "max_weight", "step_weight", "step_weights"):
+            r.pop(flagger_key, None)  # the weights listed by hand replace Flagger's computed ones
     if "knob.rollout.interval" in edits:
         r["interval"] = f"{edits['knob.rollout.interval']:g}s"
     if "knob.rollout.max_failed" in edits:

@@ -219,8 +219,9 @@ def test_every_bundled_model_loads_with_its_knobs():
         assert not at.error, (model, [e.value for e in at.error])
         assert at.session_state["loaded"] == f"model:{model}"
         assert at.session_state["edits"] == {}
-        rate_knobs = [w.key for w in at.number_input if str(w.key).startswith("knob.rate.")]
-        assert rate_knobs, model
+        # open workloads have a rate knob, closed ones (users) a users knob
+        traffic_knobs = [w.key for w in at.number_input if str(w.key).startswith(("knob.rate.", "knob.users."))]
+        assert traffic_knobs, model
 
 
 def test_make_baseline_and_reset():
@@ -248,3 +249,21 @@ def test_an_invalid_edit_is_shown_at_once_and_blocks_the_run():
     _run(at, duration=8.0)
     scenario = at.session_state["cache"][at.session_state["last"]["whatif"]].scenario
     assert [(p.at, p.rate) for p in scenario.workload[0].profile] == [(10.0, 600.0), (20.0, 300.0)]
+
+
+def test_closed_population_and_processor_sharing_knobs_reach_the_run():
+    at = _app()
+    at.selectbox(key="model").select("closed-population.yaml").run()
+    assert at.number_input(key="knob.users.users").value == 110
+    assert at.number_input(key="knob.think.users").value == pytest.approx(1000.0)
+    at.number_input(key="knob.users.users").set_value(40)
+    at.number_input(key="knob.think.users").set_value(500.0)
+    at.selectbox(key="knob_pick.service").select("server")
+    at.selectbox(key="knob.discipline.server").select("processor_sharing").run()
+    at.number_input(key="knob.cores.server").set_value(4.0)
+    _run(at, duration=3.0)
+    scenario = at.session_state["cache"][at.session_state["last"]["whatif"]].scenario
+    w = scenario.workload[0]
+    assert w.users == 40 and w.think_time.mean == pytest.approx(0.5)
+    assert scenario.services["server"].discipline == "processor_sharing"
+    assert scenario.services["server"].cores == 4.0

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from meshsim.stats import mva
 
 from .conftest import assert_matches, replicate, values
@@ -80,3 +82,28 @@ def test_interactive_response_time_law_and_self_limiting_under_overload():
     assert_matches(r - (users / x_window - THINK_S), 0.0, what="R - (N/X - Z)")
     assert_matches(x, theory.throughput_per_s, what="MVA X at N=80")
     assert_matches(r, theory.response_s, what="MVA R at N=80")
+
+
+def test_closed_population_model_recovers_where_open_arrivals_collapse():
+    """models/closed-population.yaml: Brooker's collapse server under a doubled-load spike.
+
+    A closed population self-limits: every replication is back to its pre-spike success rate
+    10 s after the spike (models/metastable.yaml, the same server with open arrivals, stays
+    collapsed: tests/validation/test_policies.py).
+    """
+    from pathlib import Path
+
+    from meshsim import load_scenario, simulate
+
+    model = Path(__file__).resolve().parents[2] / "models" / "closed-population.yaml"
+    data = load_scenario(model).to_dict()
+    data["duration"] = "50s"
+    res = simulate(load_scenario(data), 4, executor="process")
+    for r in res.replications:
+        ok = np.zeros(50)
+        for (scope, name, idx), b in r.bins.items():
+            if scope == "workload" and name == "users" and 0 <= idx < 50:
+                ok[idx] = b.ok
+        before, after = ok[5:20].mean(), ok[35:50].mean()
+        assert before > 30, f"replication {r.replication}: {before:.1f} ok/s before the spike"
+        assert after >= 0.9 * before, f"replication {r.replication}: {after:.1f} ok/s after vs {before:.1f} before"
