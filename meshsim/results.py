@@ -12,23 +12,11 @@ import numpy as np
 import pandas as pd
 
 from meshsim.metrics import CAUSES, Bin, EntityStats, LogHistogram, Recorder
-from meshsim.scenario import LATENCY_METRICS, SloSpec
+from meshsim.scenario import LATENCY_METRICS, SLO_METRICS, SloSpec
 from meshsim.stats import mean_ci
 
 __all__ = ["ReplicationResult", "Results", "SLO_METRICS"]
 
-SLO_METRICS = (
-    "latency_p50",
-    "latency_p90",
-    "latency_p99",
-    "latency_p999",
-    "latency_mean",
-    "error_rate",
-    "availability",
-    "throughput",
-    "amplification",
-    "cost_per_million",
-)
 _Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999}
 
 

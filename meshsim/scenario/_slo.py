@@ -15,7 +15,8 @@ The limit is read according to the metric's kind: latencies are durations
 (``"300ms"``, stored as float seconds), ``error_rate`` and ``availability`` are
 ratios (``0.005`` or ``"0.5%"``), ``throughput`` is a rate (``500`` or
 ``"500/s"``, requests per second), ``amplification`` is a plain ratio and
-``cost_per_million`` is US dollars per million requests.
+``cost_per_million`` is US dollars per million requests; ``queue_length_mean`` and
+``queue_length_p99`` (services) are numbers of attempts waiting for a worker.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ SloMetric = Literal[
     "throughput",
     "amplification",
     "cost_per_million",
+    "queue_length_mean",
+    "queue_length_p99",
 ]
 
 #: Every metric an SLO may name, in the order of :data:`SloMetric`.
@@ -74,6 +77,8 @@ METRIC_KIND: dict[str, str] = {
     "throughput": "rate",
     "amplification": "number",
     "cost_per_million": "money",
+    "queue_length_mean": "number",
+    "queue_length_p99": "number",
 }
 
 _LIMIT_SCHEMA = WithJsonSchema(

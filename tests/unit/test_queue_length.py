@@ -45,3 +45,22 @@ def test_a_long_wait_is_split_over_the_bins_it_spans() -> None:
     # the wait of the 10 s pair ends at 12.5 s, after the run: it is not recorded
     assert res.replications[0].service_metrics("s")["queue_length_mean"] == pytest.approx(2.5 / 12)
     assert res.replications[0].service_metrics("s")["queue_length_p99"] == pytest.approx(1.0)
+
+
+def test_a_service_slo_on_the_queue_length() -> None:
+    sc = meshsim.load_scenario(
+        {
+            "name": "q",
+            "duration": "10s",
+            "network": {"same_zone": "0ms"},
+            "mesh": {"proxy": "none"},
+            "services": {"s": {"replicas": 1, "concurrency": 1, "service_time": "15ms"}},
+            "workload": [
+                {"name": "a", "entry": "s", "rate": "25/s", "arrival": "constant"},
+                {"name": "b", "entry": "s", "rate": "25/s", "arrival": "constant"},
+            ],
+            "slos": [{"name": "short-queue", "service": "s", "metric": "queue_length_mean", "max": 0.5}],
+        }
+    )
+    verdict = meshsim.simulate(sc).to_dict()["slos"][0]
+    assert verdict["value"] == pytest.approx(0.375, rel=0.01) and verdict["status"] == "met"
