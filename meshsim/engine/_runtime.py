@@ -158,6 +158,11 @@ class VersionRuntime:
     _error_faults: list[float] = field(default_factory=list, repr=False)
     _degrade_faults: list[float] = field(default_factory=list, repr=False)
 
+    @property
+    def busy_units(self) -> float:
+        """What utilization divides by: the cores of a processor-sharing replica, else its workers."""
+        return self.cores if self.cores is not None else float(self.concurrency)
+
     def add_latency(self, sampler: Callable[[], float]) -> None:
         """A latency fault adds ``sampler()`` seconds to each request's service time."""
         self._latency_faults.append(sampler)

@@ -39,8 +39,8 @@ class Workers(Protocol):
     def admit(self, exchange: Exchange) -> None:
         """An attempt arrives now; it is answered through ``exchange``."""
 
-    def busy(self, now_s: float) -> int:
-        """Workers busy at ``now_s`` (the autoscaler's utilization)."""
+    def busy(self, now_s: float) -> float:
+        """Workers (or cores, for processor sharing) busy at ``now_s`` (the autoscaler's utilization)."""
 
     def close(self, now_s: float) -> None:
         """The run ends (or stops) at ``now_s``: settle the replica's busy time."""
@@ -136,7 +136,7 @@ class PlannedWorkers:
         if trace is not None:
             trace.append(_trace_span(exchange, exchange.res))
 
-    def busy(self, now_s: float) -> int:
+    def busy(self, now_s: float) -> float:
         """Workers whose planned work reaches past ``now_s`` (planned work is back to back)."""
         return sum(1 for free_s in self.replica.plan if free_s > now_s)
 
@@ -172,7 +172,7 @@ class QueuedWorkers:
             return
         replica.queue.append(Visit(exchange, self.path))
 
-    def busy(self, now_s: float) -> int:
+    def busy(self, now_s: float) -> float:
         """Workers in use now."""
         return self.replica.busy_workers
 

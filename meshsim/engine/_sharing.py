@@ -12,11 +12,15 @@ The work is kept in *virtual time*: while ``n`` requests work, virtual time runs
 ``min(1, cores / n)`` per second, and a request that arrived at virtual time ``v`` with
 work ``w`` is done when virtual time reaches ``v + w``. So each change (a start, an end,
 a cancellation) costs O(log n) and only the next completion is on the event queue.
+
+A processor-sharing replica's utilization (and the autoscaler's) is CPU: cores in use
+(min(n, cores)) over ``cores``, not threads over ``concurrency``.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -41,7 +45,21 @@ class SharedCores(QueuedWorkers):
         super().__init__(replica, path)
         cores = replica.spec.cores
         assert cores is not None
-        replica.share = CoreShare(path, cores)
+        replica.share = CoreShare(path, cores, replica.warmup_s, replica.horizon_s)
+
+    def busy(self, now_s: float) -> float:
+        """Cores in use now (the autoscaler's utilization is CPU, as the HPA's)."""
+        share = self.replica.share
+        assert share is not None
+        return min(float(share.working), share.cores)
+
+    def close(self, now_s: float) -> None:
+        """The replica's busy time is its core-seconds in use inside the measured window."""
+        share = self.replica.share
+        assert share is not None
+        super().close(now_s)  # settles the threads' books
+        share.settle()
+        self.replica.busy_s = share.busy_s
 
 
 class _Tick(Wake):
@@ -70,12 +88,14 @@ class CoreShare:
     (seconds of one core); the heap holds ``(virtual time when done, order, visit)``.
     """
 
-    __slots__ = ("path", "cores", "virtual_s", "stamp_s", "heap", "working", "order", "tick")
+    __slots__ = ("path", "cores", "virtual_s", "stamp_s", "heap", "working", "order", "tick", "busy_s", "window")
 
-    def __init__(self, path: RequestPath, cores: float) -> None:
-        """An idle share of ``cores`` cores."""
+    def __init__(self, path: RequestPath, cores: float, warmup_s: float = 0.0, horizon_s: float = math.inf) -> None:
+        """An idle share of ``cores`` cores; core-seconds in use count from ``warmup_s`` to ``horizon_s``."""
         self.path = path
         self.cores = cores
+        self.busy_s = 0.0  # core-seconds in use inside the measured window
+        self.window = (warmup_s, horizon_s)
         self.virtual_s = 0.0
         self.stamp_s = path.env._now
         self.heap: list[tuple[float, int, Visit]] = []
@@ -92,7 +112,15 @@ class CoreShare:
         now = self.path.env._now
         if self.working:
             self.virtual_s += (now - self.stamp_s) * self._rate()
+            lo = max(self.stamp_s, self.window[0])
+            hi = min(now, self.window[1])
+            if hi > lo:
+                self.busy_s += (hi - lo) * min(float(self.working), self.cores)
         self.stamp_s = now
+
+    def settle(self) -> None:
+        """Count the core-seconds in use up to now (the run's end)."""
+        self._advance()
 
     def add(self, visit: Visit, work_s: float) -> None:
         """``visit`` starts ``work_s`` seconds of work (on one core) now."""

@@ -175,4 +175,4 @@ class Simulation:
             s = self.rec.services[r.service]
             s.busy_s += r.busy_s
             if stop > start:
-                s.capacity_s += r.spec.concurrency * (stop - start)
+                s.capacity_s += r.spec.busy_units * (stop - start)

@@ -99,6 +99,9 @@ def test_simultaneous_requests_share_one_core_in_the_engine() -> None:
     """Processor sharing on one core: both take 30 ms; on two FIFO workers (no sharing) both take 15 ms."""
     ps = meshsim.simulate(meshsim.load_scenario(_pair_scenario("processor_sharing")))
     fifo = meshsim.simulate(meshsim.load_scenario(_pair_scenario("fifo")))
+    # utilization: one core busy 30 ms of every 40; two FIFO workers busy 15 ms each of every 40
+    assert ps.replications[0].service_metrics("s")["utilization"] == pytest.approx(0.75, rel=0.01)
+    assert fifo.replications[0].service_metrics("s")["utilization"] == pytest.approx(0.375, rel=0.01)
     for name in ("a", "b"):
         assert ps.replications[0].workloads[name].latency.mean() == pytest.approx(0.030)
         assert fifo.replications[0].workloads[name].latency.mean() == pytest.approx(0.015)
@@ -110,3 +113,39 @@ def test_cores_without_processor_sharing_is_an_input_error() -> None:
     with pytest.raises(MeshsimInputError) as err:
         meshsim.load_scenario(sc)
     assert "processor_sharing" in str(err.value) and "cores" in str(err.value)
+
+
+def test_the_autoscaler_reads_cpu_for_a_processor_sharing_service() -> None:
+    """Threads are plenty (1000 per replica), the cores are not: at the peak 240/s x 50 ms = 12 cores
+    are busy, 6 replicas' worth of 2 cores, so at 60 % CPU the HPA wants ceil(6 / 0.6) = 10 (max 8).
+    Reading threads (12 of 2000 busy) it would never scale."""
+    sc = {
+        "name": "ps-hpa",
+        "seed": 21,
+        "duration": "120s",
+        "warmup": "10s",
+        "network": {"same_zone": "0ms"},
+        "mesh": {"proxy": "none"},
+        "services": {
+            "api": {
+                "replicas": 2,
+                "concurrency": 1000,
+                "discipline": "processor_sharing",
+                "cores": 2,
+                "service_time": {"dist": "exponential", "mean": "50ms"},
+                "autoscaling": {
+                    "target_utilization": 0.6,
+                    "min_replicas": 2,
+                    "max_replicas": 8,
+                    "startup_delay": "10s",
+                },
+            }
+        },
+        "workload": [{"name": "w", "entry": "api", "rate": "80/s"}],
+        "faults": [{"at": "40s", "kind": "load", "factor": 3}],
+    }
+    res = meshsim.simulate(sc, executor="serial")
+    ev = res.events()
+    scale = ev[ev.kind == "scale"]
+    assert len(scale) and int(scale["replicas_to"].max()) >= 5  # 12 cores busy at 60 %: 10 cores, 5 replicas
+    assert 0.4 < res.replications[0].service_metrics("api")["utilization"] < 1.0

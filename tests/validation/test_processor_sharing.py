@@ -40,6 +40,8 @@ def test_mg1_ps_mean_is_insensitive_and_differs_from_fifo():
     assert fifo_theory / ps_theory > 2.5
     ps = replicate(queue_scenario("mg1-ps", {"s": _server("processor_sharing")}, RATE, 200), replications=10)
     assert_matches(values(ps, "workload", "w", "latency_mean"), ps_theory, what="M/G/1-PS E[T]")
+    # utilization is CPU (cores in use / cores), not threads: rho
+    assert_matches(values(ps, "service", "s", "utilization"), rho, what="M/G/1-PS utilization")
     fifo = replicate(queue_scenario("mg1-fifo", {"s": _server("fifo")}, RATE, 200), replications=10)
     assert_matches(values(fifo, "workload", "w", "latency_mean"), fifo_theory, what="M/G/1-FIFO E[T] (P-K)")
 
@@ -96,3 +98,4 @@ def test_two_core_ps_with_exponential_work_matches_mm2():
     }
     t = replicate(queue_scenario("mm2-ps", {"s": service}, 150, 200), replications=8)
     assert_matches(values(t, "workload", "w", "latency_mean"), theory, what="2-core PS E[T] (M/M/2)")
+    assert_matches(values(t, "service", "s", "utilization"), rho, what="2-core PS utilization (cores in use / 2)")
