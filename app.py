@@ -128,6 +128,17 @@ def _think_default_ms(w: Any) -> float | None:
 
 def _traffic_knobs(base: Any) -> None:
     for w in base.workload:
+        if any(
+            s.discipline == "priority" or any(v.discipline == "priority" for v in s.versions.values())
+            for s in base.services.values()
+        ):
+            _knob(
+                st.number_input,
+                f"knob.priority.{w.name}",
+                f"{w.name}: priority (higher first at discipline: priority)",
+                int(w.priority),
+                step=1,
+            )
         if w.closed:  # a closed population: users and their think time
             _knob(st.number_input, f"knob.users.{w.name}", f"{w.name}: users", int(w.users), min_value=0, step=10)
             think_ms = _think_default_ms(w)
@@ -391,6 +402,8 @@ def _apply_edits(raw: dict[str, Any], base: Any) -> dict[str, Any]:
             wl[name]["rate"] = f"{v:g}/s"
         elif kind == "users":
             wl[name]["users"] = int(v)
+        elif kind == "priority":
+            wl[name]["priority"] = int(v)
         elif kind == "think":
             think = wl[name].get("think_time")
             if isinstance(think, dict) and think.get("dist") == "exponential":

@@ -8,6 +8,7 @@ import simpy
 
 from meshsim.distributions import Sampler, constant, uniform_sampler
 from meshsim.engine._limits import TokenBucket
+from meshsim.engine._priority import PriorityWorkers
 from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import DEFAULT_ZONE, Membership, Replica, VersionRuntime
 from meshsim.engine._server import PlannedWorkers, QueuedWorkers
@@ -121,6 +122,7 @@ class Mesh:
             cancel_on_timeout=_field(svc, ver, "cancel_on_timeout"),
             contention_s=_field(svc, ver, "contention"),
             cores=_field(svc, ver, "cores") if _field(svc, ver, "discipline") == "processor_sharing" else None,
+            prioritized=_field(svc, ver, "discipline") == "priority",
             sampler=service_time.sampler(self._streams.get(stream + "/time")),
             uniform=uniform_sampler(self._streams.get(stream + "/errors")),
             meter=self._recorder.service(name),
@@ -130,6 +132,7 @@ class Mesh:
         spec.planned = (
             not calls
             and spec.cores is None
+            and not spec.prioritized
             and not spec.cancel_on_timeout
             and not spec.contention_s
             and name not in self._faulted
@@ -162,6 +165,8 @@ class Mesh:
     def _discipline(r: Replica, path: RequestPath) -> None:
         if r.spec.cores is not None:
             r.workers = SharedCores(r, path)
+        elif r.spec.prioritized:
+            r.workers = PriorityWorkers(r, path)
         else:
             r.workers = PlannedWorkers(r, path) if r.spec.planned else QueuedWorkers(r, path)
 

@@ -146,6 +146,7 @@ class VersionRuntime:
     cancel_on_timeout: bool
     contention_s: float = 0.0
     cores: float | None = None  # processor sharing on this many cores (None: FIFO workers)
+    prioritized: bool = False  # the queue serves higher-priority requests first (discipline: priority)
     planned: bool = False  # replicas plan their FIFO queue on arrival (see _server.PlannedWorkers)
     sampler: Sampler = field(kw_only=True)  # service time draws (s), from the version's own stream
     uniform: Sampler = field(kw_only=True)  # U(0,1) draws for errors and call probabilities
@@ -334,20 +335,25 @@ class Replica:
 
 
 class Context:
-    """What a request carries from hop to hop: first-try flag, trace, parent span and hash key."""
+    """What a request carries from hop to hop: first-try flag, trace, parent span, hash key, priority."""
 
-    __slots__ = ("original", "trace", "span_id", "key")
+    __slots__ = ("original", "trace", "span_id", "key", "priority")
 
-    def __init__(self, original: bool, trace: list[dict[str, Any]] | None, span_id: int, key: int) -> None:
+    def __init__(
+        self, original: bool, trace: list[dict[str, Any]] | None, span_id: int, key: int, priority: int = 0
+    ) -> None:
         self.original = original  # every hop so far was a first try (amplification's denominator)
         self.trace = trace  # the sampled request's span list, or None
         self.span_id = span_id  # the parent span (0: none)
         self.key = key  # the request's hash key (ring hash)
+        self.priority = priority  # its workload's class: higher is served first (discipline: priority)
 
     def retry(self) -> Context:
         """The context of a retry of a call made in this context (no longer original)."""
-        return self if not self.original else Context(False, self.trace, self.span_id, self.key)
+        return self if not self.original else Context(False, self.trace, self.span_id, self.key, self.priority)
 
     def child(self, span_id: int) -> Context:
         """The context of calls made while serving this request, under span ``span_id``."""
-        return self if span_id == self.span_id else Context(self.original, self.trace, span_id, self.key)
+        if span_id == self.span_id:
+            return self
+        return Context(self.original, self.trace, span_id, self.key, self.priority)

@@ -1,7 +1,8 @@
 """The replica's side of an attempt: a worker from a FIFO queue, the service time, downstream calls.
 
-Two service disciplines give the same FIFO multi-worker queue (a third, processor sharing,
-is :class:`~meshsim.engine._sharing.SharedCores`):
+Two service disciplines give the same FIFO multi-worker queue (processor sharing is
+:class:`~meshsim.engine._sharing.SharedCores`, a queue ordered by class
+:class:`~meshsim.engine._priority.PriorityWorkers`):
 
 - :class:`QueuedWorkers` moves each attempt through a :class:`Visit` (queue, work, the
   service's downstream calls, the answer), one event per step. Every service can use it.

@@ -174,7 +174,7 @@ class UserRequest(Wake):
             arrivals.control.timers.every(client.timeout, self.timer)
         # with client retries, each try tells which it is, so a late answer to an old one is dropped
         owner = self if client.retries == 0 else _ClientTry(self, self.tries)
-        ctx = Context(self.tries == 1, self.trace, 0, self.key)
+        ctx = Context(self.tries == 1, self.trace, 0, self.key, arrivals.workload.priority)
         arrivals.control.send(arrivals.ingress, arrivals.workload.entry, ctx, owner)
 
     def resume(self, res: Outcome, child: Any) -> None:

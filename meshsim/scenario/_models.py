@@ -112,10 +112,11 @@ class ServiceFields(Strict):
         description="service time added per request already in progress on the replica "
         "(lock or CPU contention), as in Brooker's collapse model: 1 s + 10 ms x concurrency",
     )
-    discipline: Literal["fifo", "processor_sharing"] | None = Field(
+    discipline: Literal["fifo", "processor_sharing", "priority"] | None = Field(
         default=None,
         description="fifo (default): each of concurrency workers does one request's work at full speed; "
-        "processor_sharing: the requests working share the replica's cores, each at min(1, cores/n) of a core",
+        "processor_sharing: the requests working share the replica's cores, each at min(1, cores/n) of a core; "
+        "priority: a free worker takes the waiting request of the highest workload priority (FIFO within one)",
     )
     cores: float | None = Field(
         default=None,
@@ -238,6 +239,13 @@ class Workload(Strict):
     )
     stages: list[Stage] = Field(
         default_factory=list, description="ramps of a closed workload's users, one after another from the start"
+    )
+    priority: int = Field(
+        default=0,
+        ge=-1_000_000,
+        le=1_000_000,
+        description="its requests' class, carried to every downstream call: services with discipline: priority "
+        "serve higher values first",
     )
     client: ClientSpec = Field(default_factory=ClientSpec)
 
