@@ -315,7 +315,7 @@ class EntityStats:
     ok: int = 0
     failed: dict[str, int] = field(default_factory=_causes)
     latency: LogHistogram = field(default_factory=BufferedLogHistogram)
-    ok_latency: LogHistogram = field(default_factory=BufferedLogHistogram)  # successful requests only
+    failed_latency: LogHistogram = field(default_factory=LogHistogram)  # failed requests only (usually few)
     queue_wait: LogHistogram = field(default_factory=BufferedLogHistogram)
     in_flight_age: LogHistogram = field(default_factory=LogHistogram)  # ages of requests in flight at the end
     in_system_s: float = 0.0
@@ -388,18 +388,22 @@ class BinSeries:
         w, width = self._warmup_s, self._bin_s
         first = ((starts_s - w) // width).astype(np.int64)
         last = ((ends_s - w) // width).astype(np.int64)
+        lo = int(first.min())
+        size = int(last.max()) - lo + 1
         inside = first == last
-        if inside.any():
-            idx = first[inside]
-            lo = int(idx.min())
-            sums = np.bincount(idx - lo, weights=ends_s[inside] - starts_s[inside])
-            for j in np.flatnonzero(sums):
-                self._get(lo + int(j)).queued_s += float(sums[j])
-        for a, b, i, k in zip(starts_s[~inside], ends_s[~inside], first[~inside], last[~inside], strict=True):
-            for idx in range(int(i), int(k) + 1):
-                overlap = min(float(b), w + (idx + 1) * width) - max(float(a), w + idx * width)
-                if overlap > 0:
-                    self._get(idx).queued_s += overlap
+        # a wait inside one bin adds its length there; one across bins adds its head to the
+        # first bin, its tail to the last, and a whole bin to each bin between (rare)
+        total = np.zeros(size)
+        total += np.bincount(first[inside] - lo, weights=ends_s[inside] - starts_s[inside], minlength=size)
+        across = ~inside
+        if across.any():
+            f, k = first[across], last[across]
+            total += np.bincount(f - lo, weights=w + (f + 1) * width - starts_s[across], minlength=size)
+            total += np.bincount(k - lo, weights=ends_s[across] - (w + k * width), minlength=size)
+            for i, j in zip(f[k - f > 1].tolist(), k[k - f > 1].tolist(), strict=True):
+                total[i + 1 - lo : j - lo] += width
+        for j in np.flatnonzero(total).tolist():
+            self._get(lo + j).queued_s += float(total[j])
 
     def _get(self, idx: int) -> Bin:
         key = (self._scope, self._name, idx)
@@ -528,9 +532,9 @@ class WorkloadMeter:
         b.latency.add(latency_s)
         if cause is None:
             w.ok += 1
-            w.ok_latency.add(latency_s)
             b.ok += 1
         else:
+            w.failed_latency.add(latency_s)
             w.fail(cause)
             b.failed[cause] = b.failed.get(cause, 0) + 1
 

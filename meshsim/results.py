@@ -156,7 +156,9 @@ class ReplicationResult:
             assert spec.threshold is not None
             late = ages.n - ages.count_at_most(spec.threshold)
             counted = done + late
-            return w.ok_latency.count_at_most(spec.threshold) / counted if counted else math.nan
+            # successful answers within the threshold: all of them, less the failed ones
+            good = w.latency.count_at_most(spec.threshold) - w.failed_latency.count_at_most(spec.threshold)
+            return good / counted if counted else math.nan
         if metric in ("error_rate", "availability"):
             timeout = spec.timeout if spec.timeout is not None else client_timeout_s
             late = ages.n - ages.count_at_most(timeout) if timeout is not None else 0
@@ -245,7 +247,7 @@ class Results:
                 for c, n in st.failed.items():
                     p.failed[c] = p.failed.get(c, 0) + n
                 p.latency.merge(st.latency)
-                p.ok_latency.merge(st.ok_latency)
+                p.failed_latency.merge(st.failed_latency)
                 p.queue_wait.merge(st.queue_wait)
                 p.in_flight_age.merge(st.in_flight_age)
         return pooled
