@@ -6,7 +6,7 @@ import pytest
 
 import meshsim
 from meshsim.errors import MeshsimInputError
-from meshsim.scenario._models import flagger_weights
+from meshsim.scenario._rollout import flagger_weights
 
 from .test_rollout import WARMUP, run, scenario
 
