@@ -139,6 +139,21 @@ class ReplicationResult:
         lengths = [self.bins.get(("service", service, k), zero).queued_s / width for k in range(n)]
         return float(np.quantile(lengths, 0.99))
 
+    def latency_under(self, workload: str, threshold_s: float) -> float:
+        """Share of ``workload``'s requests answered successfully within ``threshold_s`` (the latency SLI).
+
+        The denominator is the finished requests plus those still in flight at the end that
+        are older than the threshold (misses); younger ones are left out. To the histogram's
+        2% bucket. NaN when there is no request to count.
+        """
+        w = self.workloads[workload]
+        ages = w.in_flight_age
+        late = ages.n - ages.count_at_most(threshold_s)
+        counted = w.ok + sum(w.failed.values()) + late
+        # successful answers within the threshold: all of them, less the failed ones
+        good = w.latency.count_at_most(threshold_s) - w.failed_latency.count_at_most(threshold_s)
+        return good / counted if counted else math.nan
+
     def user_view(self, spec: SloSpec, client_timeout_s: float | None = None) -> float:
         """Workload SLO ``spec``'s value with the requests still in flight at the end counted as users see them.
 
@@ -154,11 +169,7 @@ class ReplicationResult:
         metric = spec.metric
         if metric == "latency_under":
             assert spec.threshold is not None
-            late = ages.n - ages.count_at_most(spec.threshold)
-            counted = done + late
-            # successful answers within the threshold: all of them, less the failed ones
-            good = w.latency.count_at_most(spec.threshold) - w.failed_latency.count_at_most(spec.threshold)
-            return good / counted if counted else math.nan
+            return self.latency_under(spec.target, spec.threshold)
         if metric in ("error_rate", "availability"):
             timeout = spec.timeout if spec.timeout is not None else client_timeout_s
             late = ages.n - ages.count_at_most(timeout) if timeout is not None else 0

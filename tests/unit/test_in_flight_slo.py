@@ -68,3 +68,11 @@ def test_bad_threshold_or_timeout_is_one_clear_error(slo: dict[str, Any], says: 
     with pytest.raises(MeshsimInputError) as err:
         meshsim.load_scenario(_stuck([{"name": "x", "workload": "w", **slo}]))
     assert says in str(err.value)
+
+
+def test_latency_under_any_threshold_from_the_python_api() -> None:
+    res = meshsim.simulate(meshsim.load_scenario(_stuck([])))
+    rep = res.replications[0]
+    assert rep.latency_under("w", 3.0) == pytest.approx(4 / 7)
+    assert rep.latency_under("w", 0.05) == pytest.approx(0.0)  # 100 ms answers, six in flight past 50 ms
+    assert rep.latency_under("w", 10.0) == pytest.approx(1.0)  # every in-flight request is younger
