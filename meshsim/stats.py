@@ -1,4 +1,4 @@
-"""Statistics over replications: one Student-t interval and paired differences.
+"""Statistics over replications (one Student-t interval, paired differences) and exact MVA.
 
 Every confidence interval meshsim prints (results, the SLO judge, what-ifs, sweeps,
 validation tests) comes from :func:`mean_ci`, so they all agree on edge cases: NaN
@@ -8,12 +8,13 @@ values are dropped, one value has no interval, identical values have a zero-widt
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as _scipy_stats
 
-__all__ = ["mean_ci", "paired_p_value"]
+__all__ = ["MvaResult", "mean_ci", "mva", "paired_p_value"]
 
 
 def mean_ci(values: Iterable[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -47,3 +48,35 @@ def paired_p_value(differences: np.ndarray) -> float:
     if float(diffs.std(ddof=1)) <= 1e-12 * max(1.0, float(np.abs(diffs).max())):
         return 1.0 if float(diffs.mean()) == 0.0 else 0.0
     return float(_scipy_stats.ttest_1samp(diffs, 0.0).pvalue)
+
+
+class MvaResult(NamedTuple):
+    """What exact MVA gives for a closed network at its population (seconds, per second)."""
+
+    throughput_per_s: float  # X: requests completed per second
+    response_s: float  # R: mean time from sending a request to its answer (think time excluded)
+    station_response_s: tuple[float, ...]  # R_k: mean time per request at each station (all visits)
+    station_queue: tuple[float, ...]  # Q_k: mean number of requests at each station
+
+
+def mva(demands_s: Sequence[float], think_s: float, users: int) -> MvaResult:
+    """Exact mean value analysis of a single-class closed product-form network.
+
+    ``demands_s[k]`` is the service demand D_k = V_k S_k of a request at queueing station k
+    (one server, FIFO with exponential work or processor sharing with any), ``think_s`` the
+    mean think time Z (a delay station) and ``users`` the population N. The recursion of
+    Reiser & Lavenberg (1980), as in Lazowska et al., *Quantitative System Performance*
+    (1984), ch. 7: for n = 1..N, R_k(n) = D_k (1 + Q_k(n-1)), X(n) = n / (Z + sum R_k(n)),
+    Q_k(n) = X(n) R_k(n).
+    """
+    if users < 0 or think_s < 0 or any(d < 0 for d in demands_s):
+        raise ValueError("mva needs users >= 0, think_s >= 0 and demands >= 0")
+    queue = [0.0] * len(demands_s)
+    station = [0.0] * len(demands_s)
+    throughput = 0.0
+    for n in range(1, users + 1):
+        station = [d * (1.0 + q) for d, q in zip(demands_s, queue, strict=True)]
+        total = think_s + sum(station)
+        throughput = n / total if total > 0 else math.inf
+        queue = [throughput * r for r in station]
+    return MvaResult(throughput, sum(station), tuple(station), tuple(queue))

@@ -224,6 +224,7 @@ PUBLIC_API = {
         "dependents",
         "explain_rows",
         "explain_table",
+        "setting_rows",
         "fault_targets",
         "fault_windows",
         "policy_summary",
@@ -353,7 +354,9 @@ PUBLIC_API = {
         "read_yaml_documents",
     },
     "meshsim.stats": {
+        "MvaResult",
         "mean_ci",
+        "mva",
         "paired_p_value",
     },
     "meshsim.units": {

@@ -15,7 +15,14 @@ from meshsim.analysis._cascade import (
     fault_targets,
     fault_windows,
 )
-from meshsim.analysis._explain import SUMMARY_COLUMNS, callers_of, explain_rows, explain_table, policy_summary
+from meshsim.analysis._explain import (
+    SUMMARY_COLUMNS,
+    callers_of,
+    explain_rows,
+    explain_table,
+    policy_summary,
+    setting_rows,
+)
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -27,6 +34,7 @@ __all__ = [
     "dependents",
     "explain_rows",
     "explain_table",
+    "setting_rows",
     "fault_targets",
     "fault_windows",
     "policy_summary",

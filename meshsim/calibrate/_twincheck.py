@@ -136,6 +136,8 @@ def observed_load(a: SpanAnalysis, sample_rate: float = 1.0) -> pd.DataFrame:
 def _mean_rate(w: Any, start_s: float, end_s: float) -> float:
     """Time-averaged rate of a workload (its profile steps) over [start_s, end_s]."""
     steps = sorted(w.profile, key=lambda s: s.at)
+    if w.rate is None:
+        return 0.0  # a closed workload has no planned rate
     points = [(0.0, float(w.rate))] + [(float(s.at), float(s.rate)) for s in steps]
     total = 0.0
     for (at, rate), nxt in zip(points, points[1:] + [(math.inf, 0.0)], strict=True):
@@ -162,7 +164,16 @@ def at_observed_load(
     observed = {cast(str, r.entry): r for r in load.itertuples(index=False)}
     new = list(scenario.workload)
     rows = []
-    for entry, idx in by_entry.items():
+    for entry, idx in list(by_entry.items()):
+        closed = [i for i in idx if scenario.workload[i].rate is None]
+        if closed:
+            warnings.append(
+                f"entry {entry}: a closed workload (users) sets its own rate; "
+                "simulated with the scenario's users, not scaled to the observed rate"
+            )
+            idx = [i for i in idx if i not in closed]
+            if not idx:
+                continue
         planned = sum(_mean_rate(scenario.workload[i], start, end) for i in idx)
         obs = observed.get(entry)
         rate = cast(float, obs.rate) if obs is not None else math.nan
@@ -179,7 +190,7 @@ def at_observed_load(
             w = scenario.workload[i]
             new[i] = w.model_copy(
                 update={
-                    "rate": float(w.rate) * factor,
+                    "rate": float(w.rate or 0.0) * factor,
                     "profile": [s.model_copy(update={"rate": float(s.rate) * factor}) for s in w.profile],
                 }
             )

@@ -71,7 +71,7 @@ def check(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     verdicts = evaluate_slos(
         slos,
-        results.metrics_table_si(),
+        results.slo_table(slos),
         confidence=args.confidence,
         allow_inconclusive=args.allow_inconclusive,
         source_file=source,

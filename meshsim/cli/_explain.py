@@ -29,11 +29,12 @@ def explain(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from meshsim.analysis import SUMMARY_COLUMNS, explain_rows, explain_table, policy_summary
+    from meshsim.analysis import SUMMARY_COLUMNS, explain_rows, explain_table, policy_summary, setting_rows
 
     scenario = load(args.file)
+    settings = setting_rows(scenario, args.service)
     if args.json:
-        print(json.dumps(explain_rows(scenario, args.service), indent=2))
+        print(json.dumps(explain_rows(scenario, args.service) + settings, indent=2, default=str))
         return 0
     console = Console(width=None if Console().is_terminal else 160)
     preset = f"the {scenario.mesh.defaults} preset" if scenario.mesh.defaults else "no mesh preset"
@@ -46,6 +47,7 @@ def explain(args: argparse.Namespace) -> int:
             for item in explain_table(scenario, row["service"], row["version"]):
                 table.add_row(item["setting"], item["value"], item["set_by"])
             console.print(table)
+        _print_settings(console, settings)
         return 0
     table = Table(title=f"{scenario.name}: effective policy of calls to each service ({preset} under the file)")
     for col in ("service", "called by", *SUMMARY_COLUMNS, "set in the file"):
@@ -59,9 +61,27 @@ def explain(args: argparse.Namespace) -> int:
             ", ".join(row["from_file"]) or "-",
         )
     console.print(table)
+    _print_settings(console, settings)
     console.print(
         f"Settings not set in the file come from {preset}. "
         f"Every setting with its origin: meshsim explain {args.file} --service NAME; all fields: --json",
         highlight=False,
     )
+
     return 0
+
+
+def _print_settings(console: Any, settings: list[dict[str, Any]]) -> None:
+    """The servers' disciplines, the workloads and the rollout's weights: one small table each."""
+    from rich.table import Table
+
+    sections: dict[str, Table] = {}
+    for row in settings:
+        table = sections.get(row["section"])
+        if table is None:
+            table = sections[row["section"]] = Table(title=row["section"])
+            for col in ("setting", "value", "set by"):
+                table.add_column(col, overflow="fold")
+        table.add_row(row["field"], str(row["value"]), row["origin"])
+    for table in sections.values():
+        console.print(table)

@@ -141,7 +141,7 @@ class Autoscaler:
                 acc = self.samples.get(r.rid)
                 if acc is None:
                     acc = self.samples[r.rid] = [0.0, 0]
-                acc[0] += r.workers.busy(now) / r.spec.concurrency
+                acc[0] += r.workers.busy(now) / r.spec.busy_units
                 acc[1] += 1
 
     def _sync(self) -> None:

@@ -126,7 +126,7 @@ class Call(Wake):
         real; its outcome is dropped.
         """
         path = self.path
-        shadow = Context(False, None, 0, self.ctx.key)
+        shadow = Context(False, None, 0, self.ctx.key, self.ctx.priority)
         if target in path.mesh.scenario.services:
             path.call(self.proxy, target, shadow, NULL_WAITER, hooked=False)
             return

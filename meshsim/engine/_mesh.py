@@ -9,9 +9,11 @@ import simpy
 
 from meshsim.distributions import Sampler, constant, uniform_sampler
 from meshsim.engine._limits import StepTokenBucket, TokenBucket
+from meshsim.engine._priority import PriorityWorkers
 from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import DEFAULT_ZONE, Membership, Replica, VersionRuntime
 from meshsim.engine._server import PlannedWorkers, QueuedWorkers
+from meshsim.engine._sharing import SharedCores
 from meshsim.meshes import preset
 from meshsim.metrics import Recorder
 from meshsim.rng import Streams
@@ -34,6 +36,8 @@ _DEFAULTS: dict[str, Any] = {
     "calls": [],
     "cancel_on_timeout": False,
     "contention": 0.0,
+    "discipline": "fifo",
+    "cores": 1.0,
 }
 
 
@@ -119,6 +123,8 @@ class Mesh:
             calls=calls,
             cancel_on_timeout=_field(svc, ver, "cancel_on_timeout"),
             contention_s=_field(svc, ver, "contention"),
+            cores=_field(svc, ver, "cores") if _field(svc, ver, "discipline") == "processor_sharing" else None,
+            prioritized=_field(svc, ver, "discipline") == "priority",
             sampler=service_time.sampler(self._streams.get(stream + "/time")),
             uniform=uniform_sampler(self._streams.get(stream + "/errors")),
             meter=self._recorder.service(name),
@@ -130,6 +136,8 @@ class Mesh:
         # changes the work while it waits: its replicas can plan their queue (_server.PlannedWorkers)
         spec.planned = (
             not calls
+            and spec.cores is None
+            and not spec.prioritized
             and not spec.cancel_on_timeout
             and not spec.contention_s
             and name not in self._faulted
@@ -163,7 +171,12 @@ class Mesh:
 
     @staticmethod
     def _discipline(r: Replica, path: RequestPath) -> None:
-        r.workers = PlannedWorkers(r, path) if r.spec.planned else QueuedWorkers(r, path)
+        if r.spec.cores is not None:
+            r.workers = SharedCores(r, path)
+        elif r.spec.prioritized:
+            r.workers = PriorityWorkers(r, path)
+        else:
+            r.workers = PlannedWorkers(r, path) if r.spec.planned else QueuedWorkers(r, path)
 
     def add_replica(self, spec: VersionRuntime, zone: str) -> Replica:
         """Start a replica of ``spec`` in ``zone``; it joins its endpoint lists (autoscaling)."""

@@ -18,6 +18,7 @@ from meshsim.distributions import Distribution, Sampler
 if TYPE_CHECKING:
     from meshsim.engine._policies import RateLimiter
     from meshsim.engine._proxy import Proxy
+    from meshsim.engine._sharing import CoreShare
     from meshsim.metrics import ServiceMeter
 
 #: The zone of a service with no placement and no locations in the scenario.
@@ -149,6 +150,8 @@ class VersionRuntime:
     calls: list[Step]
     cancel_on_timeout: bool
     contention_s: float = 0.0
+    cores: float | None = None  # processor sharing on this many cores (None: FIFO workers)
+    prioritized: bool = False  # the queue serves higher-priority requests first (discipline: priority)
     planned: bool = False  # replicas plan their FIFO queue on arrival (see _server.PlannedWorkers)
     sampler: Sampler = field(kw_only=True)  # service time draws (s), from the version's own stream
     uniform: Sampler = field(kw_only=True)  # U(0,1) draws for errors and call probabilities
@@ -169,6 +172,11 @@ class VersionRuntime:
     _error_faults: list[tuple[tuple[int, float], ...]] = field(default_factory=list, repr=False)
     _refuse_faults: list[float] = field(default_factory=list, repr=False)
     _degrade_faults: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def busy_units(self) -> float:
+        """What utilization divides by: the cores of a processor-sharing replica, else its workers."""
+        return self.cores if self.cores is not None else float(self.concurrency)
 
     def add_latency(self, sampler: Callable[[], float]) -> None:
         """A latency fault adds ``sampler()`` seconds to each request's service time."""
@@ -319,6 +327,7 @@ class Replica:
         "horizon_s",
         "sidecar",
         "outages",
+        "share",
     )
 
     def __init__(
@@ -359,6 +368,7 @@ class Replica:
         self.limiter: RateLimiter | None = None  # inbound rate limit (rate_limit)
         self.sidecar: Proxy | None = None  # the proxy its downstream calls go through
         self.outages = 0  # outage faults covering it now
+        self.share: CoreShare | None = None  # the shared cores of a processor-sharing replica
 
     def set_busy(self, now_s: float, delta: int) -> None:
         """Change the number of busy workers by ``delta`` at ``now_s``, integrating busy time after warm-up."""
@@ -390,20 +400,25 @@ class Replica:
 
 
 class Context:
-    """What a request carries from hop to hop: first-try flag, trace, parent span and hash key."""
+    """What a request carries from hop to hop: first-try flag, trace, parent span, hash key, priority."""
 
-    __slots__ = ("original", "trace", "span_id", "key")
+    __slots__ = ("original", "trace", "span_id", "key", "priority")
 
-    def __init__(self, original: bool, trace: list[dict[str, Any]] | None, span_id: int, key: int) -> None:
+    def __init__(
+        self, original: bool, trace: list[dict[str, Any]] | None, span_id: int, key: int, priority: int = 0
+    ) -> None:
         self.original = original  # every hop so far was a first try (amplification's denominator)
         self.trace = trace  # the sampled request's span list, or None
         self.span_id = span_id  # the parent span (0: none)
         self.key = key  # the request's hash key (ring hash)
+        self.priority = priority  # its workload's class: higher is served first (discipline: priority)
 
     def retry(self) -> Context:
         """The context of a retry of a call made in this context (no longer original)."""
-        return self if not self.original else Context(False, self.trace, self.span_id, self.key)
+        return self if not self.original else Context(False, self.trace, self.span_id, self.key, self.priority)
 
     def child(self, span_id: int) -> Context:
         """The context of calls made while serving this request, under span ``span_id``."""
-        return self if span_id == self.span_id else Context(self.original, self.trace, span_id, self.key)
+        if span_id == self.span_id:
+            return self
+        return Context(self.original, self.trace, span_id, self.key, self.priority)

@@ -1,6 +1,8 @@
 """The replica's side of an attempt: a worker from a FIFO queue, the service time, downstream calls.
 
-Two service disciplines give the same FIFO multi-worker queue:
+Two service disciplines give the same FIFO multi-worker queue (processor sharing is
+:class:`~meshsim.engine._sharing.SharedCores`, a queue ordered by class
+:class:`~meshsim.engine._priority.PriorityWorkers`):
 
 - :class:`QueuedWorkers` moves each attempt through a :class:`Visit` (queue, work, the
   service's downstream calls, the answer), one event per step. Every service can use it.
@@ -38,8 +40,8 @@ class Workers(Protocol):
     def admit(self, exchange: Exchange) -> None:
         """An attempt arrives now; it is answered through ``exchange``."""
 
-    def busy(self, now_s: float) -> int:
-        """Workers busy at ``now_s`` (the autoscaler's utilization)."""
+    def busy(self, now_s: float) -> float:
+        """Workers (or cores, for processor sharing) busy at ``now_s`` (the autoscaler's utilization)."""
 
     def close(self, now_s: float) -> None:
         """The run ends (or stops) at ``now_s``: settle the replica's busy time."""
@@ -136,7 +138,7 @@ class PlannedWorkers:
         if trace is not None:
             trace.append(_trace_span(exchange, exchange.res))
 
-    def busy(self, now_s: float) -> int:
+    def busy(self, now_s: float) -> float:
         """Workers whose planned work reaches past ``now_s`` (planned work is back to back)."""
         return sum(1 for free_s in self.replica.plan if free_s > now_s)
 
@@ -172,7 +174,7 @@ class QueuedWorkers:
             return
         replica.queue.append(Visit(exchange, self.path))
 
-    def busy(self, now_s: float) -> int:
+    def busy(self, now_s: float) -> float:
         """Workers in use now."""
         return self.replica.busy_workers
 
@@ -230,11 +232,22 @@ class Visit(Wake):
         if spec.extra_latency is not None:
             work += spec.extra_latency()
         self.work_s = work
-        if work > 0:
+        if work <= 0:
+            self._served()
+        elif replica.share is not None:
+            replica.share.add(self, work)  # processor sharing (_sharing.CoreShare)
+        else:
             self.callbacks = _SERVED
             path.schedule(self, NORMAL, work)
-        else:
-            self._served()
+
+    @property
+    def working(self) -> bool:
+        """Whether the visit is doing its own work now."""
+        return self.stage == _WORKING
+
+    def work_done(self) -> None:
+        """Its share of the cores finished the work (processor sharing)."""
+        self._served()
 
     def _take_worker(self) -> None:
         if self.stage == _QUEUED:  # not cancelled while the worker was on its way
@@ -325,6 +338,10 @@ class Visit(Wake):
         """
         if self.stage == _DONE:
             return
+        share = self.replica.share
+        if self.stage == _WORKING and share is not None:
+            self.stage = _DONE
+            share.remove()  # the others get its share of the cores
         if self.stage == _QUEUED:
             self.exchange.started_s = self.exchange.arrived_s
             if not self.held:

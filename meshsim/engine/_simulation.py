@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from meshsim.distributions import uniform_sampler
-from meshsim.engine import _autoscaling, _faults, _rollout, _workloads
+from meshsim.engine import _autoscaling, _faults, _population, _rollout, _workloads
 from meshsim.engine._control import Control, Hooks
 from meshsim.engine._mesh import Mesh, Routing
 from meshsim.engine._path import RequestPath, Tracing
@@ -134,7 +134,7 @@ class Simulation:
         0.1 s of wall time; when ``should_stop()`` turns true the run ends there and
         :attr:`stopped_s` says when (the results are partial). Neither changes the results.
         """
-        _workloads.install(self.control)
+        sources = _workloads.install(self.control, _population.Population)
         env = self.env
         end_s = self.end_s
         with _built_objects_frozen():
@@ -142,6 +142,7 @@ class Simulation:
                 env.run(until=end_s)
             else:
                 self._run_in_steps(progress, should_stop)
+        _workloads.in_flight_ages(sources, float(env.now))
         self._close_busy(float(env.now))
         self.rec.flush()
         return self.rec
@@ -174,4 +175,4 @@ class Simulation:
             s = self.rec.services[r.service]
             s.busy_s += r.busy_s
             if stop > start:
-                s.capacity_s += r.spec.concurrency * (stop - start)
+                s.capacity_s += r.spec.busy_units * (stop - start)

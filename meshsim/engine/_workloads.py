@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simpy.events import NORMAL
 
@@ -15,7 +15,10 @@ from meshsim.engine._runtime import ROUTE_TIMEOUT, Context, Outcome, Wake
 from meshsim.engine._timers import Timer
 from meshsim.scenario import Workload
 
-__all__ = ["install", "rate_changes"]
+if TYPE_CHECKING:
+    from meshsim.engine._population import User
+
+__all__ = ["in_flight_ages", "install", "rate_changes"]
 
 
 def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, float]]:
@@ -30,7 +33,7 @@ def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, f
     steps = sorted(w.profile, key=lambda s: s.at)
     out = []
     for t in sorted(times):
-        rate = w.rate
+        rate = w.rate or 0.0  # a closed workload (users) has no arrival rate
         for step in steps:
             if step.at <= t:
                 rate = step.rate
@@ -41,12 +44,22 @@ def rate_changes(scenario_faults: list[Any], w: Workload) -> list[tuple[float, f
     return out
 
 
-def install(control: Control) -> list[Arrivals]:
-    """Start one arrival process per workload."""
+def in_flight_ages(sources: list[Arrivals], now_s: float) -> None:
+    """Record the age at ``now_s`` of every counted request still in flight (the run's end)."""
+    for source in sources:
+        ages = source.meter.stats.in_flight_age
+        for request in source.live:
+            ages.add(now_s - request.start_s)
+
+
+def install(control: Control, closed: Callable[[Control, Workload, _Shared], Arrivals] | None = None) -> list[Arrivals]:
+    """Start one arrival process per workload; ``closed`` makes a closed workload's (its users)."""
     streams = _Shared(control)
     out = []
     for w in control.scenario.workload:
-        arrivals = Arrivals(control, w, streams)
+        if w.closed and closed is None:
+            raise ValueError(f"workload {w.name} is closed (users): pass its population's maker")
+        arrivals = closed(control, w, streams) if w.closed and closed is not None else Arrivals(control, w, streams)
         arrivals.start()
         out.append(arrivals)
     return out
@@ -76,23 +89,29 @@ class Arrivals(Wake):
         "i",
         "poisson",
         "end_s",
+        "live",
     )
 
     def __init__(self, control: Control, w: Workload, shared: _Shared) -> None:
         """Arrivals of workload ``w`` through its own ingress proxy."""
-        self.control = control
-        self.workload = w
-        self.ingress = Proxy(f"workload:{w.name}", w.origin, True)
-        self.shared = shared
-        self.meter = control.recorder.workload(w.name)
-        self.client = ClientRetries(w.client, shared.u_backoff, control.env)  # the workload's one client
+        self.attach(control, w, shared)
         self.gap: Callable[[], float] = Distribution("exponential", (("mean", 1.0),)).sampler(
             control.stream(f"arrivals/{w.name}")
         )
         self.steps = rate_changes(list(control.scenario.faults), w)
         self.i = 0
         self.poisson = w.arrival == "poisson"
+
+    def attach(self, control: Control, w: Workload, shared: _Shared) -> None:
+        """What every workload source has, open or closed: its ingress, meter, client and live requests."""
+        self.control = control
+        self.workload = w
+        self.ingress = Proxy(f"workload:{w.name}", w.origin, True)
+        self.shared = shared
+        self.meter = control.recorder.workload(w.name)
+        self.client = ClientRetries(w.client, shared.u_backoff, control.env)  # the workload's one client
         self.end_s = control.end_s
+        self.live: dict[UserRequest, None] = {}  # counted requests not ended yet (their ages at the end)
 
     def start(self) -> None:
         """Schedule the first arrival."""
@@ -137,11 +156,24 @@ _RATE_CHANGE: tuple[Callable[[Arrivals], None]] = (Arrivals._next,)
 class UserRequest(Wake):
     """One end user's request: its tries (the client's own timeout and retries), counted after warm-up."""
 
-    __slots__ = ("arrivals", "start_s", "counted", "trace", "key", "tries", "open", "timer", "taken", "wait_s")
+    __slots__ = (
+        "arrivals",
+        "start_s",
+        "counted",
+        "trace",
+        "key",
+        "tries",
+        "open",
+        "timer",
+        "taken",
+        "wait_s",
+        "user",
+    )
 
-    def __init__(self, arrivals: Arrivals) -> None:
-        """A request of ``arrivals``' workload, arriving now."""
+    def __init__(self, arrivals: Arrivals, user: User | None = None) -> None:
+        """A request of ``arrivals``' workload, arriving now (sent by ``user`` of a closed workload)."""
         self.arrivals = arrivals
+        self.user = user
         self.start_s = arrivals.control.env._now
         self.counted = self.start_s >= arrivals.control.warmup_s
         self.trace: list[dict[str, Any]] | None = None
@@ -157,6 +189,7 @@ class UserRequest(Wake):
         arrivals = self.arrivals
         if self.counted:
             arrivals.meter.stats.requests += 1
+            arrivals.live[self] = None
             tracing = arrivals.control.tracing
             if tracing.sample > 0.0 and tracing.uniform() < tracing.sample:
                 self.trace = []
@@ -181,7 +214,8 @@ class UserRequest(Wake):
             arrivals.control.timers.every(client.timeout, self.timer)
         # with client retries, each try tells which it is, so a late answer to an old one is dropped
         owner = self if self.arrivals.client.max_retries == 0 else _ClientTry(self, self.tries)
-        ctx = Context(self.tries == 1, self.trace, 0, self.key)
+        ctx = Context(self.tries == 1, self.trace, 0, self.key, arrivals.workload.priority)
+
         arrivals.control.send(arrivals.ingress, arrivals.workload.entry, ctx, owner)
 
     def resume(self, res: Outcome, child: Any) -> None:
@@ -235,9 +269,12 @@ class UserRequest(Wake):
             self._try()
 
     def _finish(self, res: Outcome) -> None:
+        if self.user is not None:
+            self.user.answered()  # a closed workload's user thinks, then sends the next
         if not self.counted:
             return
         arrivals = self.arrivals
+        del arrivals.live[self]
         control = arrivals.control
         now = control.env._now
         arrivals.meter.done(res.cause, now - self.start_s, now)

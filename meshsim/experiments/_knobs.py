@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from meshsim.errors import MeshsimInputError
 from meshsim.experiments._whatif import parse_value
-from meshsim.scenario import BACKOFF_KINDS, CLIENT_MODES, Fault, LoadBalancerSpec, Scenario, resolve_policy
+from meshsim.scenario import BACKOFF_KINDS, CLIENT_MODES, Fault, LoadBalancerSpec, Scenario, Service, resolve_policy
 
 __all__ = [
     "BALANCERS",
@@ -34,6 +34,8 @@ __all__ = [
 
 #: Load balancers a scenario accepts (``LoadBalancerSpec.kind``).
 BALANCERS: tuple[str, ...] = typing.get_args(LoadBalancerSpec.model_fields["kind"].annotation)
+#: Server disciplines a service accepts (``Service.discipline``).
+DISCIPLINES: tuple[str, ...] = typing.get_args(typing.get_args(Service.model_fields["discipline"].annotation)[0])
 #: Fault kinds a scenario accepts (``Fault.kind``).
 FAULT_KINDS: tuple[str, ...] = typing.get_args(Fault.model_fields["kind"].annotation)
 
@@ -110,33 +112,95 @@ def parse_profile(text: str) -> list[dict[str, Any]]:
 
 def _traffic(scenario: Scenario) -> list[Knob]:
     out = []
+    prioritised = any(
+        s.discipline == "priority" or any(v.discipline == "priority" for v in s.versions.values())
+        for s in scenario.services.values()
+    )
     for i, w in enumerate(scenario.workload):
-        out.append(
-            Knob(
-                f"rate.{w.name}",
-                "traffic",
-                f"{w.name}: rate (requests/s)",
-                "number",
-                float(w.rate),
-                f"workload.{i}.rate",
-                encode=lambda v: f"{v:g}/s",
-                minimum=0.1,
-                step=10.0,
+        out += _closed(w, i) if w.closed else _open(scenario, w, i)
+        if prioritised:
+            out.append(
+                Knob(
+                    f"priority.{w.name}",
+                    "traffic",
+                    f"{w.name}: priority (higher first at discipline: priority)",
+                    "int",
+                    int(w.priority),
+                    f"workload.{i}.priority",
+                    encode=int,
+                    step=1,
+                )
             )
-        )
-        out.append(
-            Knob(
-                f"profile.{w.name}",
-                "traffic",
-                f"{w.name}: rate changes (time: rate, ...)",
-                "text",
-                profile_text(scenario, i),
-                f"workload.{i}.profile",
-                encode=parse_profile,
-                help="e.g. `20s: 600/s, 25s: 300/s` (times from the start, warm-up included); empty for none",
-            )
-        )
         out += _client(w, i)
+    return out
+
+
+def _open(scenario: Scenario, w: Any, i: int) -> list[Knob]:
+    """An open workload: its rate and rate changes."""
+    return [
+        Knob(
+            f"rate.{w.name}",
+            "traffic",
+            f"{w.name}: rate (requests/s)",
+            "number",
+            float(w.rate or 0.0),
+            f"workload.{i}.rate",
+            encode=lambda v: f"{v:g}/s",
+            minimum=0.1,
+            step=10.0,
+        ),
+        Knob(
+            f"profile.{w.name}",
+            "traffic",
+            f"{w.name}: rate changes (time: rate, ...)",
+            "text",
+            profile_text(scenario, i),
+            f"workload.{i}.profile",
+            encode=parse_profile,
+            help="e.g. `20s: 600/s, 25s: 300/s` (times from the start, warm-up included); empty for none",
+        ),
+    ]
+
+
+def _closed(w: Any, i: int) -> list[Knob]:
+    """A closed population: how many users, and their think time when it is one number to move."""
+    out = [
+        Knob(
+            f"users.{w.name}",
+            "traffic",
+            f"{w.name}: users",
+            "int",
+            int(w.users or 0),
+            f"workload.{i}.users",
+            encode=int,
+            minimum=0,
+            step=10,
+            help="end users who each wait for an answer, think, and send the next (k6 virtual users)",
+        )
+    ]
+    think = w.think_time
+    exponential = think is not None and think.dist == "exponential" and think.mean is not None
+    if think is not None and not exponential and not (think.dist == "constant" and think.value is not None):
+        return out  # another shape: edited in the file
+    ms = _ms(0.0 if think is None else think.mean if exponential else think.value)
+
+    def encode(v: float) -> Any:
+        return {"dist": "exponential", "mean": _ms_text(v)} if exponential else _ms_text(v)
+
+    mean = " mean" if exponential else ""
+    out.append(
+        Knob(
+            f"think.{w.name}",
+            "traffic",
+            f"{w.name}: think time (ms{mean})",
+            "number",
+            ms,
+            f"workload.{i}.think_time",
+            encode=encode,
+            minimum=0.0,
+            step=100.0,
+        )
+    )
     return out
 
 
@@ -259,6 +323,32 @@ def _capacity(scenario: Scenario) -> list[Knob]:
                 scope=name,
                 minimum=1,
                 step=1,
+            )
+        )
+        out.append(
+            Knob(
+                f"discipline.{name}",
+                "capacity",
+                "discipline",
+                "choice",
+                svc.discipline or "fifo",
+                f"services.{name}.discipline",
+                scope=name,
+                choices=DISCIPLINES,
+                help="fifo workers, processor_sharing (the working requests share the cores) or priority",
+            )
+        )
+        out.append(
+            Knob(
+                f"cores.{name}",
+                "capacity",
+                "cores the working requests share (processor_sharing)",
+                "number",
+                float(svc.cores or 1.0),
+                f"services.{name}.cores",
+                scope=name,
+                minimum=0.1,
+                step=1.0,
             )
         )
     return out

@@ -421,7 +421,7 @@ def _steps(scenario: Scenario, w_index: int) -> tuple[tuple[float, float], ...]:
     profile = sorted(w.profile, key=lambda s: s.at)
     out = []
     for t in sorted(times):
-        rate = w.rate
+        rate = w.rate or 0.0  # closed workloads are refused before their steps are asked for
         for s in profile:
             if s.at <= t:
                 rate = s.rate
@@ -537,6 +537,12 @@ def plan_lab(scenario: Scenario, *, duration_s: float | None = None, warmup_s: f
         notes += more
     workloads = []
     for i, w in enumerate(scenario.workload):
+        if w.rate is None:
+            raise _refuse(
+                scenario,
+                ("workload", i, "users"),
+                "a closed population (users); the lab's load generator sends open arrivals at a rate",
+            )
         steps = _steps(scenario, i)
         peak = max(rate for _, rate in steps)
         if peak > MAX_RATE_PER_S:

@@ -13,19 +13,18 @@ from meshsim.scenario._client import BACKOFF_KINDS, CLIENT_MODES
 from meshsim.scenario._effective import EffectivePolicy, OutlierParams, resolve_policy
 from meshsim.scenario._loader import line_of, load_scenario, scenario_from_dict
 from meshsim.scenario._models import (
-    ArgoStep,
     Autoscaling,
     CallSpec,
     CallStep,
     Fault,
     Link,
-    Rollout,
     Scenario,
     Service,
     ServiceVersion,
     Workload,
 )
 from meshsim.scenario._policies import LoadBalancerSpec, PolicySpec, ServicePolicySpec
+from meshsim.scenario._rollout import ArgoStep, Rollout
 from meshsim.scenario._slo import LATENCY_METRICS, METRIC_KIND, SLO_METRICS, SloSpec
 from meshsim.scenario._types import DistSpec, error_codes
 

@@ -158,6 +158,9 @@ def _cross_checks(s: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
                     yield base + ("placement", zone), unknown_location(zone, "zone")
             if fields.placement is not None and fields.replicas is not None:
                 yield base + ("replicas",), "give either placement or replicas, not both"
+            shared = (fields.discipline or svc.discipline) == "processor_sharing"
+            if fields.cores is not None and not shared:
+                yield base + ("cores",), "cores are shared only with discipline: processor_sharing"
         for loc, call in s.written_calls(name):
             if call.to not in s.services:
                 yield loc, unknown_service(call.to)

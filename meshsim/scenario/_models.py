@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
-from pydantic import Discriminator, Field, Tag, ValidationInfo, WithJsonSchema, field_validator, model_validator
+from pydantic import Field, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
 from meshsim.meshes import PRESET_NAMES, PROXY_NAMES, SUPPORTED_FORMATS, preset
 from meshsim.scenario._client import ClientSpec
 from meshsim.scenario._policies import ServicePolicySpec
+from meshsim.scenario._rollout import Rollout
 from meshsim.scenario._slo import SloSpec
 from meshsim.scenario._types import MAX_SEED, Bandwidth, DistSpec, Duration, ErrorRate, Rate, Ratio, Size, Strict
 
@@ -21,11 +22,11 @@ __all__ = [
     "CallStep",
     "ParallelSpec",
     "Workload",
+    "Stage",
     "Network",
     "Link",
     "Mesh",
     "Fault",
-    "Rollout",
     "Autoscaling",
     "ImportSpec",
     "MESH_PRESETS",
@@ -116,6 +117,18 @@ class ServiceFields(Strict):
         default=None,
         description="service time added per request already in progress on the replica "
         "(lock or CPU contention), as in Brooker's collapse model: 1 s + 10 ms x concurrency",
+    )
+    discipline: Literal["fifo", "processor_sharing", "priority"] | None = Field(
+        default=None,
+        description="fifo (default): each of concurrency workers does one request's work at full speed; "
+        "processor_sharing: the requests working share the replica's cores, each at min(1, cores/n) of a core; "
+        "priority: a free worker takes the waiting request of the highest workload priority (FIFO within one)",
+    )
+    cores: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description="CPU cores a processor_sharing replica's working requests share (default 1)",
     )
 
     @field_validator("calls", mode="before")
@@ -211,21 +224,48 @@ class ProfileStep(Strict):
     rate: Rate
 
 
+class Stage(Strict):
+    """A k6-style ramp of a closed workload: over ``duration``, users go linearly to ``target``."""
+
+    duration: Duration
+    target: int = Field(ge=0, le=1_000_000)
+
+
 class Workload(Strict):
-    """Traffic entering the mesh at one service."""
+    """Traffic entering the mesh at one service: open (``rate``) or closed (``users``).
+
+    An open workload's requests arrive at ``rate`` whatever happens to the earlier ones.
+    A closed one is ``users`` end users who each send a request, wait for its answer (with
+    the client's own timeout and retries), think for ``think_time`` and send the next
+    (k6 virtual users, Locust users); ``stages`` ramp their number like k6's ramping-vus.
+    """
 
     name: str
     entry: str
     origin: str | None = None
-    rate: Rate
+    rate: Rate | None = None
     arrival: Literal["poisson", "constant"] = "poisson"
     profile: list[ProfileStep] = Field(default_factory=list)
+    users: int | None = Field(default=None, ge=0, le=1_000_000, description="end users of a closed workload")
+    think_time: DistSpec | None = Field(
+        default=None, description="a closed workload's pause between an answer and the user's next request (default 0)"
+    )
+    stages: list[Stage] = Field(
+        default_factory=list, description="ramps of a closed workload's users, one after another from the start"
+    )
+    priority: int = Field(
+        default=0,
+        ge=-1_000_000,
+        le=1_000_000,
+        description="its requests' class, carried to every downstream call: services with discipline: priority "
+        "serve higher values first",
+    )
     client: ClientSpec = Field(default_factory=ClientSpec)
 
     @field_validator("rate")
     @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
+    def _positive(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
             raise ValueError("rate must be above zero (e.g. 100/s)")
         return v
 
@@ -236,6 +276,39 @@ class Workload(Strict):
             if step.rate < 0:
                 raise ValueError("profile rates cannot be negative")
         return v
+
+    @model_validator(mode="after")
+    def _open_or_closed(self) -> Workload:
+        if (self.rate is None) == (self.users is None):
+            raise ValueError(
+                "give either rate (open arrivals, e.g. rate: 100/s) or users (a closed population, "
+                "e.g. users: 50 with think_time: 1s), not both"
+                if self.rate is not None
+                else "give either rate (open arrivals, e.g. rate: 100/s) or users (a closed population, e.g. users: 50)"
+            )
+        if self.users is None and (self.think_time is not None or self.stages):
+            raise ValueError("think_time and stages belong to a closed workload (users: N), not to one with a rate")
+        if self.users is not None and (self.profile or "arrival" in self.model_fields_set):
+            raise ValueError("profile and arrival belong to an open workload (rate); ramp users with stages")
+        for i, stage in enumerate(self.stages):
+            if stage.duration <= 0:
+                raise ValueError(f"stages.{i}.duration must be above zero")
+        return self
+
+    @property
+    def closed(self) -> bool:
+        """Whether this is a closed population (``users``) rather than open arrivals (``rate``)."""
+        return self.users is not None
+
+    def user_steps(self) -> list[tuple[float, float]]:
+        """(time s, users) corners of the closed population's ramp, from 0; held after the last."""
+        users = float(self.users or 0)
+        out = [(0.0, users)]
+        t = 0.0
+        for stage in self.stages:
+            t += stage.duration
+            out.append((t, float(stage.target)))
+        return out
 
 
 FaultKind = Literal["latency", "errors", "refuse", "outage", "crash", "partition", "degrade", "load"]
@@ -300,123 +373,6 @@ class Fault(Strict):
                 return self.restart
             return self.duration if self.duration is not None else DEFAULT_RESTART_S
         return self.duration
-
-
-class RolloutChecks(Strict):
-    """What the controller checks each interval, on the canary's own attempts by default.
-
-    ``scope: service`` measures every attempt to the service instead, as Argo's documented
-    example query does (at 20% weight, 10% canary errors then show as 98% success and pass).
-    """
-
-    success_rate_min: Ratio | None = 0.99
-    latency_p99_max: Duration | None = 0.5
-    scope: Literal["canary", "service"] = "canary"
-
-
-class ArgoStep(Strict):
-    """One Argo Rollouts step: ``setWeight: 20`` or ``pause: 10m``.
-
-    ``pause: {}`` (Argo's form without a duration) waits for a manual promotion that never
-    comes in a simulation, so the rollout stays ``in_progress``; ``pause: {duration: 10m}``
-    is accepted too.
-    """
-
-    set_weight: float | None = Field(default=None, ge=0, le=100, alias="setWeight")
-    pause: Duration | None = None
-    pause_manual: bool = Field(default=False, description="a pause with no duration (set by pause: {})")
-
-    model_config = Strict.model_config | {"populate_by_name": True}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _argo_pause(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("pause"), dict):
-            inner = dict(data["pause"])
-            data = dict(data)
-            if "duration" in inner:
-                data["pause"] = inner.pop("duration")
-            else:
-                data["pause"] = None
-                data["pause_manual"] = True
-            if inner:
-                raise ValueError(f"pause takes only a duration, not {', '.join(map(str, inner))}")
-        return data
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> ArgoStep:
-        kinds = (self.set_weight is not None) + (self.pause is not None or self.pause_manual)
-        if kinds != 1:
-            raise ValueError("a step is either setWeight: N or pause: DURATION")
-        return self
-
-
-def _step_kind(value: Any) -> str:
-    return "ArgoStep" if isinstance(value, (dict, ArgoStep)) else "float"
-
-
-RolloutStep = Annotated[
-    Annotated[float, Tag("float")] | Annotated[ArgoStep, Tag("ArgoStep")],
-    Discriminator(_step_kind),
-]
-
-
-def _default_steps() -> list[RolloutStep]:
-    # canary weights in percent, one per interval
-    return [5, 10, 25, 50, 100]
-
-
-class Rollout(Strict):
-    """Progressive delivery of ``canary`` next to ``baseline``, as Flagger or Argo Rollouts run it.
-
-    Flagger (``style: flagger``): ``steps`` are canary weights in percent, one per
-    ``interval`` (Flagger raises an interval under 10 s to 10 s); ``max_failed_checks`` is
-    Flagger's ``threshold``; ``metrics_window`` defaults to Flagger's 1m query range.
-    Argo (``style: argo``): ``steps`` are ``setWeight``/``pause`` (a bare number is a
-    setWeight); a background analysis runs every ``analysis_interval`` (default
-    ``interval``) from step index ``analysis_starting_step`` and fails the rollout when
-    failed measurements > ``failure_limit``; ``metrics_window`` defaults to the analysis
-    interval. ``at`` defaults to the end of warm-up. Times are seconds once loaded.
-    """
-
-    service: str
-    style: Literal["flagger", "argo"] = "flagger"
-    at: Duration | None = None
-    baseline: str
-    canary: str
-    steps: list[RolloutStep] = Field(default_factory=_default_steps, min_length=1)
-    interval: Duration = 60.0
-    max_failed_checks: int = Field(default=1, ge=1)
-    metrics_window: Duration | None = None
-    checks: RolloutChecks = Field(default_factory=RolloutChecks)
-    failure_limit: int = Field(default=0, ge=0)
-    consecutive_error_limit: int = Field(default=4, ge=0)
-    analysis_interval: Duration | None = None
-    analysis_starting_step: int = Field(default=0, ge=0)
-
-    @model_validator(mode="after")
-    def _steps_fit_style(self) -> Rollout:
-        for i, step in enumerate(self.steps):
-            if isinstance(step, ArgoStep):
-                if self.style != "argo":
-                    raise ValueError(
-                        f"steps.{i}: setWeight/pause steps need style: argo; "
-                        "Flagger steps are weights, e.g. [5, 10, 25, 50]"
-                    )
-            elif not 0 <= step <= 100:
-                raise ValueError(f"steps.{i}: a weight is a percentage between 0 and 100, not {step}")
-        if self.interval <= 0 or (self.analysis_interval is not None and self.analysis_interval <= 0):
-            raise ValueError("intervals must be above zero")
-        if self.metrics_window is not None and self.metrics_window <= 0:
-            raise ValueError("metrics_window must be above zero")
-        if self.baseline == self.canary:
-            raise ValueError("baseline and canary must be different versions")
-        if self.style == "argo" and self.analysis_starting_step >= len(self.steps):
-            raise ValueError(
-                f"analysis_starting_step {self.analysis_starting_step} is past the last step "
-                f"(steps are numbered from 0 to {len(self.steps) - 1})"
-            )
-        return self
 
 
 class Scenario(Strict):
@@ -507,6 +463,14 @@ class Scenario(Strict):
         horizon = self.warmup + self.duration
         total = 0.0
         for w in self.workload:
+            if w.rate is None:
+                # closed: a user sends at most one request per think time plus the entry's own work
+                users = max(n for _, n in w.user_steps())
+                entry = self.services.get(w.entry)
+                work = entry.service_time.build().mean() if entry is not None and entry.service_time else 0.0
+                think = w.think_time.build().mean() if w.think_time is not None else 0.0
+                total += users * horizon / max(think + work, 1e-3)
+                continue
             rate, t, acc = w.rate, 0.0, 0.0
             for step in sorted(w.profile, key=lambda s: s.at):
                 end = min(step.at, horizon)

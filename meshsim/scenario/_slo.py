@@ -5,11 +5,18 @@ An SLO names one workload or one service, one metric and one limit::
     - {name: browse-p99, workload: browse, metric: latency_p99, max: 300ms}
     - {name: cart-availability, service: cart, metric: availability, min: 99.9%}
 
+``latency_under`` is the usual latency SLI: the share of a workload's requests answered
+successfully within ``threshold``, e.g. ``{metric: latency_under, threshold: 300ms,
+min: 99%}``. Requests still in flight at the end of the run count as the user sees them
+(docs/results.md): one older than the threshold (latency SLOs) or than ``timeout``
+(error_rate and availability; default the workload's client timeout) is a miss.
+
 The limit is read according to the metric's kind: latencies are durations
 (``"300ms"``, stored as float seconds), ``error_rate`` and ``availability`` are
 ratios (``0.005`` or ``"0.5%"``), ``throughput`` is a rate (``500`` or
 ``"500/s"``, requests per second), ``amplification`` is a plain ratio and
-``cost_per_million`` is US dollars per million requests.
+``cost_per_million`` is US dollars per million requests; ``queue_length_mean`` and
+``queue_length_p99`` (services) are numbers of attempts waiting for a worker.
 """
 
 from __future__ import annotations
@@ -45,27 +52,33 @@ SloMetric = Literal[
     "latency_p99",
     "latency_p999",
     "latency_mean",
+    "latency_under",
     "error_rate",
     "availability",
     "throughput",
     "amplification",
     "cost_per_million",
+    "queue_length_mean",
+    "queue_length_p99",
 ]
 
 #: Every metric an SLO may name, in the order of :data:`SloMetric`.
 SLO_METRICS: tuple[str, ...] = get_args(SloMetric)
 
-LATENCY_METRICS: tuple[str, ...] = tuple(m for m in SLO_METRICS if m.startswith("latency_"))
+LATENCY_METRICS: tuple[str, ...] = tuple(m for m in SLO_METRICS if m.startswith("latency_") and m != "latency_under")
 
 #: How a limit is written and stored: duration (seconds), ratio (0..1), rate (per second),
 #: number (plain float) or money (US dollars).
 METRIC_KIND: dict[str, str] = {
     **{m: "duration" for m in LATENCY_METRICS},
+    "latency_under": "ratio",
     "error_rate": "ratio",
     "availability": "ratio",
     "throughput": "rate",
     "amplification": "number",
     "cost_per_million": "money",
+    "queue_length_mean": "number",
+    "queue_length_p99": "number",
 }
 
 _LIMIT_SCHEMA = WithJsonSchema(
@@ -128,6 +141,25 @@ class SloSpec(BaseModel):
     # ``max``/``min`` shadow builtins on purpose: they are the scenario's YAML keys.
     max: Limit = None
     min: Limit = None
+    threshold: Limit = Field(default=None, description="latency_under: the latency a good request stays within")
+    timeout: Limit = Field(
+        default=None,
+        description="error_rate/availability of a workload: a request in flight at the end older than this "
+        "counts as failed (default: the workload's client timeout)",
+    )
+
+    @field_validator("threshold", "timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return None
+        try:
+            seconds = round(units.parse_duration(value, str(info.field_name)), 12)
+        except units.UnitError as exc:
+            raise PydanticCustomError("slo_limit", "{msg}", {"msg": str(exc)}) from None
+        if seconds <= 0:
+            raise PydanticCustomError("slo_limit", "{msg}", {"msg": f"{info.field_name} must be above zero"})
+        return seconds
 
     @field_validator("max", "min", mode="before")
     @classmethod
@@ -150,7 +182,27 @@ class SloSpec(BaseModel):
             )
         if (self.max is None) == (self.min is None):
             raise PydanticCustomError("slo_limit", "give exactly one of max or min (SLO '{name}')", {"name": self.name})
+        if (self.metric == "latency_under") != (self.threshold is not None):
+            raise PydanticCustomError(
+                "slo_limit",
+                "latency_under needs threshold (e.g. threshold: 300ms, min: 99%), and only it takes one (SLO '{name}')",
+                {"name": self.name},
+            )
+        if self.metric == "latency_under" and self.workload is None:
+            raise PydanticCustomError(
+                "slo_target", "latency_under is measured on a workload's requests (SLO '{name}')", {"name": self.name}
+            )
+        if self.timeout is not None and (self.metric not in ("error_rate", "availability") or self.workload is None):
+            raise PydanticCustomError(
+                "slo_limit",
+                "timeout belongs to a workload's error_rate or availability (SLO '{name}')",
+                {"name": self.name},
+            )
         return self
+
+    @field_serializer("threshold", "timeout")
+    def _dump_duration(self, value: float | None) -> str | None:
+        return None if value is None else f"{value!r}s"
 
     @field_serializer("max", "min")
     def _dump_limit(self, value: float | None) -> float | str | None:

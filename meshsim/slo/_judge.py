@@ -163,7 +163,9 @@ def evaluate_slos(
                 )
             )
             continue
-        rows = rows[rows["metric"] == spec.metric]
+        # a workload SLO's own value (in-flight requests counted as users see them), else the plain metric
+        own = rows[rows["metric"] == f"slo:{spec.name}"]
+        rows = own if not own.empty else rows[rows["metric"] == spec.metric]
         if rows.empty:
             problems.append(
                 _problem(

@@ -222,6 +222,25 @@ def test_client_knobs_reach_the_workload():
     assert base.mode is None and base.max_retries == 0
 
 
+def test_closed_population_and_processor_sharing_knobs_reach_the_run():
+    at = _app()
+    at.selectbox(key="model").select("closed-population.yaml").run()
+    assert _knob(at, "number_input", "users.users").value == 110
+    assert _knob(at, "number_input", "think.users").value == pytest.approx(1000.0)
+    _knob(at, "number_input", "users.users").set_value(40)
+    _knob(at, "number_input", "think.users").set_value(500.0)
+    _widget(at, "selectbox", "pick:capacity").select("server").run()
+    _knob(at, "selectbox", "discipline.server").select("processor_sharing")
+    _knob(at, "number_input", "cores.server").set_value(4.0)
+    at.run()
+    _run(at, duration=3.0)
+    scenario = _whatif(at).scenario
+    w = scenario.workload[0]
+    assert w.users == 40 and w.think_time.mean == pytest.approx(0.5)
+    assert scenario.services["server"].discipline == "processor_sharing"
+    assert scenario.services["server"].cores == 4.0
+
+
 def test_fault_picker_adds_a_fault_that_the_run_uses():
     at = _app()
     _widget(at, "selectbox", "fault.kind").select("load").run()
@@ -331,8 +350,11 @@ def test_every_bundled_model_loads_with_the_files_values():
         assert at.session_state["loaded"] == f"model:{model}"
         assert at.session_state["values"] == {}
         scenario = load_scenario(root / model)
-        for w in scenario.workload:
-            assert _knob(at, "number_input", f"rate.{w.name}").value == pytest.approx(w.rate), model
+        for w in scenario.workload:  # open workloads show their rate, closed ones their users
+            if w.closed:
+                assert _knob(at, "number_input", f"users.{w.name}").value == w.users, model
+            else:
+                assert _knob(at, "number_input", f"rate.{w.name}").value == pytest.approx(w.rate), model
         assert any(c.value.startswith(f"0 change(s) from models/{model}") for c in at.caption), model
 
 

@@ -184,3 +184,23 @@ def test_explain_shows_the_clients_that_retry_with_their_file_line(capsys) -> No
     assert main(["explain", model, "--service", "checkout"]) == 0
     users = capsys.readouterr().out
     assert "end users' retries (workload:users)" in users and "decorrelated" in users
+
+
+def test_a_closed_population_retries_like_open_arrivals() -> None:
+    """End users of a closed workload (users) have the same client: its retries reach the service.
+
+    With p = 0.5 of tries failing and 2 retries a request makes 1 + p + p^2 = 1.75 tries.
+    """
+    sc = {
+        "name": "closed-retries",
+        "seed": 4,
+        "duration": "30s",
+        "warmup": "1s",
+        "services": {"api": {"replicas": 1, "concurrency": 50, "service_time": "1ms", "error_rate": 0.5}},
+        "workload": [{"name": "users", "entry": "api", "users": 5, "think_time": "10ms", "client": {"retries": 2}}],
+    }
+    out = simulate(load_scenario(sc), 2).to_dict()
+    api = out["services"]["api"]
+    tries = api["attempts"] / out["workloads"]["users"]["requests"]
+    assert abs(tries - 1.75) < 0.05
+    assert out["services"]["api"]["retries_by_layer"]["user"]["ended"] > 0

@@ -50,8 +50,9 @@ def test_untouched_knobs_make_no_override_and_show_the_files_values(path: Path) 
     assert knob_overrides(scenario, knobs, {k.key: k.value for k in knobs}) == []
     by_key = {k.key: k for k in knobs}
     assert by_key["duration"].value == scenario.duration
-    for i, w in enumerate(scenario.workload):
-        assert by_key[f"rate.{w.name}"].value == w.rate and by_key[f"rate.{w.name}"].path == f"workload.{i}.rate"
+    for i, w in enumerate(scenario.workload):  # an open workload's rate, a closed one's users
+        key, field = (f"users.{w.name}", "users") if w.closed else (f"rate.{w.name}", "rate")
+        assert by_key[key].value == getattr(w, field) and by_key[key].path == f"workload.{i}.{field}"
     for name, svc in scenario.services.items():
         assert by_key[f"concurrency.{name}"].value == (svc.concurrency or 1)
         pol = meshsim.resolve_policy(scenario, name)

@@ -12,7 +12,9 @@ from meshsim.results import METRIC_UNITS
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-@pytest.mark.parametrize("model", ["client-retries.yaml", "online-boutique.yaml", "retry-storm.yaml"])
+@pytest.mark.parametrize(
+    "model", ["client-retries.yaml", "closed-population.yaml", "online-boutique.yaml", "retry-storm.yaml"]
+)
 def test_every_metric_of_the_tables_has_a_unit(model):
     scenario = apply_overrides(MODELS / model, [("duration", "3s"), ("warmup", "1s")])
     results = simulate(scenario, 2, executor="serial")

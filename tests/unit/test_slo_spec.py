@@ -97,7 +97,11 @@ def test_dump_then_validate_round_trips_exactly(metric: str) -> None:
     raw = {"duration": "123.456789ms", "ratio": "0.123%", "rate": "7/s", "number": 1.25, "money": 3.5}[
         METRIC_KIND[metric]
     ]
-    spec = SloSpec(name="x", service="s", metric=metric, min=raw)  # type: ignore[arg-type]
+    # latency_under takes a threshold and a workload: its serialized threshold must round-trip too
+    target: dict[str, str] = (
+        {"workload": "w", "threshold": "250.5ms"} if metric == "latency_under" else {"service": "s"}
+    )
+    spec = SloSpec(name="x", metric=metric, min=raw, **target)  # type: ignore[arg-type]
     again = SloSpec.model_validate(spec.model_dump())
     assert again == spec
     assert SloSpec.model_validate_json(spec.model_dump_json()) == spec
