@@ -82,16 +82,22 @@ class ExponentialBackoff:
         return bound_s
 
 
-class FullJitter:
-    """Full jitter [R4]: uniform on [0, the capped exponential bound)."""
+class _Jittered:
+    """What the jittered kinds share: a base, a cap (seconds) and a U[0, 1) draw."""
 
     __slots__ = ("base_s", "cap_s", "_uniform")
 
     def __init__(self, base_s: float, cap_s: float, uniform: Callable[[], float]) -> None:
-        """Bound ``min(cap_s, base_s x 2^(n-1))``; ``uniform`` draws the jitter."""
+        """Scale ``base_s`` (the first retry's), at most ``cap_s``; ``uniform`` draws the jitter."""
         self.base_s = base_s
         self.cap_s = cap_s
         self._uniform = uniform
+
+
+class FullJitter(_Jittered):
+    """Full jitter [R4]: uniform on [0, the capped exponential bound)."""
+
+    __slots__ = ()
 
     def wait_s(self, retry_number: int, previous_s: float) -> float:
         """``U(0, min(cap, base x 2^(n-1)))``."""
@@ -99,16 +105,10 @@ class FullJitter:
         return bound_s * self._uniform()
 
 
-class EqualJitter:
+class EqualJitter(_Jittered):
     """Equal jitter [R4]: half the capped exponential bound, plus a uniform draw on the other half."""
 
-    __slots__ = ("base_s", "cap_s", "_uniform")
-
-    def __init__(self, base_s: float, cap_s: float, uniform: Callable[[], float]) -> None:
-        """Bound ``min(cap_s, base_s x 2^(n-1))``; ``uniform`` draws the jitter."""
-        self.base_s = base_s
-        self.cap_s = cap_s
-        self._uniform = uniform
+    __slots__ = ()
 
     def wait_s(self, retry_number: int, previous_s: float) -> float:
         """``t/2 + U(0, t/2)`` with ``t = min(cap, base x 2^(n-1))``."""
@@ -116,16 +116,10 @@ class EqualJitter:
         return half + half * self._uniform()
 
 
-class DecorrelatedJitter:
+class DecorrelatedJitter(_Jittered):
     """Decorrelated jitter [R4]: ``min(cap, U(base, 3 x previous wait))``; the first previous wait is base."""
 
-    __slots__ = ("base_s", "cap_s", "_uniform")
-
-    def __init__(self, base_s: float, cap_s: float, uniform: Callable[[], float]) -> None:
-        """Draw between ``base_s`` and three times the last wait, at most ``cap_s``."""
-        self.base_s = base_s
-        self.cap_s = cap_s
-        self._uniform = uniform
+    __slots__ = ()
 
     def wait_s(self, retry_number: int, previous_s: float) -> float:
         """``min(cap, U(base, 3 x previous))``."""

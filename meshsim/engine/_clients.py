@@ -45,6 +45,7 @@ __all__ = [
     "AdaptiveRateLimiter",
     "ClientRetries",
     "Held",
+    "NumberedTry",
     "ClientRetryLimit",
     "RetryBreaker",
     "RetryQuota",
@@ -491,7 +492,7 @@ class SdkCall(Wake):
             self.timer = Timer(self)
             path.timers.every(timeout, self.timer)
         ctx = self.ctx if self.tries == 1 else self.ctx.retry()
-        path.call(self.proxy, self.service, ctx, _SdkTry(self, self.tries), sdk=False)
+        path.call(self.proxy, self.service, ctx, NumberedTry(self, self.tries), sdk=False)
 
     def answered(self, number: int, res: Outcome) -> None:
         """Try ``number`` answered; answers after the SDK gave up on it are dropped."""
@@ -537,14 +538,26 @@ class SdkCall(Wake):
 _SDK_RETRY: tuple[Callable[[SdkCall], None]] = (SdkCall._try,)
 
 
-class _SdkTry:
-    """One try of an SDK call: tells the call which try answered."""
+class Answered(Protocol):
+    """A request or call whose tries are numbered: hears which try answered."""
 
-    __slots__ = ("call", "number")
+    def answered(self, number: int, res: Outcome) -> None:
+        """Try ``number`` ended with ``res``."""
 
-    def __init__(self, call: SdkCall, number: int) -> None:
-        self.call = call
+
+class NumberedTry:
+    """One try of a request or call whose client retries: tells its owner which try answered.
+
+    A late answer to an older try is then recognised (and dropped) by the owner.
+    """
+
+    __slots__ = ("owner", "number")
+
+    def __init__(self, owner: Answered, number: int) -> None:
+        """Try ``number`` of ``owner``."""
+        self.owner = owner
         self.number = number
 
     def resume(self, res: Outcome, child: Any) -> None:
-        self.call.answered(self.number, res)
+        """The try ended: tell the owner."""
+        self.owner.answered(self.number, res)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import NORMAL
 
 from meshsim.distributions import Distribution, uniform_sampler
-from meshsim.engine._clients import ClientRetries
+from meshsim.engine._clients import ClientRetries, NumberedTry
 from meshsim.engine._control import Control
 from meshsim.engine._proxy import Proxy
 from meshsim.engine._runtime import ROUTE_TIMEOUT, Context, Outcome, Wake
@@ -213,7 +213,7 @@ class UserRequest(Wake):
             self.timer = Timer(self)
             arrivals.control.timers.every(client.timeout, self.timer)
         # with client retries, each try tells which it is, so a late answer to an old one is dropped
-        owner = self if self.arrivals.client.max_retries == 0 else _ClientTry(self, self.tries)
+        owner = self if self.arrivals.client.max_retries == 0 else NumberedTry(self, self.tries)
         ctx = Context(self.tries == 1, self.trace, 0, self.key, arrivals.workload.priority)
 
         arrivals.control.send(arrivals.ingress, arrivals.workload.entry, ctx, owner)
@@ -291,16 +291,3 @@ class UserRequest(Wake):
 
 
 _RETRY: tuple[Callable[[UserRequest], None]] = (UserRequest._try,)
-
-
-class _ClientTry:
-    """One try of a request whose client retries: tells the request which try answered."""
-
-    __slots__ = ("request", "number")
-
-    def __init__(self, request: UserRequest, number: int) -> None:
-        self.request = request
-        self.number = number
-
-    def resume(self, res: Outcome, child: Any) -> None:
-        self.request.answered(self.number, res)
