@@ -15,16 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from meshsim.experiments._executors import ClusterError, map_jobs
-    from meshsim.experiments._knobs import (
-        BALANCERS,
-        FAULT_KINDS,
-        Knob,
-        describe_override,
-        knob_overrides,
-        parse_profile,
-        profile_text,
-        whatif_knobs,
-    )
+    from meshsim.experiments._knob import Knob, parse_profile, profile_text
+    from meshsim.experiments._knobs import BALANCERS, FAULT_KINDS, describe_override, knob_overrides, whatif_knobs
     from meshsim.experiments._simulate import (
         map_replications,
         replication_job,
@@ -59,11 +51,11 @@ _LAZY = {
     "map_jobs": "_executors",
     "BALANCERS": "_knobs",
     "FAULT_KINDS": "_knobs",
-    "Knob": "_knobs",
+    "Knob": "_knob",
     "describe_override": "_knobs",
     "knob_overrides": "_knobs",
-    "parse_profile": "_knobs",
-    "profile_text": "_knobs",
+    "parse_profile": "_knob",
+    "profile_text": "_knob",
     "whatif_knobs": "_knobs",
     "map_replications": "_simulate",
     "replication_job": "_simulate",

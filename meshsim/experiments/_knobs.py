@@ -11,14 +11,11 @@ A UI draws one widget per knob and never edits the scenario itself.
 from __future__ import annotations
 
 import json
-import math
 import typing
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from meshsim.errors import MeshsimInputError
-from meshsim.experiments._whatif import parse_value
+from meshsim.experiments._knob import Knob, ms, ms_text, parse_profile, profile_text
 from meshsim.scenario import BACKOFF_KINDS, CLIENT_MODES, Fault, LoadBalancerSpec, Scenario, Service, resolve_policy
 
 __all__ = [
@@ -38,76 +35,6 @@ BALANCERS: tuple[str, ...] = typing.get_args(LoadBalancerSpec.model_fields["kind
 DISCIPLINES: tuple[str, ...] = typing.get_args(typing.get_args(Service.model_fields["discipline"].annotation)[0])
 #: Fault kinds a scenario accepts (``Fault.kind``).
 FAULT_KINDS: tuple[str, ...] = typing.get_args(Fault.model_fields["kind"].annotation)
-
-Widget = Literal["number", "int", "choice", "text", "toggle", "percent"]
-Group = Literal["run", "traffic", "capacity", "policy", "canary"]
-
-
-def _same(a: Any) -> Any:
-    return a
-
-
-@dataclass(frozen=True)
-class Knob:
-    """One what-if control.
-
-    ``value`` is what the widget starts at (in the unit its label names), ``file_value``
-    what the file says (they differ only when a default was capped, e.g. a long duration).
-    ``encode`` turns a widget value into the value written at ``path``. Knobs that share a
-    ``path`` each set one key (``part``) of one mapping; ``rest`` names the key that takes
-    100 minus the others (a traffic split's first version).
-    """
-
-    key: str
-    group: Group
-    label: str
-    widget: Widget
-    value: Any
-    path: str
-    encode: Callable[[Any], Any] = _same
-    scope: str | None = None
-    part: str | None = None
-    rest: str | None = None
-    choices: tuple[str, ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    step: float | None = None
-    help: str = ""
-    file_value: Any = field(default=None)
-
-    def __post_init__(self) -> None:
-        """``file_value`` defaults to ``value``."""
-        if self.file_value is None:
-            object.__setattr__(self, "file_value", self.value)
-
-    def moved(self, value: Any) -> bool:
-        """True when ``value`` differs from the file's (floats compared to 1e-9)."""
-        if isinstance(value, float) and isinstance(self.file_value, (int, float)):
-            return not math.isclose(value, float(self.file_value), rel_tol=1e-9, abs_tol=1e-9)
-        return bool(value != self.file_value)
-
-
-def _ms(seconds: float | None) -> float:
-    return 0.0 if not seconds else float(round(seconds * 1e3, 3))
-
-
-def _ms_text(ms: float) -> str:
-    return f"{ms:g}ms"
-
-
-def profile_text(scenario: Scenario, index: int) -> str:
-    """A workload's rate changes as ``"20s: 600/s, 25s: 300/s"``."""
-    return ", ".join(f"{p.at:g}s: {p.rate:g}/s" for p in scenario.workload[index].profile)
-
-
-def parse_profile(text: str) -> list[dict[str, Any]]:
-    """``"20s: 600/s, 25s: 300/s"`` -> ``[{"at": "20s", "rate": "600/s"}, ...]`` (read as YAML)."""
-    if not text.strip():
-        return []
-    value = parse_value("{" + text + "}")
-    if not isinstance(value, dict):
-        raise MeshsimInputError(f"'{text}': write time: rate pairs, e.g. 20s: 600/s, 25s: 300/s", field="profile")
-    return [{"at": str(at), "rate": rate if isinstance(rate, str) else f"{rate:g}/s"} for at, rate in value.items()]
 
 
 def _traffic(scenario: Scenario) -> list[Knob]:
@@ -182,10 +109,10 @@ def _closed(w: Any, i: int) -> list[Knob]:
     exponential = think is not None and think.dist == "exponential" and think.mean is not None
     if think is not None and not exponential and not (think.dist == "constant" and think.value is not None):
         return out  # another shape: edited in the file
-    ms = _ms(0.0 if think is None else think.mean if exponential else think.value)
+    think_ms = ms(0.0 if think is None else think.mean if exponential else think.value)
 
     def encode(v: float) -> Any:
-        return {"dist": "exponential", "mean": _ms_text(v)} if exponential else _ms_text(v)
+        return {"dist": "exponential", "mean": ms_text(v)} if exponential else ms_text(v)
 
     mean = " mean" if exponential else ""
     out.append(
@@ -194,7 +121,7 @@ def _closed(w: Any, i: int) -> list[Knob]:
             "traffic",
             f"{w.name}: think time (ms{mean})",
             "number",
-            ms,
+            think_ms,
             f"workload.{i}.think_time",
             encode=encode,
             minimum=0.0,
@@ -386,9 +313,9 @@ def _policies(scenario: Scenario) -> list[Knob]:
                 f"timeout.{name}",
                 label="route timeout (ms, 0 = none)",
                 widget="number",
-                value=_ms(pol.timeout_s),
+                value=ms(pol.timeout_s),
                 path=f"{base}.timeout",
-                encode=_ms_text,
+                encode=ms_text,
                 minimum=0.0,
                 step=50.0,
                 **common,
@@ -408,9 +335,9 @@ def _policies(scenario: Scenario) -> list[Knob]:
                 f"per_try.{name}",
                 label="per-try timeout (ms, 0 = none)",
                 widget="number",
-                value=_ms(pol.per_try_timeout_s),
+                value=ms(pol.per_try_timeout_s),
                 path=f"{base}.retries.per_try_timeout",
-                encode=lambda v: _ms_text(v) if v > 0 else None,
+                encode=lambda v: ms_text(v) if v > 0 else None,
                 minimum=0.0,
                 step=25.0,
                 **common,
@@ -419,9 +346,9 @@ def _policies(scenario: Scenario) -> list[Knob]:
                 f"backoff.{name}",
                 label="retry back-off base (ms, 0 = none)",
                 widget="number",
-                value=_ms(pol.backoff_base_s),
+                value=ms(pol.backoff_base_s),
                 path=f"{base}.retries.backoff",
-                encode=lambda v: {"base": _ms_text(v)} if v > 0 else "none",
+                encode=lambda v: {"base": ms_text(v)} if v > 0 else "none",
                 minimum=0.0,
                 step=5.0,
                 **common,
