@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 from types import FrameType
@@ -81,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
     except LabError as exc:
         print(f"meshsim lab: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # The interrupt can land inside one of the lab's asyncio tasks; that task then ends
+        # with it, and asyncio would log "Task exception was never retrieved" with a traceback
+        # when it is collected. Every process was stopped on the way out: say only that.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
     from rich.console import Console
