@@ -99,6 +99,7 @@ PUBLIC_API = {
         "import_mesh_config",
         "iter_files",
         "match_localities",
+        "parse_traefik_breaker",
         "preset",
         "render_report",
         "render_yaml",

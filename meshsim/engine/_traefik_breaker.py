@@ -19,8 +19,9 @@ Traefik 2.x: oxy v1.4.1, the same semantics), docs/references.md §6 [T5]:
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
+
+from meshsim.meshes import parse_traefik_breaker as parse_breaker_expression
 
 __all__ = ["TraefikBreaker"]
 
@@ -29,9 +30,6 @@ BUCKETS = 10
 BUCKET_S = 1.0
 #: answers oxy counts as network errors (Traefik's proxy writes them for dial errors and timeouts)
 NETWORK_ERROR_CODES = (502, 504)
-_EXPRESSION = re.compile(
-    r"^\s*(NetworkErrorRatio|ResponseCodeRatio|LatencyAtQuantileMS)\(([^)]*)\)\s*>\s*([0-9.]+)\s*$"
-)
 
 
 class TraefikBreaker:
@@ -75,17 +73,8 @@ class TraefikBreaker:
 
     @staticmethod
     def parse(expr: str) -> tuple[str, float, tuple[float, ...]]:
-        """``"NetworkErrorRatio() > 0.3"`` -> (metric, threshold, arguments)."""
-        m = re.match(
-            r"^\s*(NetworkErrorRatio|ResponseCodeRatio|LatencyAtQuantileMS)\(([^)]*)\)\s*>\s*([0-9.]+)\s*$", expr
-        )
-        if not m:
-            raise ValueError(
-                f"circuit_breaker expression {expr!r} not supported; use NetworkErrorRatio() > x, "
-                "ResponseCodeRatio(a,b,c,d) > x or LatencyAtQuantileMS(q) > x"
-            )
-        args = tuple(float(a) for a in m.group(2).split(",") if a.strip())
-        return m.group(1), float(m.group(3)), args
+        """``"NetworkErrorRatio() > 0.3"`` -> (metric, threshold, arguments) (the scenario checked it)."""
+        return parse_breaker_expression(expr)
 
     def record(self, now_s: float, network_error: bool, status: int, latency_s: float) -> None:
         """One answer that passed the breaker; then the periodic check (oxy ``serve``, ``checkAndSet``)."""

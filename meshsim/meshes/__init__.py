@@ -31,6 +31,7 @@ from meshsim.meshes._registry import (
 from meshsim.meshes._result import ImportResult, Note, Origin, render_report, render_yaml
 from meshsim.meshes._traefik import RETRY_NETWORK as TRAEFIK_RETRY_NETWORK
 from meshsim.meshes._traefik import RETRY_STATUS as TRAEFIK_RETRY_STATUS
+from meshsim.meshes._traefik._breaker import parse_breaker_expression as parse_traefik_breaker
 
 __all__ = [
     "MESHES",
@@ -58,6 +59,7 @@ __all__ = [
     "import_mesh_config",
     "iter_files",
     "match_localities",
+    "parse_traefik_breaker",
     "preset",
     "render_report",
     "render_yaml",

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from meshsim.meshes import parse_traefik_breaker
 from meshsim.scenario._client import ClientSpec
 from meshsim.scenario._types import Duration, Rate, Strict
 
@@ -192,6 +193,12 @@ class CircuitBreakerSpec(Strict):
     check_period: Duration = 0.1
     fallback_duration: Duration = 10.0
     recovery_duration: Duration = 10.0
+
+    @field_validator("expression")
+    @classmethod
+    def _known_expression(cls, value: str) -> str:
+        parse_traefik_breaker(value)  # raises naming the grammar meshsim reads
+        return value
 
 
 class PassiveHealthCheckSpec(Strict):

@@ -356,3 +356,25 @@ def test_wrong_shapes_next_to_mesh_import(
     code, err = _main(capsys, "validate", str(f))
     assert code == 2 and "internal error" not in err, err
     assert err.startswith(f"{f}:"), err
+
+
+def test_a_breaker_expression_meshsim_cannot_evaluate_is_refused_at_load(tmp_path):
+    """Fuzz reproducer: an unreadable Traefik breaker expression was a crash at run time."""
+    check_bad(
+        tmp_path,
+        """\
+        name: t
+        mesh: {defaults: traefik}
+        services:
+          api: {replicas: 1, service_time: 1ms}
+        policies:
+          api:
+            circuit_breaker: {expression: 1s}
+        workload:
+          - {name: w, entry: api, rate: 10/s}
+        """,
+        7,
+        "circuit_breaker.expression",
+        "NetworkErrorRatio() > x",
+        command="run",
+    )

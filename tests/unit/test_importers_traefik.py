@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from meshsim import load_scenario
 from meshsim.errors import MeshsimInputError
 from meshsim.meshes import import_mesh_config
 
@@ -113,3 +114,43 @@ def test_traefik3_file_provider_and_passive_health_check() -> None:
     assert s["passive_health_check"] == {"failure_window": "5s", "max_failed_attempts": 3}
     assert "outlier_detection" not in s
     assert not any("retryNonIdempotentMethod" in w for w in notes(res))  # set true: every method retried
+
+
+@pytest.mark.parametrize(
+    ("expression", "kept"),
+    [
+        ('"NetworkErrorRatio() > 0.30 || ResponseCodeRatio(500, 600, 0, 600) > 0.25"', "NetworkErrorRatio() > 0.30"),
+        ('"(LatencyAtQuantileMS(50.0) > 100) && NetworkErrorRatio() > 0.5"', "LatencyAtQuantileMS(50.0) > 100"),
+        ('"RequestCount() > 10"', None),
+    ],
+)
+def test_breaker_expressions_meshsim_cannot_evaluate_whole_import_as_what_it_can(tmp_path, expression, kept) -> None:
+    """Traefik combines breaker conditions with && and || (§6 [T5]); meshsim evaluates one condition:
+    it keeps the first readable one and says so, or leaves the breaker out with a note; the imported
+    policies always validate."""
+    text = (
+        (CASES / "v3-crds.yaml")
+        .read_text()
+        .replace("expression: NetworkErrorRatio() > 0.3", f"expression: {expression}")
+    )
+    f = tmp_path / "crds.yaml"
+    f.write_text(text)
+    res = import_mesh_config("traefik", f)
+    breakers = [p["circuit_breaker"] for p in res.policies.values() if "circuit_breaker" in p]
+    if kept is None:
+        assert not breakers
+        assert any("RequestCount" in w for w in notes(res, "ignored"))
+    else:
+        assert [b["expression"] for b in breakers] == [kept]
+        assert any("one condition" in w for w in notes(res, "approximated"))
+    breaker_only = {
+        name: {"circuit_breaker": p["circuit_breaker"]} for name, p in res.policies.items() if "circuit_breaker" in p
+    }
+    scenario = {
+        "name": "t",
+        "mesh": {"defaults": "traefik"},
+        "services": {name: {"replicas": 1, "service_time": "1ms"} for name in res.policies},
+        "policies": breaker_only,
+        "workload": [{"name": "w", "entry": next(iter(res.policies)), "rate": "1/s"}],
+    }
+    load_scenario(scenario)  # raises if an imported breaker does not validate

@@ -17,10 +17,12 @@ with a note that says how, or noted as not modelled:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from meshsim.meshes._builder import Builder, Target
 from meshsim.meshes._cursor import Cur
+from meshsim.meshes._traefik._breaker import parse_breaker_expression
 from meshsim.meshes._traefik._defaults import BLOCKS
 from meshsim.units import format_duration
 
@@ -145,8 +147,11 @@ def _circuit_breaker(b: Builder, tgt: Target, cb: Cur) -> None:
     expr = cb.get("expression")
     if expr is None or not expr.as_str().strip():
         raise cb.error("a circuit breaker needs an expression")
+    text = _breaker_condition(b, expr)
+    if text is None:
+        return
     blk = b.block(tgt, "circuit_breaker", cb)
-    blk.set("expression", expr.as_str().strip(), expr)
+    blk.set("expression", text, expr)
     for fld, name in (
         ("checkPeriod", "check_period"),
         ("fallbackDuration", "fallback_duration"),
@@ -159,6 +164,34 @@ def _circuit_breaker(b: Builder, tgt: Target, cb: Cur) -> None:
     if code is not None and code.as_int() != 503:
         b.approx(code, f"an open breaker answers {code.as_int()}; meshsim counts it as a local 503 (overflow)")
     blk.fill(BLOCKS["circuit_breaker"])
+
+
+def _breaker_condition(b: Builder, expr: Cur) -> str | None:
+    """The one condition meshsim evaluates of a breaker's expression (None: none it can read).
+
+    Traefik combines conditions with ``&&`` and ``||`` [T5]; meshsim evaluates a single
+    ``Metric(...) > x``, so a combination keeps its first readable condition, said so.
+    """
+    text = expr.as_str().strip()
+    try:
+        parse_breaker_expression(text)
+        return text
+    except ValueError:
+        pass
+    readable = []
+    for clause in re.split(r"&&|\|\|", text):
+        clause = clause.strip().strip("()").strip()
+        clause = clause if clause.count("(") == clause.count(")") else clause + ")"
+        try:
+            parse_breaker_expression(clause)
+        except ValueError:
+            continue
+        readable.append(clause)
+    if not readable:
+        b.ignore(expr, f"breaker expression {text!r} not modelled (meshsim reads one Metric(...) > x condition)")
+        return None
+    b.approx(expr, f"meshsim evaluates one condition of {text!r}: {readable[0]!r}")
+    return readable[0]
 
 
 def _rate_limit(b: Builder, tgt: Target, rl: Cur) -> None:
