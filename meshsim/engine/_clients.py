@@ -52,6 +52,7 @@ __all__ = [
     "RetryThrottle",
     "RetryTokenBucket",
     "SdkCall",
+    "TimedTries",
 ]
 
 #: HTTP statuses the AWS SDKs' standard mode retries: throttling (429) and transient (500,
@@ -448,7 +449,45 @@ class ClientRetries:
             lim.ended(ok, last_taken)
 
 
-class SdkCall(Wake):
+class TimedTries(Wake):
+    """A request or call whose client times out and retries its tries: how a try ends.
+
+    The latest try ends once: at its answer (an answer to an older try, or one after the
+    client gave up, is dropped) or at the client's timeout; either way ``_tried`` decides
+    what comes next.
+    """
+
+    __slots__ = ("tries", "open", "timer")
+
+    def __init__(self) -> None:
+        """No try yet."""
+        self.tries = 0  # tries started
+        self.open = False  # the latest try still counts (no answer, no timeout yet)
+        self.timer: Timer | None = None  # the client's timeout of the latest try
+
+    def answered(self, number: int, res: Outcome) -> None:
+        """Try ``number`` answered with ``res``; answers after the client gave up on it are dropped."""
+        if number != self.tries or not self.open:
+            return
+        self.open = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._tried(res, False)
+
+    def on_timer(self, timer: Timer) -> None:
+        """The client's timeout: it gives up on this try (the mesh keeps working on it)."""
+        if timer is not self.timer:
+            return
+        self.open = False
+        self.timer = None
+        self._tried(ROUTE_TIMEOUT, True)
+
+    def _tried(self, res: Outcome, client_timeout: bool) -> None:
+        raise NotImplementedError
+
+
+class SdkCall(TimedTries):
     """One call through the caller's SDK: tries through the mesh with the SDK's timeout and retries.
 
     Each try is a logical call of the caller's proxy (its own retries inside). The SDK gives
@@ -456,7 +495,7 @@ class SdkCall(Wake):
     its client retries, after its back-off, while its limits admit.
     """
 
-    __slots__ = ("path", "proxy", "service", "ctx", "owner", "client", "tries", "open", "timer", "taken", "wait_s")
+    __slots__ = ("path", "proxy", "service", "ctx", "owner", "client", "taken", "wait_s")
 
     def __init__(
         self, path: RequestPath, proxy: Proxy, service: str, ctx: Context, owner: Waiter, client: ClientRetries
@@ -468,9 +507,7 @@ class SdkCall(Wake):
         self.ctx = ctx
         self.owner = owner
         self.client = client
-        self.tries = 0
-        self.open = False
-        self.timer: Timer | None = None
+        super().__init__()
         self.taken = 0  # tokens the last retry took
         self.wait_s = 0.0  # the last back-off
 
@@ -493,24 +530,6 @@ class SdkCall(Wake):
             path.timers.every(timeout, self.timer)
         ctx = self.ctx if self.tries == 1 else self.ctx.retry()
         path.call(self.proxy, self.service, ctx, NumberedTry(self, self.tries), sdk=False)
-
-    def answered(self, number: int, res: Outcome) -> None:
-        """Try ``number`` answered; answers after the SDK gave up on it are dropped."""
-        if number != self.tries or not self.open:
-            return
-        self.open = False
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self._tried(res, False)
-
-    def on_timer(self, timer: Timer) -> None:
-        """The SDK's timeout: it gives up on this try."""
-        if timer is not self.timer:
-            return
-        self.open = False
-        self.timer = None
-        self._tried(ROUTE_TIMEOUT, True)
 
     def _tried(self, res: Outcome, client_timeout: bool) -> None:
         path = self.path

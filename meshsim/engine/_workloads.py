@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import NORMAL
 
 from meshsim.distributions import Distribution, uniform_sampler
-from meshsim.engine._clients import ClientRetries, NumberedTry
+from meshsim.engine._clients import ClientRetries, NumberedTry, TimedTries
 from meshsim.engine._control import Control
 from meshsim.engine._proxy import Proxy
-from meshsim.engine._runtime import ROUTE_TIMEOUT, Context, Outcome, Wake
+from meshsim.engine._runtime import Context, Outcome, Wake
 from meshsim.engine._timers import Timer
 from meshsim.scenario import Workload
 
@@ -153,7 +153,7 @@ _ARRIVE: tuple[Callable[[Arrivals], None]] = (Arrivals._arrive,)
 _RATE_CHANGE: tuple[Callable[[Arrivals], None]] = (Arrivals._next,)
 
 
-class UserRequest(Wake):
+class UserRequest(TimedTries):
     """One end user's request: its tries (the client's own timeout and retries), counted after warm-up."""
 
     __slots__ = (
@@ -162,9 +162,6 @@ class UserRequest(Wake):
         "counted",
         "trace",
         "key",
-        "tries",
-        "open",
-        "timer",
         "taken",
         "wait_s",
         "user",
@@ -178,9 +175,7 @@ class UserRequest(Wake):
         self.counted = self.start_s >= arrivals.control.warmup_s
         self.trace: list[dict[str, Any]] | None = None
         self.key = 0
-        self.tries = 0  # tries started
-        self.open = False  # the latest try still counts (no answer, no timeout yet)
-        self.timer: Timer | None = None
+        super().__init__()
         self.taken = 0  # tokens the client's last retry took (AWS retry quota)
         self.wait_s = 0.0  # the last back-off
 
@@ -222,25 +217,7 @@ class UserRequest(Wake):
         """The only try answered (a client without retries)."""
         self.answered(self.tries, res)
 
-    def answered(self, number: int, res: Outcome) -> None:
-        """Try ``number`` answered with ``res``; answers after the user gave up are dropped."""
-        if number != self.tries or not self.open:
-            return
-        self.open = False
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self._tried(res)
-
-    def on_timer(self, timer: Timer) -> None:
-        """The client's timeout: the user gives up on this try (the mesh keeps working)."""
-        if timer is not self.timer:
-            return
-        self.open = False
-        self.timer = None
-        self._tried(ROUTE_TIMEOUT, True)
-
-    def _tried(self, res: Outcome, client_timeout: bool = False) -> None:
+    def _tried(self, res: Outcome, client_timeout: bool) -> None:
         arrivals = self.arrivals
         client = arrivals.client
         if self.tries == 1 and (res.cause is None or not client.max_retries) and client.stateless:

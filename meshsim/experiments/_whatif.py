@@ -186,12 +186,18 @@ def overridden_mapping(
     """
     data, _, _ = _raw(source, import_root)
     for item in overrides:
-        path, value, expr = _parsed(item)
-        try:
-            _set(data, path, copy.deepcopy(value))
-        except MeshsimInputError as exc:
-            raise MeshsimInputError(f"{label} {expr}: {exc.render()}", field=None) from None
+        _apply(data, item, label)
     return data
+
+
+def _apply(data: dict[str, Any], item: str | tuple[str, Any], label: str) -> str:
+    """Set one override in ``data`` (an error names it after ``label``); returns its text."""
+    path, value, expr = _parsed(item)
+    try:
+        _set(data, path, copy.deepcopy(value))
+    except MeshsimInputError as exc:
+        raise MeshsimInputError(f"{label} {expr}: {exc.render()}", field=None) from None
+    return expr
 
 
 def apply_overrides(
@@ -210,11 +216,7 @@ def apply_overrides(
     """
     data, file, scenario = _raw(source, import_root)
     for item in overrides:
-        path, value, expr = _parsed(item)
-        try:
-            _set(data, path, copy.deepcopy(value))
-        except MeshsimInputError as exc:
-            raise MeshsimInputError(f"{label} {expr}: {exc.render()}", field=None) from None
+        expr = _apply(data, item, label)
         try:
             scenario = scenario_from_dict(copy.deepcopy(data), file=file, import_root=import_root)
         except MeshsimInputError as exc:

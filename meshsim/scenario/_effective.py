@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshsim.meshes import RETRY_BUDGET_DEFAULTS, preset
+from meshsim.meshes import RETRY_BUDGET_DEFAULTS, OutlierDefaults, preset
 from meshsim.scenario._models import Scenario
 from meshsim.scenario._policies import (
     CircuitBreakerSpec,
@@ -37,17 +37,8 @@ _PRESET_POOL = {
 }
 
 
-@dataclass(frozen=True)
-class OutlierParams:
-    """Envoy outlier detection with every field filled in (seconds, percents)."""
-
-    consecutive_5xx: int
-    consecutive_gateway_errors: int
-    enforcing_consecutive_gateway_errors: float
-    interval: float
-    base_ejection_time: float
-    max_ejection_time: float
-    max_ejection_percent: float
+#: Envoy outlier detection with every field filled in (seconds, percents): the presets' type.
+OutlierParams = OutlierDefaults
 
 
 @dataclass(frozen=True)
